@@ -1,0 +1,210 @@
+"""The Dataset object, the cache format and load_dataset."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tutorial_utils import data
+from tutorial_utils.features import EMA_TABLE_COLUMNS
+
+
+def _recordings(prefix, ids, n=1040):
+    names = [f"{prefix}_B01_{s}_R01_N.mat" for s in ids]
+    audio = [np.full(n, i, dtype=np.float32) for i, _ in enumerate(ids)]
+    return pd.DataFrame({"FILENAME": names, "SENTENCE": list(ids), "AUDIO": audio})
+
+
+def _ema(table):
+    pairs = zip(table.FILENAME, table.SENTENCE, strict=True)
+    rows = [[n, s, t, *[0.0] * 12] for n, s in pairs for t in (0, 1)]
+    return pd.DataFrame(rows, columns=list(EMA_TABLE_COLUMNS))
+
+
+def _states(table, layers=3, dim=4):
+    return {
+        layer: {
+            n: np.full((3, dim), 10 * layer + i, np.float32) for i, n in enumerate(table.FILENAME)
+        }
+        for layer in range(layers)
+    }
+
+
+def _dataset(lazy_calls=None):
+    recs = {
+        "F02": _recordings("F02", ["S18", "S33", "S04"]),
+        "M02": _recordings("M02", ["S04", "S18"]),
+    }
+
+    def lazy():
+        if lazy_calls is not None:
+            lazy_calls.append(1)
+        return _states(recs["M02"])
+
+    return data.Dataset(
+        source="sample",
+        description="A tiny synthetic test set.",
+        recordings=recs,
+        ema={p: _ema(t) for p, t in recs.items()},
+        frame_states={"F02": _states(recs["F02"]), "M02": lazy},
+    )
+
+
+def test_sentence_id():
+    assert data.sentence_id("F02_B01_S18_R01_N.mat") == "B01_S18"
+    assert data.sentence_id("SYN-F_B01_S18_R01_N.mat") == "B01_S18"
+    with pytest.raises(ValueError, match="B01_S18"):
+        data.sentence_id("nothing.mat")
+
+
+def test_feature_keys_round_trip():
+    key = data.feature_key(7, "F02_B01_S18_R01_N.mat")
+    assert key == "L7__F02_B01_S18_R01_N.mat"
+    assert data.parse_feature_key(key) == (7, "F02_B01_S18_R01_N.mat")
+    with pytest.raises(ValueError):
+        data.parse_feature_key("audio")
+
+
+def test_dataset_accessors():
+    calls = []
+    ds = _dataset(calls)
+    assert ds.participants == ["F02", "M02"] and ds.layers == [0, 1, 2] and ds.n_layers == 3
+    assert ds.source == "sample" and "synthetic" in repr(ds)
+    assert ds.audio("F02", "F02_B01_S33_R01_N.mat").dtype == np.float32
+    assert ds.layer_frames("F02", 2, "F02_B01_S33_R01_N.mat")[0, 0] == 21
+    assert calls == []
+    ds.frame_states("M02")
+    ds.frame_states("M02")
+    assert calls == [1]  # loaded lazily, once
+    assert list(ds.ema("F02").columns) == list(EMA_TABLE_COLUMNS)
+
+
+def test_shared_sentences_and_means():
+    ds = _dataset()
+    shared = ds.shared_sentences("F02", "M02")
+    assert list(shared.columns) == ["SENTENCE_ID", "SENTENCE", "FILENAME_A", "FILENAME_B"]
+    assert shared.SENTENCE_ID.tolist() == ["B01_S18", "B01_S04"]
+    assert shared.FILENAME_B.tolist() == ["M02_B01_S18_R01_N.mat", "M02_B01_S04_R01_N.mat"]
+    means = ds.sentence_means("F02", 1, shared.FILENAME_A)
+    assert means.dtype == np.float64 and means.shape == (2, 4)
+    np.testing.assert_array_equal(means[:, 0], [10, 12])
+    assert ds.sentence_means("M02", 0).shape == (2, 4)
+
+
+def test_dataset_errors():
+    ds = _dataset()
+    with pytest.raises(KeyError, match="F02, M02"):
+        ds.recordings("X01")
+    with pytest.raises(KeyError, match="valid: 0, 1, 2"):
+        ds.layer_frames("F02", 13, "F02_B01_S18_R01_N.mat")
+    with pytest.raises(KeyError, match="F02_B01_S18_R01_N.mat"):
+        ds.audio("F02", "nope.mat")
+    recs = {"F02": _recordings("F02", ["S18"])}
+    with pytest.raises(ValueError, match="expected exactly"):
+        data.Dataset(
+            source="real",
+            description="",
+            recordings=recs,
+            ema={"F02": _ema(recs["F02"]).drop(columns="TIMESTEP")},
+            frame_states={"F02": {}},
+        )
+    with pytest.raises(ValueError, match="give every participant"):
+        data.Dataset(source="real", description="", recordings=recs, ema={}, frame_states={})
+
+
+def _write_cache(directory):
+    ds = _dataset()
+    files = {}
+    for p in ds.participants:
+        paths = data.write_recordings(directory, p, ds.recordings(p))
+        paths.append(data.write_ema(directory, p, ds.ema(p)))
+        states = {
+            data.feature_key(layer, n): a
+            for layer, per in ds.frame_states(p).items()
+            for n, a in per.items()
+        }
+        paths.append(data.write_features(directory, p, states))
+        files.update({f.relative_to(directory).as_posix(): data.file_record(f) for f in paths})
+    manifest = {
+        "format_version": data.CACHE_FORMAT_VERSION,
+        "complete": True,
+        "source": "real",
+        "participants": ds.participants,
+        "files": files,
+        "layers": [0, 1, 2],
+    }
+    data.write_json(directory / data.MANIFEST_NAME, manifest)
+    return ds
+
+
+def test_cache_round_trip(tmp_path):
+    original = _write_cache(tmp_path)
+    ds = data.load_dataset("real", tmp_path, verify_hashes=True)
+    assert ds.source == "real" and ds.participants == ["F02", "M02"] and ds.n_layers == 3
+    for p in ds.participants:
+        pd.testing.assert_frame_equal(ds.ema(p), original.ema(p))
+        for name in original.filenames(p):
+            np.testing.assert_array_equal(ds.audio(p, name), original.audio(p, name))
+            np.testing.assert_array_equal(
+                ds.layer_frames(p, 2, name), original.layer_frames(p, 2, name)
+            )
+    assert not list(tmp_path.rglob("*.tmp"))
+    assert not list(tmp_path.rglob("*.pkl"))
+    assert data.load_dataset("auto", tmp_path).source == "real"
+
+
+def test_incomplete_cache_is_refused(tmp_path):
+    _write_cache(tmp_path)
+    ema = tmp_path / "F02" / "ema.csv"
+    content = ema.read_bytes()
+    ema.write_bytes(content[:-5])  # truncated: caught by the size check
+    with pytest.raises(FileNotFoundError, match="python data_download.py"):
+        data.load_dataset("real", tmp_path)
+    ema.write_bytes(content[:-5] + b"99999")  # same size, other bytes: needs the hash
+    data.load_dataset("real", tmp_path)
+    with pytest.raises(FileNotFoundError, match="wrong sha256"):
+        data.load_dataset("real", tmp_path, verify_hashes=True)
+
+
+def test_unfinished_manifest_is_refused(tmp_path):
+    _write_cache(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["complete"] = False
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(FileNotFoundError, match="did not finish"):
+        data.load_dataset("real", tmp_path)
+
+
+def test_missing_cache_message(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python data_download.py"):
+        data.load_dataset("real", tmp_path / "nothing")
+    with pytest.raises(ValueError, match="source must be"):
+        data.load_dataset("internet")
+
+
+def test_auto_falls_back_to_sample(tmp_path, monkeypatch):
+    sample = _dataset()
+    monkeypatch.setattr(data, "_load_sample", lambda: sample)
+    assert data.load_dataset("auto", tmp_path) is sample
+    _write_cache(tmp_path)
+    (tmp_path / "F02" / "audio.npz").unlink()
+    with pytest.warns(UserWarning, match="incomplete"):
+        assert data.load_dataset("auto", tmp_path) is sample
+    monkeypatch.setenv("TUTORIAL_DATA_DIR", str(tmp_path))
+    assert data.default_data_dir() == tmp_path
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "x.npz"
+
+    def boom(handle):
+        handle.write(b"half")
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        data.atomic_write(target, boom)
+    assert list(tmp_path.iterdir()) == []
+    data.write_npz(target, {"a": np.arange(3)})
+    with np.load(target) as npz:
+        np.testing.assert_array_equal(npz["a"], np.arange(3))
