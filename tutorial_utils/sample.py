@@ -3,9 +3,10 @@
 Everything here is **synthetic**. Two speakers, ``SYN-F`` and ``SYN-M``, read IEEE sentences
 synthesised with the VocalTractLab articulatory synthesiser. Both use VocalTractLab's bundled
 adult vocal tract (changing the anatomy breaks the synthesis in vocaltractlab-cython 0.0.17);
-they differ in voice pitch (about 153 vs 86 Hz), speaking rate and segment timing (``scripts/make_sample.py`` made the committed files in ``data/sample/``: 16 kHz
-FLAC audio, virtual EMA sensors at 50 Hz and the phone segments). The sample has the real
-data's schema, so every notebook runs on it offline.
+they differ in voice pitch (about 153 vs 86 Hz), speaking rate and segment timing.
+``scripts/make_sample.py`` made the committed files in ``data/sample/``: 16 kHz FLAC audio,
+virtual EMA sensors at 50 Hz (``_Y`` is vertical here, lateral in the real data) and the
+phone segments. The sample has the real data's schema, so every notebook runs on it offline.
 
 The "model" is not Wav2Vec2. It is a simulated 13-layer, 768-dimensional encoder built at
 load time (numpy only, deterministic). Each layer ``l`` is a planted mixture of four sources,
