@@ -111,9 +111,10 @@ _ROGUE_DIMS = 4
 _CONTENT_SMOOTHING_FRAMES = 2.0
 _DESCRIPTION = (
     "synthetic: VocalTractLab speech + simulated encoder. Two synthetic speakers (SYN-F, "
-    "SYN-M: one vocal tract, higher and lower voice) reading IEEE sentences, with virtual EMA sensors (here _Y is vertical; in the "
-    "real data it is lateral) and a simulated 13-layer encoder whose layer profile is planted "
-    "(tutorial_utils.sample.ground_truth()). Numbers differ from the real Wav2Vec2 data."
+    "SYN-M: one vocal tract, higher and lower voice) reading IEEE sentences, with virtual "
+    "EMA sensors (here _Y is vertical; in the real data it is lateral) and a simulated "
+    "13-layer encoder whose layer profile is planted (tutorial_utils.sample.ground_truth()). "
+    "Numbers differ from the real Wav2Vec2 data."
 )
 
 
@@ -266,7 +267,9 @@ def _projections() -> dict[str, np.ndarray]:
         "content": CONTENT_DIM,
         "speaker": SPEAKER_DIM + 1,
     }
-    return {name: rng.standard_normal((dims[name], HIDDEN_DIM)) for name in SOURCES}
+    return {
+        name: rng.standard_normal((dims[name], HIDDEN_DIM)).astype(np.float32) for name in SOURCES
+    }
 
 
 def _noise_mixing() -> np.ndarray:
@@ -328,9 +331,9 @@ def _encode(sources: dict[str, np.ndarray], projections: dict, seed: int) -> np.
     n_frames = len(sources["acoustic"])
     # A standardised source has total variance 1 and the projections have unit-variance
     # entries, so each projected source has variance ~1 per hidden dimension, like the noise.
-    projected = np.stack([sources[name] @ projections[name] for name in SOURCES])
+    projected = np.stack([sources[name].astype(np.float32) @ projections[name] for name in SOURCES])
     weights = LAYER_PROFILE[list(SOURCES)].to_numpy()
-    hidden = np.tensordot(weights, projected, axes=1).astype(np.float32)
+    hidden = np.tensordot(weights.astype(np.float32), projected, axes=1)
     noise_scale = LAYER_PROFILE["noise"].to_numpy(np.float32)[:, None, None]
     hidden += noise_scale * _layer_noise(n_frames, rng)
     # The rogue dimensions carry as much total variance as a source of that weight would,
