@@ -439,7 +439,8 @@ def run(
                 quiet=quiet,
             )
         finally:
-            data.write_json(data_dir / data.MANIFEST_NAME, manifest)
+            if manifest["downloads"]:  # keep what was fetched, so a rerun can resume
+                data.write_json(data_dir / data.MANIFEST_NAME, manifest)
     features = "frame_states" if frame_states else f"extracted:{model_name}"
     for p in wanted:
         recipe = {
