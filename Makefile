@@ -37,8 +37,15 @@ lab: venv
 	$(BIN)/python -m pip install --quiet jupyterlab
 	$(BIN)/jupyter lab notebooks/
 
+# Strict Jupyter Book build from the repo root (book/_config.yml, book/_toc.yml; any warning
+# fails it), MathJax copied in from npm; prints the path of index.html.
 book: venv
-	$(BIN)/python -m pytest --nbval-lax notebooks -q
+	$(BIN)/python scripts/check_book.py --build-only
+
+# Build, then open every chapter in headless Chromium: screenshots in book/_build/screenshots/,
+# fails on missing figures, error outputs, blank widget boxes or untypeset math.
+book-check: venv
+	$(BIN)/python scripts/check_book.py
 
 sample:
 	test -x .venv-sample/bin/python || $(PYTHON) -m venv .venv-sample

@@ -303,8 +303,7 @@ class Dataset:
         if not names:
             raise ValueError("No recordings given to average.")
         means = [
-            self.layer_frames(participant, layer, n).astype(np.float64).mean(axis=0)
-            for n in names
+            self.layer_frames(participant, layer, n).astype(np.float64).mean(axis=0) for n in names
         ]
         return np.stack(means)
 

@@ -343,8 +343,15 @@ def _say(message: str, quiet: bool) -> None:
 
 def _versions() -> dict[str, str]:
     versions = {"python": sys.version.split()[0]}
-    for package in ("speech-cka-tutorial", "numpy", "pandas", "librosa", "gdown", "torch",
-                    "transformers"):
+    for package in (
+        "speech-cka-tutorial",
+        "numpy",
+        "pandas",
+        "librosa",
+        "gdown",
+        "torch",
+        "transformers",
+    ):
         try:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
@@ -463,7 +470,8 @@ def run(
     manifest["files"] = {k: v for k, v in manifest["files"].items() if k in keep}
     manifest["conversions"] = {p: manifest["conversions"][p] for p in wanted}
     described = (
-        "the original tutorial's frame states" if frame_states
+        "the original tutorial's frame states"
+        if frame_states
         else f"hidden states re-extracted with {model_name}"
     )
     manifest.update(
@@ -571,30 +579,43 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "--data-dir", type=Path, default=None, metavar="PATH",
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="cache directory (default: $TUTORIAL_DATA_DIR or data/ in the repository)",
     )
     parser.add_argument(
-        "--from-dir", type=Path, default=None, metavar="PATH",
+        "--from-dir",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="convert the original files found in PATH (e.g. a mounted Drive shortcut); "
         "no network access",
     )
     parser.add_argument(
-        "--frame-states", action="store_true",
+        "--frame-states",
+        action="store_true",
         help="convert the original frame_states_p1/p2_test.pkl (large downloads; F02 and M02 "
         "test sentences only) instead of re-extracting the features; needs no torch",
     )
     parser.add_argument(
-        "--model", default=DEFAULT_MODEL, metavar="NAME",
+        "--model",
+        default=DEFAULT_MODEL,
+        metavar="NAME",
         help="Hugging Face speech model to re-extract hidden states with "
         f"(default: {DEFAULT_MODEL}; e.g. facebook/hubert-base-ls960, microsoft/wavlm-base)",
     )
     parser.add_argument(
-        "--participants", nargs="+", default=None, metavar="P",
+        "--participants",
+        nargs="+",
+        default=None,
+        metavar="P",
         help="participants to get (default: F02 and M02, when present)",
     )
     parser.add_argument(
-        "--sample", action="store_true",
+        "--sample",
+        action="store_true",
         help="write nothing; explain how to use the built-in offline sample instead",
     )
     parser.add_argument("--list", action="store_true", help="show what is cached and exit")

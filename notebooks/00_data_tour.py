@@ -1,0 +1,254 @@
+# %% [markdown]
+# # A tour of the data
+#
+# ## Overview
+#
+# Every later chapter compares three descriptions of the same read sentences: the hidden
+# layers of a speech model, acoustic features (MFCCs) and articulatory features (EMA). This
+# chapter looks at the raw material before any similarity is computed:
+#
+# 1. what electromagnetic articulography (EMA) measures, and in which units;
+# 2. the recordings: which speakers, which sentences, how long;
+# 3. one recording as sound, waveform and spectrogram;
+# 4. the six EMA sensors moving over time;
+# 5. how model frames, MFCC frames and EMA rows line up on a common 20 ms grid — the detail
+#    that decides whether a frame-by-frame comparison compares the right things.
+#
+# ## Prerequisites
+#
+# Basic Python and numpy. No machine-learning background is needed for this chapter. Audio
+# playback needs a browser-based notebook (Jupyter, VS Code, Colab or the book).
+
+# %%
+# Setup: works locally (after `pip install -e .` or `make lab`) and in Google Colab.
+import importlib
+import subprocess
+import sys
+
+REPO_URL = "https://github.com/speech-interpretability/speech-cka-tutorial"
+try:
+    import tutorial_utils
+except ImportError:  # Colab or a fresh environment: install the package from the repository
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", f"git+{REPO_URL}"], check=True
+    )
+    importlib.invalidate_caches()
+    import tutorial_utils
+
+import numpy as np
+import pandas as pd
+from IPython.display import Audio, display
+
+from tutorial_utils import analysis, plotting
+from tutorial_utils.data import load_dataset
+from tutorial_utils.display import data_notice
+from tutorial_utils.features import (
+    EMA_COLUMNS,
+    FRAME_HOP,
+    FRAME_LENGTH,
+    SAMPLE_RATE,
+    ema_frames,
+    mfcc_frames,
+    mfcc_frames_original,
+    n_model_frames,
+)
+
+print("tutorial_utils", tutorial_utils.__version__)
+
+# %% [markdown]
+# `load_dataset()` returns the real tutorial data when it has been downloaded (run
+# `python data_download.py` once), and otherwise the small synthetic sample that ships with the
+# package, so the whole tutorial runs offline.
+
+# %%
+dataset = load_dataset()
+display(data_notice(dataset))
+print(dataset)
+
+# %% [markdown]
+# ## What EMA measures
+#
+# In electromagnetic articulography small coils are glued to the articulators. An
+# electromagnetic field induces currents in the coils, from which their positions are
+# computed, typically 100 times per second and in millimetres. The tutorial uses six sensors
+# placed along the midline of the vocal tract:
+#
+# | sensor | where |
+# | --- | --- |
+# | `TR` | tongue rear (dorsum) |
+# | `TB` | tongue blade |
+# | `TT` | tongue tip |
+# | `UL` | upper lip |
+# | `LL` | lower lip |
+# | `JAW` | lower incisors (jaw) |
+#
+# Each sensor contributes two coordinates, `_X` and `_Y`, so an EMA frame has 12 numbers.
+# `_X` runs from the back of the head to the front (posterior → anterior). In the real data
+# file the `_Y` column is the lateral (left–right) axis; the synthetic sample stores the
+# vertical axis instead, because its simulated vocal tract is symmetric and never moves
+# sideways. The original 100 Hz signal was downsampled to 50 Hz, one row every 20 ms, so that
+# EMA row `t` belongs to the same instant as model frame `t`.
+
+# %%
+participant = dataset.participants[0]
+ema_table = dataset.ema(participant)
+print(f"EMA table of {participant}: {len(ema_table)} rows × {ema_table.shape[1]} columns")
+print("coordinate columns:", ", ".join(EMA_COLUMNS))
+ema_table.head()
+
+# %% [markdown]
+# ## The recordings
+#
+# Each participant has a table of recordings. File names encode the block (`B01`), the
+# sentence (`S18`), the repetition (`R01`) and the speaking rate (`N`, normal), so the same
+# sentence read by two speakers can be matched by its block and sentence id.
+
+# %%
+counts = analysis.frame_counts(dataset)
+sentences = pd.concat(
+    [dataset.recordings(p)[["FILENAME", "SENTENCE"]].assign(participant=p)
+     for p in dataset.participants]
+)
+overview = counts.merge(sentences, left_on=["participant", "filename"],
+                        right_on=["participant", "FILENAME"])
+overview[["participant", "filename", "SENTENCE", "duration_s"]]
+
+# %%
+for p in dataset.participants:
+    part = counts[counts["participant"] == p]
+    print(f"{p}: {len(part)} recordings, {part['duration_s'].sum():.1f} s of speech, "
+          f"{part['duration_s'].min():.2f}–{part['duration_s'].max():.2f} s each")
+a, b = dataset.participants[:2]
+shared = dataset.shared_sentences(a, b)
+print(f"sentences read by both {a} and {b}: {len(shared)}")
+
+# %% [markdown]
+# ## Listening to one recording
+#
+# We pick the first sentence both speakers read and listen to the first speaker's version.
+
+# %%
+filename = shared.loc[0, "FILENAME_A"]
+audio = dataset.audio(participant, filename)
+print(f"{filename}: '{shared.loc[0, 'SENTENCE']}'")
+duration = audio.size / dataset.sample_rate
+print(f"{audio.size} samples at {dataset.sample_rate} Hz = {duration:.2f} s")
+display(Audio(audio, rate=dataset.sample_rate))
+
+# %% [markdown]
+# The waveform shows the loudness envelope (syllables appear as bursts). The spectrogram shows
+# how the energy is spread over frequency: the bright horizontal bands in voiced stretches are
+# the formants, which depend on the shape of the vocal tract — the link between articulation and
+# acoustics that the later chapters quantify.
+
+# %%
+fig = plotting.plot_waveform_spectrogram(audio, dataset.sample_rate,
+                                         title=f"{participant}: {filename}")
+plotting.show(fig)
+
+# %% [markdown]
+# ## The six sensors over time
+#
+# Below, each coordinate is drawn minus its mean over the recording, so that movements of a
+# few millimetres are visible; the legend gives the mean position. The printed ranges show
+# which articulators travel furthest in this sentence.
+
+# %%
+n_frames = dataset.layer_frames(participant, 0, filename).shape[0]
+ema = ema_frames(ema_table, filename, n_frames)
+y_axis = "Y (vertical)" if dataset.source == "sample" else "Y (lateral)"
+fig = plotting.plot_ema_trajectories(ema, y_axis=y_axis, title=f"EMA of {filename}")
+plotting.show(fig)
+ranges = pd.Series(np.ptp(ema.astype(float), axis=0), index=EMA_COLUMNS)
+print("range of each coordinate in this recording (mm):")
+print(ranges.round(1).to_string())
+
+# %% [markdown]
+# ## One clock for three streams: the 20 ms grid
+#
+# Wav2Vec2-base reads 16 kHz audio through a stack of convolutions that outputs one frame
+# every 320 samples (20 ms); each frame sees a window of 400 samples (25 ms). Frame `t`
+# therefore covers samples `[320 t, 320 t + 400)`, and a recording of `N` samples gives
+#
+# $$T = \left\lfloor \frac{N - 400}{320} \right\rfloor + 1$$
+#
+# frames. Three streams have to be put on that grid:
+#
+# - **model frames**: `T` rows of 768 numbers per layer;
+# - **MFCCs**: computed with a 400-sample window, a 320-sample hop and no padding
+#   (`n_fft=400, hop_length=320, center=False`), so MFCC frame `t` sees exactly the samples of
+#   model frame `t`;
+# - **EMA**: row `t` is the sensor position at `t × 20 ms`, the start of model frame `t`.
+#
+# The original version of this tutorial computed MFCCs with a hop of `N // T` samples, a
+# 320-sample window and librosa's default centring, and then cut the result to `T` rows. Those
+# frames are centred on `t × hop`, up to 12.5 ms before the model's window centre, and their
+# hop differs slightly from 20 ms, so the offset changes along the recording.
+
+# %%
+row = counts.set_index("filename").loc[filename]
+print(f"N = {row['n_samples']} samples")
+print(f"model frames from the formula: ({row['n_samples']} - {FRAME_LENGTH}) // {FRAME_HOP} + 1 "
+      f"= {n_model_frames(row['n_samples'])}")
+print(f"hidden states stored per layer: {dataset.layer_frames(participant, 0, filename).shape}")
+print(f"grid-aligned MFCCs: {mfcc_frames(audio).shape}")
+print(f"original-recipe MFCCs: {mfcc_frames_original(audio, n_frames).shape}, "
+      f"hop {row['original_hop']} samples = {1000 * row['original_hop'] / SAMPLE_RATE:.2f} ms")
+print(f"EMA rows: {row['ema_rows']} (every 20 ms)")
+
+# %%
+fig = plotting.plot_frame_grid(int(row["n_samples"]))
+plotting.show(fig)
+
+# %% [markdown]
+# The same check for every recording: the formula, the stored hidden states, the MFCCs and
+# the EMA rows should agree (a difference of a frame or two is trimmed later by
+# `features.trim_to_common_length`, which refuses larger mismatches).
+
+# %%
+columns = ["model_frames", "hidden_states", "mfcc_rows", "ema_rows"]
+print(counts[["participant", "filename", *columns]].to_string(index=False))
+spread = counts[columns].max(axis=1) - counts[columns].min(axis=1)
+print(f"\nlargest disagreement between the four counts: {spread.max()} frame(s)")
+
+# %% [markdown]
+# ## Summary
+#
+# - EMA gives 12 numbers per 20 ms frame: X and Y positions (mm) of six sensors on the tongue,
+#   lips and jaw. Beware that `_Y` is lateral in the real data and vertical in the sample.
+# - Wav2Vec2-base emits `floor((N − 400) / 320) + 1` frames, each from a 25 ms window every
+#   20 ms. MFCCs computed with the same window and hop, and EMA rows at `t × 20 ms`, line up
+#   with them frame by frame; the counts above agree.
+# - The original MFCC recipe stretches its hop to `N // T` samples and centres its windows, so
+#   its frames are offset from the model's. Chapter 02 measures what this costs.
+#
+# ## Exercises
+#
+# 1. How many Wav2Vec2 frames does a 3-second recording at 16 kHz produce? And one of exactly
+#    400 samples?
+# 2. Which EMA coordinate varies most across all recordings of the first participant? Use the
+#    standard deviation of each column of the EMA table.
+# 3. For the longest recording, how far apart (in ms) are the centre of model frame `t` and
+#    the centre of the original recipe's MFCC frame `t`, at the first and at the last frame?
+
+# %% tags=["hide-input"]
+# Solution 1
+print("3 s:", n_model_frames(3 * SAMPLE_RATE), "frames; 400 samples:", n_model_frames(400),
+      "frame")
+
+# %% tags=["hide-input"]
+# Solution 2
+spread_mm = ema_table[list(EMA_COLUMNS)].std().sort_values(ascending=False)
+print("standard deviation per coordinate (mm):")
+print(spread_mm.round(2).to_string())
+
+# %% tags=["hide-input"]
+# Solution 3
+longest = counts.loc[counts["n_samples"].idxmax()]
+hop = longest["original_hop"]
+frames = np.array([0, longest["hidden_states"] - 1])
+model_centre_ms = 1000 * (frames * FRAME_HOP + FRAME_LENGTH / 2) / SAMPLE_RATE
+original_centre_ms = 1000 * frames * hop / SAMPLE_RATE
+for t, offset in zip(frames, original_centre_ms - model_centre_ms, strict=True):
+    print(f"{longest['filename']}, frame {t}: original MFCC centre is {offset:+.1f} ms "
+          "from the model frame centre")

@@ -1,0 +1,293 @@
+# %% [markdown]
+# # CKA between the layers, the acoustics and the articulation
+#
+# ## Overview
+#
+# How much does each layer of the model resemble the sound it hears, and how much the
+# movements that produced that sound? This chapter answers with centered kernel alignment
+# (CKA, {cite:p}`kornblith2019similarity`), computed per recording on the 20 ms frames:
+#
+# 1. CKA of every layer with MFCCs (acoustics) and with EMA (articulation), with a confidence
+#    band over recordings;
+# 2. how much the frame alignment of the MFCCs matters (grid-aligned versus the original
+#    recipe);
+# 3. biased versus debiased CKA, and a linear versus an RBF kernel;
+# 4. a null baseline that keeps the temporal structure of speech, drawn on the same axes;
+# 5. an extension: shifting EMA in time against a middle layer (a lag curve).
+#
+# ## Prerequisites
+#
+# Chapter 00 (frame alignment) and chapter 01 (Gram matrices and centring).
+
+# %%
+# Setup: works locally (after `pip install -e .` or `make lab`) and in Google Colab.
+import importlib
+import subprocess
+import sys
+
+REPO_URL = "https://github.com/speech-interpretability/speech-cka-tutorial"
+try:
+    import tutorial_utils
+except ImportError:  # Colab or a fresh environment: install the package from the repository
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", f"git+{REPO_URL}"], check=True
+    )
+    importlib.invalidate_caches()
+    import tutorial_utils
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import display
+
+from tutorial_utils import analysis, plotting
+from tutorial_utils.cka import cka, feature_space_linear_cka, gram_linear
+from tutorial_utils.data import load_dataset
+from tutorial_utils.display import compare_with_real, data_notice
+
+print("tutorial_utils", tutorial_utils.__version__)
+
+# %%
+dataset = load_dataset()
+display(data_notice(dataset))
+
+# %% [markdown]
+# ## CKA in one formula
+#
+# For two representations of the same $n$ frames, $X$ ($n \times d_x$) and $Y$
+# ($n \times d_y$), build their Gram matrices $K$ and $L$, centre them, and measure how
+# aligned they are:
+#
+# $$\mathrm{CKA}(K, L) = \frac{\mathrm{HSIC}(K, L)}{\sqrt{\mathrm{HSIC}(K, K)\,
+# \mathrm{HSIC}(L, L)}}, \qquad \mathrm{HSIC}(K, L) \propto \operatorname{tr}(K H L H).$$
+#
+# It is 1 when the two spaces have the same similarity structure up to a rotation and a
+# uniform scaling, and near 0 when their structures are unrelated. For a linear kernel it can
+# be computed from the features without building $n \times n$ matrices. One recording:
+
+# %%
+participant = dataset.participants[0]
+filename = dataset.filenames(participant)[0]
+frames, targets = analysis.aligned_recording(dataset, participant, filename, ("mfcc", "ema"))
+x = frames[0]
+print(f"{filename}: {x.shape[0]} frames; layer 0 has {x.shape[1]} dimensions, "
+      f"MFCC {targets['mfcc'].shape[1]}, EMA {targets['ema'].shape[1]}")
+for key in ("mfcc", "ema"):
+    via_gram = cka(gram_linear(x), gram_linear(targets[key]))
+    via_features = feature_space_linear_cka(x, targets[key])
+    print(f"layer 0 vs {key.upper():4s}: CKA = {via_gram:.4f} (Gram route), "
+          f"{via_features:.4f} (feature route)")
+
+# %% [markdown]
+# ## Every layer, every recording
+#
+# Repeating this for all layers and all recordings gives one CKA value per recording and
+# layer. The curves show the mean over recordings and a 95% confidence band (Student *t*,
+# treating recordings as independent samples; frames within a recording are not independent,
+# which is why the band is computed over recordings rather than frames).
+
+# %%
+observed = analysis.layer_feature_cka(dataset, ("mfcc", "ema", "mfcc_original"))
+main = observed[observed["measure"].isin(["MFCC", "EMA"])]
+summary = analysis.summarise(main)
+n_recordings = main["filename"].nunique()
+print(f"{n_recordings} recordings × {main['layer'].nunique()} layers × 2 feature spaces")
+print(summary.pivot(index="layer", columns="measure", values="mean").round(3).to_string())
+
+# %%
+ax = plotting.plot_cka_by_layer(main, title="Linear CKA of each layer with MFCC and EMA")
+plotting.show(ax)
+
+# %%
+for measure in ("MFCC", "EMA"):
+    part = summary[summary["measure"] == measure].set_index("layer")["mean"]
+    print(f"{measure}: highest at layer {part.idxmax()} ({part.max():.3f}), "
+          f"lowest at layer {part.idxmin()} ({part.min():.3f})")
+    print(compare_with_real(summary, measure).to_string(), end="\n\n")
+gap = summary.pivot(index="layer", columns="measure", values="mean")
+print(f"MFCC minus EMA, averaged over layers: {(gap['MFCC'] - gap['EMA']).mean():.3f}")
+
+# %% [markdown]
+# Compare the shape of the two curves with the real-data numbers printed next to them. On the
+# real data, MFCC similarity is highest at the model's input, dips in the middle layers,
+# recovers around layer 10 and falls in the last two layers; EMA similarity is lower
+# throughout. The model only ever hears audio, so the acoustic space is its natural neighbour;
+# articulation is only partly recoverable from the sound, and it may live in a small subspace
+# that unweighted CKA, which weighs all directions by their variance, under-counts
+# {cite:p}`deheerkloots2025dutch`.
+#
+# ## Does the frame alignment matter?
+#
+# The original chapter computed MFCCs with a hop of `N // T` samples and centred 20 ms
+# windows (chapter 00). Those frames drift against the model's by up to 12.5 ms. Here is the
+# same analysis with both recipes:
+
+# %%
+recipes = analysis.summarise(observed[observed["measure"].str.startswith("MFCC")])
+recipes = recipes.pivot(index="layer", columns="measure", values="mean")
+recipes["aligned − original"] = recipes["MFCC"] - recipes["MFCC (original recipe)"]
+print(recipes.round(3).to_string())
+print(f"\nmean difference over layers: {recipes['aligned − original'].mean():+.3f}")
+
+# %% [markdown]
+# ## Biased versus debiased CKA
+#
+# The usual (biased) HSIC estimator is inflated when there are many dimensions relative to
+# the number of stimuli; the debiased estimator {cite:p}`song2012feature` removes that bias
+# {cite:p}`murphy2024debiased`. Per recording we have a few hundred frames at most against 768
+# model dimensions, so some inflation is expected; how much is printed below.
+
+# %%
+lengths = analysis.frame_counts(dataset)["hidden_states"]
+print(f"frames per recording: {lengths.min()}–{lengths.max()} (model dimensions: "
+      f"{x.shape[1]})")
+debiased = analysis.layer_feature_cka(dataset, ("mfcc", "ema"), debiased=True)
+rbf = analysis.layer_feature_cka(dataset, ("mfcc", "ema"), kernel="rbf")
+estimators = pd.concat([main, debiased, rbf], ignore_index=True)
+table = analysis.summarise(estimators, by=["measure", "estimator", "layer"])
+wide = table.pivot(index="layer", columns=["measure", "estimator"], values="mean")
+print(wide.round(3).to_string())
+
+# %%
+for measure in ("MFCC", "EMA"):
+    biased_minus_debiased = wide[(measure, "linear")] - wide[(measure, "linear, debiased")]
+    print(f"{measure}: biased − debiased = {biased_minus_debiased.min():.3f} to "
+          f"{biased_minus_debiased.max():.3f} across layers")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), layout="constrained", sharey=True)
+for ax, measure in zip(axes, ("MFCC", "EMA"), strict=True):
+    plotting.plot_cka_by_layer(estimators[estimators["measure"] == measure], hue="estimator",
+                               ax=ax, title=f"{measure}: three estimators")
+plotting.show(fig)
+
+# %% [markdown]
+# ## Linear versus RBF kernel
+#
+# The RBF kernel (bandwidth = median distance, as in the original chapter) emphasises local
+# neighbourhoods: which frames are close to which. Its numbers need not match the linear ones;
+# what matters for the story is whether the *shape over layers* is the same. The rank
+# correlation of the two layer profiles answers that:
+
+# %%
+for measure in ("MFCC", "EMA"):
+    linear_profile = wide[(measure, "linear")]
+    rbf_profile = wide[(measure, "RBF σ=1×median")]
+    rho = linear_profile.corr(rbf_profile, method="spearman")
+    print(f"{measure}: Spearman ρ between the linear and RBF layer profiles = {rho:.3f}; "
+          f"RBF − linear = {(rbf_profile - linear_profile).mean():+.3f} on average")
+
+# %% [markdown]
+# ## Is it more than chance? A null baseline that keeps time
+#
+# CKA is never exactly 0 for unrelated signals, and speech makes this worse: neighbouring
+# frames are similar in *every* space simply because speech changes smoothly. Shuffling the
+# frames would destroy that smoothness and give a far too easy baseline. Instead we keep each
+# space intact and only break the alignment between them:
+#
+# - **circular shift**: roll the feature matrix in time by a random offset (at least 10% of
+#   the recording away from 0), five times per recording;
+# - **mismatched recording**: pair a recording's layers with the features of another recording
+#   by the same speaker, truncated to the shorter length.
+
+# %%
+shifted = analysis.circular_shift_null(dataset, ("mfcc", "ema"), n_repeats=5, seed=0)
+mismatched = analysis.mismatched_null(dataset, ("mfcc", "ema"), seed=0)
+ax = plotting.plot_cka_by_layer(main, null=shifted,
+                                title="Linear CKA with a circular-shift null baseline")
+plotting.show(ax)
+
+# %%
+gaps = pd.concat(
+    [analysis.null_gap(main, shifted).assign(baseline="circular shift"),
+     analysis.null_gap(main, mismatched).assign(baseline="mismatched recording")]
+)
+print(gaps.pivot(index="layer", columns=["measure", "baseline"], values="gap").round(3)
+      .to_string())
+for (measure, baseline), part in gaps.groupby(["measure", "baseline"]):
+    print(f"{measure}, {baseline}: null CKA {part['null'].mean():.3f} on average; "
+          f"gap {part['gap'].min():.3f}–{part['gap'].max():.3f}")
+
+# %% [markdown]
+# The printed null values are the level that smooth but unaligned signals reach; they are
+# clearly above 0. Only the gap above the null speaks for shared structure between a layer and
+# the features.
+#
+# ## Extension: a lag curve
+#
+# Articulators move before the sound they shape is heard. If a layer encodes articulation,
+# shifting EMA in time against it may change CKA. At lag $k$, model frame $t$ is paired with
+# EMA row $t + k$ (positive $k$: articulation from later), for $k = -10 \dots 10$ frames
+# (±200 ms), here for layer 6 in the middle of the network.
+
+# %%
+lags = analysis.lag_curve(dataset, layer=6, feature="ema")
+lag_summary = analysis.summarise(lags, by=["lag_ms"])
+best = lag_summary.loc[lag_summary["mean"].idxmax()]
+at = lag_summary.set_index("lag_ms")["mean"]
+print(f"peak at {best['lag_ms']:+.0f} ms (CKA {best['mean']:.3f}); at 0 ms {at[0.0]:.3f}; "
+      f"at −200 ms {at[-200.0]:.3f}; at +200 ms {at[200.0]:.3f}")
+ax = plotting.plot_lag_curve(lags)
+plotting.show(ax)
+
+# %% [markdown]
+# A peak away from 0 ms would suggest the layer is better aligned with articulation from
+# slightly earlier or later than its own frame; the slow fall-off on both sides reflects how
+# smoothly articulators move.
+#
+# ## Summary
+#
+# - Per-recording linear CKA gives each layer a similarity to the acoustics (MFCC) and to the
+#   articulation (EMA); the curves above show their means with 95% bands over recordings, and
+#   the printed tables put them next to the real-data findings.
+# - Computing MFCCs on the model's exact frame grid is the correct comparison; the printed
+#   difference shows what the original recipe changed.
+# - Debiasing and the choice of kernel change the numbers by the printed amounts; check
+#   whether they change the shape over layers before interpreting it.
+# - A null baseline that keeps temporal structure sits well above 0; report the gap to it, not
+#   the raw CKA.
+#
+# ## Exercises
+#
+# 1. Repeat the per-recording analysis for one speaker at a time (`participants=[...]`). Do
+#    the two speakers give the same layer profile?
+# 2. Compute CKA with only the tongue sensors (`TR`, `TB`, `TT`) and only the lip and jaw
+#    sensors. Which subset is closer to the model? (Hint: `analysis.aligned_recording` gives
+#    the EMA frames; `features.EMA_COLUMNS` gives the column order.)
+# 3. How does the circular-shift null for EMA change if the minimum shift is 40% instead of
+#    10% of the recording? Why might very small shifts give a misleadingly high null?
+
+# %% tags=["hide-input"]
+# Solution 1
+per_speaker = analysis.summarise(main, by=["participant", "measure", "layer"])
+print(per_speaker.pivot(index="layer", columns=["measure", "participant"], values="mean")
+      .round(3).to_string())
+
+# %% tags=["hide-input"]
+# Solution 2
+from tutorial_utils.features import EMA_COLUMNS
+
+subsets = {"tongue": ("TR", "TB", "TT"), "lips and jaw": ("UL", "LL", "JAW")}
+rows = []
+for p in dataset.participants:
+    for name in dataset.filenames(p):
+        layer_frames, ema_targets = analysis.aligned_recording(dataset, p, name, "ema")
+        parts = {
+            subset: ema_targets["ema"][:, [c.split("_")[0] in sensors for c in EMA_COLUMNS]]
+            for subset, sensors in subsets.items()
+        }
+        scores = analysis.layer_similarities(layer_frames, parts)  # layers × subsets
+        rows += [{"filename": name, "layer": layer, "subset": subset, "value": value}
+                 for subset in parts for layer, value in scores[subset].items()]
+subset_table = analysis.summarise(pd.DataFrame(rows), by=["subset", "layer"])
+print(subset_table.pivot(index="layer", columns="subset", values="mean").round(3).to_string())
+
+# %% tags=["hide-input"]
+# Solution 3
+wide_null = analysis.circular_shift_null(dataset, "ema", min_fraction=0.4, seed=0)
+narrow = analysis.summarise(shifted[shifted["measure"] == "EMA"])
+wide_shift = analysis.summarise(wide_null)
+print(pd.DataFrame({"null, shift ≥ 10%": narrow["mean"].to_numpy(),
+                    "null, shift ≥ 40%": wide_shift["mean"].to_numpy()},
+                   index=narrow["layer"]).round(3).to_string())
+print("A tiny shift leaves most frames next to their true partners, and because speech is "
+      "smooth those neighbours are still similar, so the 'null' would still contain signal.")

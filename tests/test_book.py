@@ -1,0 +1,82 @@
+"""The Jupyter Book: configuration sanity (always) and the full browser check (BOOK_CHECK=1).
+
+The browser check builds the book and opens every chapter in headless Chromium; it takes about
+a minute and needs the Debian package `chromium`, so it only runs when BOOK_CHECK=1 (CI runs it
+as `make book-check` instead).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+CHAPTERS = [
+    "notebooks/00_data_tour",
+    "notebooks/01_gram_matrices",
+    "notebooks/02_cka_acoustic_articulatory",
+    "notebooks/03_layer_comparisons",
+    "notebooks/04_sanity_checks",
+]
+
+
+def load_check_book():
+    spec = importlib.util.spec_from_file_location("check_book", ROOT / "scripts" / "check_book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_toc_lists_intro_five_chapters_and_references():
+    toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
+    assert toc["root"] == "book/intro"
+    files = [entry["file"] for entry in toc["chapters"]]
+    assert files == [*CHAPTERS, "book/references"]
+    assert load_check_book().chapter_pages(BOOK / "_toc.yml") == CHAPTERS
+
+
+def test_config_is_strict_and_self_contained():
+    text = (BOOK / "_config.yml").read_text()
+    config = yaml.safe_load(text)
+    assert config["only_build_toc_files"] is True
+    assert config["execute"]["execute_notebooks"] in ("force", "cache")
+    assert "notebooks/*.py" in config["exclude_patterns"]
+    # The repository URL is written once (the substitution reuses it through a YAML anchor).
+    url = config["repository"]["url"]
+    assert text.count(url) == 1
+    assert config["parse"]["myst_substitutions"]["repo_url"] == url
+    assert config["launch_buttons"]["colab_url"].startswith("https://colab.research.google.com")
+    # Math and widgets do not depend on a CDN.
+    assert not config["sphinx"]["config"]["mathjax_path"].startswith("http")
+    assert config["sphinx"]["config"]["nb_ipywidgets_js"] == {}
+    for bib in config["bibtex_bibfiles"]:
+        assert (ROOT / bib).is_file()
+
+
+def test_every_cited_key_is_in_the_bibliography():
+    import re
+
+    bib = (BOOK / "references.bib").read_text()
+    keys = set(re.findall(r"^@\w+\{([^,\s]+),", bib, flags=re.M))
+    sources = [BOOK / "intro.md", *sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))]
+    cited = set()
+    for path in sources:
+        for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", path.read_text()):
+            cited.update(key.strip() for key in group.split(","))
+    assert cited, "book/intro.md cites nothing"
+    assert cited <= keys, f"unknown citation keys: {sorted(cited - keys)}"
+
+
+@pytest.mark.skipif(os.environ.get("BOOK_CHECK") != "1", reason="set BOOK_CHECK=1 (needs chromium)")
+def test_book_builds_and_every_chapter_renders():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_book.py")], cwd=ROOT)
+    assert result.returncode == 0, "book build or browser check failed; see the output above"
+    shots = sorted((BOOK / "_build" / "screenshots").glob("*.png"))
+    assert len(shots) >= len(CHAPTERS)

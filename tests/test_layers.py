@@ -1,0 +1,263 @@
+"""Tests of tutorial_utils.layers against direct CKA computations on a tiny dataset."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tutorial_utils.cka import cka_matrix, feature_space_linear_cka
+from tutorial_utils.data import Dataset
+from tutorial_utils.features import EMA_TABLE_COLUMNS
+from tutorial_utils.layers import (
+    across_speaker_cka,
+    block_table,
+    common_length,
+    derangements,
+    diagonal,
+    diagonal_peak,
+    diagonal_table,
+    mean_over_recordings,
+    per_recording_layer_cka,
+    resample_frames,
+    sentence_mean_layers,
+    shuffled_diagonal,
+    within_speaker_cka,
+)
+
+N_LAYERS = 4
+DIM = 6
+CONTENT_WEIGHT = (0.1, 2.0, 0.5, 0.0)  # layer 1 carries the sentence content
+
+
+def _content(sentence: int, n_frames: int) -> np.ndarray:
+    """A smooth, sentence-specific trajectory sampled at n_frames relative positions."""
+    t = np.linspace(0.0, 1.0, n_frames)[:, None]
+    freqs = np.arange(1, DIM + 1)[None, :]
+    return np.sin(2 * np.pi * freqs * t * (1 + 0.3 * sentence) + sentence)
+
+
+def _speaker(name: str, sentences: list[int], lengths: list[int], seed: int):
+    rng = np.random.default_rng(seed)
+    files = [f"{name}_B01_S{s:02d}_R01_N.mat" for s in sentences]
+    states = {layer: {} for layer in range(N_LAYERS)}
+    for s, n, f in zip(sentences, lengths, files, strict=True):
+        for layer in range(N_LAYERS):
+            noise = rng.standard_normal((n, DIM))
+            states[layer][f] = (CONTENT_WEIGHT[layer] * _content(s, n) + noise).astype(np.float32)
+    table = pd.DataFrame(
+        {
+            "FILENAME": files,
+            "SENTENCE": [f"s{s}" for s in sentences],
+            "AUDIO": [np.zeros(8, dtype=np.float32) for _ in files],
+        }
+    )
+    return table, states
+
+
+@pytest.fixture(scope="module")
+def dataset() -> Dataset:
+    table_a, states_a = _speaker("A", [1, 2, 3, 4, 5, 6], [30, 34, 28, 40, 33, 31], seed=1)
+    table_b, states_b = _speaker("B", [5, 3, 1, 2, 4], [25, 38, 29, 31, 36], seed=2)
+    ema = pd.DataFrame(columns=list(EMA_TABLE_COLUMNS))
+    return Dataset(
+        source="sample",
+        description="test",
+        recordings={"A": table_a, "B": table_b},
+        ema={"A": ema, "B": ema},
+        frame_states={"A": states_a, "B": states_b},
+    )
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def test_resample_keeps_identity_endpoints_and_lines():
+    x = np.random.default_rng(0).standard_normal((7, 3))
+    np.testing.assert_allclose(resample_frames(x, 7), x)
+    y = resample_frames(x, 4)
+    np.testing.assert_allclose(y[[0, -1]], x[[0, -1]])
+    ramp = np.arange(10.0)[:, None] * np.array([[1.0, -2.0]])
+    np.testing.assert_allclose(resample_frames(ramp, 19), np.linspace(0, 9, 19)[:, None] * [1, -2])
+
+
+def test_resample_rejects_bad_input():
+    with pytest.raises(ValueError):
+        resample_frames(np.zeros((1, 3)), 5)
+    with pytest.raises(ValueError):
+        resample_frames(np.zeros((4, 3)), 1)
+
+
+def test_derangements_enumerates_all_small_cases():
+    perms = derangements(5)
+    assert len(perms) == 44 == round(math.factorial(5) / math.e)
+    assert len(set(perms)) == 44
+    assert all(all(i != j for i, j in enumerate(p)) for p in perms)
+
+
+def test_derangements_samples_large_cases_reproducibly():
+    first = derangements(10, max_count=30, seed=3)
+    assert first == derangements(10, max_count=30, seed=3)
+    assert len(set(first)) == 30
+    assert all(sorted(p) == list(range(10)) for p in first)
+    assert all(all(i != j for i, j in enumerate(p)) for p in first)
+
+
+def test_sentence_mean_layers_shapes(dataset):
+    reps = sentence_mean_layers(dataset, "A")
+    assert list(reps) == list(range(N_LAYERS))
+    assert reps[0].shape == (6, DIM)
+
+
+# --------------------------------------------------------------------------- within a speaker
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_within_sentence_matches_cka_matrix(dataset, debiased):
+    table = within_speaker_cka(dataset, "A", unit="sentence", debiased=debiased)
+    means = [dataset.sentence_means("A", layer) for layer in range(N_LAYERS)]
+    np.testing.assert_allclose(table.to_numpy(), cka_matrix(means, debiased=debiased), atol=1e-12)
+    assert table.index.name == table.columns.name == "layer"
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_within_frames_is_the_mean_of_per_recording_matrices(dataset, debiased):
+    table = within_speaker_cka(dataset, "A", unit="frame", debiased=debiased)
+    expected = np.mean(
+        [
+            cka_matrix(
+                [dataset.layer_frames("A", layer, f) for layer in range(N_LAYERS)],
+                debiased=debiased,
+            )
+            for f in dataset.filenames("A")
+        ],
+        axis=0,
+    )
+    np.testing.assert_allclose(table.to_numpy(), expected, atol=1e-10)
+    np.testing.assert_allclose(np.diag(table), 1.0)
+    np.testing.assert_allclose(table.to_numpy(), table.to_numpy().T, atol=1e-12)
+
+
+def test_per_recording_stack_shape(dataset):
+    stack = per_recording_layer_cka(dataset, "B", filenames=dataset.filenames("B")[:2])
+    assert stack.shape == (2, N_LAYERS, N_LAYERS)
+
+
+def test_unknown_unit_is_rejected(dataset):
+    with pytest.raises(ValueError, match="unit"):
+        within_speaker_cka(dataset, "A", unit="word")
+
+
+# --------------------------------------------------------------------------- across speakers
+
+
+def test_common_length_is_the_shortest_paired_recording(dataset):
+    pairs = dataset.shared_sentences("A", "B")
+    assert len(pairs) == 5
+    assert common_length(dataset, pairs, "A", "B") == 25
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_across_sentence_pairs_by_sentence_id(dataset, debiased):
+    table = across_speaker_cka(dataset, "A", "B", unit="sentence", debiased=debiased)
+    pairs = dataset.shared_sentences("A", "B")
+    for la, lb in [(0, 0), (1, 2), (3, 1)]:
+        x = dataset.sentence_means("A", la, pairs.FILENAME_A)
+        y = dataset.sentence_means("B", lb, pairs.FILENAME_B)
+        assert table.loc[la, lb] == pytest.approx(
+            feature_space_linear_cka(x, y, debiased=debiased), abs=1e-10
+        )
+    assert table.index.name == "layer_A" and table.columns.name == "layer_B"
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_across_frames_resamples_then_averages(dataset, debiased):
+    table = across_speaker_cka(dataset, "A", "B", unit="frame", debiased=debiased, n_frames=20)
+    pairs = dataset.shared_sentences("A", "B")
+    for la, lb in [(1, 1), (0, 2)]:
+        values = [
+            feature_space_linear_cka(
+                resample_frames(dataset.layer_frames("A", la, fa), 20),
+                resample_frames(dataset.layer_frames("B", lb, fb), 20),
+                debiased=debiased,
+            )
+            for fa, fb in zip(pairs.FILENAME_A, pairs.FILENAME_B, strict=True)
+        ]
+        assert table.loc[la, lb] == pytest.approx(np.mean(values), abs=1e-10)
+
+
+def test_content_layer_is_the_across_speaker_peak(dataset):
+    table = across_speaker_cka(dataset, "A", "B", unit="frame")
+    peak = diagonal_peak(table)
+    assert peak["layer"] == 1
+    assert peak["cka"] == pytest.approx(table.loc[1, 1])
+
+
+@pytest.mark.parametrize("unit", ["sentence", "frame"])
+def test_shuffled_diagonal_uses_mismatched_pairs(dataset, unit):
+    shuffled = shuffled_diagonal(dataset, "A", "B", unit=unit, debiased=True)
+    assert shuffled.shape == (44, N_LAYERS)
+    # Recompute one shuffled pairing directly.
+    perm = derangements(5)[7]
+    pairs = dataset.shared_sentences("A", "B")
+    files_b = list(pairs.FILENAME_B.iloc[list(perm)])
+    if unit == "sentence":
+        x = dataset.sentence_means("A", 2, pairs.FILENAME_A)
+        y = dataset.sentence_means("B", 2, files_b)
+        expected = feature_space_linear_cka(x, y, debiased=True)
+    else:
+        n = common_length(dataset, pairs, "A", "B")
+        expected = np.mean(
+            [
+                feature_space_linear_cka(
+                    resample_frames(dataset.layer_frames("A", 2, fa), n),
+                    resample_frames(dataset.layer_frames("B", 2, fb), n),
+                    debiased=True,
+                )
+                for fa, fb in zip(pairs.FILENAME_A, files_b, strict=True)
+            ]
+        )
+    assert shuffled.loc[7, 2] == pytest.approx(expected, abs=1e-10)
+
+
+def test_matched_content_beats_shuffled_pairs(dataset):
+    matched = across_speaker_cka(dataset, "A", "B", unit="frame", debiased=True)
+    shuffled = shuffled_diagonal(dataset, "A", "B", unit="frame", debiased=True)
+    table = diagonal_table(matched, shuffled)
+    assert list(table.columns) == ["matched", "shuffled_mean", "shuffled_max", "gap", "p"]
+    assert table.loc[1, "gap"] > 0.2
+    assert table.loc[1, "p"] == pytest.approx(1 / 45)
+    assert table.loc[3, "p"] > 0.05  # layer 3 has no content, so no gap
+
+
+# --------------------------------------------------------------------------- reading out
+
+
+def test_diagonal_and_peak():
+    m = pd.DataFrame([[0.2, 0.9], [0.1, 0.5]], index=[0, 1], columns=[0, 1])
+    np.testing.assert_allclose(diagonal(m), [0.2, 0.5])
+    assert diagonal_peak(m)["layer"] == 1
+    with pytest.raises(ValueError):
+        diagonal(m.rename(columns={1: 2}))
+    with pytest.raises(ValueError):
+        diagonal_peak(m * np.nan)
+
+
+def test_block_table_means_and_minima():
+    m = pd.DataFrame(
+        [[1.0, 0.9, 0.2], [0.9, 1.0, 0.4], [0.2, 0.4, 1.0]], index=[0, 1, 2], columns=[0, 1, 2]
+    )
+    table = block_table(m, {"low": [0, 1], "high": [2]})
+    assert list(table.block_a) == ["low", "low", "high"]
+    assert list(table.block_b) == ["low", "high", "high"]
+    np.testing.assert_allclose(table["mean"], [0.9, 0.3, np.nan])
+    np.testing.assert_allclose(table["min"], [0.9, 0.2, np.nan])
+
+
+def test_mean_over_recordings_labels_layers():
+    stack = np.stack([np.eye(2), np.ones((2, 2))])
+    table = mean_over_recordings(stack, [3, 5])
+    np.testing.assert_allclose(table.to_numpy(), [[1.0, 0.5], [0.5, 1.0]])
+    assert list(table.index) == [3, 5] and table.index.name == "layer"

@@ -1,0 +1,135 @@
+"""The shared figures build on small inputs and carry titles, axis labels and colour bars."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from tutorial_utils import plotting as P  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _curve_table(rng, measures=("MFCC", "EMA"), n_recordings=4, layers=range(13)):
+    rows = [
+        {"filename": f"r{r}", "layer": layer, "measure": m, "value": rng.uniform(0.2, 0.6)}
+        for m in measures
+        for r in range(n_recordings)
+        for layer in layers
+    ]
+    return pd.DataFrame(rows)
+
+
+def _colourbar_labels(fig: Figure) -> list[str]:
+    """Labels of every colour-bar axis in a figure (their axes carry the label)."""
+    labels = []
+    for ax in fig.axes:
+        if ax.get_label() == "<colorbar>":
+            labels.append(ax.get_ylabel() or ax.get_xlabel())
+    return labels
+
+
+def test_cka_by_layer_with_null_band():
+    rng = np.random.default_rng(0)
+    table = _curve_table(rng)
+    null = _curve_table(rng).assign(baseline="circular shift")
+    ax = P.plot_cka_by_layer(table, null=null)
+    assert isinstance(ax, Axes)
+    assert ax.get_title() and "layer" in ax.get_xlabel() and "CKA" in ax.get_ylabel()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "MFCC" in labels and any("circular shift" in label for label in labels)
+    assert len(ax.collections) == 4  # one band per measure, observed and null
+
+
+def test_cka_by_layer_on_given_axes_and_hue():
+    rng = np.random.default_rng(1)
+    table = _curve_table(rng, measures=("MFCC",)).assign(estimator="linear")
+    _, ax = plt.subplots()
+    assert P.plot_cka_by_layer(table, hue="estimator", ax=ax, method="bootstrap") is ax
+
+
+def test_lag_curve():
+    rng = np.random.default_rng(2)
+    table = _curve_table(rng, measures=("EMA",), layers=[6])
+    table = pd.concat([table.assign(lag=k, lag_ms=20.0 * k) for k in range(-2, 3)])
+    ax = P.plot_lag_curve(table)
+    assert "layer 6" in ax.get_title() and "ms" in ax.get_xlabel() and ax.get_ylabel()
+
+
+def test_layer_profile():
+    table = pd.DataFrame({"layer": range(13), "a": np.linspace(1, -1, 13), "b": 0.0})
+    ax = P.plot_layer_profile(table, ["a", "b"], ylabel="similarity", title="t", labels={"a": "A"})
+    assert ax.get_title() == "t" and ax.get_xlabel() == "layer"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A", "b"]
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_gram_heatmap(signed):
+    x = np.random.default_rng(3).standard_normal((6, 4))
+    gram = x @ x.T if signed else np.abs(x @ x.T)
+    ax = P.plot_gram(gram, labels=list("abcdef"), title="G", cbar_label="dot product")
+    assert ax.get_title() == "G" and ax.get_xlabel() == "stimulus"
+    assert _colourbar_labels(ax.figure) == ["dot product"]
+
+
+def test_gram_grid_shares_one_colour_bar():
+    rng = np.random.default_rng(4)
+    grams = {layer: np.corrcoef(rng.standard_normal((5, 8))) for layer in range(13)}
+    fig = P.plot_gram_grid(
+        grams, labels=list("vwxyz"), cbar_label="z-score product", panel_titles={0: "diff 0.10"}
+    )
+    assert isinstance(fig, Figure)
+    assert fig.get_suptitle() and _colourbar_labels(fig) == ["z-score product"]
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert "layer 0\ndiff 0.10" in titles and "layer 12" in titles
+
+
+def test_layer_heatmap_is_annotated():
+    labels = list(range(13))
+    matrix = pd.DataFrame(np.eye(13), index=labels, columns=labels)
+    ax = P.plot_layer_heatmap(matrix, title="within speaker")
+    assert ax.get_title() == "within speaker" and ax.get_xlabel() == "layer"
+    assert len(ax.texts) == 169
+    assert _colourbar_labels(ax.figure) == ["linear CKA"]
+
+
+def test_ema_trajectories():
+    ema = np.random.default_rng(5).standard_normal((60, 12))
+    fig = P.plot_ema_trajectories(ema, y_axis="Y (vertical)")
+    axes = fig.axes
+    assert len(axes) == 6 and axes[-1].get_xlabel() == "time (s)"
+    assert all("mm" in ax.get_ylabel() for ax in axes) and fig.get_suptitle()
+
+
+def test_waveform_spectrogram():
+    audio = np.random.default_rng(6).standard_normal(8000).astype(np.float32)
+    fig = P.plot_waveform_spectrogram(audio, title="noise")
+    assert fig.get_suptitle() == "noise"
+    assert _colourbar_labels(fig) == ["power (dB)"]
+    assert fig.axes[1].get_ylabel() == "frequency (Hz)"
+
+
+def test_frame_grid():
+    fig = P.plot_frame_grid(31609)
+    assert "98 frames" in fig.get_suptitle()
+    assert all(ax.get_xlabel() == "time (ms)" for ax in fig.axes)
+    with pytest.raises(ValueError):
+        P.plot_frame_grid(100)
+
+
+def test_show_displays_and_closes(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    ax = P.plot_gram(np.eye(3))
+    P.show(ax)
+    assert shown == [ax.figure] and not plt.fignum_exists(ax.figure.number)
