@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .cka import center_gram, cka_matrix
+from .cka import center_gram, cka_matrix, gram_linear
 from .data import Dataset
 
 __all__ = [
@@ -282,13 +282,7 @@ def _centred_gram(frames: np.ndarray, debiased: bool) -> np.ndarray:
     matrix of Song et al. (see :func:`tutorial_utils.cka.center_gram`). Either way, the CKA of
     two representations is the cosine of their flattened centred Grams.
     """
-    x = np.asarray(frames, dtype=np.float64)
-    x = x - x.mean(axis=0, keepdims=True)
-    gram = x @ np.ascontiguousarray(x.T)  # a plain matrix product; faster than x @ x.T here
-    gram = (gram + gram.T) / 2.0
-    if debiased:
-        gram = center_gram(gram, unbiased=True)
-    return gram.ravel()
+    return center_gram(gram_linear(frames), unbiased=debiased).ravel()
 
 
 def _cosines(flat_a: np.ndarray, flat_b: np.ndarray) -> np.ndarray:
