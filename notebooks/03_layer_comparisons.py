@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 03 · Comparing layers with each other
+# # Comparing layers with each other
 #
 # ## Overview
 #

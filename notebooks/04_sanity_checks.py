@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 04 · Sanity checks: test your method where you know the answer
+# # Sanity checks: test your method where you know the answer
 #
 # ## Overview
 #
