@@ -279,6 +279,15 @@ def test_choose_route_prefers_grams_when_stimuli_are_few():
     assert choose_route(100_000, dims, [12, 12]) == "feature"
 
 
+def test_choose_route_avoids_routes_that_do_not_fit_in_memory():
+    dims = [768] * 13
+    # 13 Gram matrices of 9000 frames need 8.4 GB; the feature cross products 0.8 GB.
+    assert choose_route(9000, dims, max_bytes=float("inf")) == "gram"
+    assert choose_route(9000, dims) == "feature"
+    # When neither fits, the cheaper one is still used.
+    assert choose_route(9000, dims, max_bytes=1.0) == "gram"
+
+
 # --------------------------------------------------------------------------- precision
 
 

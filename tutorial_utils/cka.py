@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 _SYMMETRY_RTOL = 1e-6
+GRAM_MEMORY_LIMIT = 2.0 * 2**30
+"""Bytes of working memory above which :func:`choose_route` avoids a route (2 GiB)."""
 
 
 # --------------------------------------------------------------------------- validation
@@ -376,15 +378,32 @@ def _route_costs(n: int, dims_a: list[int], dims_b: list[int] | None) -> dict[st
     return {"gram": gram, "feature": feature}
 
 
-def choose_route(n: int, dims_a: list[int], dims_b: list[int] | None = None) -> str:
+def _route_bytes(n: int, dims_a: list[int], dims_b: list[int] | None) -> dict[str, float]:
+    """Float64 working memory of the two routes (Gram stacks vs feature cross products)."""
+    n_reps = len(dims_a) + (len(dims_b) if dims_b is not None else 0)
+    total_b = sum(dims_a) if dims_b is None else sum(dims_b)
+    return {"gram": 8.0 * n * n * n_reps, "feature": 8.0 * sum(dims_a) * total_b}
+
+
+def choose_route(
+    n: int,
+    dims_a: list[int],
+    dims_b: list[int] | None = None,
+    *,
+    max_bytes: float = GRAM_MEMORY_LIMIT,
+) -> str:
     """Name the cheaper way ("gram" or "feature") to compare all pairs.
 
     The Gram route costs about ``n² Σd`` (one ``n × n`` Gram per representation),
     the feature route about ``n (Σd)²`` (all feature cross products), so Gram
-    matrices win whenever there are fewer stimuli than features in total.
+    matrices win whenever there are fewer stimuli than features in total. A route
+    whose float64 working memory would exceed ``max_bytes`` is avoided when the
+    other one fits (e.g. 13 Gram matrices of 9000 frames would need 8.4 GB).
     """
     costs = _route_costs(n, dims_a, dims_b)
-    return min(costs, key=costs.get)
+    memory = _route_bytes(n, dims_a, dims_b)
+    fitting = [route for route in costs if memory[route] <= max_bytes] or list(costs)
+    return min(fitting, key=costs.get)
 
 
 def _flattened_grams(centred: list[np.ndarray]) -> np.ndarray:
