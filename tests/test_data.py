@@ -1,6 +1,7 @@
 """The Dataset object, the cache format and load_dataset."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -208,3 +209,14 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     data.write_npz(target, {"a": np.arange(3)})
     with np.load(target) as npz:
         np.testing.assert_array_equal(npz["a"], np.arange(3))
+
+
+def test_default_cache_is_the_repo_data_dir_or_a_user_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("TUTORIAL_DATA_DIR", raising=False)
+    repo = Path(data.__file__).resolve().parents[1]
+    assert data.default_data_dir() == repo / "data"
+    # An installed package (no pyproject.toml beside it) must not write into site-packages.
+    fake_package = tmp_path / "site-packages" / "tutorial_utils" / "data.py"
+    monkeypatch.setattr(data, "__file__", str(fake_package))
+    monkeypatch.setattr(Path, "home", lambda: tmp_path / "home")
+    assert data.default_data_dir() == tmp_path / "home" / ".cache" / "speech-cka-tutorial"

@@ -93,11 +93,16 @@ def parse_feature_key(key: str) -> tuple[int, str]:
 
 
 def default_data_dir() -> Path:
-    """Cache directory: ``$TUTORIAL_DATA_DIR`` if set, else ``<repo>/data``."""
+    """Cache directory: ``$TUTORIAL_DATA_DIR`` if set, else ``<repo>/data`` in a source
+    checkout, else ``~/.cache/speech-cka-tutorial`` (a pip-installed package, e.g. in Colab,
+    must not write into site-packages)."""
     env = os.environ.get("TUTORIAL_DATA_DIR")
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[1] / "data"
+    repo = Path(__file__).resolve().parents[1]
+    if (repo / "pyproject.toml").is_file():
+        return repo / "data"
+    return Path.home() / ".cache" / "speech-cka-tutorial"
 
 
 def _valid(names: Iterable[Any]) -> str:
