@@ -66,16 +66,20 @@ display(data_notice(dataset))
 
 # %%
 participant = dataset.participants[0]
-filename = dataset.filenames(participant)[0]
+filename = dataset.filenames(participant, with_states=True)[0]
 frames, targets = analysis.aligned_recording(dataset, participant, filename, ("mfcc", "ema"))
 x = frames[0]
-print(f"{filename}: {x.shape[0]} frames; layer 0 has {x.shape[1]} dimensions, "
-      f"MFCC {targets['mfcc'].shape[1]}, EMA {targets['ema'].shape[1]}")
+print(
+    f"{filename}: {x.shape[0]} frames; layer 0 has {x.shape[1]} dimensions, "
+    f"MFCC {targets['mfcc'].shape[1]}, EMA {targets['ema'].shape[1]}"
+)
 for key in ("mfcc", "ema"):
     via_gram = cka(gram_linear(x), gram_linear(targets[key]))
     via_features = feature_space_linear_cka(x, targets[key])
-    print(f"layer 0 vs {key.upper():4s}: CKA = {via_gram:.4f} (Gram route), "
-          f"{via_features:.4f} (feature route)")
+    print(
+        f"layer 0 vs {key.upper():4s}: CKA = {via_gram:.4f} (Gram route), "
+        f"{via_features:.4f} (feature route)"
+    )
 
 # %% [markdown]
 # ## Every layer, every recording
@@ -100,8 +104,10 @@ plotting.show(ax)
 # %%
 for measure in ("MFCC", "EMA"):
     part = summary[summary["measure"] == measure].set_index("layer")["mean"]
-    print(f"{measure}: highest at layer {part.idxmax()} ({part.max():.3f}), "
-          f"lowest at layer {part.idxmin()} ({part.min():.3f})")
+    print(
+        f"{measure}: highest at layer {part.idxmax()} ({part.max():.3f}), "
+        f"lowest at layer {part.idxmin()} ({part.min():.3f})"
+    )
     print(compare_with_real(summary, measure).to_string(), end="\n\n")
 gap = summary.pivot(index="layer", columns="measure", values="mean")
 print(f"MFCC minus EMA, averaged over layers: {(gap['MFCC'] - gap['EMA']).mean():.3f}")
@@ -138,8 +144,7 @@ print(f"\nmean difference over layers: {recipes['aligned − original'].mean():+
 
 # %%
 lengths = analysis.frame_counts(dataset)["hidden_states"]
-print(f"frames per recording: {lengths.min()}–{lengths.max()} (model dimensions: "
-      f"{x.shape[1]})")
+print(f"frames per recording: {lengths.min()}–{lengths.max()} (model dimensions: {x.shape[1]})")
 debiased = analysis.layer_feature_cka(dataset, ("mfcc", "ema"), debiased=True)
 rbf = analysis.layer_feature_cka(dataset, ("mfcc", "ema"), kernel="rbf")
 estimators = pd.concat([main, debiased, rbf], ignore_index=True)
@@ -150,14 +155,20 @@ print(wide.round(3).to_string())
 # %%
 for measure in ("MFCC", "EMA"):
     biased_minus_debiased = wide[(measure, "linear")] - wide[(measure, "linear, debiased")]
-    print(f"{measure}: biased − debiased = {biased_minus_debiased.min():.3f} to "
-          f"{biased_minus_debiased.max():.3f} across layers")
+    print(
+        f"{measure}: biased − debiased = {biased_minus_debiased.min():.3f} to "
+        f"{biased_minus_debiased.max():.3f} across layers"
+    )
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), layout="constrained", sharey=True)
 for ax, measure in zip(axes, ("MFCC", "EMA"), strict=True):
-    plotting.plot_cka_by_layer(estimators[estimators["measure"] == measure], hue="estimator",
-                               ax=ax, title=f"{measure}: three estimators")
+    plotting.plot_cka_by_layer(
+        estimators[estimators["measure"] == measure],
+        hue="estimator",
+        ax=ax,
+        title=f"{measure}: three estimators",
+    )
 plotting.show(fig)
 
 # %% [markdown]
@@ -173,8 +184,10 @@ for measure in ("MFCC", "EMA"):
     linear_profile = wide[(measure, "linear")]
     rbf_profile = wide[(measure, "RBF σ=1×median")]
     rho = linear_profile.corr(rbf_profile, method="spearman")
-    print(f"{measure}: Spearman ρ between the linear and RBF layer profiles = {rho:.3f}; "
-          f"RBF − linear = {(rbf_profile - linear_profile).mean():+.3f} on average")
+    print(
+        f"{measure}: Spearman ρ between the linear and RBF layer profiles = {rho:.3f}; "
+        f"RBF − linear = {(rbf_profile - linear_profile).mean():+.3f} on average"
+    )
 
 # %% [markdown]
 # ## Is it more than chance? A null baseline that keeps time
@@ -192,20 +205,24 @@ for measure in ("MFCC", "EMA"):
 # %%
 shifted = analysis.circular_shift_null(dataset, ("mfcc", "ema"), n_repeats=5, seed=0)
 mismatched = analysis.mismatched_null(dataset, ("mfcc", "ema"), seed=0)
-ax = plotting.plot_cka_by_layer(main, null=shifted,
-                                title="Linear CKA with a circular-shift null baseline")
+ax = plotting.plot_cka_by_layer(
+    main, null=shifted, title="Linear CKA with a circular-shift null baseline"
+)
 plotting.show(ax)
 
 # %%
 gaps = pd.concat(
-    [analysis.null_gap(main, shifted).assign(baseline="circular shift"),
-     analysis.null_gap(main, mismatched).assign(baseline="mismatched recording")]
+    [
+        analysis.null_gap(main, shifted).assign(baseline="circular shift"),
+        analysis.null_gap(main, mismatched).assign(baseline="mismatched recording"),
+    ]
 )
-print(gaps.pivot(index="layer", columns=["measure", "baseline"], values="gap").round(3)
-      .to_string())
+print(gaps.pivot(index="layer", columns=["measure", "baseline"], values="gap").round(3).to_string())
 for (measure, baseline), part in gaps.groupby(["measure", "baseline"]):
-    print(f"{measure}, {baseline}: null CKA {part['null'].mean():.3f} on average; "
-          f"gap {part['gap'].min():.3f}–{part['gap'].max():.3f}")
+    print(
+        f"{measure}, {baseline}: null CKA {part['null'].mean():.3f} on average; "
+        f"gap {part['gap'].min():.3f}–{part['gap'].max():.3f}"
+    )
 
 # %% [markdown]
 # The printed null values are the level that smooth but unaligned signals reach; they are
@@ -224,8 +241,10 @@ lags = analysis.lag_curve(dataset, layer=6, feature="ema")
 lag_summary = analysis.summarise(lags, by=["lag_ms"])
 best = lag_summary.loc[lag_summary["mean"].idxmax()]
 at = lag_summary.set_index("lag_ms")["mean"]
-print(f"peak at {best['lag_ms']:+.0f} ms (CKA {best['mean']:.3f}); at 0 ms {at[0.0]:.3f}; "
-      f"at −200 ms {at[-200.0]:.3f}; at +200 ms {at[200.0]:.3f}")
+print(
+    f"peak at {best['lag_ms']:+.0f} ms (CKA {best['mean']:.3f}); at 0 ms {at[0.0]:.3f}; "
+    f"at −200 ms {at[-200.0]:.3f}; at +200 ms {at[200.0]:.3f}"
+)
 ax = plotting.plot_lag_curve(lags)
 plotting.show(ax)
 
@@ -259,8 +278,11 @@ plotting.show(ax)
 # %% tags=["hide-input"]
 # Solution 1
 per_speaker = analysis.summarise(main, by=["participant", "measure", "layer"])
-print(per_speaker.pivot(index="layer", columns=["measure", "participant"], values="mean")
-      .round(3).to_string())
+print(
+    per_speaker.pivot(index="layer", columns=["measure", "participant"], values="mean")
+    .round(3)
+    .to_string()
+)
 
 # %% tags=["hide-input"]
 # Solution 2
@@ -269,15 +291,18 @@ from tutorial_utils.features import EMA_COLUMNS
 subsets = {"tongue": ("TR", "TB", "TT"), "lips and jaw": ("UL", "LL", "JAW")}
 rows = []
 for p in dataset.participants:
-    for name in dataset.filenames(p):
+    for name in dataset.filenames(p, with_states=True):
         layer_frames, ema_targets = analysis.aligned_recording(dataset, p, name, "ema")
         parts = {
             subset: ema_targets["ema"][:, [c.split("_")[0] in sensors for c in EMA_COLUMNS]]
             for subset, sensors in subsets.items()
         }
         scores = analysis.layer_similarities(layer_frames, parts)  # layers × subsets
-        rows += [{"filename": name, "layer": layer, "subset": subset, "value": value}
-                 for subset in parts for layer, value in scores[subset].items()]
+        rows += [
+            {"filename": name, "layer": layer, "subset": subset, "value": value}
+            for subset in parts
+            for layer, value in scores[subset].items()
+        ]
 subset_table = analysis.summarise(pd.DataFrame(rows), by=["subset", "layer"])
 print(subset_table.pivot(index="layer", columns="subset", values="mean").round(3).to_string())
 
@@ -286,8 +311,18 @@ print(subset_table.pivot(index="layer", columns="subset", values="mean").round(3
 wide_null = analysis.circular_shift_null(dataset, "ema", min_fraction=0.4, seed=0)
 narrow = analysis.summarise(shifted[shifted["measure"] == "EMA"])
 wide_shift = analysis.summarise(wide_null)
-print(pd.DataFrame({"null, shift ≥ 10%": narrow["mean"].to_numpy(),
-                    "null, shift ≥ 40%": wide_shift["mean"].to_numpy()},
-                   index=narrow["layer"]).round(3).to_string())
-print("A tiny shift leaves most frames next to their true partners, and because speech is "
-      "smooth those neighbours are still similar, so the 'null' would still contain signal.")
+print(
+    pd.DataFrame(
+        {
+            "null, shift ≥ 10%": narrow["mean"].to_numpy(),
+            "null, shift ≥ 40%": wide_shift["mean"].to_numpy(),
+        },
+        index=narrow["layer"],
+    )
+    .round(3)
+    .to_string()
+)
+print(
+    "A tiny shift leaves most frames next to their true partners, and because speech is "
+    "smooth those neighbours are still similar, so the 'null' would still contain signal."
+)

@@ -82,8 +82,8 @@ print(dataset)
 # %%
 speaker_a, speaker_b = dataset.participants[:2]
 shared = dataset.shared_sentences(speaker_a, speaker_b)
-print(f"speaker A = {speaker_a}: {len(dataset.filenames(speaker_a))} recordings")
-print(f"speaker B = {speaker_b}: {len(dataset.filenames(speaker_b))} recordings")
+print(f"speaker A = {speaker_a}: {len(dataset.filenames(speaker_a, with_states=True))} recordings")
+print(f"speaker B = {speaker_b}: {len(dataset.filenames(speaker_b, with_states=True))} recordings")
 print(f"sentences read by both: {len(shared)}")
 display(shared[["SENTENCE_ID", "SENTENCE"]])
 
@@ -96,9 +96,12 @@ display(shared[["SENTENCE_ID", "SENTENCE"]])
 # two completely *unrelated* random representations of the same shape (`d / (d + n)`).
 
 # %%
-n_dims = dataset.layer_frames(speaker_a, 0, dataset.filenames(speaker_a)[0]).shape[1]
+n_dims = dataset.layer_frames(
+    speaker_a, 0, dataset.filenames(speaker_a, with_states=True)[0]
+).shape[1]
 frame_counts = [
-    dataset.layer_frames(speaker_a, 0, f).shape[0] for f in dataset.filenames(speaker_a)
+    dataset.layer_frames(speaker_a, 0, f).shape[0]
+    for f in dataset.filenames(speaker_a, with_states=True)
 ]
 views = pd.DataFrame(
     {
@@ -436,7 +439,7 @@ print(f"Real data (reported, biased CKA on sentence means): highest in layers {l
 # %% tags=["hide-input"]
 # Solution
 for participant in (speaker_a, speaker_b):
-    n = len(dataset.filenames(participant))
+    n = len(dataset.filenames(participant, with_states=True))
     biased = layers.within_speaker_cka(dataset, participant, unit="sentence")
     debiased = layers.within_speaker_cka(dataset, participant, unit="sentence", debiased=True)
     mask = ~np.eye(len(biased), dtype=bool)
@@ -457,7 +460,10 @@ for participant in (speaker_a, speaker_b):
 chosen = [0, 4, 8, 12]
 pooled = {
     layer: np.concatenate(
-        [dataset.layer_frames(speaker_a, layer, f) for f in dataset.filenames(speaker_a)]
+        [
+            dataset.layer_frames(speaker_a, layer, f)
+            for f in dataset.filenames(speaker_a, with_states=True)
+        ]
     )
     for layer in chosen
 }

@@ -86,7 +86,7 @@ print(dataset)
 
 # %%
 participant = dataset.participants[0]
-filename = dataset.filenames(participant)[0]
+filename = dataset.filenames(participant, with_states=True)[0]
 middle = dataset.layers[len(dataset.layers) // 2]
 layer_frames, targets = aligned_recording(
     dataset, participant, filename, features="mfcc", layers=[middle]
@@ -135,10 +135,16 @@ display(sanity.noise_summary(noise))
 first = dataset.participants[0]
 n_dims = x.shape[1]
 frames_per_recording = int(
-    np.median([dataset.layer_frames(first, middle, f).shape[0] for f in dataset.filenames(first)])
+    np.median(
+        [
+            dataset.layer_frames(first, middle, f).shape[0]
+            for f in dataset.filenames(first, with_states=True)
+        ]
+    )
 )
 settings = {
-    f"sentence means, n = {len(dataset.filenames(first))}": n_dims / len(dataset.filenames(first)),
+    f"sentence means, n = {len(dataset.filenames(first, with_states=True))}": n_dims
+    / len(dataset.filenames(first, with_states=True)),
     "shared sentences, n = 5": n_dims / 5,
     f"frames of a recording, n ≈ {frames_per_recording}": n_dims / frames_per_recording,
 }
@@ -192,7 +198,9 @@ display(truth.T)
 # %%
 recovered = sanity.planted_profile(sample)
 n_pooled = sum(
-    sample.layer_frames(p, 0, f).shape[0] for p in sample.participants for f in sample.filenames(p)
+    sample.layer_frames(p, 0, f).shape[0]
+    for p in sample.participants
+    for f in sample.filenames(p, with_states=True)
 )
 print(f"stimuli: {n_pooled} frames from the recordings of {', '.join(sample.participants)}")
 display(recovered.T)

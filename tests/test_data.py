@@ -220,3 +220,31 @@ def test_default_cache_is_the_repo_data_dir_or_a_user_cache(tmp_path, monkeypatc
     monkeypatch.setattr(data, "__file__", str(fake_package))
     monkeypatch.setattr(Path, "home", lambda: tmp_path / "home")
     assert data.default_data_dir() == tmp_path / "home" / ".cache" / "speech-cka-tutorial"
+
+
+def test_recordings_without_hidden_states_are_skipped_where_states_are_needed():
+    # Like the real --frame-states cache: audio and EMA for more recordings than have states.
+    recs = {
+        "F02": _recordings("F02", ["S18", "S33", "S04"]),
+        "M02": _recordings("M02", ["S33", "S04"]),
+    }
+    states = _states(recs["F02"])
+    for per_file in states.values():
+        per_file.pop("F02_B01_S33_R01_N.mat")
+    ds = data.Dataset(
+        source="real",
+        description="test",
+        recordings=recs,
+        ema={p: _ema(t) for p, t in recs.items()},
+        frame_states={"F02": states, "M02": _states(recs["M02"])},
+    )
+    assert ds.filenames("F02") == [f"F02_B01_{s}_R01_N.mat" for s in ("S18", "S33", "S04")]
+    assert ds.filenames("F02", with_states=True) == [
+        "F02_B01_S18_R01_N.mat",
+        "F02_B01_S04_R01_N.mat",
+    ]
+    assert ds.sentence_means("F02", 0).shape[0] == 2
+    shared = ds.shared_sentences("F02", "M02")
+    assert shared["SENTENCE_ID"].tolist() == ["B01_S04"]  # F02's S33 has no hidden states
+    everything = ds.shared_sentences("F02", "M02", with_states=False)
+    assert everything["SENTENCE_ID"].tolist() == ["B01_S33", "B01_S04"]

@@ -280,8 +280,7 @@ def _recordings(dataset: Dataset, participants: Iterable[str] | None) -> list[tu
     chosen = dataset.participants if participants is None else list(participants)
     pairs = []
     for p in chosen:
-        have = dataset.frame_states(p)[dataset.layers[0]]
-        pairs += [(p, name) for name in dataset.filenames(p) if name in have]
+        pairs += [(p, name) for name in dataset.filenames(p, with_states=True)]
     return pairs
 
 
@@ -757,7 +756,11 @@ def sentence_design(
             (participant_b, shared["FILENAME_B"].tolist()),
         ]
     else:
-        parts = [(p, f) for p in (participant_a, participant_b) for f in [dataset.filenames(p)]]
+        parts = [
+            (p, f)
+            for p in (participant_a, participant_b)
+            for f in [dataset.filenames(p, with_states=True)]
+        ]
     rows = []
     for participant, names in parts:
         for name in names:

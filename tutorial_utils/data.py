@@ -222,9 +222,17 @@ class Dataset:
             self._states[participant] = {int(k): v for k, v in states.items()}
         return self._states[participant]
 
-    def filenames(self, participant: str) -> list[str]:
-        """Filenames of ``participant`` in recording order."""
-        return self.recordings(participant)["FILENAME"].tolist()
+    def filenames(self, participant: str, *, with_states: bool = False) -> list[str]:
+        """Filenames of ``participant`` in recording order.
+
+        With ``with_states=True`` only the recordings that have hidden states (e.g. the real
+        original frame-states files cover only the 10 test sentences of F02).
+        """
+        names = self.recordings(participant)["FILENAME"].tolist()
+        if with_states:
+            have = self.frame_states(participant).get(self.layers[0], {})
+            names = [name for name in names if name in have]
+        return names
 
     def _check_filename(self, participant: str, filename: str) -> None:
         names = self.filenames(participant)
@@ -257,11 +265,14 @@ class Dataset:
 
     # -- helpers for the notebooks ------------------------------------------------------------
 
-    def shared_sentences(self, participant_a: str, participant_b: str) -> pd.DataFrame:
+    def shared_sentences(
+        self, participant_a: str, participant_b: str, *, with_states: bool = True
+    ) -> pd.DataFrame:
         """Recordings of the same sentences by two participants.
 
         A sentence is identified by :func:`sentence_id` (block and sentence number). When a
         participant read a sentence more than once, the first recording in table order is used.
+        By default only recordings with hidden states count (``with_states=False``: all).
 
         Returns
         -------
@@ -270,14 +281,15 @@ class Dataset:
             both have, in ``participant_a``'s recording order; ``SENTENCE`` is A's text.
         """
         first_b: dict[str, str] = {}
-        for name in self.filenames(participant_b):
+        for name in self.filenames(participant_b, with_states=with_states):
             first_b.setdefault(sentence_id(name), name)
+        usable_a = set(self.filenames(participant_a, with_states=with_states))
         rows, seen = [], set()
         for name, text in self.recordings(participant_a)[["FILENAME", "SENTENCE"]].itertuples(
             index=False
         ):
             sid = sentence_id(name)
-            if sid in first_b and sid not in seen:
+            if name in usable_a and sid in first_b and sid not in seen:
                 seen.add(sid)
                 rows.append((sid, text, name, first_b[sid]))
         return pd.DataFrame(rows, columns=["SENTENCE_ID", "SENTENCE", "FILENAME_A", "FILENAME_B"])

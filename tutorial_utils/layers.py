@@ -88,7 +88,9 @@ def sentence_mean_layers(
     dict of int to ndarray
         ``{layer: (n_recordings, d) float64}``.
     """
-    names = dataset.filenames(participant) if filenames is None else list(filenames)
+    names = (
+        dataset.filenames(participant, with_states=True) if filenames is None else list(filenames)
+    )
     return {layer: dataset.sentence_means(participant, layer, names) for layer in dataset.layers}
 
 
@@ -197,7 +199,9 @@ def per_recording_layer_cka(
     -------
     ndarray, shape (n_recordings, n_layers, n_layers)
     """
-    names = dataset.filenames(participant) if filenames is None else list(filenames)
+    names = (
+        dataset.filenames(participant, with_states=True) if filenames is None else list(filenames)
+    )
     stack = []
     for name in names:
         flat = np.stack(

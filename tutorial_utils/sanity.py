@@ -270,7 +270,7 @@ def _pooled(dataset: Dataset, participants: Sequence[str]) -> tuple[dict, dict]:
     layer_parts: dict[int, list] = {layer: [] for layer in dataset.layers}
     source_parts: dict[str, list] = {}
     for participant in participants:
-        for name in dataset.filenames(participant):
+        for name in dataset.filenames(participant, with_states=True):
             planted = planted_sources(dataset, participant, name)
             n = min(len(v) for v in planted.values())
             n = min(n, dataset.layer_frames(participant, dataset.layers[0], name).shape[0])
