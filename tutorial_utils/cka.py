@@ -322,8 +322,7 @@ def feature_space_linear_cka(x: np.ndarray, y: np.ndarray, debiased: bool = Fals
     y = _center_features(_as_representation(y, "y", min_n), "y")
     _check_same_n({"x": x, "y": y})
     cross = np.sum((x.T @ y) ** 2)
-    self_x = np.sum((x.T @ x) ** 2)
-    self_y = np.sum((y.T @ y) ** 2)
+    self_x, self_y = _self_trace_products([x, y])  # ||XᵀX||² = ||XXᵀ||²: the smaller one
     if debiased:
         n = x.shape[0]
         kx, ky = np.sum(x * x, axis=1), np.sum(y * y, axis=1)
