@@ -64,7 +64,12 @@ from IPython.display import display
 from tutorial_utils import cka_matrix, layers
 from tutorial_utils.data import load_dataset
 from tutorial_utils.display import REAL_FINDINGS, data_notice
-from tutorial_utils.plotting import plot_layer_heatmap, plot_layer_profile, show
+from tutorial_utils.plotting import (
+    plot_layer_heatmap,
+    plot_layer_heatmaps,
+    plot_layer_profile,
+    show,
+)
 from tutorial_utils.sanity import expected_noise_cka
 
 pd.set_option("display.precision", 3)
@@ -188,21 +193,12 @@ within_sentence_debiased = layers.within_speaker_cka(
     dataset, speaker_a, unit="sentence", debiased=True
 )
 
-fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
-for ax, matrix, name in [
-    (axes[0], within_sentence, "biased"),
-    (axes[1], within_sentence_debiased, "debiased"),
-]:
-    plot_layer_heatmap(
-        matrix,
-        ax=ax,
-        annot=False,
-        title=f"{speaker_a}, sentence means (n = {len(frame_counts)}), {name} CKA",
-        cbar_label=f"{name} linear CKA",
-        xlabel="layer (index)",
-        ylabel="layer (index)",
-    )
-fig.tight_layout()
+fig = plot_layer_heatmaps(
+    {
+        f"{speaker_a}, sentence means (n = {len(frame_counts)}), {name} CKA": matrix
+        for name, matrix in [("biased", within_sentence), ("debiased", within_sentence_debiased)]
+    }
+)
 show(fig)
 
 # %%
@@ -247,21 +243,12 @@ per_recording = layers.per_recording_layer_cka(dataset, speaker_a)
 within_frames = layers.mean_over_recordings(per_recording, dataset.layers)
 within_frames_debiased = layers.within_speaker_cka(dataset, speaker_a, unit="frame", debiased=True)
 
-fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
-for ax, matrix, name in [
-    (axes[0], within_frames, "biased"),
-    (axes[1], within_frames_debiased, "debiased"),
-]:
-    plot_layer_heatmap(
-        matrix,
-        ax=ax,
-        annot=False,
-        title=f"{speaker_a}, frames, {name} CKA\n(mean over {len(frame_counts)} recordings)",
-        cbar_label=f"{name} linear CKA",
-        xlabel="layer (index)",
-        ylabel="layer (index)",
-    )
-fig.tight_layout()
+fig = plot_layer_heatmaps(
+    {
+        f"{speaker_a}, frames, {name} CKA\n(mean over {len(frame_counts)} recordings)": matrix
+        for name, matrix in [("biased", within_frames), ("debiased", within_frames_debiased)]
+    }
+)
 show(fig)
 
 # %%
@@ -327,19 +314,14 @@ for unit in ("sentence", "frame"):
         )
 
 # %%
-fig, axes = plt.subplots(2, 2, figsize=(13, 11))
-for ax, ((unit, estimator), matrix) in zip(axes.ravel(), across.items(), strict=True):
-    plot_layer_heatmap(
-        matrix,
-        ax=ax,
-        annot=False,
-        vmin=min(0.0, float(np.nanmin(matrix.to_numpy()))),
-        title=f"{speaker_a} vs {speaker_b}, {unit} level, {estimator} CKA",
-        cbar_label=f"{estimator} linear CKA",
-        xlabel=f"layer of {speaker_b} (index)",
-        ylabel=f"layer of {speaker_a} (index)",
-    )
-fig.tight_layout()
+fig = plot_layer_heatmaps(
+    {
+        f"{speaker_a} vs {speaker_b}, {unit} level, {estimator} CKA": matrix
+        for (unit, estimator), matrix in across.items()
+    },
+    xlabel=f"layer of {speaker_b} (index)",
+    ylabel=f"layer of {speaker_a} (index)",
+)
 show(fig)
 
 # %% [markdown]

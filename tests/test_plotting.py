@@ -103,6 +103,19 @@ def test_layer_heatmap_is_annotated():
     assert _colourbar_labels(ax.figure) == ["linear CKA"]
 
 
+def test_layer_heatmaps_one_panel_per_matrix_and_negative_values_visible():
+    labels = list(range(13))
+    biased = pd.DataFrame(np.eye(13), index=labels, columns=labels)
+    debiased = biased - 0.2
+    fig = P.plot_layer_heatmaps({"biased": biased, "debiased": debiased, "third": biased})
+    visible = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert [ax.get_title() for ax in visible] == ["biased", "debiased", "third"]
+    assert len([ax for ax in fig.axes if not ax.get_visible()]) == 1  # 2 x 2 grid, one unused
+    assert _colourbar_labels(fig) == ["linear CKA"] * 3
+    low, _ = visible[1].collections[0].get_clim()
+    assert low == pytest.approx(-0.2)
+
+
 def test_ema_trajectories():
     ema = np.random.default_rng(5).standard_normal((60, 12))
     fig = P.plot_ema_trajectories(ema, y_axis="Y (vertical)")

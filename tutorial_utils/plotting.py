@@ -28,6 +28,7 @@ from .features import (
 
 __all__ = [
     "plot_cka_by_layer",
+    "plot_layer_heatmaps",
     "plot_ema_trajectories",
     "plot_frame_grid",
     "plot_gram",
@@ -453,6 +454,48 @@ def plot_layer_heatmap(
 # --------------------------------------------------------------------------------------------
 # Signals: EMA, audio, and the frame grid
 # --------------------------------------------------------------------------------------------
+
+
+def plot_layer_heatmaps(
+    panels: Mapping[str, pd.DataFrame],
+    *,
+    ncols: int = 2,
+    xlabel: str = "layer (index)",
+    ylabel: str = "layer (index)",
+    cbar_label: str = "linear CKA",
+) -> Figure:
+    """Several layer × layer matrices side by side, one panel per entry of ``panels``.
+
+    Parameters
+    ----------
+    panels : Mapping[str, pandas.DataFrame]
+        Panel title → matrix (e.g. ``{"biased": ..., "debiased": ...}``).
+    ncols : int, default 2
+    xlabel, ylabel, cbar_label : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Colour scales run from 0 (or the smallest value, if negative) to 1, so that
+        debiased values below 0 stay visible.
+    """
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols, 5.5 * nrows), squeeze=False)
+    for ax, (title, matrix) in zip(axes.ravel(), panels.items(), strict=False):
+        plot_layer_heatmap(
+            matrix,
+            ax=ax,
+            annot=False,
+            vmin=min(0.0, float(np.nanmin(np.asarray(matrix, dtype=float)))),
+            title=title,
+            cbar_label=cbar_label,
+            xlabel=xlabel,
+            ylabel=ylabel,
+        )
+    for ax in axes.ravel()[len(panels) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
 
 
 def plot_ema_trajectories(
