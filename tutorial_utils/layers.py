@@ -204,15 +204,8 @@ def per_recording_layer_cka(
     )
     stack = []
     for name in names:
-        flat = np.stack(
-            [
-                _centred_gram(dataset.layer_frames(participant, layer, name), debiased)
-                for layer in dataset.layers
-            ]
-        )
-        matrix = _cosines(flat, flat)
-        np.fill_diagonal(matrix, 1.0)
-        stack.append(matrix)
+        frames = [dataset.layer_frames(participant, layer, name) for layer in dataset.layers]
+        stack.append(np.asarray(cka_matrix(frames, debiased=debiased)))
     return np.stack(stack)
 
 
