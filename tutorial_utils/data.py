@@ -304,19 +304,17 @@ class Dataset:
         participant : str
         layer : int
         filenames : iterable of str, optional
-            Recordings in the wanted row order; default all recordings that have hidden states
-            at ``layer``, in recording order.
+            Recordings in the wanted row order; default ``filenames(participant,
+            with_states=True)``, in recording order.
 
         Returns
         -------
         numpy.ndarray
             Shape ``(n_recordings, d)`` float64.
         """
-        if filenames is None:
-            have = self.frame_states(participant).get(int(layer), {})
-            names = [n for n in self.filenames(participant) if n in have]
-        else:
-            names = list(filenames)
+        names = (
+            self.filenames(participant, with_states=True) if filenames is None else list(filenames)
+        )
         if not names:
             raise ValueError("No recordings given to average.")
         means = [
