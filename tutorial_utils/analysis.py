@@ -757,9 +757,7 @@ def sentence_design(
         ]
     else:
         parts = [
-            (p, f)
-            for p in (participant_a, participant_b)
-            for f in [dataset.filenames(p, with_states=True)]
+            (p, dataset.filenames(p, with_states=True)) for p in (participant_a, participant_b)
         ]
     rows = []
     for participant, names in parts:
