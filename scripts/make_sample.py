@@ -8,11 +8,10 @@ enough for every chapter to run offline. Everything written here is **synthetic:
 speech**; no recording of a real person is involved.
 
 It needs ``vocaltractlab-cython`` (GPL-3, the optional ``sample`` extra), which the tutorial
-package itself never imports. Run it from a separate environment::
+package itself never imports, and the package itself (for the frame grid, the EMA columns and
+the atomic writes). Run it from a separate environment::
 
-    python3 -m venv /work/vtl-venv
-    /work/vtl-venv/bin/pip install vocaltractlab-cython numpy scipy pandas soundfile
-    /work/vtl-venv/bin/python scripts/make_sample.py
+    make sample   # = python3 -m venv .venv-sample; pip install -e .[sample]; run this script
 
 Pipeline per recording
 ----------------------
@@ -76,11 +75,9 @@ package-data pattern ``data/sample/*`` ships them.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.metadata
 import io
 import json
-import os
 import re
 import shutil
 import sys
@@ -94,24 +91,28 @@ import pandas as pd
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from tutorial_utils.data import atomic_write, sha256_file
+from tutorial_utils.features import EMA_COLUMNS as COORDINATE_COLUMNS
+from tutorial_utils.features import (
+    EMA_SENSORS,
+    EMA_TABLE_COLUMNS,
+    FRAME_RATE_HZ,
+    SAMPLE_RATE,
+    n_model_frames,
+)
+
 GENERATOR_NAME = "scripts/make_sample.py"
 GENERATOR_VERSION = "1.0.0"
 SEED = 20250817
 DEFAULT_OUT_DIR = Path(__file__).resolve().parents[1] / "tutorial_utils" / "data" / "sample"
 
 VTL_RATE = 44100
-OUT_RATE = 16000
+OUT_RATE = SAMPLE_RATE  # 16 kHz, the rate Wav2Vec2 expects
 PEAK = 0.9
-W2V_WINDOW = 400  # samples of 16 kHz audio seen by one Wav2Vec2 frame
-W2V_HOP = 320  # 20 ms
-EMA_STEP_S = 0.02
+EMA_STEP_S = 1.0 / FRAME_RATE_HZ  # 20 ms, one EMA row per Wav2Vec2 frame
 BLOCK, REPETITION, RATE_TAG = "B01", "R01", "N"
 
-EMA_COLUMNS = [
-    "FILENAME", "SENTENCE", "TIMESTEP",
-    "TR_X", "TR_Y", "TB_X", "TB_Y", "TT_X", "TT_Y",
-    "UL_X", "UL_Y", "LL_X", "LL_Y", "JAW_X", "JAW_Y",
-]  # fmt: skip
+EMA_COLUMNS = list(EMA_TABLE_COLUMNS)
 RECORDING_COLUMNS = [
     "PARTICIPANT",
     "FILENAME",
@@ -266,7 +267,6 @@ SENSOR_VERTICES: dict[str, tuple[int, int, int]] = {
 }
 ORIGIN_VERTEX = (0, 24, 2)  # upper incisor edge
 MIDLINE_TOLERANCE_CM = 0.15  # sensors must stay within 1.5 mm of the midsagittal plane
-SENSORS = ["TR", "TB", "TT", "UL", "LL", "JAW"]
 CONSONANT_TIERS = ("lip-gestures", "tongue-tip-gestures", "tongue-body-gestures")
 SEQUENCE_RE = re.compile(r'<gesture_sequence type="([^"]+)"[^>]*>(.*?)</gesture_sequence>', re.S)
 GESTURE_RE = re.compile(r'<gesture value="([^"]*)"[^>]*duration_s="([^"]+)"[^>]*neutral="(\d)"')
@@ -682,22 +682,6 @@ def to_16k_int16(audio_44k: np.ndarray) -> tuple[np.ndarray, float]:
     return np.round(resampled * gain * 32767.0).astype(np.int16), gain
 
 
-def n_wav2vec2_frames(n_samples: int) -> int:
-    """Number of Wav2Vec2 frames of ``n_samples`` of 16 kHz audio.
-
-    Parameters
-    ----------
-    n_samples : int
-        Audio length in samples.
-
-    Returns
-    -------
-    int
-        ``floor((n_samples - 400) / 320) + 1``.
-    """
-    return (n_samples - W2V_WINDOW) // W2V_HOP + 1
-
-
 def states_at(states: np.ndarray, times_s: np.ndarray, state_rate: float) -> np.ndarray:
     """Linearly interpolate tract states to given times.
 
@@ -760,7 +744,7 @@ def sensor_frame(tract_state: np.ndarray, origin: np.ndarray) -> list[float]:
     """
     points = surface_points(tract_state)
     values = []
-    for name in SENSORS:
+    for name in EMA_SENSORS:
         surface, rib, point = SENSOR_VERTICES[name]
         xyz = points[surface][rib, point]
         if abs(xyz[2]) > MIDLINE_TOLERANCE_CM:
@@ -795,7 +779,7 @@ def ema_table(
     state_rate = vtl.get_constants()["sr_internal"]
     frames = states_at(states, np.arange(n_frames) * EMA_STEP_S, state_rate)
     coords = np.round(np.array([sensor_frame(s, origin) for s in frames]), 2)
-    table = pd.DataFrame(coords, columns=EMA_COLUMNS[3:])
+    table = pd.DataFrame(coords, columns=list(COORDINATE_COLUMNS))
     table.insert(0, "TIMESTEP", np.arange(n_frames))
     table.insert(0, "SENTENCE", sentence)
     table.insert(0, "FILENAME", filename)
@@ -836,24 +820,8 @@ def phone_rows(participant: str, filename: str, segments: list[tuple[str, int]])
 # Writing
 # --------------------------------------------------------------------------------------------
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write bytes to ``path`` via a temporary file in the same folder and ``os.replace``.
-
-    Parameters
-    ----------
-    path : Path
-        Destination.
-    data : bytes
-        Content.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write bytes atomically with :func:`tutorial_utils.data.atomic_write`."""
+    atomic_write(path, lambda handle: handle.write(data))
 
 
 def flac_bytes(audio: np.ndarray) -> bytes:
@@ -904,22 +872,6 @@ def ema_csv_bytes(table: pd.DataFrame) -> bytes:
         UTF-8 CSV.
     """
     return table.to_csv(index=False, lineterminator="\n", float_format="%.2f").encode()
-
-
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file.
-
-    Parameters
-    ----------
-    path : Path
-        File to hash.
-
-    Returns
-    -------
-    str
-        Hex digest.
-    """
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
@@ -1022,7 +974,7 @@ def sanity_report(ema: pd.DataFrame, phones: pd.DataFrame) -> None:
     phones : pandas.DataFrame
         Phone table (all speakers).
     """
-    stds = ema[EMA_COLUMNS[3:]].std()
+    stds = ema[list(COORDINATE_COLUMNS)].std()
     print("  per-column std (mm): " + ", ".join(f"{c} {v:.2f}" for c, v in stds.items()))
     tt, jaw = [], []
     for filename, frames in ema.groupby("FILENAME", sort=False):
@@ -1202,7 +1154,7 @@ def make_recording(
     audio_name = filename.replace(".mat", ".flac")
     atomic_write_bytes(out_dir / audio_name, flac_bytes(result["audio"]))
     n = len(result["audio"])
-    n_frames = n_wav2vec2_frames(n)
+    n_frames = n_model_frames(n)
     ema = ema_table(filename, text, result["states"], n_frames, origin)
     rms = float(np.sqrt(np.mean((result["audio"] / 32768.0) ** 2)))
     record = {
@@ -1283,7 +1235,7 @@ def write_tables(
         print(f"{participant}:")
         sanity_report(table, phone_table)
     files = {
-        p.name: sha256(p)
+        p.name: sha256_file(p)
         for p in sorted(out_dir.iterdir())
         if p.is_file() and p.name != "manifest.json" and not p.name.startswith(".")
     }

@@ -6,7 +6,6 @@ the audio files, the EMA tables, the phone labels and the recordings table.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -15,46 +14,12 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from tutorial_utils.data import sentence_id, sha256_file
+from tutorial_utils.features import EMA_COLUMNS, EMA_TABLE_COLUMNS, n_model_frames
+
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "tutorial_utils" / "data" / "sample"
-EMA_COLUMNS = [
-    "FILENAME", "SENTENCE", "TIMESTEP",
-    "TR_X", "TR_Y", "TB_X", "TB_Y", "TT_X", "TT_Y",
-    "UL_X", "UL_Y", "LL_X", "LL_Y", "JAW_X", "JAW_Y",
-]  # fmt: skip
-SHARED_IDS = {"S18", "S33", "S04", "S52", "S42"}
+SHARED_IDS = {"B01_S18", "B01_S33", "B01_S04", "B01_S52", "B01_S42"}
 PARTICIPANTS = ("SYN-F", "SYN-M")
-
-
-def sentence_id(filename: str) -> str:
-    """Sentence id of a file name such as ``SYN-F_B01_S18_R01_N.mat``.
-
-    Parameters
-    ----------
-    filename : str
-        Recording identifier.
-
-    Returns
-    -------
-    str
-        The third ``_``-separated field, e.g. ``S18``.
-    """
-    return filename.split("_")[2]
-
-
-def expected_frames(n_samples: int) -> int:
-    """Number of Wav2Vec2 frames of ``n_samples`` of 16 kHz audio.
-
-    Parameters
-    ----------
-    n_samples : int
-        Audio length.
-
-    Returns
-    -------
-    int
-        ``floor((n_samples - 400) / 320) + 1``.
-    """
-    return (n_samples - 400) // 320 + 1
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +55,7 @@ def test_manifest_hashes_match_files(manifest: dict) -> None:
     }
     assert set(files) == on_disk
     for name, digest in files.items():
-        assert hashlib.sha256((SAMPLE_DIR / name).read_bytes()).hexdigest() == digest, name
+        assert sha256_file(SAMPLE_DIR / name) == digest, name
 
 
 def test_manifest_says_synthetic(manifest: dict) -> None:
@@ -127,7 +92,7 @@ def test_speakers_and_sentences(recordings: pd.DataFrame) -> None:
 
 @pytest.mark.parametrize("participant", PARTICIPANTS)
 def test_ema_columns_exact(ema: dict[str, pd.DataFrame], participant: str) -> None:
-    assert list(ema[participant].columns) == EMA_COLUMNS
+    assert list(ema[participant].columns) == list(EMA_TABLE_COLUMNS)
 
 
 @pytest.mark.parametrize("participant", PARTICIPANTS)
@@ -139,14 +104,14 @@ def test_ema_rows_per_file(
     assert set(table["FILENAME"]) == set(rows["FILENAME"])
     for row in rows.itertuples(index=False):
         frames = table[table["FILENAME"] == row.FILENAME]
-        assert abs(len(frames) - expected_frames(row.N_SAMPLES)) <= 2, row.FILENAME
+        assert abs(len(frames) - n_model_frames(row.N_SAMPLES)) <= 2, row.FILENAME
         assert frames["TIMESTEP"].tolist() == list(range(len(frames)))
         assert (frames["SENTENCE"] == row.SENTENCE).all()
 
 
 @pytest.mark.parametrize("participant", PARTICIPANTS)
 def test_ema_trajectories_move(ema: dict[str, pd.DataFrame], participant: str) -> None:
-    coords = ema[participant][EMA_COLUMNS[3:]]
+    coords = ema[participant][list(EMA_COLUMNS)]
     assert np.isfinite(coords.to_numpy()).all()
     assert (coords.std() > 0.5).all()
 
