@@ -143,3 +143,22 @@ def test_planted_sources_refuse_real_data(ds):
         sample.planted_sources(Real(), "F02", "x")
     with pytest.raises(KeyError, match="valid"):
         sample.planted_sources(ds, "SYN-M", "nope.mat")
+
+
+def test_planted_sources_come_from_the_folder_the_dataset_was_built_from(tmp_path, ds):
+    import shutil
+
+    copy = tmp_path / "sample"
+    shutil.copytree(sample.SAMPLE_DIR, copy)
+    # Mirror the tongue tip front-to-back in the copy, so its articulatory source differs.
+    ema_path = copy / "ema_labels_SYN-M.csv"
+    ema = pd.read_csv(ema_path)
+    ema["TT_X"] = -ema["TT_X"]
+    ema.to_csv(ema_path, index=False)
+
+    changed = sample.load_sample_dataset(copy)
+    assert changed.manifest["sample_dir"] == str(copy)
+    name = changed.filenames("SYN-M")[0]
+    from_copy = sample.planted_sources(changed, "SYN-M", name)["articulatory"]
+    from_default = sample.planted_sources(ds, "SYN-M", name)["articulatory"]
+    assert not np.allclose(from_copy, from_default)

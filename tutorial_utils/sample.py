@@ -401,7 +401,7 @@ def load_sample_dataset(sample_dir: str | Path | None = None) -> Dataset:
         ema=ema,
         frame_states=states,
         model_name="simulated-encoder (tutorial_utils.sample)",
-        manifest=extras["manifest"],
+        manifest={**extras["manifest"], "sample_dir": folder},
     )
 
 
@@ -427,7 +427,8 @@ def planted_sources(dataset: Dataset, participant: str, filename: str) -> dict[s
             "Planted sources exist only for the synthetic sample; load it with "
             'load_dataset("sample").'
         )
-    sources = _build(str(SAMPLE_DIR))[3]["sources"]
+    # The folder the dataset was built from (cached by _build, so nothing is recomputed).
+    sources = _build(dataset.manifest.get("sample_dir", str(SAMPLE_DIR)))[3]["sources"]
     key = (participant, filename)
     if key not in sources:
         names = sorted(f for p, f in sources if p == participant)
