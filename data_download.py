@@ -1,8 +1,8 @@
-"""Get the real tutorial data into the local cache: ``python data_download.py --help``."""
+"""Get the real tutorial data into the verified cache (same as ``python -m tutorial_utils.io``)."""
 
 import sys
 
-from tutorial_utils.download import main
+from tutorial_utils.io.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

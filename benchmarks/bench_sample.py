@@ -23,14 +23,14 @@ def main() -> None:
     first = time.perf_counter()
     load_dataset("sample")
     second = time.perf_counter()
-    sample._build.cache_clear()
+    sample.loader._build.cache_clear()
     load_dataset("sample")
     rebuilt = time.perf_counter()
 
     frames = sum(
         arr.nbytes
         for p in dataset.participants
-        for per_file in dataset.frame_states(p).values()
+        for per_file in dataset.hidden_states(p).values()
         for arr in per_file.values()
     )
     print(f"imports (package + librosa): {imported - start:6.2f} s")

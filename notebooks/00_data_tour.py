@@ -39,10 +39,8 @@ import numpy as np
 import pandas as pd
 from IPython.display import Audio, display
 
-from tutorial_utils import analysis, plotting
-from tutorial_utils.data import load_dataset
-from tutorial_utils.display import data_notice
-from tutorial_utils.features import (
+from tutorial_utils import analysis, load_dataset, plotting
+from tutorial_utils.frames import (
     EMA_COLUMNS,
     FRAME_HOP,
     FRAME_LENGTH,
@@ -52,6 +50,7 @@ from tutorial_utils.features import (
     mfcc_frames_original,
     n_model_frames,
 )
+from tutorial_utils.notice import data_notice
 
 print("tutorial_utils", tutorial_utils.__version__)
 
@@ -154,7 +153,7 @@ plotting.show(fig)
 # which articulators travel furthest in this sentence.
 
 # %%
-n_frames = dataset.layer_frames(participant, 0, filename).shape[0]
+n_frames = dataset.hidden_state(participant, 0, filename).shape[0]
 ema = ema_frames(ema_table, filename, n_frames)
 y_axis = "Y (vertical)" if dataset.source == "sample" else "Y (lateral)"
 fig = plotting.plot_ema_trajectories(ema, y_axis=y_axis, title=f"EMA of {filename}")
@@ -190,7 +189,7 @@ row = counts.set_index("filename").loc[filename]
 print(f"N = {row['n_samples']} samples")
 print(f"model frames from the formula: ({row['n_samples']} - {FRAME_LENGTH}) // {FRAME_HOP} + 1 "
       f"= {n_model_frames(row['n_samples'])}")
-print(f"hidden states stored per layer: {dataset.layer_frames(participant, 0, filename).shape}")
+print(f"hidden states stored per layer: {dataset.hidden_state(participant, 0, filename).shape}")
 print(f"grid-aligned MFCCs: {mfcc_frames(audio).shape}")
 print(f"original-recipe MFCCs: {mfcc_frames_original(audio, n_frames).shape}, "
       f"hop {row['original_hop']} samples = {1000 * row['original_hop'] / SAMPLE_RATE:.2f} ms")

@@ -41,10 +41,9 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from tutorial_utils import analysis, plotting
+from tutorial_utils import analysis, load_dataset, plotting
 from tutorial_utils.cka import center_gram, feature_space_linear_cka, gram_linear, gram_rbf
-from tutorial_utils.data import load_dataset
-from tutorial_utils.display import REAL_FINDINGS, data_notice
+from tutorial_utils.notice import REAL_FINDINGS, data_notice
 from tutorial_utils.rsa import compare_rdms, rdm
 
 print("tutorial_utils", tutorial_utils.__version__)

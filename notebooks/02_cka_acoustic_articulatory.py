@@ -39,10 +39,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from tutorial_utils import analysis, plotting
+from tutorial_utils import analysis, load_dataset, plotting
 from tutorial_utils.cka import cka, feature_space_linear_cka, gram_linear
-from tutorial_utils.data import load_dataset
-from tutorial_utils.display import compare_with_real, data_notice
+from tutorial_utils.notice import compare_with_real, data_notice
 
 print("tutorial_utils", tutorial_utils.__version__)
 
@@ -66,7 +65,7 @@ display(data_notice(dataset))
 
 # %%
 participant = dataset.participants[0]
-filename = dataset.filenames(participant, with_states=True)[0]
+filename = dataset.filenames(participant, with_hidden_states=True)[0]
 frames, targets = analysis.aligned_recording(dataset, participant, filename, ("mfcc", "ema"))
 x = frames[0]
 print(
@@ -286,12 +285,12 @@ print(
 
 # %% tags=["hide-input"]
 # Solution 2
-from tutorial_utils.features import EMA_COLUMNS
+from tutorial_utils.frames import EMA_COLUMNS
 
 subsets = {"tongue": ("TR", "TB", "TT"), "lips and jaw": ("UL", "LL", "JAW")}
 rows = []
 for p in dataset.participants:
-    for name in dataset.filenames(p, with_states=True):
+    for name in dataset.filenames(p, with_hidden_states=True):
         layer_frames, ema_targets = analysis.aligned_recording(dataset, p, name, "ema")
         parts = {
             subset: ema_targets["ema"][:, [c.split("_")[0] in sensors for c in EMA_COLUMNS]]

@@ -61,9 +61,8 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from tutorial_utils import cka_matrix, layers
-from tutorial_utils.data import load_dataset
-from tutorial_utils.display import REAL_FINDINGS, data_notice
+from tutorial_utils import cka_matrix, layers, load_dataset
+from tutorial_utils.notice import REAL_FINDINGS, data_notice
 from tutorial_utils.plotting import (
     plot_layer_heatmap,
     plot_layer_heatmaps,
@@ -87,8 +86,9 @@ print(dataset)
 # %%
 speaker_a, speaker_b = dataset.participants[:2]
 shared = dataset.shared_sentences(speaker_a, speaker_b)
-print(f"speaker A = {speaker_a}: {len(dataset.filenames(speaker_a, with_states=True))} recordings")
-print(f"speaker B = {speaker_b}: {len(dataset.filenames(speaker_b, with_states=True))} recordings")
+for label, speaker in (("A", speaker_a), ("B", speaker_b)):
+    n_recordings = len(dataset.filenames(speaker, with_hidden_states=True))
+    print(f"speaker {label} = {speaker}: {n_recordings} recordings")
 print(f"sentences read by both: {len(shared)}")
 display(shared[["SENTENCE_ID", "SENTENCE"]])
 
@@ -101,12 +101,12 @@ display(shared[["SENTENCE_ID", "SENTENCE"]])
 # two completely *unrelated* random representations of the same shape (`d / (d + n)`).
 
 # %%
-n_dims = dataset.layer_frames(
-    speaker_a, 0, dataset.filenames(speaker_a, with_states=True)[0]
+n_dims = dataset.hidden_state(
+    speaker_a, 0, dataset.filenames(speaker_a, with_hidden_states=True)[0]
 ).shape[1]
 frame_counts = [
-    dataset.layer_frames(speaker_a, 0, f).shape[0]
-    for f in dataset.filenames(speaker_a, with_states=True)
+    dataset.hidden_state(speaker_a, 0, f).shape[0]
+    for f in dataset.filenames(speaker_a, with_hidden_states=True)
 ]
 views = pd.DataFrame(
     {
@@ -421,7 +421,7 @@ print(f"Real data (reported, biased CKA on sentence means): highest in layers {l
 # %% tags=["hide-input"]
 # Solution
 for participant in (speaker_a, speaker_b):
-    n = len(dataset.filenames(participant, with_states=True))
+    n = len(dataset.filenames(participant, with_hidden_states=True))
     biased = layers.within_speaker_cka(dataset, participant, unit="sentence")
     debiased = layers.within_speaker_cka(dataset, participant, unit="sentence", debiased=True)
     mask = ~np.eye(len(biased), dtype=bool)
@@ -443,8 +443,8 @@ chosen = [0, 4, 8, 12]
 pooled = {
     layer: np.concatenate(
         [
-            dataset.layer_frames(speaker_a, layer, f)
-            for f in dataset.filenames(speaker_a, with_states=True)
+            dataset.hidden_state(speaker_a, layer, f)
+            for f in dataset.filenames(speaker_a, with_hidden_states=True)
         ]
     )
     for layer in chosen
@@ -468,8 +468,8 @@ display(comparison)
 # Solution
 layer_0 = dataset.layers[0]
 longest = max(
-    [dataset.layer_frames(speaker_a, layer_0, f).shape[0] for f in shared.FILENAME_A]
-    + [dataset.layer_frames(speaker_b, layer_0, f).shape[0] for f in shared.FILENAME_B]
+    [dataset.hidden_state(speaker_a, layer_0, f).shape[0] for f in shared.FILENAME_A]
+    + [dataset.hidden_state(speaker_b, layer_0, f).shape[0] for f in shared.FILENAME_B]
 )
 stretched = layers.across_speaker_cka(dataset, speaker_a, speaker_b, unit="frame", n_frames=longest)
 shortest = across[("frame", "biased")]

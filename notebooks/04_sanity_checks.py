@@ -52,10 +52,9 @@ import pandas as pd
 from IPython.display import display
 from scipy import stats
 
-from tutorial_utils import cka_matrix, sanity
+from tutorial_utils import cka_matrix, load_dataset, sanity
 from tutorial_utils.analysis import aligned_recording
-from tutorial_utils.data import load_dataset
-from tutorial_utils.display import data_notice
+from tutorial_utils.notice import data_notice
 from tutorial_utils.plotting import plot_layer_profile, plot_noise_cka, show
 from tutorial_utils.sample import LAYER_PROFILE, ground_truth
 
@@ -86,7 +85,7 @@ print(dataset)
 
 # %%
 participant = dataset.participants[0]
-filename = dataset.filenames(participant, with_states=True)[0]
+filename = dataset.filenames(participant, with_hidden_states=True)[0]
 middle = dataset.layers[len(dataset.layers) // 2]
 layer_frames, targets = aligned_recording(
     dataset, participant, filename, features="mfcc", layers=[middle]
@@ -137,14 +136,14 @@ n_dims = x.shape[1]
 frames_per_recording = int(
     np.median(
         [
-            dataset.layer_frames(first, middle, f).shape[0]
-            for f in dataset.filenames(first, with_states=True)
+            dataset.hidden_state(first, middle, f).shape[0]
+            for f in dataset.filenames(first, with_hidden_states=True)
         ]
     )
 )
 settings = {
-    f"sentence means, n = {len(dataset.filenames(first, with_states=True))}": n_dims
-    / len(dataset.filenames(first, with_states=True)),
+    f"sentence means, n = {len(dataset.filenames(first, with_hidden_states=True))}": n_dims
+    / len(dataset.filenames(first, with_hidden_states=True)),
     "shared sentences, n = 5": n_dims / 5,
     f"frames of a recording, n ≈ {frames_per_recording}": n_dims / frames_per_recording,
 }
@@ -198,9 +197,9 @@ display(truth.T)
 # %%
 recovered = sanity.planted_profile(sample)
 n_pooled = sum(
-    sample.layer_frames(p, 0, f).shape[0]
+    sample.hidden_state(p, 0, f).shape[0]
     for p in sample.participants
-    for f in sample.filenames(p, with_states=True)
+    for f in sample.filenames(p, with_hidden_states=True)
 )
 print(f"stimuli: {n_pooled} frames from the recordings of {', '.join(sample.participants)}")
 display(recovered.T)

@@ -90,8 +90,6 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 from scipy.signal import resample_poly
-
-from tutorial_utils.data import atomic_write, sha256_file
 from tutorial_utils.features import EMA_COLUMNS as COORDINATE_COLUMNS
 from tutorial_utils.features import (
     EMA_SENSORS,
@@ -100,6 +98,8 @@ from tutorial_utils.features import (
     SAMPLE_RATE,
     n_model_frames,
 )
+
+from tutorial_utils.data import atomic_write, sha256_file
 
 GENERATOR_NAME = "scripts/make_sample.py"
 GENERATOR_VERSION = "1.0.0"

@@ -7,8 +7,8 @@ from scipy import stats
 
 from tutorial_utils import analysis as A
 from tutorial_utils.cka import feature_space_linear_cka
-from tutorial_utils.data import Dataset
-from tutorial_utils.features import EMA_COLUMNS, mfcc_frames, n_model_frames
+from tutorial_utils.dataset import Dataset
+from tutorial_utils.frames import EMA_COLUMNS, mfcc_frames, n_model_frames
 
 SENTENCES = ["S18", "S33", "S04", "S52"]
 
@@ -58,7 +58,7 @@ def make_dataset(seed=0):
         description="test",
         recordings=recordings,
         ema=emas,
-        frame_states=states,
+        hidden_states=states,
     )
 
 

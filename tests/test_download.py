@@ -14,8 +14,10 @@ import pytest
 import requests
 from gdown.download import GoogleDriveFileToDownload
 
-from tutorial_utils import data, download
-from tutorial_utils.download import main
+from tutorial_utils import load_dataset
+from tutorial_utils.io import download
+from tutorial_utils.io import files as io_files
+from tutorial_utils.io.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 _spec = importlib.util.spec_from_file_location("real_format", FIXTURES / "real_format.py")
@@ -75,7 +77,7 @@ def _run(cache, *extra):
 
 
 def _check_cache(cache):
-    ds = data.load_dataset("real", cache, verify_hashes=True)
+    ds = load_dataset("real", cache, verify_hashes=True)
     assert ds.participants == ["F02"] and ds.layers == [0, 1]
     assert list(ds.recordings("F02").columns[:3]) == ["FILENAME", "SENTENCE", "AUDIO"]
     for index, (name, n) in enumerate(F02_FRAMES.items()):
@@ -85,7 +87,7 @@ def _check_cache(cache):
             audio, real_format.tiny_audio(name, real_format.TINY_AUDIO_LENGTHS[name])
         )
         np.testing.assert_array_equal(
-            ds.layer_frames("F02", 1, name), real_format.expected_frames(1, index, n)
+            ds.hidden_state("F02", 1, name), real_format.expected_frames(1, index, n)
         )
     assert len(ds.ema("F02")) == sum(F02_FRAMES.values())
     return ds
@@ -105,9 +107,9 @@ def test_download_convert_verify_skip(tmp_path, drive):
     assert manifest["participants"] == ["F02"]
     assert manifest["frame_rate_hz"] == 50.0 and "numpy" in manifest["versions"]
     for rel, record in manifest["files"].items():
-        assert data.sha256_file(cache / rel) == record["sha256"]
+        assert io_files.sha256_file(cache / rel) == record["sha256"]
     for name, record in manifest["downloads"].items():
-        assert data.sha256_file(cache / "downloads" / name) == record["sha256"]
+        assert io_files.sha256_file(cache / "downloads" / name) == record["sha256"]
     assert not [p for p in cache.rglob("*") if p.suffix in (".pkl",) and "downloads" not in p.parts]
 
     stamps = {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()}
@@ -143,8 +145,8 @@ def test_offline_error(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert "sample" in err and "--from-dir" in err and "retry" in err
-    with pytest.raises(FileNotFoundError, match="data_download.py"):
-        data.load_dataset("real", tmp_path / "cache")
+    with pytest.raises(FileNotFoundError, match="python -m tutorial_utils.io"):
+        load_dataset("real", tmp_path / "cache")
 
 
 def test_drive_refuses_a_file(tmp_path, drive, monkeypatch, capsys):
@@ -202,11 +204,11 @@ def test_list_shows_cache(tmp_path, drive, capsys):
     capsys.readouterr()
     assert main(["--list", "--data-dir", str(cache)]) == 0
     out = capsys.readouterr().out
-    assert "complete" in out and "F02/features.npz" in out
+    assert "complete" in out and "F02/hidden_states.npz" in out
 
 
 def test_missing_torch_is_explained(tmp_path, monkeypatch, capsys):
-    from tutorial_utils import extract
+    from tutorial_utils.io import extract
 
     def missing():
         raise ImportError(extract.INSTALL_HINT)
@@ -235,10 +237,10 @@ def test_two_participants_with_torch_fixtures(tmp_path, originals, monkeypatch):
     )
     cache = tmp_path / "cache"
     assert _run(cache, "--from-dir", str(originals)) == 0
-    ds = data.load_dataset("real", cache)
+    ds = load_dataset("real", cache)
     assert ds.participants == ["F02", "M02"]
     for (layer, name), values in expected.items():
-        np.testing.assert_array_equal(ds.layer_frames("M02", layer, name), values)
+        np.testing.assert_array_equal(ds.hidden_state("M02", layer, name), values)
     shared = ds.shared_sentences("F02", "M02")
     assert shared.SENTENCE_ID.tolist() == ["B01_S18"]
 
@@ -246,13 +248,13 @@ def test_two_participants_with_torch_fixtures(tmp_path, originals, monkeypatch):
 def test_default_reextracts_features(tmp_path, drive, monkeypatch):
     pytest.importorskip("torch", reason="re-extraction needs the extract extra")
     pytest.importorskip("transformers", reason="re-extraction needs the extract extra")
-    from tutorial_utils import extract
+    from tutorial_utils.io import extract
 
     monkeypatch.setattr(extract, "load_model", lambda name: real_format.tiny_model(layers=2))
     cache = tmp_path / "cache"
     assert main(["--data-dir", str(cache), "--quiet", "--model", "tiny/random"]) == 0
     assert "frame_states_p1_test.pkl" not in drive.downloads
-    ds = data.load_dataset("real", cache, verify_hashes=True)
+    ds = load_dataset("real", cache, verify_hashes=True)
     assert ds.layers == [0, 1, 2] and ds.model_name == "tiny/random"
     for name, n in F02_FRAMES.items():
-        assert ds.layer_frames("F02", 2, name).shape == (n, 16)
+        assert ds.hidden_state("F02", 2, name).shape == (n, 16)

@@ -6,12 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tutorial_utils.features import n_model_frames
+from tutorial_utils.frames import n_model_frames
 
 torch = pytest.importorskip("torch", reason="the extract extra (torch) is not installed")
 transformers = pytest.importorskip("transformers", reason="the extract extra is not installed")
 
-from tutorial_utils import extract  # noqa: E402
+from tutorial_utils.io import extract  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location(
     "real_format", Path(__file__).parent / "fixtures" / "real_format.py"
@@ -29,14 +29,14 @@ def test_hidden_states_count_and_frames():
     assert all(s.shape == (n_model_frames(5000), 16) and s.dtype == np.float32 for s in states)
 
 
-def test_extract_frame_states_layout():
+def test_extract_hidden_states_layout():
     extractor, model = tiny_model()
     rng = np.random.default_rng(1)
     recordings = [("a.mat", rng.standard_normal(4000)), ("b.mat", rng.standard_normal(7123))]
-    states = extract.extract_frame_states(recordings, model, extractor, progress=False)
+    states = extract.extract_hidden_states(recordings, model, extractor, progress=False)
     assert sorted(states) == [0, 1, 2]
     assert states[2]["b.mat"].shape == (n_model_frames(7123), 16)
-    again = extract.extract_frame_states(recordings, model, extractor, progress=False)
+    again = extract.extract_hidden_states(recordings, model, extractor, progress=False)
     np.testing.assert_array_equal(states[1]["a.mat"], again[1]["a.mat"])  # deterministic
 
 

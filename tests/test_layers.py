@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from tutorial_utils.cka import cka_matrix, feature_space_linear_cka
-from tutorial_utils.data import Dataset
-from tutorial_utils.features import EMA_TABLE_COLUMNS
+from tutorial_utils.dataset import Dataset
+from tutorial_utils.frames import EMA_TABLE_COLUMNS
 from tutorial_utils.layers import (
     across_speaker_cka,
     block_table,
@@ -67,7 +67,7 @@ def dataset() -> Dataset:
         description="test",
         recordings={"A": table_a, "B": table_b},
         ema={"A": ema, "B": ema},
-        frame_states={"A": states_a, "B": states_b},
+        hidden_states={"A": states_a, "B": states_b},
     )
 
 
@@ -128,7 +128,7 @@ def test_within_frames_is_the_mean_of_per_recording_matrices(dataset, debiased):
     expected = np.mean(
         [
             cka_matrix(
-                [dataset.layer_frames("A", layer, f) for layer in range(N_LAYERS)],
+                [dataset.hidden_state("A", layer, f) for layer in range(N_LAYERS)],
                 debiased=debiased,
             )
             for f in dataset.filenames("A")
@@ -179,8 +179,8 @@ def test_across_frames_resamples_then_averages(dataset, debiased):
     for la, lb in [(1, 1), (0, 2)]:
         values = [
             feature_space_linear_cka(
-                resample_frames(dataset.layer_frames("A", la, fa), 20),
-                resample_frames(dataset.layer_frames("B", lb, fb), 20),
+                resample_frames(dataset.hidden_state("A", la, fa), 20),
+                resample_frames(dataset.hidden_state("B", lb, fb), 20),
                 debiased=debiased,
             )
             for fa, fb in zip(pairs.FILENAME_A, pairs.FILENAME_B, strict=True)
@@ -212,8 +212,8 @@ def test_shuffled_diagonal_uses_mismatched_pairs(dataset, unit):
         expected = np.mean(
             [
                 feature_space_linear_cka(
-                    resample_frames(dataset.layer_frames("A", 2, fa), n),
-                    resample_frames(dataset.layer_frames("B", 2, fb), n),
+                    resample_frames(dataset.hidden_state("A", 2, fa), n),
+                    resample_frames(dataset.hidden_state("B", 2, fb), n),
                     debiased=True,
                 )
                 for fa, fb in zip(pairs.FILENAME_A, files_b, strict=True)

@@ -16,7 +16,9 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from tutorial_utils import data
+from tutorial_utils import load_dataset
+from tutorial_utils.io import cache
+from tutorial_utils.io import files as io_files
 from tutorial_utils.sample import load_sample_dataset
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -34,8 +36,8 @@ def _participant_tables(sample, old: str, new: str):
     ema = sample.ema(old).copy()
     ema["FILENAME"] = [_rename(f, old, new) for f in ema["FILENAME"]]
     states = {
-        data.feature_key(layer, _rename(f, old, new)): frames
-        for layer, per_file in sample.frame_states(old).items()
+        cache.hidden_state_key(layer, _rename(f, old, new)): frames
+        for layer, per_file in sample.hidden_states(old).items()
         for f, frames in per_file.items()
     }
     return recordings, ema, states
@@ -62,11 +64,14 @@ def real_format_cache(tmp_path_factory) -> Path:
         recordings, ema, states = _participant_tables(sample, old, new)
         if new == "F02":
             recordings, ema = _add_recordings_without_states(recordings, ema, new)
-        paths = data.write_recordings(directory, new, recordings)
-        paths += [data.write_ema(directory, new, ema), data.write_features(directory, new, states)]
-        files.update({p.relative_to(directory).as_posix(): data.file_record(p) for p in paths})
+        paths = cache.write_recordings(directory, new, recordings)
+        paths += [
+            cache.write_ema(directory, new, ema),
+            cache.write_hidden_states(directory, new, states),
+        ]
+        files.update({p.relative_to(directory).as_posix(): cache.file_record(p) for p in paths})
     manifest = {
-        "format_version": data.CACHE_FORMAT_VERSION,
+        "format_version": cache.CACHE_FORMAT_VERSION,
         "complete": True,
         "source": "real",
         "participants": list(RENAME.values()),
@@ -75,15 +80,15 @@ def real_format_cache(tmp_path_factory) -> Path:
         "layers": list(range(13)),
         "description": "TEST FIXTURE: the synthetic sample written in the real cache format.",
     }
-    data.write_json(directory / data.MANIFEST_NAME, manifest)
+    io_files.write_json(directory / cache.MANIFEST_NAME, manifest)
     return directory
 
 
 def test_fixture_loads_as_real_data(real_format_cache):
-    ds = data.load_dataset("auto", real_format_cache)
+    ds = load_dataset("auto", real_format_cache)
     assert ds.source == "real" and ds.participants == ["F02", "M02"]
     assert len(ds.recordings("F02")) == 12
-    assert len(ds.frame_states("F02")[0]) == 10
+    assert len(ds.hidden_states("F02")[0]) == 10
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tutorial_utils.safe_pickle import UnsafePickleError, load_dataframe, safe_load
+from tutorial_utils.io.safe_pickle import UnsafePickleError, load_dataframe, safe_load
 
 FIXTURES = Path(__file__).parent / "fixtures"
 _spec = importlib.util.spec_from_file_location("real_format", FIXTURES / "real_format.py")

@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tutorial_utils import sample
+from tutorial_utils import load_dataset, sample, sentence_id
 from tutorial_utils.cka import feature_space_linear_cka, gram_linear
-from tutorial_utils.data import load_dataset, sentence_id
-from tutorial_utils.features import EMA_TABLE_COLUMNS, mfcc_frames, n_model_frames
+from tutorial_utils.frames import EMA_TABLE_COLUMNS, mfcc_frames, n_model_frames
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +36,7 @@ def test_schema_matches_the_real_data(ds):
         ema = ds.ema(p)
         assert tuple(ema.columns) == EMA_TABLE_COLUMNS
         assert pd.api.types.is_integer_dtype(ema["TIMESTEP"])
-        states = ds.frame_states(p)
+        states = ds.hidden_states(p)
         assert sorted(states) == list(range(13))
         for audio, name in zip(table["AUDIO"], table["FILENAME"], strict=True):
             assert audio.dtype == np.float32 and audio.ndim == 1
@@ -62,16 +61,16 @@ def test_shared_sentences_are_the_five_of_the_cka_chapter(ds):
 
 
 def test_two_builds_are_identical(ds):
-    first = ds.layer_frames("SYN-M", 7, ds.filenames("SYN-M")[0]).copy()
-    sample._build.cache_clear()
+    first = ds.hidden_state("SYN-M", 7, ds.filenames("SYN-M")[0]).copy()
+    sample.loader._build.cache_clear()
     again = load_dataset("sample")
     np.testing.assert_array_equal(
-        again.layer_frames("SYN-M", 7, again.filenames("SYN-M")[0]), first
+        again.hidden_state("SYN-M", 7, again.filenames("SYN-M")[0]), first
     )
 
 
 def test_arrays_are_read_only(ds):
-    frames = ds.layer_frames("SYN-F", 0, ds.filenames("SYN-F")[0])
+    frames = ds.hidden_state("SYN-F", 0, ds.filenames("SYN-F")[0])
     with pytest.raises(ValueError):
         frames[0, 0] = 1.0
 
@@ -90,7 +89,7 @@ def mean_cka_per_layer(ds, participant, feature_of) -> np.ndarray:
     for name in names:
         feature = feature_of(name)
         for layer in range(13):
-            frames = ds.layer_frames(participant, layer, name)[: len(feature)]
+            frames = ds.hidden_state(participant, layer, name)[: len(feature)]
             values[layer] += feature_space_linear_cka(frames, feature[: len(frames)])
     return values / len(names)
 

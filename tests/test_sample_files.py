@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from tutorial_utils.data import sentence_id, sha256_file
-from tutorial_utils.features import EMA_COLUMNS, EMA_TABLE_COLUMNS, n_model_frames
+from tutorial_utils import sentence_id
+from tutorial_utils.frames import EMA_COLUMNS, EMA_TABLE_COLUMNS, n_model_frames
+from tutorial_utils.io.files import sha256_file
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "tutorial_utils" / "data" / "sample"
 SHARED_IDS = {"B01_S18", "B01_S33", "B01_S04", "B01_S52", "B01_S42"}

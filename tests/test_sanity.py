@@ -159,7 +159,7 @@ def test_planted_profile_refuses_real_data():
 
 def test_planted_profile_on_the_sample_follows_ground_truth():
     sample = pytest.importorskip("tutorial_utils.sample")
-    from tutorial_utils.data import load_dataset
+    from tutorial_utils import load_dataset
 
     try:
         dataset = load_dataset("sample")

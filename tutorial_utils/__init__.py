@@ -14,8 +14,8 @@ from tutorial_utils.cka import (
     gram_linear,
     gram_rbf,
 )
-from tutorial_utils.data import Dataset, load_dataset, sentence_id
-from tutorial_utils.features import (
+from tutorial_utils.dataset import Dataset, sentence_id
+from tutorial_utils.frames import (
     ema_frames,
     frame_times,
     mfcc_frames,
@@ -23,12 +23,11 @@ from tutorial_utils.features import (
     n_model_frames,
     trim_to_common_length,
 )
+from tutorial_utils.loading import load_dataset
 from tutorial_utils.rsa import compare_rdms, rdm
-from tutorial_utils.safe_pickle import UnsafePickleError
 
 __all__ = [
     "Dataset",
-    "UnsafePickleError",
     "center_gram",
     "choose_route",
     "cka",

@@ -1,6 +1,6 @@
 """Computations the notebooks orchestrate: per-recording CKA, null baselines, sentence readouts.
 
-Everything here works on a :class:`tutorial_utils.data.Dataset` (real data or the synthetic
+Everything here works on a :class:`tutorial_utils.dataset.Dataset` (real data or the synthetic
 sample) and returns plain numpy arrays or *tidy* pandas DataFrames (one row per number), so the
 notebooks only choose what to compute, print and plot.
 
@@ -29,8 +29,8 @@ import pandas as pd
 from scipy import stats
 
 from .cka import center_gram, cka_matrix, gram_linear, gram_rbf
-from .data import Dataset, sentence_id
-from .features import (
+from .dataset import Dataset, sentence_id
+from .frames import (
     FRAME_HOP,
     SAMPLE_RATE,
     ema_frames,
@@ -98,7 +98,7 @@ def feature_frames(
     participant, filename : str
         The recording.
     feature : {"mfcc", "mfcc_original", "ema"}
-        ``"mfcc"``: 12 MFCCs on the Wav2Vec2 grid (:func:`~tutorial_utils.features.mfcc_frames`);
+        ``"mfcc"``: 12 MFCCs on the Wav2Vec2 grid (:func:`~tutorial_utils.frames.mfcc_frames`);
         ``"mfcc_original"``: the original chapter's recipe; ``"ema"``: the 12 sensor
         coordinates (mm).
 
@@ -109,7 +109,7 @@ def feature_frames(
         two (use :func:`aligned_recording` to get matching lengths).
     """
     _check_feature(feature)
-    n_frames = dataset.layer_frames(participant, dataset.layers[0], filename).shape[0]
+    n_frames = dataset.hidden_state(participant, dataset.layers[0], filename).shape[0]
     if feature == "ema":
         return ema_frames(dataset.ema(participant), filename, n_frames)
     audio = dataset.audio(participant, filename)
@@ -153,7 +153,7 @@ def aligned_recording(
     keys = _feature_keys(features)
     layers = dataset.layers if layers is None else [int(layer) for layer in layers]
     targets = [feature_frames(dataset, participant, filename, k) for k in keys]
-    frames = [dataset.layer_frames(participant, layer, filename) for layer in layers]
+    frames = [dataset.hidden_state(participant, layer, filename) for layer in layers]
     trimmed = trim_to_common_length(*targets, *frames)
     n = len(keys)
     return dict(zip(layers, trimmed[n:], strict=True)), dict(zip(keys, trimmed[:n], strict=True))
@@ -174,7 +174,7 @@ def frame_counts(dataset: Dataset, participants: Iterable[str] | None = None) ->
     for participant, filename in _recordings(dataset, participants):
         audio = dataset.audio(participant, filename)
         ema = dataset.ema(participant)
-        hidden = dataset.layer_frames(participant, dataset.layers[0], filename).shape[0]
+        hidden = dataset.hidden_state(participant, dataset.layers[0], filename).shape[0]
         rows.append(
             {
                 "participant": participant,
@@ -280,7 +280,7 @@ def _recordings(dataset: Dataset, participants: Iterable[str] | None) -> list[tu
     chosen = dataset.participants if participants is None else list(participants)
     pairs = []
     for p in chosen:
-        pairs += [(p, name) for name in dataset.filenames(p, with_states=True)]
+        pairs += [(p, name) for name in dataset.filenames(p, with_hidden_states=True)]
     return pairs
 
 
@@ -757,7 +757,8 @@ def sentence_design(
         ]
     else:
         parts = [
-            (p, dataset.filenames(p, with_states=True)) for p in (participant_a, participant_b)
+            (p, dataset.filenames(p, with_hidden_states=True))
+            for p in (participant_a, participant_b)
         ]
     rows = []
     for participant, names in parts:

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .cka import center_gram, cka_matrix, gram_linear
-from .data import Dataset
+from .dataset import Dataset
 
 __all__ = [
     "block_table",
@@ -89,7 +89,9 @@ def sentence_mean_layers(
         ``{layer: (n_recordings, d) float64}``.
     """
     names = (
-        dataset.filenames(participant, with_states=True) if filenames is None else list(filenames)
+        dataset.filenames(participant, with_hidden_states=True)
+        if filenames is None
+        else list(filenames)
     )
     return {layer: dataset.sentence_means(participant, layer, names) for layer in dataset.layers}
 
@@ -138,8 +140,8 @@ def common_length(
     int
     """
     layer = dataset.layers[0]
-    lengths = [dataset.layer_frames(participant_a, layer, f).shape[0] for f in pairs.FILENAME_A]
-    lengths += [dataset.layer_frames(participant_b, layer, f).shape[0] for f in pairs.FILENAME_B]
+    lengths = [dataset.hidden_state(participant_a, layer, f).shape[0] for f in pairs.FILENAME_A]
+    lengths += [dataset.hidden_state(participant_b, layer, f).shape[0] for f in pairs.FILENAME_B]
     return int(min(lengths))
 
 
@@ -200,11 +202,13 @@ def per_recording_layer_cka(
     ndarray, shape (n_recordings, n_layers, n_layers)
     """
     names = (
-        dataset.filenames(participant, with_states=True) if filenames is None else list(filenames)
+        dataset.filenames(participant, with_hidden_states=True)
+        if filenames is None
+        else list(filenames)
     )
     stack = []
     for name in names:
-        frames = [dataset.layer_frames(participant, layer, name) for layer in dataset.layers]
+        frames = [dataset.hidden_state(participant, layer, name) for layer in dataset.layers]
         stack.append(np.asarray(cka_matrix(frames, debiased=debiased)))
     return np.stack(stack)
 
@@ -300,7 +304,7 @@ def _frame_grams(
     """``{layer: (n_rec, n_frames²)}`` centred Grams of one speaker's resampled recordings."""
     return {
         layer: _centred_grams(
-            [dataset.layer_frames(participant, layer, f) for f in filenames], n_frames, debiased
+            [dataset.hidden_state(participant, layer, f) for f in filenames], n_frames, debiased
         )
         for layer in dataset.layers
     }

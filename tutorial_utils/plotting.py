@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .analysis import summarise
-from .features import (
+from .frames import (
     EMA_SENSORS,
     FRAME_HOP,
     FRAME_LENGTH,
@@ -511,7 +511,7 @@ def plot_ema_trajectories(
     ----------
     ema : numpy.ndarray or pandas.DataFrame
         ``(T, 12)`` coordinates in mm, columns in the order of
-        :data:`tutorial_utils.features.EMA_COLUMNS` (an EMA table of one recording also works).
+        :data:`tutorial_utils.frames.EMA_COLUMNS` (an EMA table of one recording also works).
     frame_rate : float, default 50
         Rows per second.
     title : str

@@ -23,7 +23,8 @@ import pandas as pd
 from scipy import stats
 
 from .cka import cka_matrix
-from .data import Dataset
+from .dataset import Dataset
+from .sample import planted_sources
 
 __all__ = [
     "expected_noise_cka",
@@ -265,17 +266,15 @@ def source_profile(
 
 def _pooled(dataset: Dataset, participants: Sequence[str]) -> tuple[dict, dict]:
     """Frames of every layer and every planted source, concatenated over recordings."""
-    from .sample import planted_sources  # the sample module is only needed here
-
     layer_parts: dict[int, list] = {layer: [] for layer in dataset.layers}
     source_parts: dict[str, list] = {}
     for participant in participants:
-        for name in dataset.filenames(participant, with_states=True):
+        for name in dataset.filenames(participant, with_hidden_states=True):
             planted = planted_sources(dataset, participant, name)
             n = min(len(v) for v in planted.values())
-            n = min(n, dataset.layer_frames(participant, dataset.layers[0], name).shape[0])
+            n = min(n, dataset.hidden_state(participant, dataset.layers[0], name).shape[0])
             for layer in dataset.layers:
-                layer_parts[layer].append(dataset.layer_frames(participant, layer, name)[:n])
+                layer_parts[layer].append(dataset.hidden_state(participant, layer, name)[:n])
             for source, values in planted.items():
                 source_parts.setdefault(source, []).append(values[:n])
     layers = {k: np.concatenate(v) for k, v in layer_parts.items()}

@@ -1,4 +1,4 @@
-"""The built-in offline sample: synthetic speech, virtual EMA and a simulated encoder.
+"""The simulated 13-layer encoder of the offline sample (numpy only, deterministic).
 
 Everything here is **synthetic**. Two speakers, ``SYN-F`` and ``SYN-M``, read IEEE sentences
 synthesised with the VocalTractLab articulatory synthesiser. Both use VocalTractLab's bundled
@@ -37,30 +37,18 @@ not the real data's.
 
 from __future__ import annotations
 
-import json
 import zlib
-from functools import lru_cache
-from pathlib import Path
 
 import librosa
 import numpy as np
 import pandas as pd
-import soundfile as sf
 from scipy.ndimage import gaussian_filter1d
 
-from .data import Dataset, FrameStates
-from .features import EMA_COLUMNS, FRAME_HOP, FRAME_LENGTH, SAMPLE_RATE, n_model_frames
+from ..dataset import HiddenStates
+from ..frames import EMA_COLUMNS, FRAME_HOP, FRAME_LENGTH, SAMPLE_RATE, n_model_frames
 
-__all__ = [
-    "LAYER_PROFILE",
-    "SAMPLE_DIR",
-    "SOURCES",
-    "ground_truth",
-    "load_sample_dataset",
-    "planted_sources",
-]
+__all__ = ["LAYER_PROFILE", "PARTICIPANTS", "SOURCES", "ground_truth", "simulate"]
 
-SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sample"
 PARTICIPANTS = ("SYN-F", "SYN-M")
 SOURCES = ("acoustic", "articulatory", "content", "speaker")
 N_LAYERS = 13
@@ -109,13 +97,6 @@ _NOISE_RANK = 6  # dimensions of the structured part of each noise field (low ra
 _ISOTROPIC_SHARE = 0.2  # share of the noise variance spread over all 768 dimensions
 _ROGUE_DIMS = 4
 _CONTENT_SMOOTHING_FRAMES = 2.0
-_DESCRIPTION = (
-    "synthetic: VocalTractLab speech + simulated encoder. Two synthetic speakers (SYN-F, "
-    "SYN-M: one vocal tract, higher and lower voice) reading IEEE sentences, with virtual "
-    "EMA sensors (here _Y is vertical; in the real data it is lateral) and a simulated "
-    "13-layer encoder whose layer profile is planted (tutorial_utils.sample.ground_truth()). "
-    "Numbers differ from the real Wav2Vec2 data."
-)
 
 
 def ground_truth() -> pd.DataFrame:
@@ -128,29 +109,6 @@ def ground_truth() -> pd.DataFrame:
         ``speaker``: the amplitude with which each standardised source enters the layer.
     """
     return LAYER_PROFILE[list(SOURCES)].copy()
-
-
-# --------------------------------------------------------------------------- committed files
-
-
-def _read_tables(sample_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Recordings, phone segments and per-participant EMA tables of the sample."""
-    if not (sample_dir / "recordings.csv").is_file():
-        raise FileNotFoundError(
-            f"The offline sample is missing from {sample_dir}. Reinstall the package "
-            "(pip install -e .) or restore tutorial_utils/data/sample from the repository."
-        )
-    recordings = pd.read_csv(sample_dir / "recordings.csv")
-    phones = pd.read_csv(sample_dir / "phones.csv", keep_default_na=False)
-    ema = {p: pd.read_csv(sample_dir / f"ema_labels_{p}.csv") for p in PARTICIPANTS}
-    return recordings, phones, ema
-
-
-def _read_audio(path: Path) -> np.ndarray:
-    audio, rate = sf.read(path, dtype="float32")
-    if rate != SAMPLE_RATE:
-        raise ValueError(f"{path.name}: expected {SAMPLE_RATE} Hz audio, found {rate} Hz.")
-    return audio
 
 
 # --------------------------------------------------------------------------- planted sources
@@ -345,92 +303,27 @@ def _encode(sources: dict[str, np.ndarray], projections: dict, seed: int) -> np.
     return hidden
 
 
-@lru_cache(maxsize=2)
-def _build(sample_dir: str) -> tuple[dict, dict, dict, dict]:
-    """Load the committed files and simulate the encoder once per process."""
-    folder = Path(sample_dir)
-    recordings, phones, ema = _read_tables(folder)
-    audio_of = {}
-    for row in recordings.itertuples(index=False):
-        audio_of[row.FILENAME] = _read_audio(folder / row.AUDIO_FILE)
-        audio_of[row.FILENAME].flags.writeable = False
+def simulate(
+    recordings: pd.DataFrame, phones: pd.DataFrame, ema: dict, audio_of: dict
+) -> tuple[dict, dict[str, HiddenStates]]:
+    """Planted sources and simulated hidden states of every sample recording.
+
+    Returns
+    -------
+    (sources, hidden_states)
+        ``sources[(participant, filename)]`` is a dict of standardised source arrays;
+        ``hidden_states[participant]`` is ``{layer: {filename: (T, 768) float32}}``.
+    """
     sources = _standardise(_raw_sources(recordings, phones, ema, audio_of))
     projections = _projections()
-    tables, states = {}, {}
+    states: dict[str, HiddenStates] = {}
     for participant in PARTICIPANTS:
-        rows = recordings.loc[recordings["PARTICIPANT"] == participant]
-        audio = [audio_of[name] for name in rows["FILENAME"]]
-        tables[participant] = pd.DataFrame(
-            {
-                "FILENAME": rows["FILENAME"].to_list(),
-                "SENTENCE": rows["SENTENCE"].to_list(),
-                "AUDIO": audio,
-            }
-        )
-        per_layer: FrameStates = {layer: {} for layer in _LAYERS}
-        for filename in rows["FILENAME"]:
+        names = recordings.loc[recordings["PARTICIPANT"] == participant, "FILENAME"]
+        per_layer: HiddenStates = {layer: {} for layer in _LAYERS}
+        for filename in names:
             seed = _stable_seed(participant, filename)
             layers = _encode(sources[(participant, filename)], projections, seed)
             for layer in _LAYERS:
                 per_layer[layer][filename] = layers[layer]
         states[participant] = per_layer
-    manifest = json.loads((folder / "manifest.json").read_text())
-    return tables, ema, states, {"sources": sources, "manifest": manifest}
-
-
-def load_sample_dataset(sample_dir: str | Path | None = None) -> Dataset:
-    """The built-in synthetic sample as a :class:`~tutorial_utils.data.Dataset`.
-
-    Parameters
-    ----------
-    sample_dir : str or Path, optional
-        Folder with the committed sample files (default: the package's ``data/sample``).
-
-    Returns
-    -------
-    Dataset
-        ``source == "sample"``, participants ``["SYN-F", "SYN-M"]``. Arrays are read-only
-        (they are shared between calls); copy one before changing it.
-    """
-    folder = str(Path(sample_dir) if sample_dir else SAMPLE_DIR)
-    tables, ema, states, extras = _build(folder)
-    return Dataset(
-        source="sample",
-        description=_DESCRIPTION,
-        recordings=tables,
-        ema=ema,
-        frame_states=states,
-        model_name="simulated-encoder (tutorial_utils.sample)",
-        manifest={**extras["manifest"], "sample_dir": folder},
-    )
-
-
-def planted_sources(dataset: Dataset, participant: str, filename: str) -> dict[str, np.ndarray]:
-    """The standardised planted sources of one sample recording, on the model frame grid.
-
-    Parameters
-    ----------
-    dataset : Dataset
-        The sample (``load_dataset("sample")``); real data have no planted sources.
-    participant, filename : str
-
-    Returns
-    -------
-    dict
-        ``{"acoustic": (T, 40), "articulatory": (T, 12), "content": (T, 32),
-        "speaker": (T, 17)}`` float64 arrays. Within one recording the speaker vector is
-        constant, so only the spectral-tilt column of ``speaker`` varies; speaker identity
-        is visible across recordings (e.g. in sentence means), not within one.
-    """
-    if dataset.source != "sample":
-        raise ValueError(
-            "Planted sources exist only for the synthetic sample; load it with "
-            'load_dataset("sample").'
-        )
-    # The folder the dataset was built from (cached by _build, so nothing is recomputed).
-    sources = _build(dataset.manifest.get("sample_dir", str(SAMPLE_DIR)))[3]["sources"]
-    key = (participant, filename)
-    if key not in sources:
-        names = sorted(f for p, f in sources if p == participant)
-        raise KeyError(f"No sample recording {filename!r} for {participant!r}; valid: {names}.")
-    return {name: array.copy() for name, array in sources[key].items()}
+    return sources, states

@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from .features import SAMPLE_RATE, n_model_frames
+from ..frames import SAMPLE_RATE, n_model_frames
 
 DEFAULT_MODEL = "facebook/wav2vec2-base"
 INSTALL_HINT = (
     "Re-extracting features needs torch and transformers. Install a CPU build of torch first, "
     "then transformers, e.g. `pip install torch==2.13.0 transformers` (on Linux use PyTorch's "
     "CPU wheel index for torch to avoid a multi-GB CUDA download), or skip extraction with "
-    "`python data_download.py --frame-states` to convert the tutorial's original features."
+    "`python -m tutorial_utils.io --frame-states` to convert the tutorial's original features."
 )
 
 
@@ -97,7 +97,7 @@ def hidden_states(audio: np.ndarray, model: Any, feature_extractor: Any = None) 
     return [h[0].detach().to(torch.float32).cpu().numpy() for h in output.hidden_states]
 
 
-def extract_frame_states(
+def extract_hidden_states(
     recordings: Iterable[tuple[str, np.ndarray]],
     model: Any,
     feature_extractor: Any = None,

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tutorial_utils import features as F
+from tutorial_utils import frames as F
 
 
 @pytest.mark.parametrize(

@@ -140,7 +140,7 @@ def data_notice(dataset) -> HTML:
 
     Parameters
     ----------
-    dataset : tutorial_utils.data.Dataset
+    dataset : tutorial_utils.dataset.Dataset
         Only ``dataset.source`` (``"sample"`` or ``"real"``) and ``dataset.participants`` are
         used.
 
@@ -162,7 +162,7 @@ def data_notice(dataset) -> HTML:
             "the real data</b>. For comparison, the tutorial reports on the real data "
             f"({html.escape(str(REAL_FINDINGS['source']))}):</p>"
             f"{_findings_html()}"
-            "<p>Run <code>python data_download.py</code> to get the real data; the notebooks "
+            "<p>Run <code>python -m tutorial_utils.io</code> to get the real data; the notebooks "
             "then use it automatically.</p>"
         )
         return _box("warning", "Synthetic sample data", body)

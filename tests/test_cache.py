@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tutorial_utils import data
-from tutorial_utils.features import EMA_TABLE_COLUMNS
+from tutorial_utils import Dataset, load_dataset, loading, sentence_id
+from tutorial_utils.frames import EMA_TABLE_COLUMNS
+from tutorial_utils.io import cache
+from tutorial_utils.io import files as io_files
 
 
 def _recordings(prefix, ids, n=1040):
@@ -43,28 +45,28 @@ def _dataset(lazy_calls=None):
             lazy_calls.append(1)
         return _states(recs["M02"])
 
-    return data.Dataset(
+    return Dataset(
         source="sample",
         description="A tiny synthetic test set.",
         recordings=recs,
         ema={p: _ema(t) for p, t in recs.items()},
-        frame_states={"F02": _states(recs["F02"]), "M02": lazy},
+        hidden_states={"F02": _states(recs["F02"]), "M02": lazy},
     )
 
 
 def test_sentence_id():
-    assert data.sentence_id("F02_B01_S18_R01_N.mat") == "B01_S18"
-    assert data.sentence_id("SYN-F_B01_S18_R01_N.mat") == "B01_S18"
+    assert sentence_id("F02_B01_S18_R01_N.mat") == "B01_S18"
+    assert sentence_id("SYN-F_B01_S18_R01_N.mat") == "B01_S18"
     with pytest.raises(ValueError, match="B01_S18"):
-        data.sentence_id("nothing.mat")
+        sentence_id("nothing.mat")
 
 
 def test_feature_keys_round_trip():
-    key = data.feature_key(7, "F02_B01_S18_R01_N.mat")
+    key = cache.hidden_state_key(7, "F02_B01_S18_R01_N.mat")
     assert key == "L7__F02_B01_S18_R01_N.mat"
-    assert data.parse_feature_key(key) == (7, "F02_B01_S18_R01_N.mat")
+    assert cache.parse_hidden_state_key(key) == (7, "F02_B01_S18_R01_N.mat")
     with pytest.raises(ValueError):
-        data.parse_feature_key("audio")
+        cache.parse_hidden_state_key("audio")
 
 
 def test_dataset_accessors():
@@ -73,10 +75,10 @@ def test_dataset_accessors():
     assert ds.participants == ["F02", "M02"] and ds.layers == [0, 1, 2] and ds.n_layers == 3
     assert ds.source == "sample" and "synthetic" in repr(ds)
     assert ds.audio("F02", "F02_B01_S33_R01_N.mat").dtype == np.float32
-    assert ds.layer_frames("F02", 2, "F02_B01_S33_R01_N.mat")[0, 0] == 21
+    assert ds.hidden_state("F02", 2, "F02_B01_S33_R01_N.mat")[0, 0] == 21
     assert calls == []
-    ds.frame_states("M02")
-    ds.frame_states("M02")
+    ds.hidden_states("M02")
+    ds.hidden_states("M02")
     assert calls == [1]  # loaded lazily, once
     assert list(ds.ema("F02").columns) == list(EMA_TABLE_COLUMNS)
 
@@ -98,61 +100,61 @@ def test_dataset_errors():
     with pytest.raises(KeyError, match="F02, M02"):
         ds.recordings("X01")
     with pytest.raises(KeyError, match="valid: 0, 1, 2"):
-        ds.layer_frames("F02", 13, "F02_B01_S18_R01_N.mat")
+        ds.hidden_state("F02", 13, "F02_B01_S18_R01_N.mat")
     with pytest.raises(KeyError, match="F02_B01_S18_R01_N.mat"):
         ds.audio("F02", "nope.mat")
     recs = {"F02": _recordings("F02", ["S18"])}
     with pytest.raises(ValueError, match="expected exactly"):
-        data.Dataset(
+        Dataset(
             source="real",
             description="",
             recordings=recs,
             ema={"F02": _ema(recs["F02"]).drop(columns="TIMESTEP")},
-            frame_states={"F02": {}},
+            hidden_states={"F02": {}},
         )
     with pytest.raises(ValueError, match="give every participant"):
-        data.Dataset(source="real", description="", recordings=recs, ema={}, frame_states={})
+        Dataset(source="real", description="", recordings=recs, ema={}, hidden_states={})
 
 
 def _write_cache(directory):
     ds = _dataset()
     files = {}
     for p in ds.participants:
-        paths = data.write_recordings(directory, p, ds.recordings(p))
-        paths.append(data.write_ema(directory, p, ds.ema(p)))
+        paths = cache.write_recordings(directory, p, ds.recordings(p))
+        paths.append(cache.write_ema(directory, p, ds.ema(p)))
         states = {
-            data.feature_key(layer, n): a
-            for layer, per in ds.frame_states(p).items()
+            cache.hidden_state_key(layer, n): a
+            for layer, per in ds.hidden_states(p).items()
             for n, a in per.items()
         }
-        paths.append(data.write_features(directory, p, states))
-        files.update({f.relative_to(directory).as_posix(): data.file_record(f) for f in paths})
+        paths.append(cache.write_hidden_states(directory, p, states))
+        files.update({f.relative_to(directory).as_posix(): cache.file_record(f) for f in paths})
     manifest = {
-        "format_version": data.CACHE_FORMAT_VERSION,
+        "format_version": cache.CACHE_FORMAT_VERSION,
         "complete": True,
         "source": "real",
         "participants": ds.participants,
         "files": files,
         "layers": [0, 1, 2],
     }
-    data.write_json(directory / data.MANIFEST_NAME, manifest)
+    io_files.write_json(directory / cache.MANIFEST_NAME, manifest)
     return ds
 
 
 def test_cache_round_trip(tmp_path):
     original = _write_cache(tmp_path)
-    ds = data.load_dataset("real", tmp_path, verify_hashes=True)
+    ds = load_dataset("real", tmp_path, verify_hashes=True)
     assert ds.source == "real" and ds.participants == ["F02", "M02"] and ds.n_layers == 3
     for p in ds.participants:
         pd.testing.assert_frame_equal(ds.ema(p), original.ema(p))
         for name in original.filenames(p):
             np.testing.assert_array_equal(ds.audio(p, name), original.audio(p, name))
             np.testing.assert_array_equal(
-                ds.layer_frames(p, 2, name), original.layer_frames(p, 2, name)
+                ds.hidden_state(p, 2, name), original.hidden_state(p, 2, name)
             )
     assert not list(tmp_path.rglob("*.tmp"))
     assert not list(tmp_path.rglob("*.pkl"))
-    assert data.load_dataset("auto", tmp_path).source == "real"
+    assert load_dataset("auto", tmp_path).source == "real"
 
 
 def test_incomplete_cache_is_refused(tmp_path):
@@ -160,12 +162,12 @@ def test_incomplete_cache_is_refused(tmp_path):
     ema = tmp_path / "F02" / "ema.csv"
     content = ema.read_bytes()
     ema.write_bytes(content[:-5])  # truncated: caught by the size check
-    with pytest.raises(FileNotFoundError, match="python data_download.py"):
-        data.load_dataset("real", tmp_path)
+    with pytest.raises(FileNotFoundError, match="python -m tutorial_utils.io"):
+        load_dataset("real", tmp_path)
     ema.write_bytes(content[:-5] + b"99999")  # same size, other bytes: needs the hash
-    data.load_dataset("real", tmp_path)
+    load_dataset("real", tmp_path)
     with pytest.raises(FileNotFoundError, match="wrong sha256"):
-        data.load_dataset("real", tmp_path, verify_hashes=True)
+        load_dataset("real", tmp_path, verify_hashes=True)
 
 
 def test_unfinished_manifest_is_refused(tmp_path):
@@ -174,26 +176,26 @@ def test_unfinished_manifest_is_refused(tmp_path):
     manifest["complete"] = False
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(FileNotFoundError, match="did not finish"):
-        data.load_dataset("real", tmp_path)
+        load_dataset("real", tmp_path)
 
 
 def test_missing_cache_message(tmp_path):
-    with pytest.raises(FileNotFoundError, match="python data_download.py"):
-        data.load_dataset("real", tmp_path / "nothing")
+    with pytest.raises(FileNotFoundError, match="python -m tutorial_utils.io"):
+        load_dataset("real", tmp_path / "nothing")
     with pytest.raises(ValueError, match="source must be"):
-        data.load_dataset("internet")
+        load_dataset("internet")
 
 
 def test_auto_falls_back_to_sample(tmp_path, monkeypatch):
     sample = _dataset()
-    monkeypatch.setattr(data, "_load_sample", lambda: sample)
-    assert data.load_dataset("auto", tmp_path) is sample
+    monkeypatch.setattr(loading, "load_sample_dataset", lambda: sample)
+    assert load_dataset("auto", tmp_path) is sample
     _write_cache(tmp_path)
     (tmp_path / "F02" / "audio.npz").unlink()
     with pytest.warns(UserWarning, match="incomplete"):
-        assert data.load_dataset("auto", tmp_path) is sample
+        assert load_dataset("auto", tmp_path) is sample
     monkeypatch.setenv("TUTORIAL_DATA_DIR", str(tmp_path))
-    assert data.default_data_dir() == tmp_path
+    assert cache.default_data_dir() == tmp_path
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
@@ -204,22 +206,22 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
         raise RuntimeError("interrupted")
 
     with pytest.raises(RuntimeError):
-        data.atomic_write(target, boom)
+        io_files.atomic_write(target, boom)
     assert list(tmp_path.iterdir()) == []
-    data.write_npz(target, {"a": np.arange(3)})
+    io_files.write_npz(target, {"a": np.arange(3)})
     with np.load(target) as npz:
         np.testing.assert_array_equal(npz["a"], np.arange(3))
 
 
 def test_default_cache_is_the_repo_data_dir_or_a_user_cache(tmp_path, monkeypatch):
     monkeypatch.delenv("TUTORIAL_DATA_DIR", raising=False)
-    repo = Path(data.__file__).resolve().parents[1]
-    assert data.default_data_dir() == repo / "data"
+    repo = Path(cache.__file__).resolve().parents[2]
+    assert cache.default_data_dir() == repo / "data"
     # An installed package (no pyproject.toml beside it) must not write into site-packages.
-    fake_package = tmp_path / "site-packages" / "tutorial_utils" / "data.py"
-    monkeypatch.setattr(data, "__file__", str(fake_package))
+    fake_package = tmp_path / "site-packages" / "tutorial_utils" / "io" / "cache.py"
+    monkeypatch.setattr(cache, "__file__", str(fake_package))
     monkeypatch.setattr(Path, "home", lambda: tmp_path / "home")
-    assert data.default_data_dir() == tmp_path / "home" / ".cache" / "speech-cka-tutorial"
+    assert cache.default_data_dir() == tmp_path / "home" / ".cache" / "speech-cka-tutorial"
 
 
 def test_recordings_without_hidden_states_are_skipped_where_states_are_needed():
@@ -231,20 +233,20 @@ def test_recordings_without_hidden_states_are_skipped_where_states_are_needed():
     states = _states(recs["F02"])
     for per_file in states.values():
         per_file.pop("F02_B01_S33_R01_N.mat")
-    ds = data.Dataset(
+    ds = Dataset(
         source="real",
         description="test",
         recordings=recs,
         ema={p: _ema(t) for p, t in recs.items()},
-        frame_states={"F02": states, "M02": _states(recs["M02"])},
+        hidden_states={"F02": states, "M02": _states(recs["M02"])},
     )
     assert ds.filenames("F02") == [f"F02_B01_{s}_R01_N.mat" for s in ("S18", "S33", "S04")]
-    assert ds.filenames("F02", with_states=True) == [
+    assert ds.filenames("F02", with_hidden_states=True) == [
         "F02_B01_S18_R01_N.mat",
         "F02_B01_S04_R01_N.mat",
     ]
     assert ds.sentence_means("F02", 0).shape[0] == 2
     shared = ds.shared_sentences("F02", "M02")
     assert shared["SENTENCE_ID"].tolist() == ["B01_S04"]  # F02's S33 has no hidden states
-    everything = ds.shared_sentences("F02", "M02", with_states=False)
+    everything = ds.shared_sentences("F02", "M02", with_hidden_states=False)
     assert everything["SENTENCE_ID"].tolist() == ["B01_S33", "B01_S04"]

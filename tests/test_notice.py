@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from tutorial_utils import display as D
+from tutorial_utils import notice as D
 
 
 def _dataset(source):

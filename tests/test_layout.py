@@ -1,0 +1,82 @@
+"""The package's shape: every module imports on its own, and imports point one way."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "tutorial_utils"
+
+
+def module_names() -> list[str]:
+    """Dotted names of every module of the package (``__main__`` excluded: it runs the CLI)."""
+    names = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        if parts[-1] == "__main__":
+            continue
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def package_imports(name: str) -> tuple[set[str], set[str]]:
+    """Package modules imported by ``name``: (at module level, inside functions)."""
+    path = PACKAGE.parent / Path(*name.split("."))
+    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+    tree = ast.parse(path.read_text())
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    top, nested = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            base = base[: len(base) - node.level + 1] if node.level else []
+            target = ".".join([*base, node.module] if node.module else base)
+            targets = {target} | {f"{target}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Import):
+            targets = {alias.name for alias in node.names}
+        else:
+            continue
+        found = {t for t in targets if t in MODULES}
+        (top if node in tree.body else nested).update(found)
+    return top, nested
+
+
+MODULES = set(module_names())
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_module_imports_alone_in_a_fresh_interpreter(name):
+    result = subprocess.run(
+        [sys.executable, "-c", f"import {name}"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_no_package_import_is_hidden_inside_a_function():
+    hidden = {name: package_imports(name)[1] for name in MODULES}
+    assert {name: found for name, found in hidden.items() if found} == {}
+
+
+def test_imports_have_no_cycle():
+    graph = {name: package_imports(name)[0] - {name} for name in MODULES}
+    # A package's __init__ re-exporting its own modules is not a cycle of the design.
+    for name in graph:
+        graph[name] = {t for t in graph[name] if not name.startswith(t + ".") and t != name}
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for target in graph[node]:
+            if state.get(target) == 1:
+                pytest.fail("import cycle: " + " -> ".join([*path, node, target]))
+            if target not in state:
+                visit(target, [*path, node])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [])

@@ -1,0 +1,158 @@
+"""Command line of the data tools: ``python -m tutorial_utils.io`` (also ``speech-cka-data``).
+
+Prints one clear paragraph and exits with code 2 on bad input or a failed download; never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import cache
+from .convert import run
+from .download import DownloadFailed
+from .extract import DEFAULT_MODEL
+
+
+def describe_cache(data_dir: str | Path | None = None) -> str:
+    """Human-readable summary of what is cached (used by ``--list``)."""
+    data_dir = Path(data_dir) if data_dir is not None else cache.default_data_dir()
+    manifest = cache.read_manifest(data_dir)
+    if manifest is None:
+        return (
+            f"No cache in {data_dir}. Run `{cache.DOWNLOAD_HINT}` to get the real data; the "
+            "built-in synthetic sample needs no download."
+        )
+    problems = cache.cache_problems(data_dir)
+    lines = [
+        f"Cache: {data_dir}",
+        f"  status: {'complete' if not problems else 'INCOMPLETE: ' + '; '.join(problems[:3])}",
+        f"  source: {manifest.get('source')}, model: {manifest.get('model_name')}, "
+        f"hidden states: {manifest.get('hidden_states', manifest.get('features'))}, "
+        f"layers: {len(manifest.get('layers', []))}",
+    ]
+    for rel, record in sorted(manifest.get("files", {}).items()):
+        lines.append(f"  {rel:<28} {record.get('size', 0) / 1e6:10.2f} MB")
+    for name, record in sorted(manifest.get("downloads", {}).items()):
+        lines.append(f"  original {name:<30} {record.get('size', 0) / 1e6:10.2f} MB")
+    return "\n".join(lines)
+
+
+SAMPLE_MESSAGE = (
+    "The offline sample is built into the package, so there is nothing to download or write: "
+    "in a notebook, `from tutorial_utils import load_dataset; ds = load_dataset('sample')` "
+    "(load_dataset() alone also falls back to it when the real data are not cached). It is "
+    "synthetic (made with VocalTractLab and a simulated encoder), so its numbers illustrate the "
+    "methods but are not the tutorial's findings. Run `python -m tutorial_utils.io` for the "
+    "real data."
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Argument parser of ``python -m tutorial_utils.io``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tutorial_utils.io",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.dedent(
+            """\
+            Get the real tutorial data and convert it into a safe, verified cache.
+
+            By default the original files (audio and EMA of F02 and M02) are downloaded from
+            the tutorial's public Google Drive folder with gdown, and the 13 Wav2Vec2 layers
+            are re-extracted from the audio (needs torch + transformers). The cache holds csv
+            and npz files only (no pickles) plus manifest.json with the sha256 of every file;
+            a second run verifies them and only redoes what is missing or corrupt.
+
+            Cache directory: --data-dir, else $TUTORIAL_DATA_DIR, else data/ in the repository.
+            Nothing to download? The notebooks also run on the built-in synthetic sample
+            (see --sample)."""
+        ),
+        epilog=textwrap.dedent(
+            """\
+            examples:
+              python -m tutorial_utils.io                         download, re-extract features
+              python -m tutorial_utils.io --frame-states          use the original features
+              python -m tutorial_utils.io --from-dir ~/InterspeechTutorial/ema_probing_data
+              python -m tutorial_utils.io --model microsoft/wavlm-base
+              python -m tutorial_utils.io --list"""
+        ),
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="cache directory (default: $TUTORIAL_DATA_DIR or data/ in the repository)",
+    )
+    parser.add_argument(
+        "--from-dir",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="convert the original files found in PATH (e.g. a mounted Drive shortcut); "
+        "no network access",
+    )
+    parser.add_argument(
+        "--frame-states",
+        action="store_true",
+        help="convert the original frame_states_p1/p2_test.pkl (large downloads; F02 and M02 "
+        "test sentences only) instead of re-extracting the features; needs no torch",
+    )
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        metavar="NAME",
+        help="Hugging Face speech model to re-extract hidden states with "
+        f"(default: {DEFAULT_MODEL}; e.g. facebook/hubert-base-ls960, microsoft/wavlm-base)",
+    )
+    parser.add_argument(
+        "--participants",
+        nargs="+",
+        default=None,
+        metavar="P",
+        help="participants to get (default: F02 and M02, when present)",
+    )
+    parser.add_argument(
+        "--sample",
+        action="store_true",
+        help="write nothing; explain how to use the built-in offline sample instead",
+    )
+    parser.add_argument("--list", action="store_true", help="show what is cached and exit")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the data command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    if args.sample:
+        print(SAMPLE_MESSAGE)
+        return 0
+    if args.list:
+        print(describe_cache(args.data_dir))
+        return 0
+    try:
+        run(
+            args.data_dir,
+            from_dir=args.from_dir,
+            frame_states=args.frame_states,
+            model_name=args.model,
+            participants=args.participants,
+            quiet=args.quiet,
+        )
+    except DownloadFailed as err:
+        print(textwrap.fill(f"{cache.DOWNLOAD_HINT}: {err}", width=100), file=sys.stderr)
+        return 2
+    except (ValueError, OSError, ImportError) as err:
+        message = f"{cache.DOWNLOAD_HINT}: {type(err).__name__}: {err}"
+        print(textwrap.fill(message, width=100), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+"""The built-in offline sample (synthetic speech, virtual EMA, simulated encoder)."""
+
+from .encoder import LAYER_PROFILE, SOURCES, ground_truth
+from .loader import SAMPLE_DIR, load_sample_dataset, planted_sources
+
+__all__ = [
+    "LAYER_PROFILE",
+    "SAMPLE_DIR",
+    "SOURCES",
+    "ground_truth",
+    "load_sample_dataset",
+    "planted_sources",
+]
