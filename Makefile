@@ -28,7 +28,7 @@ test: venv
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check tutorial_utils tests benchmarks scripts data_download.py
+	$(BIN)/ruff format --check tutorial_utils tests benchmarks tools scripts data_download.py
 
 sync: venv
 	$(BIN)/jupytext --to ipynb --update $(NOTEBOOKS)
@@ -50,7 +50,7 @@ book-check: venv
 sample:
 	test -x .venv-sample/bin/python || $(PYTHON) -m venv .venv-sample
 	.venv-sample/bin/python -m pip install --quiet -e '.[sample]'
-	.venv-sample/bin/python scripts/make_sample.py
+	.venv-sample/bin/python -m tools.make_sample
 
 clean:
 	rm -rf book/_build .pytest_cache
