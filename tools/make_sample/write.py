@@ -34,7 +34,9 @@ from .ema import ema_convention, sanity_report
 from .phones import ENGLISH_TO_VTL, JITTER_SIGMA, PHONE_COLUMNS
 from .vtl import PEAK, VTL_RATE, versions
 
-GENERATOR_NAME = "scripts/make_sample.py"
+# The committed manifest still names scripts/make_sample.py, the script that wrote it (this
+# package makes the same bytes); the next regeneration records this name instead.
+GENERATOR_NAME = "tools/make_sample"
 GENERATOR_VERSION = "1.0.0"
 RECORDING_COLUMNS = [
     "PARTICIPANT",
