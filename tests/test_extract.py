@@ -157,9 +157,32 @@ def test_cuda_without_a_gpu_is_refused(monkeypatch):
         extract.resolve_device("tpu")
 
 
+def test_cli_cuda_without_a_gpu_exits_2_with_one_message(monkeypatch, tmp_path, capsys):
+    from tutorial_utils.io import cli
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(cli, "run", lambda *a, **k: pytest.fail("nothing may be downloaded"))
+    assert cli.main(["--device", "cuda", "--data-dir", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "torch sees no CUDA GPU" in " ".join(err.split()) and "Traceback" not in err
+
+
+def test_cli_passes_device_batch_size_and_store(monkeypatch, tmp_path):
+    from tutorial_utils.io import cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "run", lambda *a, **k: seen.update(k))
+    argv = ["--device", "cpu", "--batch-size", "4", "--store", "npy", "--quiet"]
+    assert cli.main([*argv, "--data-dir", str(tmp_path)]) == 0
+    assert (seen["device"], seen["batch_size"], seen["store"]) == ("cpu", 4, "npy")
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--batch-size", "0"])
+    assert info.value.code == 2
+
+
 def test_importing_the_data_tools_does_not_import_torch():
     code = (
-        "import sys, tutorial_utils.io.extract, tutorial_utils.io.cli; "
+        "import sys, tutorial_utils.io.extract, tutorial_utils.io.store, tutorial_utils.io.cli; "
         "print('torch' in sys.modules, 'transformers' in sys.modules)"
     )
     result = subprocess.run(

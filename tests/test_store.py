@@ -1,16 +1,24 @@
 """The npy hidden-state store: atomic per-recording files, lazy memmap reads, streaming."""
 
+import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tutorial_utils import load_dataset
 from tutorial_utils.dataset import Dataset
-from tutorial_utils.frames import EMA_TABLE_COLUMNS
-from tutorial_utils.io import store
+from tutorial_utils.frames import EMA_TABLE_COLUMNS, n_model_frames
+from tutorial_utils.io import cache, store
 from tutorial_utils.io.files import sha256_file
+
+FIXTURES = Path(__file__).parent / "fixtures"
+_spec = importlib.util.spec_from_file_location("real_format", FIXTURES / "real_format.py")
+real_format = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(real_format)
 
 
 def _states(layers=3, lengths=(5, 3, 8), dim=4, seed=0):
@@ -160,3 +168,67 @@ def test_unsafe_filenames_get_safe_distinct_files(tmp_path):
     store.write_store(tmp_path, [(n, [np.full((2, 3), i)]) for i, n in enumerate(names)])
     lazy = store.open_store(tmp_path)
     assert [float(lazy[0][n][0, 0]) for n in names] == [0.0, 1.0, 2.0, 3.0]
+
+
+# -- through the command line and load_dataset --------------------------------------------------
+
+
+@pytest.fixture
+def originals(tmp_path):
+    folder = tmp_path / "ema_probing_data"
+    folder.mkdir()
+    lengths = real_format.TINY_AUDIO_LENGTHS
+    real_format.write_ema_audio(folder / "ema_audio_F02.pkl", lengths)
+    frames = {name: n_model_frames(n) for name, n in lengths.items()}
+    real_format.write_ema_labels(folder / "ema_labels_F02.csv", frames)
+    shutil.copy(FIXTURES / "frame_states_tiny.pkl", folder / "frame_states_p1_test.pkl")
+    return folder
+
+
+def _main(originals, cache_dir, *extra):
+    from tutorial_utils.io.cli import main
+
+    return main(["--from-dir", str(originals), "--data-dir", str(cache_dir), "--quiet", *extra])
+
+
+def test_frame_states_into_the_store_and_back(tmp_path, originals):
+    cache_dir = tmp_path / "cache"
+    assert _main(originals, cache_dir, "--frame-states", "--store", "npy") == 0
+    manifest = cache.read_manifest(cache_dir)
+    assert f"F02/{store.STORE_INDEX}" in manifest["files"] and manifest["layers"] == [0, 1]
+    ds = load_dataset("real", cache_dir, verify_hashes=True)
+    for index, (name, n) in enumerate(real_format.FRAME_FILES.items()):
+        value = ds.hidden_state("F02", 1, name)
+        assert isinstance(value, np.memmap)
+        np.testing.assert_array_equal(value, real_format.expected_frames(1, index, n))
+    assert len(list(store.iter_recordings(ds, "F02"))) == 2
+    assert _main(originals, cache_dir, "--frame-states") == 0  # back to the npz default
+    files = cache.read_manifest(cache_dir)["files"]
+    assert "F02/hidden_states.npz" in files and f"F02/{store.STORE_INDEX}" not in files
+    assert not isinstance(load_dataset("real", cache_dir).hidden_state("F02", 1, name), np.memmap)
+
+
+def test_extraction_streams_into_the_store(tmp_path, originals, monkeypatch):
+    pytest.importorskip("torch", reason="re-extraction needs the extract extra")
+    pytest.importorskip("transformers", reason="re-extraction needs the extract extra")
+    from tutorial_utils.io import convert, extract
+
+    model = real_format.tiny_model(feat_extract_norm="layer", do_stable_layer_norm=True)
+    monkeypatch.setattr(extract, "load_model", lambda name: model)
+    argv = ["--model", "tiny/layer-norm", "--device", "cpu", "--store", "npy"]
+    assert _main(originals, tmp_path / "npy", *argv, "--batch-size", "2") == 0
+    assert _main(originals, tmp_path / "npz", *argv[:4], "--batch-size", "1") == 0
+    lazy, eager = load_dataset("real", tmp_path / "npy"), load_dataset("real", tmp_path / "npz")
+    for name, n in real_format.TINY_AUDIO_LENGTHS.items():
+        for layer in lazy.layers:
+            value = lazy.hidden_state("F02", layer, name)
+            assert isinstance(value, np.memmap) and value.shape == (n_model_frames(n), 16)
+            np.testing.assert_allclose(value, eager.hidden_state("F02", layer, name), atol=1e-5)
+    with monkeypatch.context() as patch:  # a rerun verifies and converts nothing
+        patch.setattr(convert, "convert_participant", lambda *a, **k: pytest.fail("reconverted"))
+        assert _main(originals, tmp_path / "npy", *argv) == 0
+    stored = next((tmp_path / "npy" / "F02" / store.STORE_DIR).glob("*.npy"))
+    stored.write_bytes(stored.read_bytes()[:-8])
+    assert any("size" in p for p in cache.cache_problems(tmp_path / "npy"))
+    assert _main(originals, tmp_path / "npy", *argv) == 0  # the rerun repairs it
+    assert cache.cache_problems(tmp_path / "npy", verify_hashes=True) == []
