@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
               python -m tutorial_utils.io --from-dir ~/InterspeechTutorial/ema_probing_data
               python -m tutorial_utils.io --model microsoft/wavlm-base
               python -m tutorial_utils.io --device cuda --batch-size 16   on a GPU (e.g. Colab)
-              python -m tutorial_utils.io --store npy     one lazily read file per recording
+              python -m tutorial_utils.io --store npy             one lazily read file per recording
               python -m tutorial_utils.io --list"""
         ),
     )
@@ -123,7 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write nothing; explain how to use the built-in offline sample instead",
     )
-    # hook (extract branch): device, batching and the npy store, passed through to run()
+    _add_extraction_options(parser)  # hook (extract branch)
+    parser.add_argument("--list", action="store_true", help="show what is cached and exit")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    return parser
+
+
+def _add_extraction_options(parser: argparse.ArgumentParser) -> None:
+    """Hook (extract branch): device, batching and the npy store, passed through to run()."""
     parser.add_argument(
         "--device",
         choices=DEVICES,
@@ -145,9 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="hidden states as one npz per participant (default) or one .npy "
         "per recording, read lazily (corpora larger than memory)",
     )
-    parser.add_argument("--list", action="store_true", help="show what is cached and exit")
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
-    return parser
 
 
 def _batch_size(text: str) -> int:
