@@ -8,6 +8,7 @@
     <P>/audio.npz                 one float32 16 kHz array per FILENAME
     <P>/ema.csv                   the 15 original EMA columns
     <P>/hidden_states.npz         float32 (T, d) arrays under keys ``L{layer}__{FILENAME}``
+    <P>/hidden_states/index.json  instead, with ``--store npy``: see tutorial_utils.io.store
 
 Caches written before the rename call the last file ``features.npz``; it is still read.
 ``manifest.json`` is written last, so a cache without it is incomplete. Loading checks the
@@ -29,6 +30,7 @@ import pandas as pd
 from ..dataset import Dataset, HiddenStates, check_ema_table, check_recordings_table
 from ..frames import SAMPLE_RATE
 from .files import file_record, sha256_file, write_csv, write_npz
+from .store import STORE_INDEX, open_store, store_problems
 
 __all__ = ["file_record", "load_cache", "read_manifest", "cache_problems", "default_data_dir"]
 
@@ -80,6 +82,8 @@ def participant_files(participant: str, listed: Mapping[str, Any] | None = None)
     old = f"{participant}/{OLD_HIDDEN_STATES_NAME}"
     if listed is not None and old in listed and f"{participant}/{states}" not in listed:
         states = OLD_HIDDEN_STATES_NAME
+    if listed is not None and f"{participant}/{STORE_INDEX}" in listed:  # hook: npy store
+        states = STORE_INDEX
     names = (RECORDINGS_NAME, AUDIO_NAME, EMA_NAME, states)
     return [f"{participant}/{name}" for name in names]
 
@@ -153,6 +157,8 @@ def cache_problems(data_dir: str | os.PathLike, verify_hashes: bool = False) -> 
         problems += [f"{rel} is not in the manifest" for rel in missing]
     for rel, record in files.items():
         problems += _file_problems(data_dir / rel, rel, record, verify_hashes)
+        if rel.endswith(f"/{STORE_INDEX}") and (data_dir / rel).is_file():  # hook: npy store
+            problems += store_problems((data_dir / rel).parent, verify_hashes)
     return problems
 
 
@@ -231,4 +237,6 @@ def load_cache(data_dir: str | os.PathLike | None = None, verify_hashes: bool = 
 
 
 def _lazy_hidden_states(path: Path) -> Callable[[], HiddenStates]:
+    if path.as_posix().endswith(STORE_INDEX):  # hook (extract branch): lazy per-file memmaps
+        return lambda: open_store(path.parent)
     return lambda: read_hidden_states(path)

@@ -15,7 +15,7 @@ from pathlib import Path
 from . import cache
 from .convert import run
 from .download import DownloadFailed
-from .extract import DEFAULT_MODEL
+from .extract import DEFAULT_BATCH_SIZE, DEFAULT_MODEL, DEVICES, resolve_device
 
 
 def describe_cache(data_dir: str | Path | None = None) -> str:
@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
               python -m tutorial_utils.io --frame-states          use the original features
               python -m tutorial_utils.io --from-dir ~/InterspeechTutorial/ema_probing_data
               python -m tutorial_utils.io --model microsoft/wavlm-base
+              python -m tutorial_utils.io --device cuda --batch-size 16   on a GPU (e.g. Colab)
+              python -m tutorial_utils.io --store npy             one lazily read file per recording
               python -m tutorial_utils.io --list"""
         ),
     )
@@ -121,9 +123,41 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write nothing; explain how to use the built-in offline sample instead",
     )
+    _add_extraction_options(parser)  # hook (extract branch)
     parser.add_argument("--list", action="store_true", help="show what is cached and exit")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     return parser
+
+
+def _add_extraction_options(parser: argparse.ArgumentParser) -> None:
+    """Hook (extract branch): device, batching and the npy store, passed through to run()."""
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="where to re-extract: auto = CUDA when torch sees a GPU, else cpu",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help="recordings per forward pass for layer-norm models (wav2vec2-base "
+        f"always runs one at a time; default {DEFAULT_BATCH_SIZE})",
+    )
+    parser.add_argument(
+        "--store",
+        choices=("npz", "npy"),
+        default="npz",
+        help="hidden states as one npz per participant (default) or one .npy "
+        "per recording, read lazily (corpora larger than memory)",
+    )
+
+
+def _batch_size(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -135,6 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.list:
         print(describe_cache(args.data_dir))
         return 0
+    if not args.frame_states and args.device != "auto":  # hook (extract): fail before downloads
+        try:
+            resolve_device(args.device)
+        except (ValueError, ImportError) as err:
+            print(textwrap.fill(str(err), width=100), file=sys.stderr)
+            return 2
     try:
         run(
             args.data_dir,
@@ -143,6 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             model_name=args.model,
             participants=args.participants,
             quiet=args.quiet,
+            device=args.device,
+            batch_size=args.batch_size,
+            store=args.store,
         )
     except DownloadFailed as err:
         print(textwrap.fill(f"{cache.DOWNLOAD_HINT}: {err}", width=100), file=sys.stderr)

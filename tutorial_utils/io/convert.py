@@ -37,6 +37,7 @@ from .download import (
 )
 from .files import file_record, write_json
 from .safe_pickle import load_dataframe, safe_load
+from .store import STORE_DIR, STORE_INDEX, read_index, store_problems, write_store
 
 DESCRIPTION = (
     "Tutorial data: read IEEE sentences from the Haskins Production Rate Comparison database "
@@ -119,11 +120,19 @@ def _check_frame_count(array: np.ndarray, n_samples: int, filename: str) -> None
         )
 
 
-def _extracted_hidden_states(recordings: pd.DataFrame, model_name: str, quiet: bool) -> dict:
-    """Re-extract hidden states from the audio → ``{hidden_state_key: (T, d) float32}``."""
+def _extracted_hidden_states(
+    recordings: pd.DataFrame, model_name: str, quiet: bool, **options: Any
+) -> Any:
+    """Re-extract hidden states from the audio → ``{hidden_state_key: (T, d) float32}``, or
+    with ``stream=True`` an iterator of ``(filename, layers)`` (``options``: also ``device``,
+    ``batch_size``)."""
     feature_extractor, model = extract.load_model(model_name)
     pairs = zip(recordings["FILENAME"], recordings["AUDIO"], strict=True)
-    states = extract.extract_hidden_states(pairs, model, feature_extractor, progress=not quiet)
+    stream = options.pop("stream", False)
+    options["progress"] = not quiet
+    if stream:  # hook (extract branch): --store npy
+        return extract.iter_hidden_states(pairs, model, feature_extractor, **options)
+    states = extract.extract_hidden_states(pairs, model, feature_extractor, **options)
     return {
         cache.hidden_state_key(layer, name): array
         for layer, per_file in states.items()
@@ -139,6 +148,9 @@ def convert_participant(
     frame_states: bool,
     model_name: str,
     quiet: bool = False,
+    device: str = "auto",
+    batch_size: int = extract.DEFAULT_BATCH_SIZE,
+    store: str = "npz",
 ) -> dict[str, dict]:
     """Convert one participant's originals into the cache; returns the new file records."""
     _say(f"Converting {participant} ...", quiet)
@@ -147,11 +159,34 @@ def convert_participant(
     if frame_states:
         hidden = convert_frame_states(sources[FRAME_STATES_FILES[participant]], recordings)
     else:
-        hidden = _extracted_hidden_states(recordings, model_name, quiet)
+        hidden = _extracted_hidden_states(
+            recordings, model_name, quiet, device=device, batch_size=batch_size,
+            stream=store == "npy",
+        )  # fmt: skip
     paths = cache.write_recordings(data_dir, participant, recordings)
     paths.append(cache.write_ema(data_dir, participant, labels))
-    paths.append(cache.write_hidden_states(data_dir, participant, hidden))
+    if store == "npy":  # hook (extract branch): opt-in corpus store
+        paths.append(_write_store(data_dir / participant, hidden, recordings["FILENAME"]))
+    else:
+        paths.append(cache.write_hidden_states(data_dir, participant, hidden))
     return {p.relative_to(data_dir).as_posix(): file_record(p) for p in paths}
+
+
+def _write_store(folder: Path, hidden: Any, order: Sequence[str]) -> Path:
+    """Hook (extract branch): hidden states, keyed or streamed, into ``<P>/hidden_states/``."""
+    if isinstance(hidden, dict):  # {hidden_state_key: array} of the frame-states conversion
+        per_file: dict[str, dict[int, np.ndarray]] = {}
+        for key, array in hidden.items():
+            layer, name = cache.parse_hidden_state_key(key)
+            per_file.setdefault(name, {})[layer] = array
+        hidden = per_file.items()
+    return write_store(folder / STORE_DIR, hidden, order=list(order))
+
+
+def _store_files(participant: str, store: str) -> list[str]:
+    """Hook (extract branch): the participant's cache files, the store index for ``npy``."""
+    names = cache.participant_files(participant)
+    return names[:-1] + [f"{participant}/{STORE_INDEX}"] if store == "npy" else names
 
 
 def _versions() -> dict[str, str]:
@@ -172,19 +207,25 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _participant_is_good(data_dir: Path, manifest: dict, participant: str, recipe: dict) -> bool:
+def _participant_is_good(
+    data_dir: Path, manifest: dict, participant: str, recipe: dict, store: str = "npz"
+) -> bool:
     """True when the participant's cache files exist, hash as recorded, from the same inputs."""
     if manifest.get("conversions", {}).get(participant) != recipe:
         return False
     files = manifest.get("files", {})
-    for rel in cache.participant_files(participant):
+    for rel in _store_files(participant, store):
         record = files.get(rel)
         if record is None or not _good_download(data_dir / rel, record):
             return False
+    if store == "npy":  # hook (extract branch): also every .npy of the store, by sha256
+        return not store_problems(data_dir / participant / STORE_DIR, verify_hashes=True)
     return True
 
 
-def _layers(data_dir: Path, participant: str) -> list[int]:
+def _layers(data_dir: Path, participant: str, store: str = "npz") -> list[int]:
+    if store == "npy":  # hook (extract branch)
+        return [int(x) for x in read_index(data_dir / participant / STORE_DIR)["layers"]]
     with np.load(data_dir / participant / cache.HIDDEN_STATES_NAME, allow_pickle=False) as npz:
         return sorted({cache.parse_hidden_state_key(k)[0] for k in npz.files})
 
@@ -197,6 +238,9 @@ def run(
     model_name: str = extract.DEFAULT_MODEL,
     participants: Sequence[str] | None = None,
     quiet: bool = False,
+    device: str = "auto",
+    batch_size: int = extract.DEFAULT_BATCH_SIZE,
+    store: str = "npz",
 ) -> Path:
     """Get and convert the real data; returns the cache directory.
 
@@ -215,6 +259,11 @@ def run(
         exist).
     quiet : bool, default False
         No progress output.
+    device, batch_size
+        Where and how many recordings at a time to re-extract (see
+        :func:`tutorial_utils.io.extract.extract_hidden_states`).
+    store : {"npz", "npy"}, default "npz"
+        ``"npy"``: hidden states in the lazily read store of :mod:`tutorial_utils.io.store`.
 
     Raises
     ------
@@ -222,6 +271,8 @@ def run(
         With a message for the user (offline, missing files, wrong formats, missing torch).
     """
     data_dir = Path(data_dir) if data_dir is not None else cache.default_data_dir()
+    if store not in ("npz", "npy"):
+        raise ValueError(f"store must be 'npz' or 'npy', got {store!r}.")
     if frame_states:
         model_name = extract.DEFAULT_MODEL
     else:
@@ -268,18 +319,20 @@ def run(
             "sources": {
                 n: manifest["downloads"][n]["sha256"] for n in source_names(p, frame_states)
             },
+            **({"store": store} if store != "npz" else {}),  # hook (extract branch)
         }
-        if _participant_is_good(data_dir, manifest, p, recipe):
+        if _participant_is_good(data_dir, manifest, p, recipe, store):
             _say(f"{p}: cache verified, nothing to do.", quiet)
             continue
         manifest["conversions"].pop(p, None)
         records = convert_participant(
-            p, sources, data_dir, frame_states=frame_states, model_name=model_name, quiet=quiet
-        )
+            p, sources, data_dir, frame_states=frame_states, model_name=model_name, quiet=quiet,
+            device=device, batch_size=batch_size, store=store,
+        )  # fmt: skip
         manifest["files"].update(records)
         manifest["conversions"][p] = recipe
         write_json(data_dir / cache.MANIFEST_NAME, manifest)
-    keep = {rel for p in wanted for rel in cache.participant_files(p)}
+    keep = {rel for p in wanted for rel in _store_files(p, store)}
     manifest["files"] = {k: v for k, v in manifest["files"].items() if k in keep}
     manifest["conversions"] = {p: manifest["conversions"][p] for p in wanted}
     described = (
@@ -291,7 +344,7 @@ def run(
         participants=wanted,
         model_name=model_name,
         hidden_states=hidden_origin,
-        layers=_layers(data_dir, wanted[0]),
+        layers=_layers(data_dir, wanted[0], store),
         frame_rate_hz=FRAME_RATE_HZ,
         sample_rate=SAMPLE_RATE,
         description=DESCRIPTION.format(hidden_states=described),
