@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 
-from ..frames import EMA_COLUMNS, FRAME_HOP, FRAME_LENGTH, SAMPLE_RATE, n_model_frames
+from ..frames import EMA_COLUMNS, FRAME_HOP, FRAME_LENGTH, GRID_STFT, SAMPLE_RATE, n_model_frames
 
 __all__ = ["PARTICIPANTS", "SEED", "SOURCES", "SOURCE_DIMS", "planted", "stable_seed"]
 
@@ -46,14 +46,7 @@ _CONTENT_SMOOTHING_FRAMES = 2.0
 def _log_mel(audio: np.ndarray, n_frames: int) -> np.ndarray:
     """Log-mel power spectrum (n_frames, N_MELS) on the model's 20 ms frame grid."""
     mel = librosa.feature.melspectrogram(
-        y=audio,
-        sr=SAMPLE_RATE,
-        n_fft=FRAME_LENGTH,
-        hop_length=FRAME_HOP,
-        win_length=FRAME_LENGTH,
-        center=False,
-        n_mels=N_MELS,
-        power=2.0,
+        y=audio, sr=SAMPLE_RATE, n_mels=N_MELS, power=2.0, **GRID_STFT
     )
     # Decibels relative to the recording's peak, floored 80 dB below it (silence).
     return librosa.power_to_db(mel.T[:n_frames], ref=np.max, top_db=80.0).astype(np.float64)
