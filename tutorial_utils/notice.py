@@ -13,6 +13,8 @@ import html
 import pandas as pd
 from IPython.display import HTML
 
+from .dataset import Dataset
+
 __all__ = ["REAL_CKA", "REAL_FINDINGS", "compare_with_real", "data_notice", "real_value_text"]
 
 REAL_CKA = pd.DataFrame(
@@ -140,7 +142,7 @@ def _box(kind: str, heading: str, body: str) -> HTML:
     )
 
 
-def data_notice(dataset) -> HTML:
+def data_notice(dataset: Dataset) -> HTML:
     """A callout that says which data the notebook runs on.
 
     Parameters

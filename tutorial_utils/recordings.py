@@ -198,8 +198,6 @@ def lag_curve(
         for lag in (int(k) for k in lags):
             rows_x, rows_y = _lag_slices(len(gram_x), lag)
             value = cka(gram_x[rows_x, rows_x], gram_y[rows_y, rows_y], debiased=debiased)
-            rows.append(
-                {"participant": participant, "filename": filename, **ids, "lag": lag}
-                | {"lag_ms": lag * FRAME_MS, "value": value}
-            )
+            where = {"participant": participant, "filename": filename, **ids, "lag": lag}
+            rows.append({**where, "lag_ms": lag * FRAME_MS, "value": value})
     return pd.DataFrame(rows)

@@ -45,7 +45,7 @@ def cka_by_layer(
     hue: str = "target",
     null: pd.DataFrame | None = None,
     ax: Axes | None = None,
-    errorbar=("ci", 95),
+    errorbar: object = ("ci", 95),
     band: str = BAND,
     title: str = "CKA between each layer and the targets",
     ylabel: str = "CKA (mean over recordings)",
@@ -77,7 +77,7 @@ def lag_curve(
     *,
     hue: str = "target",
     ax: Axes | None = None,
-    errorbar=("ci", 95),
+    errorbar: object = ("ci", 95),
     band: str = BAND,
     title: str | None = None,
 ) -> Axes:
