@@ -39,18 +39,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Audio, display
 
-from tutorial_utils import analysis, load_dataset, plotting
-from tutorial_utils.frames import (
-    EMA_COLUMNS,
-    FRAME_HOP,
-    FRAME_LENGTH,
-    SAMPLE_RATE,
-    ema_frames,
-    mfcc_frames,
-    mfcc_frames_original,
-    n_model_frames,
-)
-from tutorial_utils.notice import data_notice
+from tutorial_utils import frames, load_dataset, notice, plots, targets
 
 print("tutorial_utils", tutorial_utils.__version__)
 
@@ -61,7 +50,7 @@ print("tutorial_utils", tutorial_utils.__version__)
 
 # %%
 dataset = load_dataset()
-display(data_notice(dataset))
+display(notice.data_notice(dataset))
 print(dataset)
 
 # %% [markdown]
@@ -92,7 +81,7 @@ print(dataset)
 participant = dataset.participants[0]
 ema_table = dataset.ema(participant)
 print(f"EMA table of {participant}: {len(ema_table)} rows × {ema_table.shape[1]} columns")
-print("coordinate columns:", ", ".join(EMA_COLUMNS))
+print("coordinate columns:", ", ".join(frames.EMA_COLUMNS))
 ema_table.head()
 
 # %% [markdown]
@@ -103,7 +92,7 @@ ema_table.head()
 # sentence read by two speakers can be matched by its block and sentence id.
 
 # %%
-counts = analysis.frame_counts(dataset)
+counts = targets.frame_counts(dataset)
 sentences = pd.concat(
     [dataset.recordings(p)[["FILENAME", "SENTENCE"]].assign(participant=p)
      for p in dataset.participants]
@@ -141,9 +130,8 @@ display(Audio(audio, rate=dataset.sample_rate))
 # acoustics that the later chapters quantify.
 
 # %%
-fig = plotting.plot_waveform_spectrogram(audio, dataset.sample_rate,
-                                         title=f"{participant}: {filename}")
-plotting.show(fig)
+fig = plots.waveform_spectrogram(audio, dataset.sample_rate, title=f"{participant}: {filename}")
+plots.show(fig)
 
 # %% [markdown]
 # ## The six sensors over time
@@ -154,11 +142,11 @@ plotting.show(fig)
 
 # %%
 n_frames = dataset.hidden_state(participant, 0, filename).shape[0]
-ema = ema_frames(ema_table, filename, n_frames)
+ema = frames.ema_frames(ema_table, filename, n_frames)
 y_axis = "Y (vertical)" if dataset.source == "sample" else "Y (lateral)"
-fig = plotting.plot_ema_trajectories(ema, y_axis=y_axis, title=f"EMA of {filename}")
-plotting.show(fig)
-ranges = pd.Series(np.ptp(ema.astype(float), axis=0), index=EMA_COLUMNS)
+fig = plots.ema_trajectories(ema, y_axis=y_axis, title=f"EMA of {filename}")
+plots.show(fig)
+ranges = pd.Series(np.ptp(ema.astype(float), axis=0), index=frames.EMA_COLUMNS)
 print("range of each coordinate in this recording (mm):")
 print(ranges.round(1).to_string())
 
@@ -187,22 +175,23 @@ print(ranges.round(1).to_string())
 # %%
 row = counts.set_index("filename").loc[filename]
 print(f"N = {row['n_samples']} samples")
-print(f"model frames from the formula: ({row['n_samples']} - {FRAME_LENGTH}) // {FRAME_HOP} + 1 "
-      f"= {n_model_frames(row['n_samples'])}")
+print(f"model frames from the formula: ({row['n_samples']} - {frames.FRAME_LENGTH}) // "
+      f"{frames.FRAME_HOP} + 1 = {frames.n_model_frames(row['n_samples'])}")
 print(f"hidden states stored per layer: {dataset.hidden_state(participant, 0, filename).shape}")
-print(f"grid-aligned MFCCs: {mfcc_frames(audio).shape}")
-print(f"original-recipe MFCCs: {mfcc_frames_original(audio, n_frames).shape}, "
-      f"hop {row['original_hop']} samples = {1000 * row['original_hop'] / SAMPLE_RATE:.2f} ms")
+print(f"grid-aligned MFCCs: {frames.mfcc_frames(audio).shape}")
+print(f"original-recipe MFCCs: {frames.mfcc_frames_original(audio, n_frames).shape}, "
+      f"hop {row['original_hop']} samples = "
+      f"{1000 * row['original_hop'] / frames.SAMPLE_RATE:.2f} ms")
 print(f"EMA rows: {row['ema_rows']} (every 20 ms)")
 
 # %%
-fig = plotting.plot_frame_grid(int(row["n_samples"]))
-plotting.show(fig)
+fig = plots.frame_grid(int(row["n_samples"]))
+plots.show(fig)
 
 # %% [markdown]
 # The same check for every recording: the formula, the stored hidden states, the MFCCs and
 # the EMA rows should agree (a difference of a frame or two is trimmed later by
-# `features.trim_to_common_length`, which refuses larger mismatches).
+# `frames.trim_to_common_length`, which refuses larger mismatches).
 
 # %%
 columns = ["model_frames", "hidden_states", "mfcc_rows", "ema_rows"]
@@ -232,12 +221,12 @@ print(f"\nlargest disagreement between the four counts: {spread.max()} frame(s)"
 
 # %% tags=["hide-input"]
 # Solution 1
-print("3 s:", n_model_frames(3 * SAMPLE_RATE), "frames; 400 samples:", n_model_frames(400),
-      "frame")
+print("3 s:", frames.n_model_frames(3 * frames.SAMPLE_RATE), "frames; 400 samples:",
+      frames.n_model_frames(400), "frame")
 
 # %% tags=["hide-input"]
 # Solution 2
-spread_mm = ema_table[list(EMA_COLUMNS)].std().sort_values(ascending=False)
+spread_mm = ema_table[list(frames.EMA_COLUMNS)].std().sort_values(ascending=False)
 print("standard deviation per coordinate (mm):")
 print(spread_mm.round(2).to_string())
 
@@ -245,9 +234,11 @@ print(spread_mm.round(2).to_string())
 # Solution 3
 longest = counts.loc[counts["n_samples"].idxmax()]
 hop = longest["original_hop"]
-frames = np.array([0, longest["hidden_states"] - 1])
-model_centre_ms = 1000 * (frames * FRAME_HOP + FRAME_LENGTH / 2) / SAMPLE_RATE
-original_centre_ms = 1000 * frames * hop / SAMPLE_RATE
-for t, offset in zip(frames, original_centre_ms - model_centre_ms, strict=True):
+first_last = np.array([0, longest["hidden_states"] - 1])
+model_centre_ms = (
+    1000 * (first_last * frames.FRAME_HOP + frames.FRAME_LENGTH / 2) / frames.SAMPLE_RATE
+)
+original_centre_ms = 1000 * first_last * hop / frames.SAMPLE_RATE
+for t, offset in zip(first_last, original_centre_ms - model_centre_ms, strict=True):
     print(f"{longest['filename']}, frame {t}: original MFCC centre is {offset:+.1f} ms "
           "from the model frame centre")

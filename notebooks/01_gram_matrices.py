@@ -41,16 +41,25 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from tutorial_utils import analysis, load_dataset, plotting
-from tutorial_utils.cka import center_gram, feature_space_linear_cka, gram_linear, gram_rbf
-from tutorial_utils.notice import REAL_FINDINGS, data_notice
-from tutorial_utils.rsa import compare_rdms, rdm
+from tutorial_utils import (
+    center_gram,
+    compare_rdms,
+    feature_space_linear_cka,
+    gram_linear,
+    gram_rbf,
+    load_dataset,
+    notice,
+    plots,
+    rdm,
+    sentences,
+    targets,
+)
 
 print("tutorial_utils", tutorial_utils.__version__)
 
 # %%
 dataset = load_dataset()
-display(data_notice(dataset))
+display(notice.data_notice(dataset))
 
 # %% [markdown]
 # ## A toy example: linear and RBF kernels
@@ -70,15 +79,15 @@ toy = np.concatenate([c + 0.3 * rng.standard_normal((10, 2)) for c in centres])
 toy_labels = [f"c{k}" for k in range(3) for _ in range(10)]
 
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), layout="constrained")
-plotting.plot_gram(gram_linear(toy), ax=axes[0], title="linear: x_i · x_j",
-                   cbar_label="dot product (squared units)", axis_label="point")
-plotting.plot_gram(gram_rbf(toy, threshold=1.0), ax=axes[1], vmin=0, vmax=1,
-                   title="RBF, σ = 1 × median distance", cbar_label="kernel value (0–1)",
-                   axis_label="point")
-plotting.plot_gram(gram_rbf(toy, threshold=0.2), ax=axes[2], vmin=0, vmax=1,
-                   title="RBF, σ = 0.2 × median distance", cbar_label="kernel value (0–1)",
-                   axis_label="point")
-plotting.show(fig)
+plots.gram(gram_linear(toy), ax=axes[0], title="linear: x_i · x_j",
+           cbar_label="dot product (squared units)", axis_label="point")
+plots.gram(gram_rbf(toy, threshold=1.0), ax=axes[1], vmin=0, vmax=1,
+           title="RBF, σ = 1 × median distance", cbar_label="kernel value (0–1)",
+           axis_label="point")
+plots.gram(gram_rbf(toy, threshold=0.2), ax=axes[2], vmin=0, vmax=1,
+           title="RBF, σ = 0.2 × median distance", cbar_label="kernel value (0–1)",
+           axis_label="point")
+plots.show(fig)
 
 # %%
 same = np.equal.outer(toy_labels, toy_labels) & ~np.eye(30, dtype=bool)
@@ -108,11 +117,11 @@ difference = center_gram(gram_linear(toy)) - gram_linear(centred_features)
 print(f"max |HKH − (HX)(HX)ᵀ| = {np.abs(difference).max():.2e}")
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
-plotting.plot_gram(gram_linear(toy), ax=axes[0], title="linear Gram, raw features",
-                   cbar_label="dot product", axis_label="point")
-plotting.plot_gram(center_gram(gram_linear(toy)), ax=axes[1], title="centred: HKH",
-                   cbar_label="centred dot product", axis_label="point")
-plotting.show(fig)
+plots.gram(gram_linear(toy), ax=axes[0], title="linear Gram, raw features",
+           cbar_label="dot product", axis_label="point")
+plots.gram(center_gram(gram_linear(toy)), ax=axes[1], title="centred: HKH",
+           cbar_label="centred dot product", axis_label="point")
+plots.show(fig)
 
 # %% [markdown]
 # ## Gram matrices of real frames
@@ -125,22 +134,21 @@ plotting.show(fig)
 # %%
 participant_a, participant_b = dataset.participants[:2]
 filename = dataset.shared_sentences(participant_a, participant_b).loc[0, "FILENAME_A"]
-frames, targets = analysis.aligned_recording(dataset, participant_a, filename, "mfcc",
-                                             layers=[6])
-layer_frames, mfcc = frames[6], targets["mfcc"]
+states, values = targets.aligned_recording(dataset, participant_a, filename, "mfcc", layers=[6])
+layer_frames, mfcc = states[6], values["mfcc"]
 print(f"{filename}: layer 6 frames {layer_frames.shape}, MFCC frames {mfcc.shape}")
 
 fig, axes = plt.subplots(1, 3, figsize=(16, 4.5), layout="constrained")
-plotting.plot_gram(center_gram(gram_linear(layer_frames)), ax=axes[0],
-                   title="layer 6, linear (centred)", cbar_label="centred dot product",
-                   axis_label="frame (20 ms)")
-plotting.plot_gram(gram_rbf(layer_frames), ax=axes[1], vmin=0, vmax=1,
-                   title="layer 6, RBF σ = 1 × median", cbar_label="kernel value (0–1)",
-                   axis_label="frame (20 ms)")
-plotting.plot_gram(center_gram(gram_linear(mfcc)), ax=axes[2],
-                   title="MFCC, linear (centred)", cbar_label="centred dot product",
-                   axis_label="frame (20 ms)")
-plotting.show(fig)
+plots.gram(center_gram(gram_linear(layer_frames)), ax=axes[0],
+           title="layer 6, linear (centred)", cbar_label="centred dot product",
+           axis_label="frame (20 ms)")
+plots.gram(gram_rbf(layer_frames), ax=axes[1], vmin=0, vmax=1,
+           title="layer 6, RBF σ = 1 × median", cbar_label="kernel value (0–1)",
+           axis_label="frame (20 ms)")
+plots.gram(center_gram(gram_linear(mfcc)), ax=axes[2],
+           title="MFCC, linear (centred)", cbar_label="centred dot product",
+           axis_label="frame (20 ms)")
+plots.show(fig)
 
 # %% [markdown]
 # Chapter 02 turns the resemblance between such matrices into a single number, CKA.
@@ -161,9 +169,9 @@ plotting.show(fig)
 #   mainly encodes what is being said.
 
 # %%
-design = analysis.sentence_design(dataset, participant_a, participant_b)
+design = sentences.sentence_design(dataset, participant_a, participant_b)
 labels = design["label"].tolist()
-grams = analysis.sentence_grams(dataset, design)
+grams = sentences.sentence_grams(dataset, design)
 display(design)
 
 # %% [markdown]
@@ -177,10 +185,10 @@ limit = max(np.abs(g).max() for g in grams.values())  # one colour scale for all
 
 
 def show_layer(layer: int = 0) -> None:
-    ax = plotting.plot_gram(grams[layer], labels=labels, title=f"Sentence means, layer {layer}",
-                            cbar_label="mean z-score product", axis_label="recording",
-                            vmin=-limit, vmax=limit, cmap="RdBu_r")
-    plotting.show(ax)
+    ax = plots.gram(grams[layer], labels=labels, title=f"Sentence means, layer {layer}",
+                    cbar_label="mean z-score product", axis_label="recording",
+                    vmin=-limit, vmax=limit, cmap="RdBu_r")
+    plots.show(ax)
 
 
 slider = widgets.IntSlider(min=0, max=len(grams) - 1, value=0, description="layer")
@@ -192,14 +200,14 @@ display(layer_viewer)
 # below: mean same-speaker similarity minus mean same-sentence similarity.
 
 # %%
-readout = analysis.sentence_readout(dataset, participant_a, participant_b)
+readout = sentences.sentence_readout(dataset, participant_a, participant_b)
 panel_text = {row.layer: f"speaker − sentence = {row.difference:+.2f}"
               for row in readout.itertuples()}
-fig = plotting.plot_gram_grid(grams, labels=labels, panel_titles=panel_text,
-                              cbar_label="mean z-score product",
-                              title=f"Sentence-mean Gram matrices, {participant_a} and "
+fig = plots.gram_grid(grams, labels=labels, panel_titles=panel_text,
+                      cbar_label="mean z-score product",
+                      title=f"Sentence-mean Gram matrices, {participant_a} and "
                                     f"{participant_b}")
-plotting.show(fig)
+plots.show(fig)
 
 # %% [markdown]
 # The readout per layer: the mean similarity of two different recordings by the same speaker,
@@ -215,18 +223,18 @@ print(f"\nstrongest speaker grouping: layer {speaker_layer} "
       f"(difference {readout['difference'].max():+.3f})")
 print(f"weakest speaker grouping, i.e. most sentence-like: layer {content_layer} "
       f"(difference {readout['difference'].min():+.3f})")
-low, high = REAL_FINDINGS["speaker_blocks_layers"]
-mid_low, mid_high = REAL_FINDINGS["same_sentence_layers"]
+low, high = notice.REAL_FINDINGS["speaker_blocks_layers"]
+mid_low, mid_high = notice.REAL_FINDINGS["same_sentence_layers"]
 print(f"real data, for comparison: speaker blocks in layers {low}–{high}, "
       f"same-sentence similarity in layers {mid_low}–{mid_high}")
 
 # %%
-ax = plotting.plot_layer_profile(
+ax = plots.layer_profile(
     readout, ["same_speaker", "same_sentence", "difference"],
     labels={"same_speaker": "same speaker", "same_sentence": "same sentence, other speaker",
             "difference": "difference"},
     ylabel="mean z-score product", title="Speaker versus sentence similarity per layer")
-plotting.show(ax)
+plots.show(ax)
 
 # %% [markdown]
 # With only a handful of recordings per speaker these means rest on few pairs (printed below),
@@ -251,13 +259,13 @@ print(f"same-speaker pairs: {n_speakers * per_speaker * (per_speaker - 1) // 2},
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
 for ax, layer in zip(axes, (speaker_layer, content_layer), strict=True):
-    means = analysis.sentence_means(dataset, design, layer)
-    plotting.plot_gram(rdm(means, "correlation", square=True), labels=labels, ax=ax, vmin=0,
-                       title=f"RDM, layer {layer}", cbar_label="1 − Pearson correlation",
-                       axis_label="recording", cmap="viridis")
-plotting.show(fig)
+    means = sentences.design_means(dataset, design, layer)
+    plots.gram(rdm(means, "correlation", square=True), labels=labels, ax=ax, vmin=0,
+               title=f"RDM, layer {layer}", cbar_label="1 − Pearson correlation",
+               axis_label="recording", cmap="viridis")
+plots.show(fig)
 
-rsa = analysis.rsa_by_layer(dataset, design)
+rsa = sentences.rsa_by_layer(dataset, design)
 rsa_wide = rsa.pivot(index="layer", columns="model", values="value")
 print("Spearman correlation of each layer's RDM with the model RDMs:")
 print(rsa_wide.round(3).to_string())
@@ -271,11 +279,11 @@ print(rsa_wide.round(3).to_string())
 # their ranks, does not have this blind spot.
 
 # %%
-ax = plotting.plot_layer_profile(
+ax = plots.layer_profile(
     rsa_wide.reset_index(), ["speaker", "sentence"],
     labels={"speaker": "speaker model RDM", "sentence": "sentence model RDM"},
     ylabel="Spearman ρ (layer RDM vs model RDM)", title="RSA with two hypotheses per layer")
-plotting.show(ax)
+plots.show(ax)
 
 # %% [markdown]
 # ### The bridge between RSA and CKA
@@ -286,8 +294,8 @@ plotting.show(ax)
 # exactly linear CKA. Here for the sentence means of two layers:
 
 # %%
-x = analysis.sentence_means(dataset, design, speaker_layer)
-y = analysis.sentence_means(dataset, design, content_layer)
+x = sentences.design_means(dataset, design, speaker_layer)
+y = sentences.design_means(dataset, design, content_layer)
 via_rdms = compare_rdms(rdm(x, "sqeuclidean"), rdm(y, "sqeuclidean"), method="centered_cosine")
 via_cka = feature_space_linear_cka(x, y)
 print(f"layers {speaker_layer} and {content_layer}: centred cosine of squared-Euclidean "
@@ -314,7 +322,7 @@ print(f"for contrast, the usual RSA (Spearman of correlation RDMs) = {spearman:.
 # 1. Re-run the toy example with the far cluster moved to `[40, 40]`. What happens to the
 #    linear Gram matrix, and to the RBF one with `threshold=1.0`?
 # 2. Recompute the sentence readout without z-scoring (only centring each feature). Which
-#    layers change most? (Hint: `dataset.sentence_means` gives the raw means.)
+#    layers change most? (Hint: `sentences.sentence_means` gives the raw means.)
 # 3. Show numerically that linear CKA between two layers' sentence means does not change when
 #    every feature of one layer is multiplied by the same constant, but does change when each
 #    feature is scaled by a different random factor.
@@ -337,12 +345,12 @@ for name, gram in [("linear", gram_linear(far)), ("RBF 1.0", gram_rbf(far, 1.0))
 rows = []
 for layer in dataset.layers:
     raw = np.concatenate([
-        dataset.sentence_means(p, layer, group["filename"])
+        sentences.sentence_means(dataset, p, layer, group["filename"])
         for p, group in design.groupby("participant", sort=False)
     ])
     centred = raw - raw.mean(axis=0)
     gram = centred @ centred.T / centred.shape[1]
-    rows.append({"layer": layer, **analysis.block_contrast(gram, design)})
+    rows.append({"layer": layer, **sentences.block_contrast(gram, design)})
 unscaled = pd.DataFrame(rows)
 comparison = pd.DataFrame({"z-scored": readout["difference"],
                            "centred only": unscaled["difference"]})

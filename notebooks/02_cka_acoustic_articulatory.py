@@ -39,15 +39,25 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from tutorial_utils import analysis, load_dataset, plotting
-from tutorial_utils.cka import cka, feature_space_linear_cka, gram_linear
-from tutorial_utils.notice import compare_with_real, data_notice
+from tutorial_utils import (
+    cka,
+    feature_space_linear_cka,
+    frames,
+    gram_linear,
+    load_dataset,
+    notice,
+    nulls,
+    plots,
+    recordings,
+    stats,
+    targets,
+)
 
 print("tutorial_utils", tutorial_utils.__version__)
 
 # %%
 dataset = load_dataset()
-display(data_notice(dataset))
+display(notice.data_notice(dataset))
 
 # %% [markdown]
 # ## CKA in one formula
@@ -65,16 +75,16 @@ display(data_notice(dataset))
 
 # %%
 participant = dataset.participants[0]
-filename = dataset.filenames(participant, with_hidden_states=True)[0]
-frames, targets = analysis.aligned_recording(dataset, participant, filename, ("mfcc", "ema"))
-x = frames[0]
+filename = dataset.pick_filenames(participant)[0]
+states, mfcc_ema = targets.aligned_recording(dataset, participant, filename, ("mfcc", "ema"))
+x = states[0]
 print(
     f"{filename}: {x.shape[0]} frames; layer 0 has {x.shape[1]} dimensions, "
-    f"MFCC {targets['mfcc'].shape[1]}, EMA {targets['ema'].shape[1]}"
+    f"MFCC {mfcc_ema['mfcc'].shape[1]}, EMA {mfcc_ema['ema'].shape[1]}"
 )
 for key in ("mfcc", "ema"):
-    via_gram = cka(gram_linear(x), gram_linear(targets[key]))
-    via_features = feature_space_linear_cka(x, targets[key])
+    via_gram = cka(gram_linear(x), gram_linear(mfcc_ema[key]))
+    via_features = feature_space_linear_cka(x, mfcc_ema[key])
     print(
         f"layer 0 vs {key.upper():4s}: CKA = {via_gram:.4f} (Gram route), "
         f"{via_features:.4f} (feature route)"
@@ -89,26 +99,28 @@ for key in ("mfcc", "ema"):
 # which is why the band is computed over recordings rather than frames).
 
 # %%
-observed = analysis.layer_feature_cka(dataset, ("mfcc", "ema", "mfcc_original"))
-main = observed[observed["measure"].isin(["MFCC", "EMA"])]
-summary = analysis.summarise(main)
+observed = recordings.layer_target_cka(dataset, ("mfcc", "ema", "mfcc_original"))
+main = observed[observed["target"].isin(["MFCC", "EMA"])]
+summary = stats.summarise(main)
 n_recordings = main["filename"].nunique()
 print(f"{n_recordings} recordings × {main['layer'].nunique()} layers × 2 feature spaces")
-print(summary.pivot(index="layer", columns="measure", values="mean").round(3).to_string())
+print(summary.pivot(index="layer", columns="target", values="mean").round(3).to_string())
 
 # %%
-ax = plotting.plot_cka_by_layer(main, title="Linear CKA of each layer with MFCC and EMA")
-plotting.show(ax)
+ax = plots.cka_by_layer(
+    main, errorbar=stats.errorbar(), title="Linear CKA of each layer with MFCC and EMA"
+)
+plots.show(ax)
 
 # %%
-for measure in ("MFCC", "EMA"):
-    part = summary[summary["measure"] == measure].set_index("layer")["mean"]
+for target in ("MFCC", "EMA"):
+    part = summary[summary["target"] == target].set_index("layer")["mean"]
     print(
-        f"{measure}: highest at layer {part.idxmax()} ({part.max():.3f}), "
+        f"{target}: highest at layer {part.idxmax()} ({part.max():.3f}), "
         f"lowest at layer {part.idxmin()} ({part.min():.3f})"
     )
-    print(compare_with_real(summary, measure).to_string(), end="\n\n")
-gap = summary.pivot(index="layer", columns="measure", values="mean")
+    print(notice.compare_with_real(summary, target).to_string(), end="\n\n")
+gap = summary.pivot(index="layer", columns="target", values="mean")
 print(f"MFCC minus EMA, averaged over layers: {(gap['MFCC'] - gap['EMA']).mean():.3f}")
 
 # %% [markdown]
@@ -127,8 +139,8 @@ print(f"MFCC minus EMA, averaged over layers: {(gap['MFCC'] - gap['EMA']).mean()
 # same analysis with both recipes:
 
 # %%
-recipes = analysis.summarise(observed[observed["measure"].str.startswith("MFCC")])
-recipes = recipes.pivot(index="layer", columns="measure", values="mean")
+recipes = stats.summarise(observed[observed["target"].str.startswith("MFCC")])
+recipes = recipes.pivot(index="layer", columns="target", values="mean")
 recipes["aligned − original"] = recipes["MFCC"] - recipes["MFCC (original recipe)"]
 print(recipes.round(3).to_string())
 print(f"\nmean difference over layers: {recipes['aligned − original'].mean():+.3f}")
@@ -142,33 +154,34 @@ print(f"\nmean difference over layers: {recipes['aligned − original'].mean():+
 # model dimensions, so some inflation is expected; how much is printed below.
 
 # %%
-lengths = analysis.frame_counts(dataset)["hidden_states"]
+lengths = targets.frame_counts(dataset)["hidden_states"]
 print(f"frames per recording: {lengths.min()}–{lengths.max()} (model dimensions: {x.shape[1]})")
-debiased = analysis.layer_feature_cka(dataset, ("mfcc", "ema"), debiased=True)
-rbf = analysis.layer_feature_cka(dataset, ("mfcc", "ema"), kernel="rbf")
+debiased = recordings.layer_target_cka(dataset, ("mfcc", "ema"), debiased=True)
+rbf = recordings.layer_target_cka(dataset, ("mfcc", "ema"), kernel="rbf")
 estimators = pd.concat([main, debiased, rbf], ignore_index=True)
-table = analysis.summarise(estimators, by=["measure", "estimator", "layer"])
-wide = table.pivot(index="layer", columns=["measure", "estimator"], values="mean")
+table = stats.summarise(estimators, by=["target", "estimator", "layer"])
+wide = table.pivot(index="layer", columns=["target", "estimator"], values="mean")
 print(wide.round(3).to_string())
 
 # %%
-for measure in ("MFCC", "EMA"):
-    biased_minus_debiased = wide[(measure, "linear")] - wide[(measure, "linear, debiased")]
+for target in ("MFCC", "EMA"):
+    biased_minus_debiased = wide[(target, "linear")] - wide[(target, "linear, debiased")]
     print(
-        f"{measure}: biased − debiased = {biased_minus_debiased.min():.3f} to "
+        f"{target}: biased − debiased = {biased_minus_debiased.min():.3f} to "
         f"{biased_minus_debiased.max():.3f} across layers"
     )
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), layout="constrained", sharey=True)
-for ax, measure in zip(axes, ("MFCC", "EMA"), strict=True):
-    plotting.plot_cka_by_layer(
-        estimators[estimators["measure"] == measure],
+for ax, target in zip(axes, ("MFCC", "EMA"), strict=True):
+    plots.cka_by_layer(
+        estimators[estimators["target"] == target],
         hue="estimator",
         ax=ax,
-        title=f"{measure}: three estimators",
+        errorbar=stats.errorbar(),
+        title=f"{target}: three estimators",
     )
-plotting.show(fig)
+plots.show(fig)
 
 # %% [markdown]
 # ## Linear versus RBF kernel
@@ -179,12 +192,12 @@ plotting.show(fig)
 # correlation of the two layer profiles answers that:
 
 # %%
-for measure in ("MFCC", "EMA"):
-    linear_profile = wide[(measure, "linear")]
-    rbf_profile = wide[(measure, "RBF σ=1×median")]
+for target in ("MFCC", "EMA"):
+    linear_profile = wide[(target, "linear")]
+    rbf_profile = wide[(target, "RBF σ=1×median")]
     rho = linear_profile.corr(rbf_profile, method="spearman")
     print(
-        f"{measure}: Spearman ρ between the linear and RBF layer profiles = {rho:.3f}; "
+        f"{target}: Spearman ρ between the linear and RBF layer profiles = {rho:.3f}; "
         f"RBF − linear = {(rbf_profile - linear_profile).mean():+.3f} on average"
     )
 
@@ -202,24 +215,27 @@ for measure in ("MFCC", "EMA"):
 #   by the same speaker, truncated to the shorter length.
 
 # %%
-shifted = analysis.circular_shift_null(dataset, ("mfcc", "ema"), n_repeats=5, seed=0)
-mismatched = analysis.mismatched_null(dataset, ("mfcc", "ema"), seed=0)
-ax = plotting.plot_cka_by_layer(
-    main, null=shifted, title="Linear CKA with a circular-shift null baseline"
+shifted = nulls.circular_shift_null(dataset, ("mfcc", "ema"), n_repeats=5, seed=0)
+mismatched = nulls.mismatched_null(dataset, ("mfcc", "ema"), seed=0)
+ax = plots.cka_by_layer(
+    main,
+    null=shifted,
+    errorbar=stats.errorbar(),
+    title="Linear CKA with a circular-shift null baseline",
 )
-plotting.show(ax)
+plots.show(ax)
 
 # %%
 gaps = pd.concat(
     [
-        analysis.null_gap(main, shifted).assign(baseline="circular shift"),
-        analysis.null_gap(main, mismatched).assign(baseline="mismatched recording"),
+        stats.null_gap(main, shifted).assign(baseline="circular shift"),
+        stats.null_gap(main, mismatched).assign(baseline="mismatched recording"),
     ]
 )
-print(gaps.pivot(index="layer", columns=["measure", "baseline"], values="gap").round(3).to_string())
-for (measure, baseline), part in gaps.groupby(["measure", "baseline"]):
+print(gaps.pivot(index="layer", columns=["target", "baseline"], values="gap").round(3).to_string())
+for (target, baseline), part in gaps.groupby(["target", "baseline"]):
     print(
-        f"{measure}, {baseline}: null CKA {part['null'].mean():.3f} on average; "
+        f"{target}, {baseline}: null CKA {part['null'].mean():.3f} on average; "
         f"gap {part['gap'].min():.3f}–{part['gap'].max():.3f}"
     )
 
@@ -236,16 +252,16 @@ for (measure, baseline), part in gaps.groupby(["measure", "baseline"]):
 # (±200 ms), here for layer 6 in the middle of the network.
 
 # %%
-lags = analysis.lag_curve(dataset, layer=6, feature="ema")
-lag_summary = analysis.summarise(lags, by=["lag_ms"])
+lags = recordings.lag_curve(dataset, layer=6, target="ema")
+lag_summary = stats.summarise(lags, by=["lag_ms"])
 best = lag_summary.loc[lag_summary["mean"].idxmax()]
 at = lag_summary.set_index("lag_ms")["mean"]
 print(
     f"peak at {best['lag_ms']:+.0f} ms (CKA {best['mean']:.3f}); at 0 ms {at[0.0]:.3f}; "
     f"at −200 ms {at[-200.0]:.3f}; at +200 ms {at[200.0]:.3f}"
 )
-ax = plotting.plot_lag_curve(lags)
-plotting.show(ax)
+ax = plots.lag_curve(lags, errorbar=stats.errorbar())
+plots.show(ax)
 
 # %% [markdown]
 # A peak away from 0 ms would suggest the layer is better aligned with articulation from
@@ -269,47 +285,46 @@ plotting.show(ax)
 # 1. Repeat the per-recording analysis for one speaker at a time (`participants=[...]`). Do
 #    the two speakers give the same layer profile?
 # 2. Compute CKA with only the tongue sensors (`TR`, `TB`, `TT`) and only the lip and jaw
-#    sensors. Which subset is closer to the model? (Hint: `analysis.aligned_recording` gives
-#    the EMA frames; `features.EMA_COLUMNS` gives the column order.)
+#    sensors. Which subset is closer to the model? (Hint: `targets.aligned_recording` gives
+#    the EMA frames; `frames.EMA_COLUMNS` gives the column order.)
 # 3. How does the circular-shift null for EMA change if the minimum shift is 40% instead of
 #    10% of the recording? Why might very small shifts give a misleadingly high null?
 
 # %% tags=["hide-input"]
 # Solution 1
-per_speaker = analysis.summarise(main, by=["participant", "measure", "layer"])
+per_speaker = stats.summarise(main, by=["participant", "target", "layer"])
 print(
-    per_speaker.pivot(index="layer", columns=["measure", "participant"], values="mean")
+    per_speaker.pivot(index="layer", columns=["target", "participant"], values="mean")
     .round(3)
     .to_string()
 )
 
 # %% tags=["hide-input"]
 # Solution 2
-from tutorial_utils.frames import EMA_COLUMNS
-
 subsets = {"tongue": ("TR", "TB", "TT"), "lips and jaw": ("UL", "LL", "JAW")}
 rows = []
 for p in dataset.participants:
-    for name in dataset.filenames(p, with_hidden_states=True):
-        layer_frames, ema_targets = analysis.aligned_recording(dataset, p, name, "ema")
+    for name in dataset.pick_filenames(p):
+        layer_states, ema_target = targets.aligned_recording(dataset, p, name, "ema")
+        columns = [c.split("_")[0] for c in frames.EMA_COLUMNS]
         parts = {
-            subset: ema_targets["ema"][:, [c.split("_")[0] in sensors for c in EMA_COLUMNS]]
+            subset: ema_target["ema"][:, [sensor in sensors for sensor in columns]]
             for subset, sensors in subsets.items()
         }
-        scores = analysis.layer_similarities(layer_frames, parts)  # layers × subsets
+        scores = recordings.recording_cka(layer_states, parts)  # layers × subsets
         rows += [
             {"filename": name, "layer": layer, "subset": subset, "value": value}
             for subset in parts
             for layer, value in scores[subset].items()
         ]
-subset_table = analysis.summarise(pd.DataFrame(rows), by=["subset", "layer"])
+subset_table = stats.summarise(pd.DataFrame(rows), by=["subset", "layer"])
 print(subset_table.pivot(index="layer", columns="subset", values="mean").round(3).to_string())
 
 # %% tags=["hide-input"]
 # Solution 3
-wide_null = analysis.circular_shift_null(dataset, "ema", min_fraction=0.4, seed=0)
-narrow = analysis.summarise(shifted[shifted["measure"] == "EMA"])
-wide_shift = analysis.summarise(wide_null)
+wide_null = nulls.circular_shift_null(dataset, "ema", min_fraction=0.4, seed=0)
+narrow = stats.summarise(shifted[shifted["target"] == "EMA"])
+wide_shift = stats.summarise(wide_null)
 print(
     pd.DataFrame(
         {

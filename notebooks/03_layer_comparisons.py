@@ -61,22 +61,14 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from tutorial_utils import cka_matrix, layers, load_dataset
-from tutorial_utils.notice import REAL_FINDINGS, data_notice
-from tutorial_utils.plotting import (
-    plot_layer_heatmap,
-    plot_layer_heatmaps,
-    plot_layer_profile,
-    show,
-)
-from tutorial_utils.sanity import expected_noise_cka
+from tutorial_utils import cka_matrix, layers, load_dataset, notice, nulls, plots, sanity
 
 pd.set_option("display.precision", 3)
 pd.set_option("display.width", 120)
 
 # %%
 dataset = load_dataset()
-display(data_notice(dataset))
+display(notice.data_notice(dataset))
 print(dataset)
 
 # %% [markdown]
@@ -87,7 +79,7 @@ print(dataset)
 speaker_a, speaker_b = dataset.participants[:2]
 shared = dataset.shared_sentences(speaker_a, speaker_b)
 for label, speaker in (("A", speaker_a), ("B", speaker_b)):
-    n_recordings = len(dataset.filenames(speaker, with_hidden_states=True))
+    n_recordings = len(dataset.pick_filenames(speaker))
     print(f"speaker {label} = {speaker}: {n_recordings} recordings")
 print(f"sentences read by both: {len(shared)}")
 display(shared[["SENTENCE_ID", "SENTENCE"]])
@@ -102,11 +94,11 @@ display(shared[["SENTENCE_ID", "SENTENCE"]])
 
 # %%
 n_dims = dataset.hidden_state(
-    speaker_a, 0, dataset.filenames(speaker_a, with_hidden_states=True)[0]
+    speaker_a, 0, dataset.pick_filenames(speaker_a)[0]
 ).shape[1]
 frame_counts = [
     dataset.hidden_state(speaker_a, 0, f).shape[0]
-    for f in dataset.filenames(speaker_a, with_hidden_states=True)
+    for f in dataset.pick_filenames(speaker_a)
 ]
 views = pd.DataFrame(
     {
@@ -120,7 +112,7 @@ views = pd.DataFrame(
     }
 )
 views["d / n"] = views["d"] / views["n"]
-views["biased CKA of unrelated noise"] = [expected_noise_cka(n, n_dims) for n in views["n"]]
+views["biased CKA of unrelated noise"] = [sanity.expected_noise_cka(n, n_dims) for n in views["n"]]
 display(views)
 print(f"frames per recording of {speaker_a}: {min(frame_counts)}–{max(frame_counts)}")
 
@@ -142,7 +134,7 @@ print(f"frames per recording of {speaker_a}: {min(frame_counts)}–{max(frame_co
 within_sentence = layers.within_speaker_cka(dataset, speaker_a, unit="sentence")
 
 fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
-plot_layer_heatmap(
+plots.layer_heatmap(
     within_sentence,
     ax=axes[0],
     vmin=0.8,
@@ -152,7 +144,7 @@ plot_layer_heatmap(
     xlabel="layer (index)",
     ylabel="layer (index)",
 )
-plot_layer_heatmap(
+plots.layer_heatmap(
     within_sentence,
     ax=axes[1],
     annot=False,
@@ -162,7 +154,7 @@ plot_layer_heatmap(
     ylabel="layer (index)",
 )
 fig.tight_layout()
-show(fig)
+plots.show(fig)
 
 # %% [markdown]
 # On the real data the chapter reports that layers 0–10 all have CKA above 0.95 with each
@@ -170,11 +162,11 @@ show(fig)
 # the data loaded here (mean and minimum CKA over the layer pairs in each block).
 
 # %%
-low, high = REAL_FINDINGS["sentence_mean_within_block_layers"]
+low, high = notice.REAL_FINDINGS["sentence_mean_within_block_layers"]
 blocks = {f"{low}-{high}": range(low, high + 1), "11-12": [11, 12]}
 print(
     f"Real data (reported): min CKA among layers {low}-{high} > "
-    f"{REAL_FINDINGS['sentence_mean_within_block_min_cka']}"
+    f"{notice.REAL_FINDINGS['sentence_mean_within_block_min_cka']}"
 )
 display(layers.block_table(within_sentence, blocks))
 
@@ -193,13 +185,13 @@ within_sentence_debiased = layers.within_speaker_cka(
     dataset, speaker_a, unit="sentence", debiased=True
 )
 
-fig = plot_layer_heatmaps(
+fig = plots.layer_heatmaps(
     {
         f"{speaker_a}, sentence means (n = {len(frame_counts)}), {name} CKA": matrix
         for name, matrix in [("biased", within_sentence), ("debiased", within_sentence_debiased)]
     }
 )
-show(fig)
+plots.show(fig)
 
 # %%
 off_diagonal = ~np.eye(len(within_sentence), dtype=bool)
@@ -243,13 +235,13 @@ per_recording = layers.per_recording_layer_cka(dataset, speaker_a)
 within_frames = layers.mean_over_recordings(per_recording, dataset.layers)
 within_frames_debiased = layers.within_speaker_cka(dataset, speaker_a, unit="frame", debiased=True)
 
-fig = plot_layer_heatmaps(
+fig = plots.layer_heatmaps(
     {
         f"{speaker_a}, frames, {name} CKA\n(mean over {len(frame_counts)} recordings)": matrix
         for name, matrix in [("biased", within_frames), ("debiased", within_frames_debiased)]
     }
 )
-show(fig)
+plots.show(fig)
 
 # %%
 print("Frames, biased CKA:")
@@ -299,7 +291,7 @@ print(
 # %%
 n_common = layers.common_length(dataset, shared, speaker_a, speaker_b)
 print(f"frame-level alignment: every recording resampled to {n_common} frames")
-print(f"shuffled pairings of {len(shared)} sentences: {len(layers.derangements(len(shared)))}")
+print(f"shuffled pairings of {len(shared)} sentences: {len(nulls.derangements(len(shared)))}")
 
 across = {}
 baselines = {}
@@ -309,12 +301,12 @@ for unit in ("sentence", "frame"):
         across[key] = layers.across_speaker_cka(
             dataset, speaker_a, speaker_b, unit=unit, debiased=debiased
         )
-        baselines[key] = layers.shuffled_diagonal(
+        baselines[key] = nulls.shuffled_diagonal(
             dataset, speaker_a, speaker_b, unit=unit, debiased=debiased
         )
 
 # %%
-fig = plot_layer_heatmaps(
+fig = plots.layer_heatmaps(
     {
         f"{speaker_a} vs {speaker_b}, {unit} level, {estimator} CKA": matrix
         for (unit, estimator), matrix in across.items()
@@ -322,7 +314,7 @@ fig = plot_layer_heatmaps(
     xlabel=f"layer of {speaker_b} (index)",
     ylabel=f"layer of {speaker_a} (index)",
 )
-show(fig)
+plots.show(fig)
 
 # %% [markdown]
 # The diagonals next to their shuffled baselines. `gap` is the matched value minus the mean
@@ -339,7 +331,7 @@ for (unit, estimator), table in diagonals.items():
 # %%
 fig, axes = plt.subplots(2, 2, figsize=(13, 8), sharex=True)
 for ax, ((unit, estimator), table) in zip(axes.ravel(), diagonals.items(), strict=True):
-    plot_layer_profile(
+    plots.layer_profile(
         table.reset_index(),
         ["matched", "shuffled_mean", "shuffled_max"],
         ax=ax,
@@ -353,7 +345,7 @@ for ax, ((unit, estimator), table) in zip(axes.ravel(), diagonals.items(), stric
     )
     ax.set_xlabel("layer (index, same layer in both speakers)")
 fig.tight_layout()
-show(fig)
+plots.show(fig)
 
 # %% [markdown]
 # The biased sentence-level baseline is the clearest demonstration of the small-sample bias
@@ -389,7 +381,7 @@ for (unit, estimator), table in diagonals.items():
     )
 peaks = pd.DataFrame(peaks)
 display(peaks)
-low, high = REAL_FINDINGS["across_speaker_peak_layers"]
+low, high = notice.REAL_FINDINGS["across_speaker_peak_layers"]
 print(f"Real data (reported, biased CKA on sentence means): highest in layers {low}-{high}")
 
 # %% [markdown]
@@ -421,14 +413,14 @@ print(f"Real data (reported, biased CKA on sentence means): highest in layers {l
 # %% tags=["hide-input"]
 # Solution
 for participant in (speaker_a, speaker_b):
-    n = len(dataset.filenames(participant, with_hidden_states=True))
+    n = len(dataset.pick_filenames(participant))
     biased = layers.within_speaker_cka(dataset, participant, unit="sentence")
     debiased = layers.within_speaker_cka(dataset, participant, unit="sentence", debiased=True)
     mask = ~np.eye(len(biased), dtype=bool)
     print(
         f"{participant}: n = {n}, mean off-diagonal biased {biased.to_numpy()[mask].mean():.3f}, "
         f"debiased {debiased.to_numpy()[mask].mean():.3f}, "
-        f"noise level d/(d+n) = {expected_noise_cka(n, n_dims):.3f}"
+        f"noise level d/(d+n) = {sanity.expected_noise_cka(n, n_dims):.3f}"
     )
 
 # %% [markdown]
@@ -444,7 +436,7 @@ pooled = {
     layer: np.concatenate(
         [
             dataset.hidden_state(speaker_a, layer, f)
-            for f in dataset.filenames(speaker_a, with_hidden_states=True)
+            for f in dataset.pick_filenames(speaker_a)
         ]
     )
     for layer in chosen

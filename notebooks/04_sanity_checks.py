@@ -52,18 +52,14 @@ import pandas as pd
 from IPython.display import display
 from scipy import stats
 
-from tutorial_utils import cka_matrix, load_dataset, sanity
-from tutorial_utils.analysis import aligned_recording
-from tutorial_utils.notice import data_notice
-from tutorial_utils.plotting import plot_layer_profile, plot_noise_cka, show
-from tutorial_utils.sample import LAYER_PROFILE, ground_truth
+from tutorial_utils import cka_matrix, load_dataset, notice, plots, sample, sanity, targets
 
 pd.set_option("display.precision", 3)
 pd.set_option("display.width", 120)
 
 # %%
 dataset = load_dataset()
-display(data_notice(dataset))
+display(notice.data_notice(dataset))
 print(dataset)
 
 # %% [markdown]
@@ -85,12 +81,12 @@ print(dataset)
 
 # %%
 participant = dataset.participants[0]
-filename = dataset.filenames(participant, with_hidden_states=True)[0]
+filename = dataset.pick_filenames(participant)[0]
 middle = dataset.layers[len(dataset.layers) // 2]
-layer_frames, targets = aligned_recording(
-    dataset, participant, filename, features="mfcc", layers=[middle]
+states, mfcc = targets.aligned_recording(
+    dataset, participant, filename, targets="mfcc", layers=[middle]
 )
-x, y = layer_frames[middle], targets["mfcc"]
+x, y = states[middle], mfcc["mfcc"]
 print(f"{participant} / {filename}: layer {middle} frames {x.shape}, MFCCs {y.shape}")
 
 invariances = sanity.invariance_table(x, y, seed=0)
@@ -137,13 +133,13 @@ frames_per_recording = int(
     np.median(
         [
             dataset.hidden_state(first, middle, f).shape[0]
-            for f in dataset.filenames(first, with_hidden_states=True)
+            for f in dataset.pick_filenames(first)
         ]
     )
 )
 settings = {
-    f"sentence means, n = {len(dataset.filenames(first, with_hidden_states=True))}": n_dims
-    / len(dataset.filenames(first, with_hidden_states=True)),
+    f"sentence means, n = {len(dataset.pick_filenames(first))}": n_dims
+    / len(dataset.pick_filenames(first)),
     "shared sentences, n = 5": n_dims / 5,
     f"frames of a recording, n ≈ {frames_per_recording}": n_dims / frames_per_recording,
 }
@@ -154,8 +150,8 @@ for name, ratio in settings.items():
     )
 
 fig, ax = plt.subplots(figsize=(9, 5))
-plot_noise_cka(noise, ax=ax, marks=settings)
-show(fig)
+plots.noise_cka(noise, ax=ax, marks=settings)
+plots.show(fig)
 
 # %% [markdown]
 # With one mean vector per recording (5–10 stimuli in 768 dimensions), biased CKA of pure
@@ -181,10 +177,10 @@ show(fig)
 # So this section always loads the sample, whatever the rest of the notebook uses.
 
 # %%
-sample = dataset if dataset.source == "sample" else load_dataset("sample")
+synthetic = dataset if dataset.source == "sample" else load_dataset("sample")
 if dataset.source != "sample":
     print("The notebook runs on the real data; this section uses the synthetic sample.")
-truth = ground_truth()
+truth = sample.ground_truth()
 print("Planted weight of each source in each layer:")
 display(truth.T)
 
@@ -195,13 +191,13 @@ display(truth.T)
 # visible when frames of different speakers are compared.
 
 # %%
-recovered = sanity.planted_profile(sample)
+recovered = sanity.planted_profile(synthetic)
 n_pooled = sum(
-    sample.hidden_state(p, 0, f).shape[0]
-    for p in sample.participants
-    for f in sample.filenames(p, with_hidden_states=True)
+    synthetic.hidden_state(p, 0, f).shape[0]
+    for p in synthetic.participants
+    for f in synthetic.pick_filenames(p)
 )
-print(f"stimuli: {n_pooled} frames from the recordings of {', '.join(sample.participants)}")
+print(f"stimuli: {n_pooled} frames from the recordings of {', '.join(synthetic.participants)}")
 display(recovered.T)
 recovery = sanity.profile_recovery(recovered, truth)
 recovery["planted range"] = truth.max() - truth.min()
@@ -209,14 +205,14 @@ display(recovery)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-plot_layer_profile(
+plots.layer_profile(
     truth.reset_index(),
     list(truth.columns),
     ax=axes[0],
     title="Planted: weight of each source per layer",
     ylabel="planted amplitude weight (unitless)",
 )
-plot_layer_profile(
+plots.layer_profile(
     recovered.reset_index(),
     list(truth.columns),
     ax=axes[1],
@@ -226,7 +222,7 @@ plot_layer_profile(
 for ax in axes:
     ax.set_xlabel("layer (index)")
 fig.tight_layout()
-show(fig)
+plots.show(fig)
 
 # %% [markdown]
 # The `spearman` column is the rank correlation, over the 13 layers, between the recovered
@@ -243,7 +239,7 @@ show(fig)
 # correlates the recovered profile with that share instead.
 
 # %%
-squared = LAYER_PROFILE**2
+squared = sample.LAYER_PROFILE**2
 share = squared[truth.columns].div(squared.sum(axis=1), axis=0)
 by_share = sanity.profile_recovery(recovered, share)
 display(
@@ -302,11 +298,11 @@ print(f"simulated mean {np.mean(draws):.3f} (sd {np.std(draws):.3f}), formula {a
 
 # %% [markdown]
 # **Exercise 3.** Recompute the planted profile from one speaker only
-# (`participants=[sample.participants[0]]`). What happens to the `speaker` column, and why?
+# (`participants=[synthetic.participants[0]]`). What happens to the `speaker` column, and why?
 
 # %% tags=["hide-input"]
 # Solution
-one_speaker = sanity.planted_profile(sample, participants=[sample.participants[0]])
+one_speaker = sanity.planted_profile(synthetic, participants=[synthetic.participants[0]])
 display(
     pd.DataFrame({"both speakers": recovered["speaker"], "one speaker": one_speaker["speaker"]})
 )

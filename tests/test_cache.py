@@ -11,6 +11,7 @@ from tutorial_utils import Dataset, load_dataset, loading, sentence_id
 from tutorial_utils.frames import EMA_TABLE_COLUMNS
 from tutorial_utils.io import cache
 from tutorial_utils.io import files as io_files
+from tutorial_utils.sentences import sentence_means
 
 
 def _recordings(prefix, ids, n=1040):
@@ -89,10 +90,10 @@ def test_shared_sentences_and_means():
     assert list(shared.columns) == ["SENTENCE_ID", "SENTENCE", "FILENAME_A", "FILENAME_B"]
     assert shared.SENTENCE_ID.tolist() == ["B01_S18", "B01_S04"]
     assert shared.FILENAME_B.tolist() == ["M02_B01_S18_R01_N.mat", "M02_B01_S04_R01_N.mat"]
-    means = ds.sentence_means("F02", 1, shared.FILENAME_A)
+    means = sentence_means(ds, "F02", 1, shared.FILENAME_A)
     assert means.dtype == np.float64 and means.shape == (2, 4)
     np.testing.assert_array_equal(means[:, 0], [10, 12])
-    assert ds.sentence_means("M02", 0).shape == (2, 4)
+    assert sentence_means(ds, "M02", 0).shape == (2, 4)
 
 
 def test_dataset_errors():
@@ -245,7 +246,7 @@ def test_recordings_without_hidden_states_are_skipped_where_states_are_needed():
         "F02_B01_S18_R01_N.mat",
         "F02_B01_S04_R01_N.mat",
     ]
-    assert ds.sentence_means("F02", 0).shape[0] == 2
+    assert sentence_means(ds, "F02", 0).shape[0] == 2
     shared = ds.shared_sentences("F02", "M02")
     assert shared["SENTENCE_ID"].tolist() == ["B01_S04"]  # F02's S33 has no hidden states
     everything = ds.shared_sentences("F02", "M02", with_hidden_states=False)

@@ -2,73 +2,33 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from tutorial_utils.cka import cka_matrix, feature_space_linear_cka
 from tutorial_utils.dataset import Dataset
-from tutorial_utils.frames import EMA_TABLE_COLUMNS
 from tutorial_utils.layers import (
     across_speaker_cka,
     block_table,
     common_length,
-    derangements,
     diagonal,
     diagonal_peak,
     diagonal_table,
     mean_over_recordings,
     per_recording_layer_cka,
     resample_frames,
-    sentence_mean_layers,
-    shuffled_diagonal,
     within_speaker_cka,
 )
+from tutorial_utils.nulls import shuffled_diagonal
+from tutorial_utils.sentences import sentence_means
 
-N_LAYERS = 4
-DIM = 6
-CONTENT_WEIGHT = (0.1, 2.0, 0.5, 0.0)  # layer 1 carries the sentence content
-
-
-def _content(sentence: int, n_frames: int) -> np.ndarray:
-    """A smooth, sentence-specific trajectory sampled at n_frames relative positions."""
-    t = np.linspace(0.0, 1.0, n_frames)[:, None]
-    freqs = np.arange(1, DIM + 1)[None, :]
-    return np.sin(2 * np.pi * freqs * t * (1 + 0.3 * sentence) + sentence)
-
-
-def _speaker(name: str, sentences: list[int], lengths: list[int], seed: int):
-    rng = np.random.default_rng(seed)
-    files = [f"{name}_B01_S{s:02d}_R01_N.mat" for s in sentences]
-    states = {layer: {} for layer in range(N_LAYERS)}
-    for s, n, f in zip(sentences, lengths, files, strict=True):
-        for layer in range(N_LAYERS):
-            noise = rng.standard_normal((n, DIM))
-            states[layer][f] = (CONTENT_WEIGHT[layer] * _content(s, n) + noise).astype(np.float32)
-    table = pd.DataFrame(
-        {
-            "FILENAME": files,
-            "SENTENCE": [f"s{s}" for s in sentences],
-            "AUDIO": [np.zeros(8, dtype=np.float32) for _ in files],
-        }
-    )
-    return table, states
+N_LAYERS = 4  # layers of the content_speakers fixture (conftest.py)
 
 
 @pytest.fixture(scope="module")
-def dataset() -> Dataset:
-    table_a, states_a = _speaker("A", [1, 2, 3, 4, 5, 6], [30, 34, 28, 40, 33, 31], seed=1)
-    table_b, states_b = _speaker("B", [5, 3, 1, 2, 4], [25, 38, 29, 31, 36], seed=2)
-    ema = pd.DataFrame(columns=list(EMA_TABLE_COLUMNS))
-    return Dataset(
-        source="sample",
-        description="test",
-        recordings={"A": table_a, "B": table_b},
-        ema={"A": ema, "B": ema},
-        hidden_states={"A": states_a, "B": states_b},
-    )
+def dataset(content_speakers) -> Dataset:
+    return content_speakers
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -90,25 +50,12 @@ def test_resample_rejects_bad_input():
         resample_frames(np.zeros((4, 3)), 1)
 
 
-def test_derangements_enumerates_all_small_cases():
-    perms = derangements(5)
-    assert len(perms) == 44 == round(math.factorial(5) / math.e)
-    assert len(set(perms)) == 44
-    assert all(all(i != j for i, j in enumerate(p)) for p in perms)
-
-
-def test_derangements_samples_large_cases_reproducibly():
-    first = derangements(10, max_count=30, seed=3)
-    assert first == derangements(10, max_count=30, seed=3)
-    assert len(set(first)) == 30
-    assert all(sorted(p) == list(range(10)) for p in first)
-    assert all(all(i != j for i, j in enumerate(p)) for p in first)
-
-
-def test_sentence_mean_layers_shapes(dataset):
-    reps = sentence_mean_layers(dataset, "A")
-    assert list(reps) == list(range(N_LAYERS))
-    assert reps[0].shape == (6, DIM)
+def test_resample_is_linear_interpolation_in_time():
+    """The spline gives the numbers of plain linear interpolation (the chapter's printed values)."""
+    x = np.random.default_rng(1).standard_normal((13, 5))
+    positions = np.linspace(0.0, 12.0, 8)
+    expected = np.stack([np.interp(positions, np.arange(13), column) for column in x.T], axis=1)
+    np.testing.assert_allclose(resample_frames(x, 8), expected, rtol=0, atol=1e-14)
 
 
 # --------------------------------------------------------------------------- within a speaker
@@ -117,7 +64,7 @@ def test_sentence_mean_layers_shapes(dataset):
 @pytest.mark.parametrize("debiased", [False, True])
 def test_within_sentence_matches_cka_matrix(dataset, debiased):
     table = within_speaker_cka(dataset, "A", unit="sentence", debiased=debiased)
-    means = [dataset.sentence_means("A", layer) for layer in range(N_LAYERS)]
+    means = [sentence_means(dataset, "A", layer) for layer in range(N_LAYERS)]
     np.testing.assert_allclose(table.to_numpy(), cka_matrix(means, debiased=debiased), atol=1e-12)
     assert table.index.name == table.columns.name == "layer"
 
@@ -164,8 +111,8 @@ def test_across_sentence_pairs_by_sentence_id(dataset, debiased):
     table = across_speaker_cka(dataset, "A", "B", unit="sentence", debiased=debiased)
     pairs = dataset.shared_sentences("A", "B")
     for la, lb in [(0, 0), (1, 2), (3, 1)]:
-        x = dataset.sentence_means("A", la, pairs.FILENAME_A)
-        y = dataset.sentence_means("B", lb, pairs.FILENAME_B)
+        x = sentence_means(dataset, "A", la, pairs.FILENAME_A)
+        y = sentence_means(dataset, "B", lb, pairs.FILENAME_B)
         assert table.loc[la, lb] == pytest.approx(
             feature_space_linear_cka(x, y, debiased=debiased), abs=1e-10
         )
@@ -193,33 +140,6 @@ def test_content_layer_is_the_across_speaker_peak(dataset):
     peak = diagonal_peak(table)
     assert peak["layer"] == 1
     assert peak["cka"] == pytest.approx(table.loc[1, 1])
-
-
-@pytest.mark.parametrize("unit", ["sentence", "frame"])
-def test_shuffled_diagonal_uses_mismatched_pairs(dataset, unit):
-    shuffled = shuffled_diagonal(dataset, "A", "B", unit=unit, debiased=True)
-    assert shuffled.shape == (44, N_LAYERS)
-    # Recompute one shuffled pairing directly.
-    perm = derangements(5)[7]
-    pairs = dataset.shared_sentences("A", "B")
-    files_b = list(pairs.FILENAME_B.iloc[list(perm)])
-    if unit == "sentence":
-        x = dataset.sentence_means("A", 2, pairs.FILENAME_A)
-        y = dataset.sentence_means("B", 2, files_b)
-        expected = feature_space_linear_cka(x, y, debiased=True)
-    else:
-        n = common_length(dataset, pairs, "A", "B")
-        expected = np.mean(
-            [
-                feature_space_linear_cka(
-                    resample_frames(dataset.hidden_state("A", 2, fa), n),
-                    resample_frames(dataset.hidden_state("B", 2, fb), n),
-                    debiased=True,
-                )
-                for fa, fb in zip(pairs.FILENAME_A, files_b, strict=True)
-            ]
-        )
-    assert shuffled.loc[7, 2] == pytest.approx(expected, abs=1e-10)
 
 
 def test_matched_content_beats_shuffled_pairs(dataset):

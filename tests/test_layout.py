@@ -80,3 +80,58 @@ def test_imports_have_no_cycle():
     for name in sorted(graph):
         if name not in state:
             visit(name, [])
+
+
+# ------------------------------------------------------------------ the learner's package is small
+
+MAX_MODULE_LINES = 300
+MAX_FUNCTION_LINES = 40
+OWNED_BY_THE_CKA_MODULES = {"cka.py", "rsa.py", "all_pairs.py", "streaming.py"}
+
+
+def learner_modules() -> list[Path]:
+    """Modules a notebook reader lands in: the flat package, ``sample/`` and ``plots/``.
+
+    The CKA engine (cka.py, rsa.py and their helpers) and private ``_`` modules are left out.
+    """
+    paths = [*PACKAGE.glob("*.py"), *PACKAGE.glob("sample/*.py"), *PACKAGE.glob("plots/*.py")]
+    return sorted(
+        p
+        for p in paths
+        if p.name not in OWNED_BY_THE_CKA_MODULES
+        and not (p.name.startswith("_") and p.name != "__init__.py")
+    )
+
+
+def _function_lengths(path: Path) -> dict[str, int]:
+    """Lines of every function (signature and body), its docstring excluded."""
+    lengths = {}
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        length = node.end_lineno - node.lineno + 1
+        first = node.body[0]
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+            if isinstance(first.value.value, str):
+                length -= first.end_lineno - first.lineno + 1
+        lengths[f"{node.name} (line {node.lineno})"] = length
+    return lengths
+
+
+@pytest.mark.parametrize("path", learner_modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_learner_module_is_short(path):
+    n_lines = len(path.read_text().splitlines())
+    assert n_lines <= MAX_MODULE_LINES, f"{path.name} has {n_lines} lines"
+
+
+@pytest.mark.parametrize("path", learner_modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_learner_functions_are_short(path):
+    long = {k: n for k, n in _function_lengths(path).items() if n > MAX_FUNCTION_LINES}
+    assert long == {}
+
+
+def test_plots_import_no_analysis_module():
+    allowed = {"tutorial_utils.frames"}
+    for name in sorted(n for n in MODULES if n.startswith("tutorial_utils.plots")):
+        imported = package_imports(name)[0]
+        assert {t for t in imported if not t.startswith("tutorial_utils.plots")} <= allowed, name

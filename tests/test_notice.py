@@ -48,8 +48,19 @@ def test_real_value_text_rejects_unknown_measure():
 
 
 def test_compare_with_real():
-    summary = pd.DataFrame({"measure": ["EMA"] * 13, "layer": range(13), "mean": [0.123456] * 13})
+    summary = pd.DataFrame({"target": ["EMA"] * 13, "layer": range(13), "mean": [0.123456] * 13})
     table = D.compare_with_real(summary, "EMA")
     assert table.index.tolist() == [0, 3, 10, 11, 12]
     assert table["this data"].tolist() == [0.12] * 5
     assert table.loc[11, "real data"] == "≈0.12–0.13"
+
+
+def test_reported_numbers_are_kept_once():
+    """The callout and the findings are written from REAL_CKA; no number is typed twice."""
+    assert list(D.REAL_CKA.columns) == ["target", "layer", "low", "high"]
+    html = D.data_notice(_dataset("sample")).data
+    for row in D.REAL_CKA.itertuples():
+        assert f"{D.real_value_text(row.target, row.layer)} at layer {row.layer}" in html
+    assert D.REAL_FINDINGS["mfcc_cka"] == {
+        r.layer: (r.low, r.high) for r in D.REAL_CKA[D.REAL_CKA.target == "MFCC"].itertuples()
+    }

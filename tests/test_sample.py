@@ -9,6 +9,7 @@ import pytest
 from tutorial_utils import load_dataset, sample, sentence_id
 from tutorial_utils.cka import feature_space_linear_cka, gram_linear
 from tutorial_utils.frames import EMA_TABLE_COLUMNS, mfcc_frames, n_model_frames
+from tutorial_utils.sentences import sentence_means
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +110,8 @@ def sentence_gram(ds, layer):
     shared = ds.shared_sentences("SYN-F", "SYN-M")
     means = np.vstack(
         [
-            ds.sentence_means("SYN-F", layer, shared["FILENAME_A"]),
-            ds.sentence_means("SYN-M", layer, shared["FILENAME_B"]),
+            sentence_means(ds, "SYN-F", layer, shared["FILENAME_A"]),
+            sentence_means(ds, "SYN-M", layer, shared["FILENAME_B"]),
         ]
     )
     z = (means - means.mean(axis=0)) / means.std(axis=0)

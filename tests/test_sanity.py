@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from tutorial_utils.sanity import (
     expected_noise_cka,
@@ -13,7 +14,6 @@ from tutorial_utils.sanity import (
     noise_summary,
     planted_profile,
     profile_recovery,
-    random_orthogonal,
     source_profile,
 )
 
@@ -68,10 +68,17 @@ def test_noise_needs_four_stimuli():
 # --------------------------------------------------------------------------- invariances
 
 
-def test_random_orthogonal_is_orthogonal_and_seeded():
-    q = random_orthogonal(7, seed=2)
+def test_the_rotation_is_scipys_haar_orthogonal_matrix_seeded():
+    # invariance_table rotates with scipy.stats.ortho_group, seeded like this.
+    q = stats.ortho_group.rvs(7, random_state=np.random.default_rng(2))
     np.testing.assert_allclose(q @ q.T, np.eye(7), atol=1e-12)
-    np.testing.assert_array_equal(q, random_orthogonal(7, seed=2))
+    np.testing.assert_array_equal(
+        q, stats.ortho_group.rvs(7, random_state=np.random.default_rng(2))
+    )
+    # It is the QR recipe the tutorial used before, so the printed numbers did not change.
+    z = np.random.default_rng(2).standard_normal((7, 7))
+    qr_q, qr_r = np.linalg.qr(z)
+    np.testing.assert_allclose(q, qr_q * np.sign(np.diag(qr_r)), atol=1e-12)
 
 
 @pytest.fixture(scope="module")

@@ -1,49 +1,69 @@
-"""Helpers for the speech CKA tutorial: CKA, RSA, data, frame alignment and plots.
+"""The speech CKA tutorial's helpers: the learner's API on one screen.
 
-The notebooks import what they need from here::
+Core names, as in the original chapter::
 
-    from tutorial_utils import load_dataset, cka_matrix, feature_space_linear_cka
+    from tutorial_utils import load_dataset, gram_linear, gram_rbf, center_gram, cka
+    from tutorial_utils import feature_space_linear_cka, cka_matrix, rdm, compare_rdms
+
+Chapter modules, each one question::
+
+    from tutorial_utils import frames, targets, sentences, recordings, layers, nulls
+    from tutorial_utils import sanity, stats, plots, notice
+
+=============  ===================================================================  =======
+module         what it answers                                                      chapter
+=============  ===================================================================  =======
+``frames``     the 20 ms grid: frame counts, MFCC and EMA frames                    00
+``targets``    MFCC / EMA of a recording on the hidden-state grid, frame counts     00, 02
+``sentences``  sentence means, sentence Grams, speaker vs sentence, RSA              01
+``recordings`` per recording: CKA of every layer with every target; lag curve      02
+``layers``     layer × layer CKA within and across speakers                         03
+``nulls``      baselines: circular shift, mismatched recording, shuffled pairing    02, 03
+``sanity``     invariances, CKA of noise, recovering a planted profile              04
+``stats``      means and confidence intervals over recordings, gap to a null        02
+``plots``      the figures: a table in, Axes out                                    all
+``notice``     which data a notebook runs on; the real data's reported numbers      all
+=============  ===================================================================  =======
 """
 
-from tutorial_utils.cka import (
-    center_gram,
-    choose_route,
-    cka,
-    cka_matrix,
-    feature_space_linear_cka,
-    gram_linear,
-    gram_rbf,
+from . import (
+    frames,
+    layers,
+    notice,
+    nulls,
+    plots,
+    recordings,
+    sanity,
+    sentences,
+    stats,
+    targets,
 )
-from tutorial_utils.dataset import Dataset, sentence_id
-from tutorial_utils.frames import (
-    ema_frames,
-    frame_times,
-    mfcc_frames,
-    mfcc_frames_original,
-    n_model_frames,
-    trim_to_common_length,
-)
-from tutorial_utils.loading import load_dataset
-from tutorial_utils.rsa import compare_rdms, rdm
+from .cka import center_gram, cka, cka_matrix, feature_space_linear_cka, gram_linear, gram_rbf
+from .dataset import Dataset, sentence_id
+from .loading import load_dataset
+from .rsa import compare_rdms, rdm
 
 __all__ = [
     "Dataset",
     "center_gram",
-    "choose_route",
     "cka",
     "cka_matrix",
     "compare_rdms",
-    "ema_frames",
     "feature_space_linear_cka",
-    "frame_times",
+    "frames",
     "gram_linear",
     "gram_rbf",
+    "layers",
     "load_dataset",
-    "mfcc_frames",
-    "mfcc_frames_original",
-    "n_model_frames",
+    "notice",
+    "nulls",
+    "plots",
     "rdm",
+    "recordings",
+    "sanity",
     "sentence_id",
-    "trim_to_common_length",
+    "sentences",
+    "stats",
+    "targets",
 ]
 __version__ = "0.1.0"

@@ -173,6 +173,26 @@ class Dataset:
             names = [name for name in names if name in have]
         return names
 
+    def pick_filenames(self, participant: str, filenames: Iterable[str] | None = None) -> list[str]:
+        """The recordings of ``participant`` an analysis uses.
+
+        This is the one default every analysis follows: ``filenames`` as given (in that order),
+        or, when it is None, every recording of ``participant`` that has hidden states.
+        """
+        self._check_participant(participant)
+        if filenames is None:
+            return self.filenames(participant, with_hidden_states=True)
+        return list(filenames)
+
+    def pick_recordings(self, participants: Iterable[str] | None = None) -> list[tuple[str, str]]:
+        """``(participant, filename)`` of the recordings an analysis uses, in order.
+
+        ``participants`` default to all of them; each one's recordings follow
+        :meth:`pick_filenames`.
+        """
+        chosen = self.participants if participants is None else list(participants)
+        return [(p, name) for p in chosen for name in self.pick_filenames(p)]
+
     def _check_filename(self, participant: str, filename: str) -> None:
         names = self.filenames(participant)
         if filename not in names:
@@ -232,36 +252,6 @@ class Dataset:
                 seen.add(sid)
                 rows.append((sid, text, name, first_b[sid]))
         return pd.DataFrame(rows, columns=["SENTENCE_ID", "SENTENCE", "FILENAME_A", "FILENAME_B"])
-
-    def sentence_means(
-        self, participant: str, layer: int, filenames: Iterable[str] | None = None
-    ) -> np.ndarray:
-        """Mean over frames of each recording's hidden states at ``layer``.
-
-        Parameters
-        ----------
-        participant : str
-        layer : int
-        filenames : iterable of str, optional
-            Recordings in the wanted row order; default ``filenames(participant,
-            with_hidden_states=True)``, in recording order.
-
-        Returns
-        -------
-        numpy.ndarray
-            Shape ``(n_recordings, d)`` float64.
-        """
-        names = (
-            self.filenames(participant, with_hidden_states=True)
-            if filenames is None
-            else list(filenames)
-        )
-        if not names:
-            raise ValueError("No recordings given to average.")
-        means = [
-            self.hidden_state(participant, layer, n).astype(np.float64).mean(axis=0) for n in names
-        ]
-        return np.stack(means)
 
     def __repr__(self) -> str:
         kind = "synthetic sample" if self.source == "sample" else "real data"

@@ -29,6 +29,13 @@ FRAME_HOP = 320
 """Hop between two model frames, in samples (20 ms)."""
 FRAME_RATE_HZ = 50.0
 """Model frames per second."""
+GRID_STFT = {
+    "n_fft": FRAME_LENGTH,
+    "hop_length": FRAME_HOP,
+    "win_length": FRAME_LENGTH,
+    "center": False,
+}
+"""librosa STFT settings whose frame ``t`` sees exactly the samples of model frame ``t``."""
 EMA_SENSORS = ("TR", "TB", "TT", "UL", "LL", "JAW")
 """EMA sensors: tongue rear, tongue blade, tongue tip, upper lip, lower lip, jaw."""
 EMA_COLUMNS = tuple(f"{sensor}_{axis}" for sensor in EMA_SENSORS for axis in ("X", "Y"))
@@ -130,15 +137,7 @@ def mfcc_frames(
     n_frames = n_model_frames(audio.size)
     if n_frames == 0:
         return np.zeros((0, n_mfcc), dtype=np.float32)
-    mfcc = librosa.feature.mfcc(
-        y=audio,
-        sr=SAMPLE_RATE,
-        n_mfcc=n_mfcc,
-        n_mels=n_mels,
-        n_fft=FRAME_LENGTH,
-        hop_length=FRAME_HOP,
-        center=False,
-    )
+    mfcc = librosa.feature.mfcc(y=audio, sr=SAMPLE_RATE, n_mfcc=n_mfcc, n_mels=n_mels, **GRID_STFT)
     return np.ascontiguousarray(mfcc.T[:n_frames], dtype=np.float32)
 
 

@@ -1,63 +1,52 @@
-"""Layer × layer CKA: which layers of the model represent the stimuli alike?
+"""Layer × layer CKA: which layers of the model represent the stimuli alike? (chapter 03)
 
-Every function here returns a 13 × 13 table (rows and columns are layer indices) of linear CKA
-values, computed one of two ways:
+Every matrix is linear CKA between layers, on one of two kinds of stimuli: **sentence means**
+(one vector per recording, :func:`~tutorial_utils.sentences.sentence_means`: 5–10 stimuli in
+768 dimensions, where biased CKA is inflated, hence ``debiased=`` everywhere) or **frames**
+(one matrix per recording, averaged over recordings; concatenating them would mix differences
+*between* sentences into a frame-level comparison).
 
-* **sentence means** — each recording becomes one vector (its frames averaged per layer), so the
-  stimuli are the ``n`` recordings (5–10 in this tutorial) described by 768 features. This is
-  the original chapter's view. With ``n`` this small, *biased* CKA is strongly inflated (see
-  :mod:`tutorial_utils.sanity`), so each function takes ``debiased=`` and the notebooks show both.
-* **frames** — the stimuli are the 20 ms frames of a recording. Within one speaker we compute a
-  13 × 13 matrix *per recording* and average the matrices over recordings (we do not concatenate
-  recordings: pooling would mix differences *between* sentences into a frame-level comparison,
-  and per-recording matrices give a spread for free).
-
-Across two speakers the rows are speaker A's layers and the columns speaker B's layers, and the
-stimuli must be *the same* for both: the sentences both read. Sentence means pair naturally
-(sentence ``i`` of A with sentence ``i`` of B). Frames do not, because the two speakers' readings
-differ in length and timing. We resample every recording to one common number of frames by
-linear interpolation in time (default: the length of the shortest recording involved), so that
-frame ``t`` of A and frame ``t`` of B sit at the same *relative* position in the sentence. That is
-a crude alignment — speaking rate is not constant within a sentence — so the frame-level
-across-speaker numbers are a lower bound on what a better (e.g. DTW) alignment would give.
-
-A shuffled-pairing baseline (:func:`shuffled_diagonal`) pairs each sentence of A with a
-*different* sentence of B and recomputes the diagonal; the gap between the matched and the
-shuffled diagonal is the part of the across-speaker similarity that is about the sentence.
+Across two speakers, rows are A's layers and columns B's, over the sentences both read.
+Frames do not pair by themselves (readings differ in length), so both recordings of a sentence
+are resampled linearly in time to one length (:func:`resample_frames`): frame ``t`` of A and of
+B then sit at the same *relative* position, a crude alignment that underestimates what e.g.
+DTW would give. The null baseline is :func:`tutorial_utils.nulls.shuffled_diagonal`.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.interpolate import make_interp_spline
 
-from .cka import center_gram, cka_matrix, gram_linear
+from .cka import cka_matrix
 from .dataset import Dataset
+from .sentences import sentence_mean_layers
 
 __all__ = [
-    "block_table",
+    "UNITS",
     "across_speaker_cka",
+    "block_table",
     "common_length",
-    "derangements",
     "diagonal",
     "diagonal_peak",
     "diagonal_table",
     "mean_over_recordings",
     "per_recording_layer_cka",
     "resample_frames",
-    "sentence_mean_layers",
-    "shuffled_diagonal",
+    "resampled_layers",
+    "shared_sentence_layers",
     "within_speaker_cka",
 ]
 
 UNITS = ("sentence", "frame")
+"""The stimuli of a layer × layer matrix: recordings' sentence means, or frames."""
 
 
 def _check_unit(unit: str) -> None:
+    """Raise unless ``unit`` is one of :data:`UNITS`."""
     if unit not in UNITS:
         raise ValueError(f"unit must be 'sentence' or 'frame'; got {unit!r}.")
 
@@ -68,76 +57,29 @@ def _label(table: pd.DataFrame, row_name: str, column_name: str) -> pd.DataFrame
     return table
 
 
-# --------------------------------------------------------------------------- building blocks
-
-
-def sentence_mean_layers(
-    dataset: Dataset, participant: str, filenames: Sequence[str] | None = None
-) -> dict[int, np.ndarray]:
-    """One mean vector per recording and layer.
-
-    Parameters
-    ----------
-    dataset : Dataset
-    participant : str
-    filenames : sequence of str, optional
-        Recordings in the wanted row order; default all of the participant's recordings.
-
-    Returns
-    -------
-    dict of int to ndarray
-        ``{layer: (n_recordings, d) float64}``.
-    """
-    names = (
-        dataset.filenames(participant, with_hidden_states=True)
-        if filenames is None
-        else list(filenames)
-    )
-    return {layer: dataset.sentence_means(participant, layer, names) for layer in dataset.layers}
-
-
 def resample_frames(frames: np.ndarray, n_frames: int) -> np.ndarray:
     """Resample a ``(T, d)`` sequence to ``n_frames`` rows by linear interpolation in time.
 
-    Row ``i`` of the result sits at the relative position ``i / (n_frames - 1)`` of the input,
-    so the first and last frames are kept exactly.
-
-    Parameters
-    ----------
-    frames : ndarray, shape (T, d)
-    n_frames : int
-        Number of output rows (at least 2).
-
-    Returns
-    -------
-    ndarray, shape (n_frames, d), float64
+    Row ``i`` of the result sits at the relative position ``i / (n_frames - 1)`` of the input
+    (a degree-1 spline, :func:`scipy.interpolate.make_interp_spline`), so the first and last
+    frames are kept exactly. Returns ``(n_frames, d)`` float64.
     """
     frames = np.asarray(frames, dtype=np.float64)
     if frames.ndim != 2 or frames.shape[0] < 2:
         raise ValueError(f"frames must be (T, d) with T >= 2; got shape {frames.shape}.")
     if n_frames < 2:
         raise ValueError(f"n_frames must be at least 2; got {n_frames}.")
-    position = np.linspace(0.0, frames.shape[0] - 1, int(n_frames))
-    left = np.minimum(np.floor(position).astype(int), frames.shape[0] - 2)
-    weight = (position - left)[:, None]
-    return (1.0 - weight) * frames[left] + weight * frames[left + 1]
+    times = np.arange(frames.shape[0], dtype=np.float64)
+    line = make_interp_spline(times, frames, k=1, axis=0)
+    return line(np.linspace(0.0, frames.shape[0] - 1, int(n_frames)))
 
 
 def common_length(
     dataset: Dataset, pairs: pd.DataFrame, participant_a: str, participant_b: str
 ) -> int:
-    """Frame count of the shortest recording among the paired recordings of two speakers.
+    """Frame count of the shortest recording among two speakers' paired recordings.
 
-    Parameters
-    ----------
-    dataset : Dataset
-    pairs : pandas.DataFrame
-        Output of :meth:`Dataset.shared_sentences` (columns ``FILENAME_A``, ``FILENAME_B``).
-    participant_a, participant_b : str
-
-    Returns
-    -------
-    int
+    ``pairs`` is :meth:`Dataset.shared_sentences` (columns ``FILENAME_A``, ``FILENAME_B``).
     """
     layer = dataset.layers[0]
     lengths = [dataset.hidden_state(participant_a, layer, f).shape[0] for f in pairs.FILENAME_A]
@@ -145,39 +87,17 @@ def common_length(
     return int(min(lengths))
 
 
-def derangements(n: int, max_count: int = 100, seed: int = 0) -> list[tuple[int, ...]]:
-    """Permutations of ``range(n)`` that move every element.
-
-    All of them when there are at most ``max_count`` (44 for ``n = 5``), otherwise
-    ``max_count`` distinct ones drawn at random with a seeded generator.
-
-    Parameters
-    ----------
-    n : int
-        Number of items (at least 2).
-    max_count : int, default 100
-    seed : int, default 0
-
-    Returns
-    -------
-    list of tuple of int
-        In a deterministic order.
-    """
-    if n < 2:
-        raise ValueError(f"A derangement needs at least 2 items; got {n}.")
-    count = round(math.factorial(n) / math.e)  # the exact number of derangements for n >= 1
-    if count <= max_count:
-        return [p for p in itertools.permutations(range(n)) if all(i != j for i, j in enumerate(p))]
-    rng = np.random.default_rng(seed)
-    found: dict[tuple[int, ...], None] = {}
-    while len(found) < max_count:
-        perm = tuple(int(i) for i in rng.permutation(n))
-        if all(i != j for i, j in enumerate(perm)):
-            found.setdefault(perm, None)
-    return list(found)
-
-
-# --------------------------------------------------------------------------- within a speaker
+def resampled_layers(
+    dataset: Dataset, participant: str, filenames: Iterable[str], n_frames: int
+) -> dict[int, list[np.ndarray]]:
+    """``{layer: [(n_frames, d) per recording]}``: :func:`resample_frames` of every layer."""
+    names = list(filenames)
+    return {
+        layer: [
+            resample_frames(dataset.hidden_state(participant, layer, f), n_frames) for f in names
+        ]
+        for layer in dataset.layers
+    }
 
 
 def per_recording_layer_cka(
@@ -189,45 +109,18 @@ def per_recording_layer_cka(
 ) -> np.ndarray:
     """Frame-level layer × layer CKA of each recording separately.
 
-    Parameters
-    ----------
-    dataset : Dataset
-    participant : str
-    debiased : bool, default False
-    filenames : sequence of str, optional
-        Default all of the participant's recordings.
-
-    Returns
-    -------
-    ndarray, shape (n_recordings, n_layers, n_layers)
+    Returns an array of shape ``(n_recordings, n_layers, n_layers)``; recordings default to
+    :meth:`Dataset.pick_filenames`.
     """
-    names = (
-        dataset.filenames(participant, with_hidden_states=True)
-        if filenames is None
-        else list(filenames)
-    )
     stack = []
-    for name in names:
-        frames = [dataset.hidden_state(participant, layer, name) for layer in dataset.layers]
-        stack.append(np.asarray(cka_matrix(frames, debiased=debiased)))
+    for name in dataset.pick_filenames(participant, filenames):
+        states = [dataset.hidden_state(participant, layer, name) for layer in dataset.layers]
+        stack.append(np.asarray(cka_matrix(states, debiased=debiased)))
     return np.stack(stack)
 
 
 def mean_over_recordings(stack: np.ndarray, layer_labels: Sequence[int]) -> pd.DataFrame:
-    """Average a stack of per-recording layer × layer matrices into one labelled table.
-
-    Parameters
-    ----------
-    stack : ndarray, shape (n_recordings, n_layers, n_layers)
-        E.g. from :func:`per_recording_layer_cka`.
-    layer_labels : sequence of int
-        Layer indices for the rows and columns.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index and columns named ``"layer"``.
-    """
+    """Average a ``(n_recordings, n_layers, n_layers)`` stack into one table labelled by layer."""
     table = pd.DataFrame(
         np.mean(stack, axis=0), index=list(layer_labels), columns=list(layer_labels)
     )
@@ -242,24 +135,11 @@ def within_speaker_cka(
     debiased: bool = False,
     filenames: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Layer × layer CKA within one speaker's recordings.
+    """Layer × layer CKA within one speaker's recordings (default
+    :meth:`Dataset.pick_filenames`), a table with index and columns named ``"layer"``.
 
-    Parameters
-    ----------
-    dataset : Dataset
-    participant : str
-    unit : {"sentence", "frame"}, default "sentence"
-        ``"sentence"``: stimuli are the recordings' mean vectors (one CKA over ``n`` recordings).
-        ``"frame"``: stimuli are the frames of one recording; the per-recording matrices are
-        averaged (see :func:`per_recording_layer_cka`).
-    debiased : bool, default False
-    filenames : sequence of str, optional
-        Default all of the participant's recordings.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``n_layers × n_layers``, index and columns named ``"layer"``.
+    ``unit="sentence"``: one CKA over the recordings' sentence means; ``unit="frame"``: one CKA
+    per recording over its frames, averaged (:func:`per_recording_layer_cka`).
     """
     _check_unit(unit)
     if unit == "sentence":
@@ -273,64 +153,46 @@ def within_speaker_cka(
     return _label(table, "layer", "layer")
 
 
-# --------------------------------------------------------------------------- across speakers
+def shared_sentence_layers(
+    dataset: Dataset,
+    participant_a: str,
+    participant_b: str,
+    *,
+    unit: str = "sentence",
+    n_frames: int | None = None,
+    min_sentences: int = 2,
+) -> tuple[dict, dict]:
+    """Both speakers' hidden states of the sentences they both read, per layer.
 
-
-def _centred_gram(frames: np.ndarray, debiased: bool) -> np.ndarray:
-    """Flattened centred linear Gram matrix of one ``(n, d)`` representation.
-
-    Biased: the Gram matrix of the centred features (``H K H``). Debiased: the U-centred Gram
-    matrix of Song et al. (see :func:`tutorial_utils.cka.center_gram`). Either way, the CKA of
-    two representations is the cosine of their flattened centred Grams.
+    ``unit="sentence"``: ``{layer: (n_sentences, d)}`` sentence means, row ``i`` of A and of B
+    the same sentence. ``unit="frame"``: ``{layer: [(n_frames, d) per sentence]}``, resampled
+    to ``n_frames`` (default :func:`common_length`). Raises when the speakers share fewer than
+    ``min_sentences`` sentences. Returns the representations of A and of B.
     """
-    return center_gram(gram_linear(frames), unbiased=debiased).ravel()
-
-
-def _cosines(flat_a: np.ndarray, flat_b: np.ndarray) -> np.ndarray:
-    """All pairwise cosines between the rows of two stacks of flattened centred Grams."""
-    norms = np.outer(np.linalg.norm(flat_a, axis=1), np.linalg.norm(flat_b, axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (flat_a @ flat_b.T) / norms
-
-
-def _centred_grams(frames: list[np.ndarray], n_frames: int, debiased: bool) -> np.ndarray:
-    """Flattened centred Gram matrices of resampled recordings: shape (n_rec, n_frames²)."""
-    return np.stack([_centred_gram(resample_frames(x, n_frames), debiased) for x in frames])
-
-
-def _frame_grams(
-    dataset: Dataset, participant: str, filenames: Sequence[str], n_frames: int, debiased: bool
-) -> dict[int, np.ndarray]:
-    """``{layer: (n_rec, n_frames²)}`` centred Grams of one speaker's resampled recordings."""
-    return {
-        layer: _centred_grams(
-            [dataset.hidden_state(participant, layer, f) for f in filenames], n_frames, debiased
+    _check_unit(unit)
+    pairs = dataset.shared_sentences(participant_a, participant_b)
+    if len(pairs) < min_sentences:
+        raise ValueError(
+            f"{participant_a} and {participant_b} share {len(pairs)} sentences; too few."
         )
-        for layer in dataset.layers
-    }
+    if unit == "sentence":
+        reps_a = sentence_mean_layers(dataset, participant_a, pairs.FILENAME_A)
+        return reps_a, sentence_mean_layers(dataset, participant_b, pairs.FILENAME_B)
+    length = n_frames or common_length(dataset, pairs, participant_a, participant_b)
+    reps_a = resampled_layers(dataset, participant_a, pairs.FILENAME_A, length)
+    return reps_a, resampled_layers(dataset, participant_b, pairs.FILENAME_B, length)
 
 
-def _frame_cross(grams_a: dict, grams_b: dict, perm: Sequence[int]) -> np.ndarray:
-    """Per-sentence CKA of A's layers vs B's layers, averaged over sentences.
-
-    Sentence ``i`` of A is paired with sentence ``perm[i]`` of B.
-    """
-    layers_a, layers_b = list(grams_a), list(grams_b)
-    result = np.zeros((len(layers_a), len(layers_b)))
-    for i, j in enumerate(perm):
-        flat_a = np.stack([grams_a[la][i] for la in layers_a])
-        flat_b = np.stack([grams_b[lb][j] for lb in layers_b])
-        result += _cosines(flat_a, flat_b)
-    return result / len(perm)
-
-
-def _pair_diagonals(grams_a: dict, grams_b: dict) -> np.ndarray:
-    """CKA of A's layer ``l`` in sentence ``i`` with B's layer ``l`` in sentence ``j``.
-
-    Returns an array of shape ``(n_a, n_b, n_layers)``; any pairing of sentences is then a
-    lookup, which makes the shuffled baseline cheap.
-    """
-    return np.stack([_cosines(grams_a[layer], grams_b[layer]) for layer in grams_a], axis=-1)
+def _frame_level_across(reps_a: dict, reps_b: dict, debiased: bool) -> np.ndarray:
+    """Mean over shared sentences of the per-sentence layer × layer CKA on resampled frames."""
+    n_sentences = len(next(iter(reps_a.values())))
+    per_sentence = [
+        cka_matrix(
+            [x[i] for x in reps_a.values()], [y[i] for y in reps_b.values()], debiased=debiased
+        )
+        for i in range(n_sentences)
+    ]
+    return np.mean(per_sentence, axis=0)
 
 
 def across_speaker_cka(
@@ -344,122 +206,28 @@ def across_speaker_cka(
 ) -> pd.DataFrame:
     """Layer × layer CKA between two speakers reading the same sentences.
 
-    Parameters
-    ----------
-    dataset : Dataset
-    participant_a, participant_b : str
-        Rows are A's layers, columns B's layers.
-    unit : {"sentence", "frame"}, default "sentence"
-        ``"sentence"``: stimuli are the shared sentences (mean vectors), matched by sentence id.
-        ``"frame"``: both recordings of each shared sentence are resampled to ``n_frames`` frames
-        (linear interpolation in time), CKA is computed per sentence and averaged.
-    debiased : bool, default False
-    n_frames : int, optional
-        Common length for ``unit="frame"``; default the shortest recording involved.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``n_layers × n_layers``; index named ``"layer_<A>"``, columns ``"layer_<B>"``.
+    Rows are A's layers (index ``"layer_<A>"``), columns B's (``"layer_<B>"``).
+    ``unit="sentence"``: the stimuli are the shared sentences' means, matched by sentence id.
+    ``unit="frame"``: both recordings of each shared sentence are resampled to ``n_frames``
+    frames (default :func:`common_length`), CKA is computed per sentence and averaged (see
+    :func:`shared_sentence_layers`).
     """
-    _check_unit(unit)
-    pairs = dataset.shared_sentences(participant_a, participant_b)
-    if len(pairs) < (4 if debiased else 2):
-        raise ValueError(
-            f"{participant_a} and {participant_b} share {len(pairs)} sentences; too few."
-        )
+    speakers = {"participant_a": participant_a, "participant_b": participant_b}
+    reps_a, reps_b = shared_sentence_layers(
+        dataset, **speakers, unit=unit, n_frames=n_frames, min_sentences=4 if debiased else 2
+    )
     if unit == "sentence":
-        reps_a = sentence_mean_layers(dataset, participant_a, pairs.FILENAME_A)
-        reps_b = sentence_mean_layers(dataset, participant_b, pairs.FILENAME_B)
         table = cka_matrix(reps_a, reps_b, debiased=debiased)
     else:
-        length = n_frames or common_length(dataset, pairs, participant_a, participant_b)
-        grams_a = _frame_grams(dataset, participant_a, pairs.FILENAME_A, length, debiased)
-        grams_b = _frame_grams(dataset, participant_b, pairs.FILENAME_B, length, debiased)
-        values = _frame_cross(grams_a, grams_b, range(len(pairs)))
+        values = _frame_level_across(reps_a, reps_b, debiased)
         table = pd.DataFrame(values, index=dataset.layers, columns=dataset.layers)
     return _label(table, f"layer_{participant_a}", f"layer_{participant_b}")
 
 
-def _sentence_diagonal(reps_a: dict, reps_b: dict, perm: Sequence[int], debiased: bool):
-    """Diagonal CKA(A layer l, B layer l) with B's sentences reordered by ``perm``."""
-    order = list(perm)
-    values = []
-    for layer in reps_a:
-        matrix = cka_matrix([reps_a[layer]], [reps_b[layer][order]], debiased=debiased)
-        values.append(float(np.asarray(matrix)[0, 0]))
-    return np.array(values)
-
-
-def shuffled_diagonal(
-    dataset: Dataset,
-    participant_a: str,
-    participant_b: str,
-    *,
-    unit: str = "sentence",
-    debiased: bool = False,
-    n_frames: int | None = None,
-    max_shuffles: int = 100,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Across-speaker diagonal CKA when every sentence of A is paired with another sentence of B.
-
-    This is the null baseline for :func:`across_speaker_cka`'s diagonal: it keeps everything
-    (speakers, layers, number of stimuli, recording lengths) except the match of content.
-
-    Parameters
-    ----------
-    dataset : Dataset
-    participant_a, participant_b : str
-    unit : {"sentence", "frame"}, default "sentence"
-    debiased : bool, default False
-    n_frames : int, optional
-        Common length for ``unit="frame"``; default the shortest recording involved.
-    max_shuffles : int, default 100
-        All derangements are used when there are at most this many (44 for 5 sentences),
-        otherwise this many random ones (see :func:`derangements`).
-    seed : int, default 0
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per shuffled pairing, one column per layer.
-    """
-    _check_unit(unit)
-    pairs = dataset.shared_sentences(participant_a, participant_b)
-    perms = derangements(len(pairs), max_shuffles, seed)
-    if unit == "sentence":
-        reps_a = sentence_mean_layers(dataset, participant_a, pairs.FILENAME_A)
-        reps_b = sentence_mean_layers(dataset, participant_b, pairs.FILENAME_B)
-        rows = [_sentence_diagonal(reps_a, reps_b, p, debiased) for p in perms]
-    else:
-        length = n_frames or common_length(dataset, pairs, participant_a, participant_b)
-        grams_a = _frame_grams(dataset, participant_a, pairs.FILENAME_A, length, debiased)
-        grams_b = _frame_grams(dataset, participant_b, pairs.FILENAME_B, length, debiased)
-        cosines = _pair_diagonals(grams_a, grams_b)
-        index = np.arange(len(pairs))
-        rows = [cosines[index, list(p)].mean(axis=0) for p in perms]
-    table = pd.DataFrame(np.stack(rows), columns=dataset.layers)
-    table.index.name = "shuffle"
-    table.columns.name = "layer"
-    return table
-
-
-# --------------------------------------------------------------------------- reading out
-
-
 def diagonal(matrix: pd.DataFrame) -> pd.Series:
-    """The diagonal of a layer × layer table (layer ``l`` of A vs layer ``l`` of B).
+    """The diagonal of a square layer × layer table (layer ``l`` of A vs layer ``l`` of B).
 
-    Parameters
-    ----------
-    matrix : pandas.DataFrame
-        Square table with the same layer labels on both axes.
-
-    Returns
-    -------
-    pandas.Series
-        Indexed by layer.
+    Returns a Series named ``"cka"`` indexed by layer.
     """
     if list(matrix.index) != list(matrix.columns):
         raise ValueError("matrix must have the same layer labels on rows and columns.")
@@ -468,17 +236,8 @@ def diagonal(matrix: pd.DataFrame) -> pd.Series:
 
 
 def diagonal_peak(matrix: pd.DataFrame) -> pd.Series:
-    """Where the diagonal of a layer × layer table is highest.
-
-    Parameters
-    ----------
-    matrix : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series
-        ``layer`` (int) and ``cka`` (float) of the maximum (first one on ties, nan ignored).
-    """
+    """``layer`` (int) and ``cka`` (float) where the diagonal is highest (first on ties, nan
+    ignored)."""
     diag = diagonal(matrix)
     if diag.isna().all():
         raise ValueError("The diagonal is all nan; there is no peak.")
@@ -487,14 +246,8 @@ def diagonal_peak(matrix: pd.DataFrame) -> pd.Series:
 
 
 def diagonal_table(matrix: pd.DataFrame, shuffled: pd.DataFrame) -> pd.DataFrame:
-    """Matched diagonal next to its shuffled-pairing baseline, per layer.
-
-    Parameters
-    ----------
-    matrix : pandas.DataFrame
-        Output of :func:`across_speaker_cka`.
-    shuffled : pandas.DataFrame
-        Output of :func:`shuffled_diagonal` (same ``unit`` and ``debiased``).
+    """Matched diagonal of ``matrix`` (:func:`across_speaker_cka`) next to its ``shuffled``
+    baseline (:func:`tutorial_utils.nulls.shuffled_diagonal`, same ``unit`` and ``debiased``).
 
     Returns
     -------
@@ -521,19 +274,10 @@ def diagonal_table(matrix: pd.DataFrame, shuffled: pd.DataFrame) -> pd.DataFrame
 def block_table(matrix: pd.DataFrame, blocks: Mapping[str, Sequence[int]]) -> pd.DataFrame:
     """Mean and minimum CKA within and between named groups of layers.
 
-    Parameters
-    ----------
-    matrix : pandas.DataFrame
-        A layer × layer table (e.g. from :func:`within_speaker_cka`).
-    blocks : mapping of str to sequence of int
-        E.g. ``{"0-10": range(11), "11-12": [11, 12]}``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per pair of blocks (``block_a``, ``block_b``, a block with itself included) with
-        the ``mean`` and ``min`` CKA over the layer pairs; the unit diagonal of a block with
-        itself is left out (a one-layer block with itself gives nan).
+    ``blocks`` names groups of layers, e.g. ``{"0-10": range(11), "11-12": [11, 12]}``. Returns
+    one row per pair of blocks (``block_a``, ``block_b``; a block with itself included) with the
+    ``mean`` and ``min`` CKA over their layer pairs of ``matrix``; the unit diagonal of a block
+    with itself is left out (a one-layer block with itself gives nan).
     """
     rows = []
     names = list(blocks)
@@ -544,12 +288,7 @@ def block_table(matrix: pd.DataFrame, blocks: Mapping[str, Sequence[int]]) -> pd
             if name_a == name_b:
                 values = values[~np.eye(len(a), dtype=bool)]
             defined = values[np.isfinite(values)]
-            rows.append(
-                {
-                    "block_a": name_a,
-                    "block_b": name_b,
-                    "mean": float(defined.mean()) if defined.size else np.nan,
-                    "min": float(defined.min()) if defined.size else np.nan,
-                }
-            )
+            mean = float(defined.mean()) if defined.size else np.nan
+            low = float(defined.min()) if defined.size else np.nan
+            rows.append({"block_a": name_a, "block_b": name_b, "mean": mean, "min": low})
     return pd.DataFrame(rows)

@@ -1,42 +1,56 @@
-"""Notebook display helpers: the data-source callout and the real-data reference numbers.
+"""The data-source callout, and the numbers reported for the real data, kept once as data.
 
 The synthetic sample lets every notebook run offline, but its numbers are not the tutorial's
-results. :func:`data_notice` returns a visible callout that says which data a notebook is
-running on, and :data:`REAL_FINDINGS` holds the numbers reported for the real data so the
-notebooks can print them next to their own.
+results. :func:`data_notice` returns a visible callout that says which data a notebook runs on;
+:data:`REAL_CKA` and :data:`REAL_FINDINGS` hold what the tutorial reports for the real data,
+and both the callout and :func:`compare_with_real` are written from them.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
 
 import pandas as pd
 from IPython.display import HTML
 
-__all__ = ["REAL_FINDINGS", "compare_with_real", "data_notice", "real_value_text"]
+from .dataset import Dataset
+
+__all__ = ["REAL_CKA", "REAL_FINDINGS", "compare_with_real", "data_notice", "real_value_text"]
+
+REAL_CKA = pd.DataFrame(
+    [
+        ("MFCC", 0, 0.66, 0.66),
+        ("MFCC", 6, 0.52, 0.52),
+        ("MFCC", 7, 0.52, 0.52),
+        ("MFCC", 10, 0.58, 0.58),
+        ("MFCC", 11, 0.39, 0.40),
+        ("MFCC", 12, 0.39, 0.40),
+        ("EMA", 0, 0.31, 0.31),
+        ("EMA", 3, 0.34, 0.34),
+        ("EMA", 10, 0.29, 0.29),
+        ("EMA", 11, 0.12, 0.13),
+        ("EMA", 12, 0.12, 0.13),
+    ],
+    columns=["target", "layer", "low", "high"],
+)
+"""Reported per-recording frame-level linear CKA of a layer with a target, mean over
+recordings, as the range ``low``–``high`` (equal bounds for a single value), rounded as in the
+original chapter."""
+
+
+def _ranges(target: str) -> dict[int, tuple[float, float]]:
+    part = REAL_CKA[REAL_CKA["target"] == target]
+    return {int(r.layer): (float(r.low), float(r.high)) for r in part.itertuples()}
+
 
 REAL_FINDINGS: dict[str, object] = {
     "source": (
         "Haskins Production Rate Comparison database (Tiede et al., 2017), speakers F02 and "
         "M02, five shared IEEE sentences; facebook/wav2vec2-base hidden states"
     ),
-    # Per-recording frame-level linear CKA, mean over recordings: {layer: (low, high)}.
-    "mfcc_cka": {
-        0: (0.66, 0.66),
-        6: (0.52, 0.52),
-        7: (0.52, 0.52),
-        10: (0.58, 0.58),
-        11: (0.39, 0.40),
-        12: (0.39, 0.40),
-    },
-    "ema_cka": {
-        0: (0.31, 0.31),
-        3: (0.34, 0.34),
-        10: (0.29, 0.29),
-        11: (0.12, 0.13),
-        12: (0.12, 0.13),
-    },
+    # {layer: (low, high)} views of REAL_CKA.
+    "mfcc_cka": _ranges("MFCC"),
+    "ema_cka": _ranges("EMA"),
     # Sentence-mean layer × layer CKA (biased, n = 5 recordings per speaker).
     "sentence_mean_within_block_layers": (0, 10),
     "sentence_mean_within_block_min_cka": 0.95,
@@ -46,76 +60,69 @@ REAL_FINDINGS: dict[str, object] = {
     "speaker_blocks_layers": (0, 4),
     "same_sentence_layers": (5, 8),
 }
-"""Numbers reported for the real data (rounded as in the original chapter).
+"""The real-data findings; layer pairs are inclusive ranges. ``"mfcc_cka"`` and
+``"ema_cka"`` are :data:`REAL_CKA` by layer."""
 
-Keys ``"mfcc_cka"`` and ``"ema_cka"`` map a layer to the ``(low, high)`` range of the reported
-mean CKA (equal bounds for a single value); layer pairs are inclusive ranges.
-"""
-
-FEATURE_KEYS = {"MFCC": "mfcc_cka", "EMA": "ema_cka", "mfcc": "mfcc_cka", "ema": "ema_cka"}
+TARGET_NAMES = {"MFCC": "MFCC", "EMA": "EMA", "mfcc": "MFCC", "ema": "EMA"}
 
 
-def real_value_text(measure: str, layer: int) -> str:
-    """The real-data CKA of ``measure`` ("MFCC" or "EMA") at ``layer`` as text ("≈0.66").
+def real_value_text(target: str, layer: int) -> str:
+    """The real-data CKA of ``target`` ("MFCC" or "EMA") at ``layer`` as text ("≈0.66").
 
     Returns an empty string when the chapter reported no number for that layer.
     """
-    if measure not in FEATURE_KEYS:
-        raise ValueError(f"measure must be one of {sorted(FEATURE_KEYS)}; got {measure!r}.")
-    values: Mapping[int, tuple[float, float]] = REAL_FINDINGS[FEATURE_KEYS[measure]]
+    if target not in TARGET_NAMES:
+        raise ValueError(f"target must be one of {sorted(TARGET_NAMES)}; got {target!r}.")
+    values = _ranges(TARGET_NAMES[target])
     if int(layer) not in values:
         return ""
     low, high = values[int(layer)]
     return f"≈{low:.2f}" if low == high else f"≈{low:.2f}–{high:.2f}"
 
 
-def compare_with_real(summary: pd.DataFrame, measure: str) -> pd.DataFrame:
+def compare_with_real(summary: pd.DataFrame, target: str) -> pd.DataFrame:
     """Put this notebook's per-layer means next to the real-data numbers.
 
-    Parameters
-    ----------
-    summary : pandas.DataFrame
-        Columns ``measure``, ``layer`` and ``mean`` (e.g. from
-        :func:`tutorial_utils.analysis.summarise`).
-    measure : str
-        ``"MFCC"`` or ``"EMA"``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by the layers with a reported real-data value; columns ``this data`` (rounded
-        to 2 decimals) and ``real data``.
+    ``summary`` has the columns ``target``, ``layer`` and ``mean`` (e.g.
+    :func:`tutorial_utils.stats.summarise`); ``target`` is ``"MFCC"`` or ``"EMA"``. Returns a
+    table indexed by the layers with a reported real-data value: ``this data`` (rounded to 2
+    decimals) and ``real data``.
     """
-    part = summary[summary["measure"] == measure].set_index("layer")["mean"]
-    layers = [layer for layer in sorted(REAL_FINDINGS[FEATURE_KEYS[measure]]) if layer in part]
+    part = summary[summary["target"] == target].set_index("layer")["mean"]
+    layers = [layer for layer in sorted(_ranges(TARGET_NAMES[target])) if layer in part]
     return pd.DataFrame(
         {
             "this data": [round(float(part[layer]), 2) for layer in layers],
-            "real data": [real_value_text(measure, layer) for layer in layers],
+            "real data": [real_value_text(target, layer) for layer in layers],
         },
         index=pd.Index(layers, name="layer"),
     )
 
 
-def _findings_html() -> str:
-    """The real-data findings as a short HTML list."""
-    mfcc = REAL_FINDINGS["mfcc_cka"]
-    ema = REAL_FINDINGS["ema_cka"]
+def _layers(key: str) -> str:
+    low, high = REAL_FINDINGS[key]
+    return f"{low}–{high}"
 
-    def describe(values: Mapping[int, tuple[float, float]], name: str) -> str:
-        parts = []
-        for layer in sorted(values):
-            parts.append(f"{real_value_text(name, layer)} at layer {layer}")
-        return ", ".join(parts)
+
+def _findings_html() -> str:
+    """The real-data findings as a short HTML list, written from the tables above."""
+
+    def describe(target: str) -> str:
+        return ", ".join(
+            f"{real_value_text(target, layer)} at layer {layer}" for layer in _ranges(target)
+        )
 
     items = [
-        f"Frame-level CKA with MFCCs: {describe(mfcc, 'MFCC')} (highest at the input, a dip in "
+        f"Frame-level CKA with MFCCs: {describe('MFCC')} (highest at the input, a dip in "
         "the middle, a second peak at layer 10, lowest at the top).",
-        f"Frame-level CKA with EMA: lower throughout, {describe(ema, 'EMA')}.",
-        "Sentence means: layers 0–10 all have CKA > 0.95 with each other; layers 11–12 stand "
-        "apart. Across speakers, similarity is highest in layers 5–8.",
-        "Sentence-level Gram matrices: speaker blocks in layers 0–4, same-sentence similarity "
-        "across speakers in layers 5–8.",
+        f"Frame-level CKA with EMA: lower throughout, {describe('EMA')}.",
+        f"Sentence means: layers {_layers('sentence_mean_within_block_layers')} all have CKA > "
+        f"{REAL_FINDINGS['sentence_mean_within_block_min_cka']} with each other; layers "
+        f"{_layers('sentence_mean_outlier_layers')} stand apart. Across speakers, similarity "
+        f"is highest in layers {_layers('across_speaker_peak_layers')}.",
+        f"Sentence-level Gram matrices: speaker blocks in layers "
+        f"{_layers('speaker_blocks_layers')}, same-sentence similarity across speakers in "
+        f"layers {_layers('same_sentence_layers')}.",
     ]
     return "<ul>" + "".join(f"<li>{html.escape(item)}</li>" for item in items) + "</ul>"
 
@@ -135,7 +142,7 @@ def _box(kind: str, heading: str, body: str) -> HTML:
     )
 
 
-def data_notice(dataset) -> HTML:
+def data_notice(dataset: Dataset) -> HTML:
     """A callout that says which data the notebook runs on.
 
     Parameters

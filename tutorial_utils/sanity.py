@@ -1,17 +1,13 @@
-"""Sanity checks for CKA: what it ignores, how it fails, and whether it finds a planted answer.
+"""Sanity checks for CKA: what it ignores, what it invents, whether it finds a planted answer.
 
-Three checks, each a small table for the sanity-check notebook:
-
-* :func:`noise_cka` — biased and debiased CKA between *independent* Gaussian noise matrices as the
-  ratio of features to stimuli ``d / n`` grows. Biased CKA of pure noise is close to
-  ``d / (d + n)`` (:func:`expected_noise_cka`): about 0.99 for 5 stimuli in 768 dimensions, the
-  setting of a sentence-mean comparison. Debiased CKA stays near 0.
-* :func:`invariance_table` — CKA before and after transforming one representation: unchanged
-  by orthogonal rotations, isotropic scaling and translation; changed by per-feature scaling and
-  by a general invertible linear map.
-* :func:`planted_profile` and :func:`profile_recovery` — on the synthetic sample, whose simulated
-  layers mix four planted sources with known weights (:func:`tutorial_utils.sample.ground_truth`),
-  CKA between each layer and each source should rise and fall with the planted weight.
+* :func:`invariance_table`: CKA before and after transforming one representation (unchanged by
+  rotations, isotropic scaling and translation; changed by per-feature scaling and general
+  linear maps).
+* :func:`noise_cka`: biased and debiased CKA of *independent* noise as ``d / n`` grows; biased
+  CKA is close to ``d / (d + n)`` (:func:`expected_noise_cka`), debiased CKA stays near 0.
+* :func:`planted_profile` and :func:`profile_recovery`: on the synthetic sample, whose layers mix
+  four sources with known weights (:func:`tutorial_utils.sample.ground_truth`), CKA of each
+  layer with each source should follow the planted weight.
 """
 
 from __future__ import annotations
@@ -33,12 +29,8 @@ __all__ = [
     "noise_summary",
     "planted_profile",
     "profile_recovery",
-    "random_orthogonal",
     "source_profile",
 ]
-
-
-# --------------------------------------------------------------------------- noise vs d/n
 
 
 def expected_noise_cka(n_stimuli: int, n_features: int) -> float:
@@ -125,19 +117,9 @@ def noise_cka(
 
 
 def noise_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per (d, n) of a :func:`noise_cka` table, both estimators side by side.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        Output of :func:`noise_cka`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``(n_features, n_stimuli)``; columns ``d/n``, ``biased mean``, ``biased std``,
-        ``d/(d+n)``, ``debiased mean``, ``debiased std``.
-    """
+    """One row per ``(n_features, n_stimuli)`` of a :func:`noise_cka` table, both estimators
+    side by side: ``d/n``, ``biased mean``, ``biased std``, ``d/(d+n)``, ``debiased mean``,
+    ``debiased std``."""
     keys = ["n_features", "n_stimuli"]
     biased = table[table.estimator == "biased"].set_index(keys)
     debiased = table[table.estimator == "debiased"].set_index(keys)
@@ -153,34 +135,19 @@ def noise_summary(table: pd.DataFrame) -> pd.DataFrame:
     ).sort_index()
 
 
-# --------------------------------------------------------------------------- invariances
-
-
-def random_orthogonal(dim: int, seed: int = 0) -> np.ndarray:
-    """A random ``(dim, dim)`` orthogonal matrix (Haar distributed; QR of a Gaussian matrix).
-
-    Parameters
-    ----------
-    dim : int
-    seed : int, default 0
-
-    Returns
-    -------
-    ndarray
-    """
-    rng = np.random.default_rng(seed)
-    q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
-    return q * np.sign(np.diag(r))
+def _haar_orthogonal(dim: int, seed: int) -> np.ndarray:
+    """A random ``(dim, dim)`` orthogonal matrix, Haar distributed and seeded."""
+    return stats.ortho_group.rvs(dim, random_state=np.random.default_rng(seed))
 
 
 def _transforms(dim: int, seed: int, condition: float) -> dict[str, tuple[bool, object]]:
     """Name → (CKA should be invariant, function of x) for the invariance demonstration."""
     rng = np.random.default_rng(seed)
-    rotation = random_orthogonal(dim, seed)
+    rotation = _haar_orthogonal(dim, seed)
     shift = rng.normal(0.0, 10.0, size=dim)
     per_feature = np.exp(rng.uniform(0.0, np.log(condition), size=dim))
     spectrum = np.geomspace(1.0, condition, dim)
-    general = random_orthogonal(dim, seed + 1) @ (spectrum[:, None] * rotation)
+    general = _haar_orthogonal(dim, seed + 1) @ (spectrum[:, None] * rotation)
     return {
         "orthogonal rotation": (True, lambda x: x @ rotation),
         "isotropic scaling (x 3.7)": (True, lambda x: 3.7 * x),
@@ -234,30 +201,14 @@ def invariance_table(
     return pd.DataFrame(rows).set_index("transform")
 
 
-# --------------------------------------------------------------------------- planted profile
-
-
 def source_profile(
     layers: Mapping[int, np.ndarray],
     sources: Mapping[str, np.ndarray],
     *,
     debiased: bool = False,
 ) -> pd.DataFrame:
-    """Linear CKA between every layer and every source over the same frames.
-
-    Parameters
-    ----------
-    layers : mapping of int to ndarray
-        ``{layer: (n, d)}``.
-    sources : mapping of str to ndarray
-        ``{source: (n, k)}``, the same ``n`` frames in the same order.
-    debiased : bool, default False
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``layer``, one column per source.
-    """
+    """Linear CKA of every layer ``{layer: (n, d)}`` with every source ``{source: (n, k)}``
+    over the same ``n`` frames: a table with index ``layer`` and one column per source."""
     table = cka_matrix(dict(layers), dict(sources), debiased=debiased)
     table.index.name = "layer"
     table.columns.name = "source"
@@ -269,7 +220,7 @@ def _pooled(dataset: Dataset, participants: Sequence[str]) -> tuple[dict, dict]:
     layer_parts: dict[int, list] = {layer: [] for layer in dataset.layers}
     source_parts: dict[str, list] = {}
     for participant in participants:
-        for name in dataset.filenames(participant, with_hidden_states=True):
+        for name in dataset.pick_filenames(participant):
             planted = planted_sources(dataset, participant, name)
             n = min(len(v) for v in planted.values())
             n = min(n, dataset.hidden_state(participant, dataset.layers[0], name).shape[0])
@@ -294,18 +245,8 @@ def planted_profile(
     (rather than one CKA per recording) is needed for the ``speaker`` source: the speaker vector
     is constant within a recording, so only differences between speakers make it visible.
 
-    Parameters
-    ----------
-    dataset : Dataset
-        The synthetic sample (``load_dataset("sample")``).
-    participants : sequence of str, optional
-        Default all participants.
-    debiased : bool, default False
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``layer``, columns the planted sources.
+    ``dataset`` must be the synthetic sample (``load_dataset("sample")``); ``participants``
+    default to all. Returns a table with index ``layer`` and one column per planted source.
     """
     if dataset.source != "sample":
         raise ValueError(
@@ -318,18 +259,10 @@ def planted_profile(
 def profile_recovery(recovered: pd.DataFrame, planted: pd.DataFrame) -> pd.DataFrame:
     """How well a recovered layer profile follows the planted one, per source.
 
-    Parameters
-    ----------
-    recovered : pandas.DataFrame
-        Index layer, one column per source (e.g. :func:`planted_profile`).
-    planted : pandas.DataFrame
-        Same shape: the planted weights (:func:`tutorial_utils.sample.ground_truth`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by source; columns ``spearman`` (rank correlation over layers), ``p_value``,
-        ``peak_recovered`` and ``peak_planted`` (layer of the maximum).
+    ``recovered`` (e.g. :func:`planted_profile`) and ``planted`` (e.g.
+    :func:`tutorial_utils.sample.ground_truth`) have layers as index and sources as columns.
+    Returns a table indexed by source: ``spearman`` (rank correlation over layers),
+    ``p_value``, ``peak_recovered`` and ``peak_planted`` (layer of the maximum).
     """
     sources = [s for s in planted.columns if s in recovered.columns]
     if not sources:

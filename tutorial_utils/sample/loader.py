@@ -18,7 +18,8 @@ import soundfile as sf
 
 from ..dataset import Dataset
 from ..frames import SAMPLE_RATE
-from .encoder import PARTICIPANTS, simulate
+from .encoder import simulate
+from .sources import PARTICIPANTS
 
 __all__ = ["SAMPLE_DIR", "load_sample_dataset", "planted_sources"]
 

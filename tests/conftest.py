@@ -1,0 +1,116 @@
+"""Two tiny datasets shared by the tests of the learner's modules.
+
+``two_speakers``: speakers A (4 sentences) and B (the first 3 of them); per recording random
+audio, an EMA random walk and three layers (0: a scaled copy of the MFCCs, 1: a speaker
+vector, 2: a sentence vector). ``content_speakers``: speakers A (6 sentences) and B (5 of them,
+in another order), four layers of which layer 1 carries a smooth sentence-specific trajectory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tutorial_utils.dataset import Dataset
+from tutorial_utils.frames import EMA_COLUMNS, EMA_TABLE_COLUMNS, mfcc_frames, n_model_frames
+
+SENTENCES = ["S18", "S33", "S04", "S52"]
+
+
+def _recording(rng, participant, sid, n_samples, speaker_vec, sentence_vec):
+    """Audio, EMA table and three layers; layer 0 is a padded, scaled copy of the MFCCs."""
+    filename = f"{participant}_B01_{sid}_R01_N.mat"
+    audio = rng.standard_normal(n_samples).astype(np.float32)
+    audio *= np.sin(np.linspace(0, 7, n_samples)) ** 2
+    n = n_model_frames(n_samples)
+    mfcc = mfcc_frames(audio)
+    ema = np.cumsum(rng.standard_normal((n, 12)), axis=0)
+    table = pd.DataFrame(ema, columns=list(EMA_COLUMNS))
+    table.insert(0, "TIMESTEP", np.arange(n))
+    table.insert(0, "SENTENCE", sid)
+    table.insert(0, "FILENAME", filename)
+    layers = {
+        0: np.hstack([3 * mfcc, np.zeros((n, 4), np.float32)]),
+        1: np.tile(speaker_vec, (n, 1)) + rng.standard_normal((n, 16)) * 0.1,
+        2: np.tile(sentence_vec, (n, 1)) + rng.standard_normal((n, 16)),
+    }
+    return filename, audio, table, layers
+
+
+def make_two_speakers(seed=0):
+    """Two speakers: A reads 4 sentences, B the first 3 of them (plus silence-free noise)."""
+    rng = np.random.default_rng(seed)
+    sentence_vecs = {s: rng.standard_normal(16) * 3 for s in SENTENCES}
+    recordings, emas, states = {}, {}, {}
+    for participant, sids in (("A", SENTENCES), ("B", SENTENCES[:3])):
+        speaker_vec = rng.standard_normal(16) * 3
+        rows, tables, per_layer = [], [], {0: {}, 1: {}, 2: {}}
+        for i, sid in enumerate(sids):
+            n_samples = 8000 + 960 * i
+            name, audio, table, layers = _recording(
+                rng, participant, sid, n_samples, speaker_vec, sentence_vecs[sid]
+            )
+            rows.append((name, f"sentence {sid}", audio))
+            tables.append(table)
+            for layer, x in layers.items():
+                per_layer[layer][name] = x.astype(np.float32)
+        recordings[participant] = pd.DataFrame(rows, columns=["FILENAME", "SENTENCE", "AUDIO"])
+        emas[participant] = pd.concat(tables, ignore_index=True)
+        states[participant] = per_layer
+    return Dataset(
+        source="sample",
+        description="test",
+        recordings=recordings,
+        ema=emas,
+        hidden_states=states,
+    )
+
+
+@pytest.fixture(scope="session")
+def two_speakers() -> Dataset:
+    return make_two_speakers()
+
+
+N_LAYERS = 4
+DIM = 6
+CONTENT_WEIGHT = (0.1, 2.0, 0.5, 0.0)  # layer 1 carries the sentence content
+
+
+def _content(sentence: int, n_frames: int) -> np.ndarray:
+    """A smooth, sentence-specific trajectory sampled at n_frames relative positions."""
+    t = np.linspace(0.0, 1.0, n_frames)[:, None]
+    freqs = np.arange(1, DIM + 1)[None, :]
+    return np.sin(2 * np.pi * freqs * t * (1 + 0.3 * sentence) + sentence)
+
+
+def _speaker(name: str, sentences: list[int], lengths: list[int], seed: int):
+    rng = np.random.default_rng(seed)
+    files = [f"{name}_B01_S{s:02d}_R01_N.mat" for s in sentences]
+    states = {layer: {} for layer in range(N_LAYERS)}
+    for s, n, f in zip(sentences, lengths, files, strict=True):
+        for layer in range(N_LAYERS):
+            noise = rng.standard_normal((n, DIM))
+            states[layer][f] = (CONTENT_WEIGHT[layer] * _content(s, n) + noise).astype(np.float32)
+    table = pd.DataFrame(
+        {
+            "FILENAME": files,
+            "SENTENCE": [f"s{s}" for s in sentences],
+            "AUDIO": [np.zeros(8, dtype=np.float32) for _ in files],
+        }
+    )
+    return table, states
+
+
+@pytest.fixture(scope="session")
+def content_speakers() -> Dataset:
+    table_a, states_a = _speaker("A", [1, 2, 3, 4, 5, 6], [30, 34, 28, 40, 33, 31], seed=1)
+    table_b, states_b = _speaker("B", [5, 3, 1, 2, 4], [25, 38, 29, 31, 36], seed=2)
+    ema = pd.DataFrame(columns=list(EMA_TABLE_COLUMNS))
+    return Dataset(
+        source="sample",
+        description="test",
+        recordings={"A": table_a, "B": table_b},
+        ema={"A": ema, "B": ema},
+        hidden_states={"A": states_a, "B": states_b},
+    )
