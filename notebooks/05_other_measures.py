@@ -250,8 +250,8 @@ print(observed_means.round(3).to_string())
 #
 # The score is the held-out $R^2$ of each feature column (1: perfect; 0: no better than the
 # test recordings' mean; negative: worse), averaged over columns and folds. To keep the
-# chapter fast, the fitted measures use every third frame (frames 60 ms apart; neighbouring
-# frames carry little extra information) and three folds:
+# chapter fast, the fitted measures use one frame in three (neighbouring frames carry little
+# extra information) and three folds:
 
 # %%
 STEP = 3
@@ -271,7 +271,9 @@ target_pool = {
     for version in versions
     for t in TARGETS
 }
-print(f"{len(groups)} pooled frames (every {STEP}rd frame of each recording)")
+print(
+    f"{len(groups)} pooled frames (one in {STEP} of each recording's frames, {STEP * 20} ms apart)"
+)
 folds = list(GroupKFold(n_splits=N_SPLITS).split(groups, groups=groups))
 for fold, (train, test) in enumerate(folds):
     held_out = [recordings[i]["filename"] for i in np.unique(groups[test])]

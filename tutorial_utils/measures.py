@@ -1,11 +1,9 @@
 """Similarity measures beside CKA: probing, CCA, Procrustes and shared neighbours.
 
-Every measure compares two representations of the same ``n`` stimuli (rows): ``x`` of shape
-``(n, d_x)`` and ``y`` of shape ``(n, d_y)``. Measures that fit parameters are scored on held-out
-*recordings*: they take ``groups`` (one recording label per row) and split with
-:class:`~sklearn.model_selection.GroupKFold`, so the frames of one recording are never on both
-sides of a split (neighbouring frames are nearly identical, so a frame-level split would let a
-model "predict" a test frame from its neighbour in the training set).
+Every measure compares two representations of the same ``n`` stimuli (rows), ``x`` (n, d_x) and
+``y`` (n, d_y). Measures that fit parameters are scored on held-out *recordings*: they take
+``groups`` (a recording label per row) and split with GroupKFold, so no recording is on both
+sides of a split (a frame-level split would test on near-copies of training frames).
 
 - :func:`ridge_predictivity` — held-out R² (or Pearson r) of a ridge regression ``x → y``;
 - :func:`heldout_cca` — SVCCA (PCA of each side, then CCA) fitted on training recordings and
@@ -24,7 +22,8 @@ high-variance directions dominate it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.linalg import orthogonal_procrustes
@@ -35,6 +34,7 @@ from sklearn.model_selection import GroupKFold
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 __all__ = [
     "ALPHAS",
@@ -91,6 +91,18 @@ def _groups(groups: Sequence, n: int, n_splits: int) -> np.ndarray:
     return labels
 
 
+def _one_thread(function: Callable) -> Callable:
+    """Run ``function`` with one BLAS/OpenMP thread (threadpoolctl comes with scikit-learn):
+    the matrices here are small, and on a busy machine waiting threads made it 50× slower."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with threadpool_limits(limits=1):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
 def _splits(x: np.ndarray, groups: np.ndarray, n_splits: int) -> list:
     """(train, test) row indices of grouped K-fold cross-validation."""
     return list(GroupKFold(n_splits=n_splits).split(x, groups=groups))
@@ -117,6 +129,7 @@ def centre_and_normalise(x: np.ndarray) -> np.ndarray:
     return centred / norm
 
 
+@_one_thread
 def procrustes_similarity(x: np.ndarray, y: np.ndarray) -> float:
     """Nuclear norm of ``XᵀY`` for centred, normalised ``X`` and ``Y``; in ``[0, 1]``.
 
@@ -128,6 +141,7 @@ def procrustes_similarity(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.linalg.svd(cross, compute_uv=False).sum())
 
 
+@_one_thread
 def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
     """Orthogonal Procrustes distance ``min_R ‖XR − Y‖_F`` after centring and normalising.
 
@@ -150,6 +164,7 @@ def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
 # --------------------------------------------------------------------------- neighbours
 
 
+@_one_thread
 def neighbour_sets(x: np.ndarray, k: int = 10) -> np.ndarray:
     """Indices ``(n, k)`` of each row's ``k`` nearest neighbours (Euclidean), itself excluded."""
     x = _as_matrix(x, "x")
@@ -180,19 +195,16 @@ def mutual_knn(x: np.ndarray, y: np.ndarray, k: int = 10) -> float:
 
 
 def _ridge(alphas: Sequence[float], inner_splits: int | None, x, groups) -> RidgeCV:
-    """RidgeCV that picks its penalty from ``alphas`` using only the rows it is fitted on.
-
-    ``inner_splits=None``: RidgeCV's efficient leave-one-out CV, one penalty per target column
-    (fast; columns are then fitted independently, so stacking several targets into one ``y``
-    changes nothing). ``inner_splits=k``: GroupKFold over the training recordings, one shared
-    penalty (slower).
-    """
+    """RidgeCV choosing from ``alphas`` on its training rows only. ``inner_splits=None``:
+    efficient leave-one-out, a penalty per target column (fast; columns are fitted independently,
+    so stacking targets changes nothing); ``k``: GroupKFold over the training recordings."""
     if inner_splits is None:
         return RidgeCV(alphas=alphas, alpha_per_target=True)
     inner = _splits(x, _groups(groups, len(x), inner_splits), inner_splits)
     return RidgeCV(alphas=alphas, cv=inner)
 
 
+@_one_thread
 def ridge_scores(
     x: np.ndarray,
     y: np.ndarray,
@@ -249,38 +261,33 @@ def _pca(x: np.ndarray, dims: float | int) -> PCA:
 
 
 def _cca_fit(x: np.ndarray, y: np.ndarray, dims: float | int) -> tuple:
-    """SVCCA: whitened PCA of each side, then the SVD of their cross-correlation.
-
-    Returns the two PCAs, the canonical directions in each PCA space and the canonical
-    correlations (the singular values).
-    """
+    """SVCCA: whitened PCAs, canonical directions in each PCA space, canonical correlations."""
     pcas = [_pca(x, dims), _pca(y, dims)]
     zx, zy = (p.transform(m) for p, m in zip(pcas, (x, y), strict=True))
     u, correlations, vt = np.linalg.svd(zx.T @ zy / (len(x) - 1), full_matrices=False)
     return pcas, u, vt.T, np.clip(correlations, 0.0, 1.0)
 
 
+@_one_thread
 def svcca(x: np.ndarray, y: np.ndarray, dims: float | int = 0.99) -> float:
     """In-sample SVCCA: mean canonical correlation on the rows the weights were fitted to.
 
     ``dims``: the variance fraction each side's PCA keeps (SVCCA's usual 0.99) or a number of
-    components. With as many kept dimensions as rows the value is 1 for *any* data, which is
-    why :func:`heldout_cca` evaluates on held-out recordings.
+    components. With as many kept dimensions as rows it is 1 for *any* data.
     """
     x, y = _pair(x, y)
     return float(_cca_fit(x, y, dims)[3].mean())
 
 
+@_one_thread
 def heldout_cca(
     x: np.ndarray, y: np.ndarray, groups: Sequence, *, n_splits: int = 3, dims: float | int = 0.99
 ) -> float:
     """SVCCA fitted on training recordings, evaluated on held-out ones.
 
-    In each GroupKFold fold the PCAs (``dims`` as in :func:`svcca`) and the canonical
-    directions are fitted on the training recordings; the held-out frames are projected onto
-    them and each pair of canonical variates is correlated on the held-out frames. Returns the
-    mean over the ``min(k_x, k_y)`` pairs and over folds (a pair that does not generalise can
-    give a negative correlation).
+    In each GroupKFold fold the PCAs (``dims`` as in :func:`svcca`) and canonical directions are
+    fitted on the training recordings, and each pair of canonical variates is correlated on the
+    held-out frames. Returns the mean over the ``min(k_x, k_y)`` pairs and the folds.
     """
     x, y = _pair(x, y)
     groups = _groups(groups, len(x), n_splits)
