@@ -54,9 +54,14 @@ from scipy.linalg import orthogonal_procrustes
 from sklearn.decomposition import PCA
 from sklearn.model_selection import GroupKFold
 
-from tutorial_utils import analysis, measures, plotting
-from tutorial_utils.cka import feature_space_linear_cka
-from tutorial_utils.data import load_dataset
+from tutorial_utils import (
+    analysis,
+    cka_matrix,
+    feature_space_linear_cka,
+    load_dataset,
+    measures,
+    plotting,
+)
 from tutorial_utils.display import data_notice
 
 print("tutorial_utils", tutorial_utils.__version__)
@@ -199,13 +204,16 @@ for name, found in (("layer", neighbours_x), ("EMA", neighbours_y)):
 # ## CKA, Procrustes and mutual kNN for every recording and layer
 #
 # These three measures need no fitting, so they are computed per recording, exactly like CKA
-# in chapter 02, on the observed and on the shifted features. The neighbour sets of a layer do
-# not depend on the features it is compared with, so they are found once per layer.
+# in chapter 02, on the observed and on the shifted features. CKA of all layers with both
+# features comes from one `cka_matrix` call per recording and feature version (chapter 02
+# wrote that loop out). The neighbour sets of a layer do not depend on the features it is
+# compared with, so they are found once per layer.
 
 # %%
 KNN = f"mutual kNN (k={K})"
 rows = []
 for rec in recordings:
+    cka_tables = {v: cka_matrix(rec["layers"], targets) for v, targets in rec["versions"].items()}
     target_neighbours = {
         (version, t): measures.neighbour_sets(frames, K)
         for version, targets in rec["versions"].items()
@@ -216,7 +224,7 @@ for rec in recordings:
         for version, targets in rec["versions"].items():
             for t, y_target in targets.items():
                 values = {
-                    "CKA": feature_space_linear_cka(x_layer, y_target),
+                    "CKA": cka_tables[version].loc[layer, t],
                     "Procrustes": measures.procrustes_similarity(x_layer, y_target),
                     KNN: measures.neighbour_overlap(
                         layer_neighbours, target_neighbours[version, t]
