@@ -624,8 +624,8 @@ if dataset.source == "sample":
     )
 else:
     print(
-        f"Data source '{dataset.source}': no planted answer exists; the agreement tables "
-        "above are the result."
+        f"This is the real data (source '{dataset.source}'): no planted answer exists, and "
+        "the agreement tables above are the result."
     )
 
 # %%
@@ -695,11 +695,17 @@ k_gaps = (by_k["observed"] - by_k.drop(columns="observed").mean(axis=1)).unstack
 difference = np.abs(k_gaps[K] - profiles["EMA"][KNN]).max()
 print(k_gaps.round(3).to_string())
 print(f"(k = {K} from the sliced sets differs from the main analysis by at most {difference:.1e})")
+rho_with_k = k_gaps.corr(method="spearman")[K].drop(K)
 for k in k_gaps.columns:
     print(
         f"k = {k:2d}: top layer {k_gaps[k].idxmax()}, Spearman ρ with the k = {K} profile: "
         f"{k_gaps[k].corr(k_gaps[K], method='spearman'):.2f}"
     )
+print(
+    f"Answer: across k = {', '.join(map(str, k_gaps.columns))} the top layer lies in "
+    f"{k_gaps.idxmax().min()}–{k_gaps.idxmax().max()}, and the other profiles keep a rank "
+    f"correlation of {rho_with_k.min():.2f}–{rho_with_k.max():.2f} with k = {K}."
+)
 
 # %% tags=["hide-input"]
 # Solution 2
@@ -727,6 +733,12 @@ for name in sensor_groups:
         f"{name}: best predicted at layer {r2.idxmax()} (R² {r2.max():.3f}); "
         f"mean over layers {r2.mean():.3f}"
     )
+means = sensor_table["held-out R²"].mean()
+better = (sensor_table["held-out R²", "tongue"] > sensor_table["held-out R²", "lips and jaw"]).sum()
+print(
+    f"Answer: {means.idxmax()} is better predicted on average ({means.max():.3f} vs "
+    f"{means.min():.3f}); the tongue sensors score higher at {better} of {len(layers)} layers."
+)
 
 # %% tags=["hide-input"]
 # Solution 3
