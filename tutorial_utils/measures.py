@@ -1,0 +1,299 @@
+"""Similarity measures beside CKA: probing, CCA, Procrustes and shared neighbours.
+
+Every measure compares two representations of the same ``n`` stimuli (rows), ``x`` (n, d_x) and
+``y`` (n, d_y). Measures that fit parameters are scored on held-out *recordings*: they take
+``groups`` (a recording label per row) and split with GroupKFold, so no recording is on both
+sides of a split (a frame-level split would test on near-copies of training frames).
+
+- :func:`ridge_predictivity` — held-out R² (or Pearson r) of a ridge regression ``x → y``;
+- :func:`heldout_cca` — SVCCA (PCA of each side, then CCA) fitted on training recordings and
+  evaluated on held-out ones; :func:`svcca` is the in-sample value;
+- :func:`procrustes_similarity`, :func:`procrustes_distance` — orthogonal Procrustes after
+  centring and scaling each side to unit Frobenius norm;
+- :func:`mutual_knn` — the share of each stimulus's ``k`` nearest neighbours both spaces agree on.
+
+For centred, Frobenius-normalised ``X`` and ``Y`` with singular values ``σᵢ`` of ``XᵀY``:
+Procrustes similarity ``= Σ σᵢ`` (the nuclear norm ``‖XᵀY‖_*``), Procrustes distance
+``= min_R ‖XR − Y‖_F = sqrt(2 − 2 Σ σᵢ)`` (``R`` orthogonal), and linear CKA
+``= Σ σᵢ² / (‖XᵀX‖_F ‖YᵀY‖_F)``. Both compare centred configurations up to a rotation; CKA
+squares the singular values and divides by the spread of each side's own spectrum, so a few
+high-variance directions dominate it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from scipy.linalg import orthogonal_procrustes
+from sklearn.decomposition import PCA
+from sklearn.linear_model import RidgeCV
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GroupKFold
+from sklearn.neighbors import NearestNeighbors
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+__all__ = [
+    "ALPHAS",
+    "centre_and_normalise",
+    "heldout_cca",
+    "mutual_knn",
+    "neighbour_overlap",
+    "neighbour_sets",
+    "procrustes_distance",
+    "procrustes_similarity",
+    "ridge_predictivity",
+    "ridge_scores",
+    "svcca",
+]
+
+ALPHAS = np.logspace(-2, 6, 9)
+"""Ridge penalties searched by the inner cross-validation (inputs are standardised first)."""
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _as_matrix(x: np.ndarray, name: str) -> np.ndarray:
+    """``x`` as a finite float64 ``(n, d)`` array, or a ValueError that says what is wrong."""
+    arr = np.asarray(x)
+    if arr.ndim != 2 or arr.shape[0] < 2 or arr.shape[1] < 1:
+        raise ValueError(
+            f"{name} must be a 2-D array (n_stimuli ≥ 2, n_features ≥ 1); got shape {arr.shape}."
+        )
+    arr = arr.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values; clean them first.")
+    return arr
+
+
+def _pair(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x, y = _as_matrix(x, "x"), _as_matrix(y, "y")
+    if len(x) != len(y):
+        raise ValueError(f"x and y must describe the same stimuli: {len(x)} vs {len(y)} rows.")
+    return x, y
+
+
+def _groups(groups: Sequence, n: int, n_splits: int) -> np.ndarray:
+    """Recording labels, one per row, with at least ``n_splits`` distinct values."""
+    labels = np.asarray(groups)
+    if labels.shape != (n,):
+        raise ValueError(f"groups must hold one label per row ({n}); got shape {labels.shape}.")
+    n_groups = len(np.unique(labels))
+    if n_splits < 2 or n_groups < n_splits:
+        raise ValueError(
+            f"{n_splits}-fold grouped cross-validation needs n_splits ≥ 2 and at least "
+            f"{n_splits} recordings; got {n_groups}. Use fewer folds or more recordings."
+        )
+    return labels
+
+
+def _one_thread(function: Callable) -> Callable:
+    """Run ``function`` with one BLAS/OpenMP thread (threadpoolctl comes with scikit-learn):
+    the matrices here are small, and on a busy machine waiting threads made it 50× slower."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with threadpool_limits(limits=1):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+def _splits(x: np.ndarray, groups: np.ndarray, n_splits: int) -> list:
+    """(train, test) row indices of grouped K-fold cross-validation."""
+    return list(GroupKFold(n_splits=n_splits).split(x, groups=groups))
+
+
+def _column_correlations(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson r between matching columns of ``a`` and ``b`` (NaN where one is constant)."""
+    a, b = a - a.mean(axis=0), b - b.mean(axis=0)
+    norms = np.linalg.norm(a, axis=0) * np.linalg.norm(b, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norms > 0, np.sum(a * b, axis=0) / norms, np.nan)
+
+
+# --------------------------------------------------------------------------- Procrustes
+
+
+def centre_and_normalise(x: np.ndarray) -> np.ndarray:
+    """Subtract each column's mean, then divide by the Frobenius norm of the result."""
+    arr = _as_matrix(x, "x")
+    centred = arr - arr.mean(axis=0)
+    norm = np.linalg.norm(centred)
+    if norm == 0:
+        raise ValueError("x is constant across stimuli; it has no configuration to compare.")
+    return centred / norm
+
+
+@_one_thread
+def procrustes_similarity(x: np.ndarray, y: np.ndarray) -> float:
+    """Nuclear norm of ``XᵀY`` for centred, normalised ``X`` and ``Y``; in ``[0, 1]``.
+
+    1 when ``y`` is a rotated (or reflected), uniformly scaled and shifted copy of ``x``;
+    equal to ``1 - procrustes_distance(x, y)**2 / 2``.
+    """
+    x, y = _pair(x, y)
+    cross = centre_and_normalise(x).T @ centre_and_normalise(y)
+    return float(np.linalg.svd(cross, compute_uv=False).sum())
+
+
+@_one_thread
+def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
+    """Orthogonal Procrustes distance ``min_R ‖XR − Y‖_F`` after centring and normalising.
+
+    ``R`` comes from :func:`scipy.linalg.orthogonal_procrustes`. Each side is first rotated
+    onto its principal axes (``U S`` of ``U S Vᵀ``: at most ``n`` columns, same distance), then
+    the narrower side is padded with zero columns, i.e. embedded in the wider space. The value
+    lies in ``[0, √2]``: 0 for a rotated, scaled and shifted copy.
+    """
+    x, y = _pair(x, y)
+    axes = []
+    for m in (x, y):
+        u, s, _ = np.linalg.svd(centre_and_normalise(m), full_matrices=False)
+        axes.append(u * s)
+    width = max(m.shape[1] for m in axes)
+    a, b = (np.pad(m, ((0, 0), (0, width - m.shape[1]))) for m in axes)
+    rotation, _ = orthogonal_procrustes(a, b)
+    return float(np.linalg.norm(a @ rotation - b))
+
+
+# --------------------------------------------------------------------------- neighbours
+
+
+@_one_thread
+def neighbour_sets(x: np.ndarray, k: int = 10) -> np.ndarray:
+    """Indices ``(n, k)`` of each row's ``k`` nearest neighbours (Euclidean), itself excluded."""
+    x = _as_matrix(x, "x")
+    if not 1 <= k < len(x):
+        raise ValueError(f"k must be between 1 and n - 1 = {len(x) - 1}; got k = {k}.")
+    return NearestNeighbors(n_neighbors=k).fit(x).kneighbors(return_distance=False)
+
+
+def neighbour_overlap(neighbours_x: np.ndarray, neighbours_y: np.ndarray) -> float:
+    """Mean share of neighbours two ``(n, k)`` index arrays have in common, row by row."""
+    if neighbours_x.shape != neighbours_y.shape:
+        raise ValueError(f"shapes differ: {neighbours_x.shape} vs {neighbours_y.shape}.")
+    shared = (neighbours_x[:, :, None] == neighbours_y[:, None, :]).any(axis=2)
+    return float(shared.mean())
+
+
+def mutual_knn(x: np.ndarray, y: np.ndarray, k: int = 10) -> float:
+    """Mutual k-nearest-neighbour overlap: 1 for identical neighbourhoods, ≈ k/(n−1) by chance.
+
+    Only each stimulus's ``k`` closest stimuli count, so the measure is *local*: it ignores how
+    far apart distant stimuli are, which dominates CKA and Procrustes.
+    """
+    x, y = _pair(x, y)
+    return neighbour_overlap(neighbour_sets(x, k), neighbour_sets(y, k))
+
+
+# --------------------------------------------------------------------------- ridge probing
+
+
+def _ridge(alphas: Sequence[float], inner_splits: int | None, x, groups) -> RidgeCV:
+    """RidgeCV choosing from ``alphas`` on its training rows only. ``inner_splits=None``:
+    efficient leave-one-out, a penalty per target column (fast; columns are fitted independently,
+    so stacking targets changes nothing); ``k``: GroupKFold over the training recordings."""
+    if inner_splits is None:
+        return RidgeCV(alphas=alphas, alpha_per_target=True)
+    inner = _splits(x, _groups(groups, len(x), inner_splits), inner_splits)
+    return RidgeCV(alphas=alphas, cv=inner)
+
+
+@_one_thread
+def ridge_scores(
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: Sequence,
+    *,
+    n_splits: int = 3,
+    alphas: Sequence[float] = ALPHAS,
+    score: str = "r2",
+    inner_splits: int | None = None,
+) -> np.ndarray:
+    """Held-out score of a ridge regression from ``x`` (n, d_x) to each column of ``y`` (n, d_y).
+
+    GroupKFold over the recording labels ``groups`` (one per row); in each fold the inputs are
+    standardised on the training rows and the penalty is chosen from ``alphas`` on them by
+    inner CV (``inner_splits``: see ``_ridge``). ``score`` ("r2" or "pearson") is computed on
+    each test fold and averaged over the ``n_splits`` folds.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(d_y,)`` held-out R² (≤ 1, negative when worse than the test mean) or Pearson r.
+    """
+    if score not in ("r2", "pearson"):
+        raise ValueError(f"score must be 'r2' or 'pearson'; got {score!r}.")
+    x, y = _pair(x, y)
+    groups = _groups(groups, len(x), n_splits)
+    per_fold = []
+    for train, test in _splits(x, groups, n_splits):
+        ridge = _ridge(alphas, inner_splits, x[train], groups[train])
+        predicted = make_pipeline(StandardScaler(), ridge).fit(x[train], y[train]).predict(x[test])
+        if score == "r2":
+            per_fold.append(r2_score(y[test], predicted, multioutput="raw_values"))
+        else:
+            per_fold.append(_column_correlations(y[test], predicted))
+    return np.mean(per_fold, axis=0)
+
+
+def ridge_predictivity(x: np.ndarray, y: np.ndarray, groups: Sequence, **options) -> float:
+    """:func:`ridge_scores` (same options) averaged over the target columns: one number."""
+    return float(np.nanmean(ridge_scores(x, y, groups, **options)))
+
+
+# --------------------------------------------------------------------------- CCA
+
+
+def _pca(x: np.ndarray, dims: float | int) -> PCA:
+    """Whitened PCA of ``x``: a variance fraction in (0, 1) or a number of components."""
+    if isinstance(dims, float) and 0 < dims < 1:
+        return PCA(n_components=dims, whiten=True, svd_solver="full").fit(x)
+    if isinstance(dims, (int, np.integer)) and not isinstance(dims, bool) and dims >= 1:
+        n_components = min(int(dims), *x.shape)
+        return PCA(n_components, whiten=True, random_state=0).fit(x)  # randomized if k is small
+    raise ValueError(f"dims must be a fraction in (0, 1) or a positive int; got {dims!r}.")
+
+
+def _cca_fit(x: np.ndarray, y: np.ndarray, dims: float | int) -> tuple:
+    """SVCCA: whitened PCAs, canonical directions in each PCA space, canonical correlations."""
+    pcas = [_pca(x, dims), _pca(y, dims)]
+    zx, zy = (p.transform(m) for p, m in zip(pcas, (x, y), strict=True))
+    u, correlations, vt = np.linalg.svd(zx.T @ zy / (len(x) - 1), full_matrices=False)
+    return pcas, u, vt.T, np.clip(correlations, 0.0, 1.0)
+
+
+@_one_thread
+def svcca(x: np.ndarray, y: np.ndarray, dims: float | int = 0.99) -> float:
+    """In-sample SVCCA: mean canonical correlation on the rows the weights were fitted to.
+
+    ``dims``: the variance fraction each side's PCA keeps (SVCCA's usual 0.99) or a number of
+    components. With as many kept dimensions as rows it is 1 for *any* data.
+    """
+    x, y = _pair(x, y)
+    return float(_cca_fit(x, y, dims)[3].mean())
+
+
+@_one_thread
+def heldout_cca(
+    x: np.ndarray, y: np.ndarray, groups: Sequence, *, n_splits: int = 3, dims: float | int = 0.99
+) -> float:
+    """SVCCA fitted on training recordings, evaluated on held-out ones.
+
+    In each GroupKFold fold the PCAs (``dims`` as in :func:`svcca`) and canonical directions are
+    fitted on the training recordings, and each pair of canonical variates is correlated on the
+    held-out frames. Returns the mean over the ``min(k_x, k_y)`` pairs and the folds.
+    """
+    x, y = _pair(x, y)
+    groups = _groups(groups, len(x), n_splits)
+    per_fold = []
+    for train, test in _splits(x, groups, n_splits):
+        (pca_x, pca_y), u, v, _ = _cca_fit(x[train], y[train], dims)
+        variates = pca_x.transform(x[test]) @ u, pca_y.transform(y[test]) @ v
+        per_fold.append(np.nanmean(_column_correlations(*variates)))
+    return float(np.mean(per_fold))
