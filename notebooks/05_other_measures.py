@@ -55,21 +55,24 @@ from sklearn.decomposition import PCA
 from sklearn.model_selection import GroupKFold
 
 from tutorial_utils import (
-    analysis,
     cka_matrix,
     feature_space_linear_cka,
+    frames,
     load_dataset,
     measures,
-    plotting,
+    notice,
+    nulls,
+    plots,
+    stats,
+    targets,
 )
-from tutorial_utils.display import data_notice
 
 print("tutorial_utils", tutorial_utils.__version__)
 started = time.perf_counter()
 
 # %%
 dataset = load_dataset()
-display(data_notice(dataset))
+display(notice.data_notice(dataset))
 
 # %% [markdown]
 # ## The frames, the recordings and one null for every measure
@@ -77,7 +80,7 @@ display(data_notice(dataset))
 # As in chapter 02, every recording gives the hidden states of each layer and its MFCC and EMA
 # frames on the model's 20 ms grid. We also draw the null baseline of chapter 02 *now*, once:
 # each recording's features (MFCC and EMA together) are rolled in time by a random offset of
-# at least 10% of the recording (`analysis.circular_shift`). Every measure below is computed
+# at least 10% of the recording (`nulls.circular_shift`). Every measure below is computed
 # on the same observed and the same shifted features, so all measures face the same null. One
 # shift per recording keeps the chapter fast; the null of each measure is then an average
 # over all recordings' shifts (`N_SHIFTS` sets how many per recording).
@@ -89,13 +92,13 @@ rng = np.random.default_rng(0)
 
 recordings = []  # one dict per recording
 for participant in dataset.participants:
-    for filename in dataset.filenames(participant, with_states=True):
-        layer_frames, targets = analysis.aligned_recording(dataset, participant, filename)
-        features = np.hstack([targets[t] for t in TARGETS])
-        edges = np.cumsum([targets[t].shape[1] for t in TARGETS])[:-1]
-        versions = {"observed": targets}
+    for filename in dataset.filenames(participant, with_hidden_states=True):
+        layer_frames, observed = targets.aligned_recording(dataset, participant, filename)
+        features = np.hstack([observed[t] for t in TARGETS])
+        edges = np.cumsum([observed[t].shape[1] for t in TARGETS])[:-1]
+        versions = {"observed": observed}
         for shift in range(N_SHIFTS):
-            rolled, _ = analysis.circular_shift(features, rng, min_fraction=0.1)
+            rolled, _ = nulls.circular_shift(features, rng, min_fraction=0.1)
             versions[f"shift {shift + 1}"] = dict(
                 zip(TARGETS, np.split(rolled, edges, axis=1), strict=True)
             )
@@ -213,16 +216,19 @@ for name, found in (("layer", neighbours_x), ("EMA", neighbours_y)):
 KNN = f"mutual kNN (k={K})"
 rows = []
 for rec in recordings:
-    cka_tables = {v: cka_matrix(rec["layers"], targets) for v, targets in rec["versions"].items()}
+    cka_tables = {
+        v: cka_matrix(rec["layers"], version_targets)
+        for v, version_targets in rec["versions"].items()
+    }
     target_neighbours = {
-        (version, t): measures.neighbour_sets(frames, K)
-        for version, targets in rec["versions"].items()
-        for t, frames in targets.items()
+        (version, t): measures.neighbour_sets(arrays, K)
+        for version, version_targets in rec["versions"].items()
+        for t, arrays in version_targets.items()
     }
     for layer, x_layer in rec["layers"].items():
         layer_neighbours = measures.neighbour_sets(x_layer, K)
-        for version, targets in rec["versions"].items():
-            for t, y_target in targets.items():
+        for version, version_targets in rec["versions"].items():
+            for t, y_target in version_targets.items():
                 values = {
                     "CKA": cka_tables[version].loc[layer, t],
                     "Procrustes": measures.procrustes_similarity(x_layer, y_target),
@@ -429,7 +435,7 @@ scores = pd.concat(
 )
 MEASURES = ["CKA", "Procrustes", KNN, FORWARD, BACKWARD, CCA]
 is_null = scores["version"] != "observed"
-gaps = analysis.null_gap(scores[~is_null], scores[is_null], by=["measure", "target", "layer"])
+gaps = stats.null_gap(scores[~is_null], scores[is_null], by=["measure", "target", "layer"])
 for label in TARGETS.values():
     part = gaps[gaps["target"] == label]
     table = part.pivot(index="measure", columns="layer", values=["observed", "null"])
@@ -473,7 +479,7 @@ grid = sns.relplot(
 )
 grid.set_titles("{col_name}").set(xticks=layers[::2])
 grid.figure.suptitle("Each measure on its own scale, with its circular-shift null", y=1.03)
-plotting.show(grid.figure)
+plots.show(grid.figure)
 
 # %% [markdown]
 # ## Do the measures agree?
@@ -505,7 +511,7 @@ grid = sns.relplot(
 )
 grid.set_titles("{col_name}").set(xticks=layers[::2])
 grid.figure.suptitle("Layer profiles of six measures (gap above the null, rescaled)", y=1.04)
-plotting.show(grid.figure)
+plots.show(grid.figure)
 
 # %%
 profiles = {
@@ -663,7 +669,7 @@ print(f"This chapter's computations took {elapsed:.0f} s on this machine.")
 # 2. Probe with only the tongue sensors (`TR`, `TB`, `TT`) and only the lip and jaw sensors.
 #    Which group is better predicted from the layers, and at which layer? (Hint: ridge fits
 #    each column separately, so `forward_columns` already holds the per-column scores;
-#    `tutorial_utils.features.EMA_COLUMNS` gives the column order. On the real data `_Y` is
+#    `tutorial_utils.frames.EMA_COLUMNS` gives the column order. On the real data `_Y` is
 #    the lateral axis.)
 # 3. Compare in-sample and held-out SVCCA (99% variance) for the middle layer and EMA as the
 #    number of frames grows (use every 8th, 4th, 2nd frame). What happens to the gap between
@@ -709,14 +715,13 @@ print(
 
 # %% tags=["hide-input"]
 # Solution 2
-from tutorial_utils.features import EMA_COLUMNS
 
 sensor_groups = {"tongue": ("TR", "TB", "TT"), "lips and jaw": ("UL", "LL", "JAW")}
 rows = []
 for layer in layers:
     null_r2 = np.mean([forward_columns[layer, v, "ema"] for v in versions[1:]], axis=0)
     for name, sensors in sensor_groups.items():
-        chosen = np.array([column.split("_")[0] in sensors for column in EMA_COLUMNS])
+        chosen = np.array([column.split("_")[0] in sensors for column in frames.EMA_COLUMNS])
         rows.append(
             {
                 "layer": layer,

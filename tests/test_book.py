@@ -24,6 +24,7 @@ CHAPTERS = [
     "notebooks/02_cka_acoustic_articulatory",
     "notebooks/03_layer_comparisons",
     "notebooks/04_sanity_checks",
+    "notebooks/05_other_measures",
 ]
 
 

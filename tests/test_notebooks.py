@@ -20,6 +20,7 @@ EXPECTED = [
     "02_cka_acoustic_articulatory",
     "03_layer_comparisons",
     "04_sanity_checks",
+    "05_other_measures",
 ]
 
 

@@ -8,7 +8,7 @@ Core names, as in the original chapter::
 Chapter modules, each one question::
 
     from tutorial_utils import frames, targets, sentences, recordings, layers, nulls
-    from tutorial_utils import sanity, stats, plots, notice
+    from tutorial_utils import sanity, measures, stats, plots, notice
 
 =============  ===================================================================  =======
 module         what it answers                                                      chapter
@@ -20,6 +20,7 @@ module         what it answers                                                  
 ``layers``     layer × layer CKA within and across speakers                         03
 ``nulls``      baselines: circular shift, mismatched recording, shuffled pairing    02, 03
 ``sanity``     invariances, CKA of noise, recovering a planted profile              04
+``measures``   other similarity measures: probing, held-out SVCCA, Procrustes, kNN  05
 ``stats``      means and confidence intervals over recordings, gap to a null        02
 ``plots``      the figures: a table in, Axes out                                    all
 ``notice``     which data a notebook runs on; the real data's reported numbers      all
@@ -29,6 +30,7 @@ module         what it answers                                                  
 from . import (
     frames,
     layers,
+    measures,
     notice,
     nulls,
     plots,
@@ -55,6 +57,7 @@ __all__ = [
     "gram_rbf",
     "layers",
     "load_dataset",
+    "measures",
     "notice",
     "nulls",
     "plots",
