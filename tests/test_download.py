@@ -1,4 +1,7 @@
-"""data_download.py end to end, with gdown mocked at its network boundary."""
+"""The data command end to end, with gdown mocked at its network boundary.
+
+Runs under gdown 5.2 (Colab's) and 6.x: only names both versions have are used.
+"""
 
 import importlib.util
 import json
@@ -12,7 +15,9 @@ import gdown.exceptions
 import numpy as np
 import pytest
 import requests
-from gdown.download import GoogleDriveFileToDownload
+
+# gdown 6 defines it in gdown.download and re-exports it here; gdown 5.2 defines it here.
+from gdown.download_folder import GoogleDriveFileToDownload
 
 from tutorial_utils import load_dataset
 from tutorial_utils.io import download
@@ -147,6 +152,32 @@ def test_offline_error(tmp_path, monkeypatch, capsys):
     assert "sample" in err and "--from-dir" in err and "retry" in err
     with pytest.raises(FileNotFoundError, match="python -m tutorial_utils.io"):
         load_dataset("real", tmp_path / "cache")
+
+
+def test_gdown_5_listing_failure(tmp_path, monkeypatch, capsys):
+    """gdown 5.2 prints and returns None when it cannot read the folder page."""
+    monkeypatch.setattr(gdown, "download_folder", lambda **kwargs: None)
+    assert _run(tmp_path / "cache") == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "sample" in err and "retry" in err
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError("Couldn't find the folder encoded JS string"),  # gdown 5.2
+        getattr(gdown.exceptions, "DownloadError", RuntimeError)("Failed to retrieve folder"),
+    ],
+    ids=["gdown5-runtime-error", "gdown6-download-error"],
+)
+def test_drive_refuses_the_listing(tmp_path, monkeypatch, capsys, error):
+    def refuse(**kwargs):
+        raise error
+
+    monkeypatch.setattr(gdown, "download_folder", refuse)
+    assert _run(tmp_path / "cache") == 2
+    err = capsys.readouterr().err
+    assert str(error) in " ".join(err.split()) and "Traceback" not in err
 
 
 def test_drive_refuses_a_file(tmp_path, drive, monkeypatch, capsys):
