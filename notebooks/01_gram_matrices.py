@@ -171,21 +171,19 @@ display(design)
 # shows the static figure below instead).
 
 # %% tags=["nbval-ignore-output", "remove-output"]
-import ipywidgets as widgets
+from tutorial_utils.widgets import layer_slider
 
 limit = max(np.abs(g).max() for g in grams.values())  # one colour scale for all layers
 
 
-def show_layer(layer: int = 0) -> None:
+def show_layer(layer: int) -> None:
     ax = plotting.plot_gram(grams[layer], labels=labels, title=f"Sentence means, layer {layer}",
                             cbar_label="mean z-score product", axis_label="recording",
                             vmin=-limit, vmax=limit, cmap="RdBu_r")
     plotting.show(ax)
 
 
-slider = widgets.IntSlider(min=0, max=len(grams) - 1, value=0, description="layer")
-layer_viewer = widgets.interactive(show_layer, layer=slider)
-display(layer_viewer)
+display(layer_slider(sorted(grams), show_layer))
 
 # %% [markdown]
 # All 13 layers on one colour scale. The number under each layer is the readout defined
