@@ -20,6 +20,7 @@ import requests
 from gdown.download_folder import GoogleDriveFileToDownload
 
 from tutorial_utils import load_dataset
+from tutorial_utils.io import cache as cache_module
 from tutorial_utils.io import download
 from tutorial_utils.io import files as io_files
 from tutorial_utils.io.cli import main
@@ -289,3 +290,16 @@ def test_default_reextracts_features(tmp_path, drive, monkeypatch):
     assert ds.layers == [0, 1, 2] and ds.model_name == "tiny/random"
     for name, n in F02_FRAMES.items():
         assert ds.hidden_state("F02", 2, name).shape == (n, 16)
+
+
+def test_finished_cache_is_found_in_a_later_session(tmp_path, originals, monkeypatch, capsys):
+    """The command records the cache (in a per-test config folder, see conftest.py); a fresh
+    load_dataset() without arguments or environment variables then loads it."""
+    monkeypatch.delenv("TUTORIAL_DATA_DIR", raising=False)
+    drive = tmp_path / "drive" / "MyDrive" / "speech-cka-tutorial-data"
+    args = ["--frame-states", "--data-dir", str(drive), "--from-dir", str(originals)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "load_dataset() now finds this cache" in out
+    assert cache_module.pointer_file().read_text().strip() == str(drive.resolve())
+    assert load_dataset().source == "real"
