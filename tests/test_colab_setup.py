@@ -109,3 +109,15 @@ def test_missing_package_is_installed_quietly_without_upgrades(monkeypatch, caps
 def test_failed_install_shows_pip_error(monkeypatch):
     with pytest.raises(RuntimeError, match="no network"):
         run_step(monkeypatch, FakePip(returncode=1), missing=True)
+
+
+def test_data_tour_has_an_optional_colab_data_cell_that_is_off():
+    source = ROOT / "notebooks" / "00_data_tour.py"
+    text = source.read_text()
+    assert text.count("GET_REAL_DATA = False") == 1 and "if GET_REAL_DATA:" in text
+    assert "--data-dir" in text and "/content/drive/MyDrive/" in text
+    assert "wipes the runtime's disk between sessions" in " ".join(text.split())
+    namespace: dict = {}
+    cell = text.split("# %%\nGET_REAL_DATA = False", 1)[1].split("\n# %%", 1)[0]
+    exec(compile("GET_REAL_DATA = False" + cell, "optional-cell", "exec"), namespace)
+    assert "drive" not in namespace  # nothing ran: no Colab import, no mount, no download
