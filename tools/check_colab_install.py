@@ -81,8 +81,9 @@ def classify(resolved: Iterable[dict], pins: dict[str, str]) -> dict[str, list[s
             key = "kept" if pins[name] == version else "changed"
             groups[key].append(f"{name} {version}" + ("" if key == "kept" else f" != {pins[name]}"))
         else:
-            key = "new" if name in ALLOWED_NEW else "unexpected"
-            groups[key].append(f"{name} {version}" + (f" ({ALLOWED_NEW[name]})" * (key == "new")))
+            why = ALLOWED_NEW.get(name)
+            label = f"{name} {version}" + (f" ({why})" if why else "")
+            groups["new" if why else "unexpected"].append(label)
     return groups
 
 
