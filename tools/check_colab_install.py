@@ -62,13 +62,17 @@ def read_pins(path: Path) -> dict[str, str]:
 
 def dry_run(python: str, requirements: Sequence[str], constraints: Path) -> list[dict]:
     """What ``pip install --ignore-installed`` would install, from pip's JSON report."""
-    command = [python, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed"]
-    command += ["--report", "-", "-c", str(constraints), *requirements]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-    if result.returncode != 0:
-        errors = [line for line in result.stderr.splitlines() if "is ignored" not in line]
-        sys.exit("pip could not resolve the install under Colab's pins:\n" + "\n".join(errors))
-    report = json.loads(result.stdout)
+    with tempfile.TemporaryDirectory() as scratch:
+        report_path = Path(scratch) / "report.json"
+        command = [python, "-m", "pip", "install", "--dry-run", "--ignore-installed"]
+        command += ["--report", str(report_path), "-c", str(constraints), *requirements]
+        result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+        if result.returncode != 0:
+            why = ("ERROR", "conflict", "depends on", "requested")
+            lines = (result.stdout + result.stderr).splitlines()
+            errors = [line for line in lines if any(word in line for word in why)]
+            sys.exit("FAIL: pip cannot install this under Colab's pins:\n" + "\n".join(errors))
+        report = json.loads(report_path.read_text())
     return [item["metadata"] for item in report["install"]]
 
 
