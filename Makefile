@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 
-.PHONY: help venv test book book-check lab sync lint sample clean
+.PHONY: help venv test book book-check lab sync lint sample clean colab-check
 
 help:
 	@echo "make test    run the unit tests and execute every notebook (nbval)"
@@ -14,6 +14,7 @@ help:
 	@echo "make sync    regenerate notebooks/*.ipynb from the percent .py sources"
 	@echo "make lint    ruff"
 	@echo "make sample  regenerate the offline sample with VocalTractLab (maintainers)"
+	@echo "make colab-check  install + run every notebook in a venv pinned like Google Colab"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +53,30 @@ sample:
 	test -x .venv-sample/bin/python || $(PYTHON) -m venv .venv-sample
 	.venv-sample/bin/python -m pip install --quiet -e '.[sample]'
 	.venv-sample/bin/python -m tools.make_sample
+
+# Google Colab as it is today (ci/colab-constraints.txt, Python 3.13): pip's dry run must change
+# no preinstalled package; then a fresh venv with exactly Colab's versions gets the package the
+# way the notebooks' setup cell installs it (from this checkout's committed HEAD), and runs the
+# version-sensitive unit tests and every notebook. Takes a few minutes (downloads ~120 wheels
+# once into pip's cache; no CUDA, no torch).
+COLAB_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) \
+                            $(shell command -v python3.13 2>/dev/null))
+COLAB_VENV := .venv-colab
+COLAB_BIN := $(COLAB_VENV)/bin
+
+colab-check:
+	@$(COLAB_PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null || \
+	  { echo "colab-check needs Colab's Python 3.13: set COLAB_PYTHON=/path/to/python3.13"; exit 1; }
+	rm -rf $(COLAB_VENV)
+	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_BIN)/python -m pip install --quiet --no-deps -r ci/colab-constraints.txt
+	$(COLAB_BIN)/python tools/check_colab_install.py
+	$(COLAB_BIN)/python tools/check_colab_install.py --setup-cell notebooks/00_data_tour.py
+	$(COLAB_BIN)/python -m pip install --quiet -c ci/colab-constraints.txt 'nbval>=0.11'
+	cd $(COLAB_VENV) && PYDEVD_DISABLE_FILE_VALIDATION=1 bin/python -m pytest -p no:cacheprovider \
+	  -o addopts= -q --disable-warnings $(CURDIR)/tests/test_widgets.py $(CURDIR)/tests/test_download.py
+	PYDEVD_DISABLE_FILE_VALIDATION=1 $(COLAB_BIN)/python -m pytest -p no:cacheprovider -o addopts= \
+	  --nbval-lax --nbval-current-env notebooks/
 
 clean:
 	rm -rf book/_build .pytest_cache

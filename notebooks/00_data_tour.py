@@ -20,20 +20,29 @@
 # playback needs a browser-based notebook (Jupyter, VS Code, Colab or the book).
 
 # %%
-# Setup: works locally (after `pip install -e .` or `make lab`) and in Google Colab.
+# Setup: installs the tutorial package when it is missing (Colab, a fresh environment). pip adds
+# only what is missing and upgrades nothing. Locally: `pip install -e .` or `make lab` first.
+REPO_URL = "https://github.com/speech-interpretability/speech-cka-tutorial"
 import importlib
+import json
 import subprocess
 import sys
 
-REPO_URL = "https://github.com/speech-interpretability/speech-cka-tutorial"
 try:
-    import tutorial_utils
-except ImportError:  # Colab or a fresh environment: install the package from the repository
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", f"git+{REPO_URL}"], check=True
+    import tutorial_utils  # noqa: F401
+except ImportError:
+    pip = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--report", "-",
+         f"speech-cka-tutorial @ git+{REPO_URL}"],
+        capture_output=True, text=True,
     )
+    if pip.returncode != 0:
+        raise RuntimeError(f"Installing the tutorial package failed:\n{pip.stderr}") from None
+    added = [f"{p['metadata']['name']} {p['metadata']['version']}"
+             for p in json.loads(pip.stdout)["install"]]
+    print("Installed:", ", ".join(added))
     importlib.invalidate_caches()
-    import tutorial_utils
+    import tutorial_utils  # noqa: F401
 
 import numpy as np
 import pandas as pd
@@ -45,8 +54,44 @@ print("tutorial_utils", tutorial_utils.__version__)
 
 # %% [markdown]
 # `load_dataset()` returns the real tutorial data when it has been downloaded (run
-# `python data_download.py` once), and otherwise the small synthetic sample that ships with the
-# package, so the whole tutorial runs offline.
+# `python -m tutorial_utils.io` once in a terminal, or the optional cell below in Colab), and
+# otherwise the small synthetic sample that ships with the package, so the whole tutorial runs
+# offline.
+#
+# ### Optional: the real data in Google Colab
+#
+# Skip this on a first read: everything below runs on the built-in sample. To work on the real
+# data in Colab, set `GET_REAL_DATA = True` in the next cell and run it.
+#
+# - It mounts your Google Drive (Colab asks for permission) and writes the converted data to
+#   `MyDrive/speech-cka-tutorial-data`. **Colab wipes the runtime's disk between sessions**, so
+#   a cache in the default place (`~/.cache/speech-cka-tutorial`) would be gone next time;
+#   on Drive it stays (with the original files, so that a rerun can verify the cache without
+#   downloading).
+# - **The first run takes a while, roughly 5–30 minutes:** the original audio and EMA files
+#   come from the tutorial's Google Drive folder, then the 13 Wav2Vec2 layers are re-extracted
+#   from the audio with the torch and transformers that Colab already has. Extraction is most
+#   of the time on a CPU runtime (about 6 seconds of audio per second on two cores); a GPU
+#   runtime (*Runtime → Change runtime type*) is many times faster. Progress is printed.
+# - **In every later session, run the cell again:** it mounts Drive, finds the cache complete,
+#   downloads nothing, and records where it is, so that `load_dataset()` in this and the other
+#   notebooks finds it (`load_dataset(data_dir="/content/drive/MyDrive/speech-cka-tutorial-data")`
+#   also works without this cell, once Drive is mounted). If Drive is not mounted,
+#   `load_dataset()` says so and uses the sample.
+#
+# The same command in a terminal, anywhere: `python -m tutorial_utils.io --data-dir PATH`
+# (also installed as `speech-cka-data`; `--help` lists every option).
+
+# %%
+GET_REAL_DATA = False  # True: fetch the real data into Google Drive (Colab only; see above)
+
+if GET_REAL_DATA:
+    from google.colab import drive
+
+    from tutorial_utils.io.cli import main as data_command  # = python -m tutorial_utils.io
+
+    drive.mount("/content/drive")
+    data_command(["--data-dir", "/content/drive/MyDrive/speech-cka-tutorial-data"])
 
 # %%
 dataset = load_dataset()

@@ -21,20 +21,29 @@
 # Chapter 00 (the data). Linear algebra at the level of dot products and matrix products.
 
 # %%
-# Setup: works locally (after `pip install -e .` or `make lab`) and in Google Colab.
+# Setup: installs the tutorial package when it is missing (Colab, a fresh environment). pip adds
+# only what is missing and upgrades nothing. Locally: `pip install -e .` or `make lab` first.
+REPO_URL = "https://github.com/speech-interpretability/speech-cka-tutorial"
 import importlib
+import json
 import subprocess
 import sys
 
-REPO_URL = "https://github.com/speech-interpretability/speech-cka-tutorial"
 try:
-    import tutorial_utils
-except ImportError:  # Colab or a fresh environment: install the package from the repository
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", f"git+{REPO_URL}"], check=True
+    import tutorial_utils  # noqa: F401
+except ImportError:
+    pip = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--report", "-",
+         f"speech-cka-tutorial @ git+{REPO_URL}"],
+        capture_output=True, text=True,
     )
+    if pip.returncode != 0:
+        raise RuntimeError(f"Installing the tutorial package failed:\n{pip.stderr}") from None
+    added = [f"{p['metadata']['name']} {p['metadata']['version']}"
+             for p in json.loads(pip.stdout)["install"]]
+    print("Installed:", ", ".join(added))
     importlib.invalidate_caches()
-    import tutorial_utils
+    import tutorial_utils  # noqa: F401
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -179,21 +188,19 @@ display(design)
 # shows the static figure below instead).
 
 # %% tags=["nbval-ignore-output", "remove-output"]
-import ipywidgets as widgets
+from tutorial_utils.widgets import layer_slider
 
 limit = max(np.abs(g).max() for g in grams.values())  # one colour scale for all layers
 
 
-def show_layer(layer: int = 0) -> None:
+def show_layer(layer: int) -> None:
     ax = plots.gram(grams[layer], labels=labels, title=f"Sentence means, layer {layer}",
                     cbar_label="mean z-score product", axis_label="recording",
                     vmin=-limit, vmax=limit, cmap="RdBu_r")
     plots.show(ax)
 
 
-slider = widgets.IntSlider(min=0, max=len(grams) - 1, value=0, description="layer")
-layer_viewer = widgets.interactive(show_layer, layer=slider)
-display(layer_viewer)
+display(layer_slider(sorted(grams), show_layer))
 
 # %% [markdown]
 # All 13 layers on one colour scale. The number under each layer is the readout defined

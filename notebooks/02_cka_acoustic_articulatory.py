@@ -20,20 +20,29 @@
 # Chapter 00 (frame alignment) and chapter 01 (Gram matrices and centring).
 
 # %%
-# Setup: works locally (after `pip install -e .` or `make lab`) and in Google Colab.
+# Setup: installs the tutorial package when it is missing (Colab, a fresh environment). pip adds
+# only what is missing and upgrades nothing. Locally: `pip install -e .` or `make lab` first.
+REPO_URL = "https://github.com/speech-interpretability/speech-cka-tutorial"
 import importlib
+import json
 import subprocess
 import sys
 
-REPO_URL = "https://github.com/speech-interpretability/speech-cka-tutorial"
 try:
-    import tutorial_utils
-except ImportError:  # Colab or a fresh environment: install the package from the repository
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", f"git+{REPO_URL}"], check=True
+    import tutorial_utils  # noqa: F401
+except ImportError:
+    pip = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--report", "-",
+         f"speech-cka-tutorial @ git+{REPO_URL}"],
+        capture_output=True, text=True,
     )
+    if pip.returncode != 0:
+        raise RuntimeError(f"Installing the tutorial package failed:\n{pip.stderr}") from None
+    added = [f"{p['metadata']['name']} {p['metadata']['version']}"
+             for p in json.loads(pip.stdout)["install"]]
+    print("Installed:", ", ".join(added))
     importlib.invalidate_caches()
-    import tutorial_utils
+    import tutorial_utils  # noqa: F401
 
 import matplotlib.pyplot as plt
 import pandas as pd

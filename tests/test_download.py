@@ -1,4 +1,7 @@
-"""data_download.py end to end, with gdown mocked at its network boundary."""
+"""The data command end to end, with gdown mocked at its network boundary.
+
+Runs under gdown 5.2 (Colab's) and 6.x: only names both versions have are used.
+"""
 
 import importlib.util
 import json
@@ -12,9 +15,12 @@ import gdown.exceptions
 import numpy as np
 import pytest
 import requests
-from gdown.download import GoogleDriveFileToDownload
+
+# gdown 6 defines it in gdown.download and re-exports it here; gdown 5.2 defines it here.
+from gdown.download_folder import GoogleDriveFileToDownload
 
 from tutorial_utils import load_dataset
+from tutorial_utils.io import cache as cache_module
 from tutorial_utils.io import download
 from tutorial_utils.io import files as io_files
 from tutorial_utils.io.cli import main
@@ -149,6 +155,32 @@ def test_offline_error(tmp_path, monkeypatch, capsys):
         load_dataset("real", tmp_path / "cache")
 
 
+def test_gdown_5_listing_failure(tmp_path, monkeypatch, capsys):
+    """gdown 5.2 prints and returns None when it cannot read the folder page."""
+    monkeypatch.setattr(gdown, "download_folder", lambda **kwargs: None)
+    assert _run(tmp_path / "cache") == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "sample" in err and "retry" in err
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError("Couldn't find the folder encoded JS string"),  # gdown 5.2
+        getattr(gdown.exceptions, "DownloadError", RuntimeError)("Failed to retrieve folder"),
+    ],
+    ids=["gdown5-runtime-error", "gdown6-download-error"],
+)
+def test_drive_refuses_the_listing(tmp_path, monkeypatch, capsys, error):
+    def refuse(**kwargs):
+        raise error
+
+    monkeypatch.setattr(gdown, "download_folder", refuse)
+    assert _run(tmp_path / "cache") == 2
+    err = capsys.readouterr().err
+    assert str(error) in " ".join(err.split()) and "Traceback" not in err
+
+
 def test_drive_refuses_a_file(tmp_path, drive, monkeypatch, capsys):
     def refuse(**kwargs):
         raise gdown.exceptions.FileURLRetrievalError("Too many users have viewed this file")
@@ -258,3 +290,16 @@ def test_default_reextracts_features(tmp_path, drive, monkeypatch):
     assert ds.layers == [0, 1, 2] and ds.model_name == "tiny/random"
     for name, n in F02_FRAMES.items():
         assert ds.hidden_state("F02", 2, name).shape == (n, 16)
+
+
+def test_finished_cache_is_found_in_a_later_session(tmp_path, originals, monkeypatch, capsys):
+    """The command records the cache (in a per-test config folder, see conftest.py); a fresh
+    load_dataset() without arguments or environment variables then loads it."""
+    monkeypatch.delenv("TUTORIAL_DATA_DIR", raising=False)
+    drive = tmp_path / "drive" / "MyDrive" / "speech-cka-tutorial-data"
+    args = ["--frame-states", "--data-dir", str(drive), "--from-dir", str(originals)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "load_dataset() now finds this cache" in out
+    assert cache_module.pointer_file().read_text().strip() == str(drive.resolve())
+    assert load_dataset().source == "real"

@@ -13,7 +13,14 @@ import warnings
 from pathlib import Path
 
 from .dataset import Dataset
-from .io.cache import DOWNLOAD_HINT, cache_problems, default_data_dir, load_cache, read_manifest
+from .io.cache import (
+    DOWNLOAD_HINT,
+    cache_problems,
+    find_data_dir,
+    load_cache,
+    pointer_file,
+    read_manifest,
+)
 from .sample import load_sample_dataset
 
 __all__ = ["load_dataset"]
@@ -32,9 +39,13 @@ def load_dataset(
     source : {"auto", "real", "sample"}
         ``"real"``: the converted real data (run ``python -m tutorial_utils.io`` first);
         ``"sample"``: the built-in synthetic sample (no download); ``"auto"``: the real data if
-        the cache is complete, else the sample.
+        the cache is complete, else the sample, with a warning when a cache was asked for
+        (``data_dir``, ``$TUTORIAL_DATA_DIR`` or the data command's record) but is missing or
+        incomplete.
     data_dir : path, optional
-        Cache directory; default ``$TUTORIAL_DATA_DIR`` or ``<repo>/data``.
+        Cache directory; default: ``$TUTORIAL_DATA_DIR``, else the last cache written by
+        ``python -m tutorial_utils.io`` (recorded in ``~/.config/speech-cka-tutorial/data_dir``),
+        else ``<repo>/data`` in a checkout or ``~/.cache/speech-cka-tutorial``.
     verify_hashes : bool, default False
         Recompute the sha256 of every cache file (sizes are always checked).
 
@@ -48,14 +59,34 @@ def load_dataset(
         return load_sample_dataset()
     if source == "real":
         return load_cache(data_dir, verify_hashes=verify_hashes)
-    directory = Path(data_dir) if data_dir is not None else default_data_dir()
+    directory, origin = (Path(data_dir), "argument") if data_dir is not None else find_data_dir()
     problems = cache_problems(directory, verify_hashes=verify_hashes)
     if not problems:
         return load_cache(directory, verify_hashes=verify_hashes)
-    if read_manifest(directory) is not None:
-        warnings.warn(
-            f"The real-data cache in {directory} is incomplete ({'; '.join(problems[:2])}); "
-            f"using the synthetic sample. Run `{DOWNLOAD_HINT}` to repair the cache.",
-            stacklevel=2,
-        )
+    if origin in _ASKED_FOR or read_manifest(directory) is not None:
+        warnings.warn(_not_found(directory, origin, problems), stacklevel=2)
     return load_sample_dataset()
+
+
+_ASKED_FOR = {
+    "argument": "load_dataset(data_dir=...) names it",
+    "env": "$TUTORIAL_DATA_DIR names it",
+    "pointer": "the data command recorded it in {pointer}",
+}
+"""Where a cache directory came from when its absence is worth a warning (see find_data_dir)."""
+
+
+def _not_found(directory: Path, origin: str, problems: list[str]) -> str:
+    if not directory.is_dir():
+        state = "does not exist"
+    elif read_manifest(directory) is None:
+        state = "holds no real-data cache"
+    else:
+        state = f"holds an incomplete cache ({'; '.join(problems[:2])})"
+    why = _ASKED_FOR.get(origin, "it is the default cache directory").format(pointer=pointer_file())
+    mounted = " (On Colab, mount Google Drive first, e.g. with 00_data_tour's optional cell.)"
+    return (
+        f"The real-data cache directory {directory} {state}; {why}. Using the synthetic sample "
+        f"instead. Run `{DOWNLOAD_HINT} --data-dir {directory}` to create or repair it."
+        + (mounted if origin == "pointer" else "")
+    )

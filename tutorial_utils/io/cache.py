@@ -1,7 +1,7 @@
 """The on-disk cache of the real data: write one participant, check and read everything.
 
 ``python -m tutorial_utils.io`` converts the real data once into a cache directory
-(see :func:`default_data_dir`) that holds no pickles::
+(see :func:`find_data_dir`) that holds no pickles, and records where in :func:`pointer_file`::
 
     manifest.json                 source, model, frame rate, versions, sha256 + size of files
     <P>/recordings.csv            FILENAME, SENTENCE, N_SAMPLES, SAMPLE_RATE
@@ -32,7 +32,16 @@ from ..frames import SAMPLE_RATE
 from .files import file_record, sha256_file, write_csv, write_npz
 from .store import STORE_INDEX, open_store, store_problems
 
-__all__ = ["file_record", "load_cache", "read_manifest", "cache_problems", "default_data_dir"]
+__all__ = [
+    "cache_problems",
+    "default_data_dir",
+    "file_record",
+    "find_data_dir",
+    "load_cache",
+    "pointer_file",
+    "read_manifest",
+    "remember_data_dir",
+]
 
 CACHE_FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -59,17 +68,48 @@ def parse_hidden_state_key(key: str) -> tuple[int, str]:
     return int(head[1:]), filename
 
 
-def default_data_dir() -> Path:
-    """Cache directory: ``$TUTORIAL_DATA_DIR`` if set, else ``<repo>/data`` in a source
-    checkout, else ``~/.cache/speech-cka-tutorial`` (a pip-installed package, e.g. in Colab,
-    must not write into site-packages)."""
+def pointer_file() -> Path:
+    """Where the data command records the last cache it completed, so that
+    :func:`default_data_dir` finds it in later sessions:
+    ``~/.config/speech-cka-tutorial/data_dir`` (under ``$XDG_CONFIG_HOME`` when set)."""
+    config = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(config) / "speech-cka-tutorial" / "data_dir"
+
+
+def remember_data_dir(data_dir: str | os.PathLike) -> Path:
+    """Record ``data_dir`` (absolute) in :func:`pointer_file`; returns the pointer's path."""
+    pointer = pointer_file()
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    pointer.write_text(f"{Path(data_dir).expanduser().resolve()}\n")
+    return pointer
+
+
+def find_data_dir() -> tuple[Path, str]:
+    """The default cache directory and where it comes from, in this order:
+
+    ``"env"``: ``$TUTORIAL_DATA_DIR``; ``"pointer"``: the directory recorded in
+    :func:`pointer_file` by the data command; ``"checkout"``: ``<repo>/data`` in a source
+    checkout; ``"user"``: ``~/.cache/speech-cka-tutorial`` (a pip-installed package, e.g. in
+    Colab, must not write into site-packages).
+    """
     env = os.environ.get("TUTORIAL_DATA_DIR")
     if env:
-        return Path(env).expanduser()
+        return Path(env).expanduser(), "env"
+    try:
+        recorded = pointer_file().read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        recorded = ""
+    if recorded:
+        return Path(recorded), "pointer"
     repo = Path(__file__).resolve().parents[2]
     if (repo / "pyproject.toml").is_file():
-        return repo / "data"
-    return Path.home() / ".cache" / "speech-cka-tutorial"
+        return repo / "data", "checkout"
+    return Path.home() / ".cache" / "speech-cka-tutorial", "user"
+
+
+def default_data_dir() -> Path:
+    """Cache directory used when none is given; see :func:`find_data_dir`."""
+    return find_data_dir()[0]
 
 
 def participant_files(participant: str, listed: Mapping[str, Any] | None = None) -> list[str]:

@@ -67,9 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
             and npz files only (no pickles) plus manifest.json with the sha256 of every file;
             a second run verifies them and only redoes what is missing or corrupt.
 
-            Cache directory: --data-dir, else $TUTORIAL_DATA_DIR, else data/ in the repository.
-            Nothing to download? The notebooks also run on the built-in synthetic sample
-            (see --sample)."""
+            Cache directory: --data-dir, else $TUTORIAL_DATA_DIR, else the last one this
+            command completed, else data/ in a source checkout, else
+            ~/.cache/speech-cka-tutorial. Each completed run records its directory in
+            ~/.config/speech-cka-tutorial/data_dir, where load_dataset() looks for it. In
+            Colab, keep the cache on Drive (the disk is wiped between sessions):
+            --data-dir /content/drive/MyDrive/speech-cka-tutorial-data.
+            Also installed as the command `speech-cka-data`. Nothing to download? The
+            notebooks also run on the built-in synthetic sample (see --sample)."""
         ),
         epilog=textwrap.dedent(
             """\
@@ -88,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="PATH",
-        help="cache directory (default: $TUTORIAL_DATA_DIR or data/ in the repository)",
+        help="cache directory (default: $TUTORIAL_DATA_DIR, else the last one used; see above)",
     )
     parser.add_argument(
         "--from-dir",
@@ -169,6 +174,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.list:
         print(describe_cache(args.data_dir))
         return 0
+    default, origin = cache.find_data_dir()
+    if args.data_dir is None and origin == "pointer" and not default.is_dir():
+        message = (
+            f"{cache.DOWNLOAD_HINT}: the cache directory recorded in {cache.pointer_file()}, "
+            f"{default}, does not exist (in Colab: is Google Drive mounted?). Mount it, or "
+            "choose a directory with --data-dir PATH."
+        )
+        print(textwrap.fill(message, width=100), file=sys.stderr)
+        return 2
     if not args.frame_states and args.device != "auto":  # hook (extract): fail before downloads
         try:
             resolve_device(args.device)
@@ -176,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(textwrap.fill(str(err), width=100), file=sys.stderr)
             return 2
     try:
-        run(
+        data_dir = run(
             args.data_dir,
             from_dir=args.from_dir,
             frame_states=args.frame_states,
@@ -194,7 +208,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = f"{cache.DOWNLOAD_HINT}: {type(err).__name__}: {err}"
         print(textwrap.fill(message, width=100), file=sys.stderr)
         return 1
+    _remember(data_dir, args.quiet)
     return 0
+
+
+def _remember(data_dir: Path, quiet: bool) -> None:
+    """Record the finished cache so that load_dataset() finds it in later sessions."""
+    try:
+        pointer = cache.remember_data_dir(data_dir)
+    except OSError as err:
+        print(f"Could not record the cache location ({err}); pass data_dir= to load_dataset().")
+        return
+    if not quiet:
+        print(f"load_dataset() now finds this cache (its location is recorded in {pointer}).")
 
 
 if __name__ == "__main__":

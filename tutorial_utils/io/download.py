@@ -27,6 +27,23 @@ class DownloadFailed(Exception):
     """Getting or converting the data failed; the message is meant for the user as is."""
 
 
+def _gdown_errors() -> tuple[type[BaseException], ...]:
+    """What gdown raises when Drive is unreachable or refuses, in every supported version.
+
+    gdown 6 raises ``DownloadError`` (``FileURLRetrievalError`` is a subclass). gdown 5.2 has
+    no ``DownloadError``: it raises ``FileURLRetrievalError`` for a refused file,
+    ``FolderContentsMaximumLimitError`` for a large folder and ``RuntimeError`` when the folder
+    page cannot be parsed. Network failures are ``requests`` exceptions, which are ``OSError``.
+    """
+    names = ("DownloadError", "FileURLRetrievalError", "FolderContentsMaximumLimitError")
+    found = [getattr(gdown.exceptions, name, None) for name in names]
+    return (OSError, RuntimeError, *(e for e in found if isinstance(e, type)))
+
+
+GDOWN_ERRORS = _gdown_errors()
+"""Exception types that mean "Drive did not give us the file" (never a bug in this package)."""
+
+
 def audio_name(participant: str) -> str:
     """Original recordings pickle of a participant."""
     return f"ema_audio_{participant}.pkl"
@@ -71,10 +88,14 @@ def list_drive_files(folder_id: str = DRIVE_FOLDER_ID) -> dict[str, str]:
             entries = gdown.download_folder(
                 id=folder_id, output=scratch, quiet=True, skip_download=True, use_cookies=False
             )
-    except (OSError, gdown.exceptions.DownloadError) as err:
+    except GDOWN_ERRORS as err:
         raise DownloadFailed(_offline_message("list the files", err)) from err
+    if entries is None:  # gdown 5.2 returns None instead of raising when the listing fails
+        raise DownloadFailed(
+            _offline_message("list the files", RuntimeError("gdown returned no listing"))
+        )
     files = {}
-    for entry in entries or []:
+    for entry in entries:
         parts = Path(str(entry.path)).parts
         if len(parts) >= 2 and parts[-2] == DRIVE_SUBFOLDER:
             files[parts[-1]] = entry.id
@@ -86,7 +107,7 @@ def drive_download(file_id: str, output: Path, quiet: bool = False) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
         gdown.download(id=file_id, output=str(output), quiet=quiet, resume=True)
-    except (OSError, gdown.exceptions.DownloadError) as err:
+    except GDOWN_ERRORS as err:
         raise DownloadFailed(_offline_message(f"download {output.name}", err)) from err
     if not output.is_file():
         raise DownloadFailed(_offline_message(f"download {output.name}", OSError("no file")))

@@ -1,0 +1,60 @@
+"""The layer slider: built and driven without a browser, under ipywidgets 7.7 and 8.x.
+
+`make test` runs it with the dev environment's ipywidgets 8; `make colab-check` runs it again
+in the Colab-pinned venv (ipywidgets 7.7.1, ipython 7.34).
+"""
+
+from __future__ import annotations
+
+import ipywidgets
+import matplotlib
+import numpy as np
+import pytest
+
+from tutorial_utils import plots
+from tutorial_utils.widgets import layer_slider
+
+matplotlib.use("Agg")
+
+
+def test_builds_on_this_ipywidgets_major():
+    box = layer_slider(range(13), lambda layer: None)
+    slider, output = box.children
+    assert isinstance(box, ipywidgets.VBox)
+    assert isinstance(slider, ipywidgets.IntSlider) and isinstance(output, ipywidgets.Output)
+    assert (slider.min, slider.max, slider.value, slider.step) == (0, 12, 0, 1)
+    assert slider.description == "layer" and slider.continuous_update is False
+    state = slider.get_state()  # what the frontend receives; its version differs per major
+    assert state["_model_name"] == "IntSliderModel" and state["value"] == 0
+    assert int(ipywidgets.__version__.split(".")[0]) in (7, 8)
+
+
+def test_moving_the_slider_redraws_the_chosen_layer():
+    drawn: list[int] = []
+    slider = layer_slider([3, 1, 2], drawn.append, description="L").children[0]
+    assert drawn == [1]  # first layer drawn at once
+    slider.value = 3
+    slider.value = 2
+    assert drawn == [1, 3, 2]
+    slider.value = 2  # no change, no redraw
+    assert drawn == [1, 3, 2]
+    assert slider.description == "L"
+
+
+def test_draws_a_real_figure():
+    grams = {layer: np.eye(4) * (layer + 1) for layer in range(3)}
+    seen: list[int] = []
+
+    def show_layer(layer: int) -> None:
+        ax = plots.gram(grams[layer], title=f"layer {layer}")
+        plots.show(ax)
+        seen.append(layer)
+
+    layer_slider(sorted(grams), show_layer).children[0].value = 2
+    assert seen == [0, 2]
+
+
+@pytest.mark.parametrize("layers", [[], [0, 2]])
+def test_needs_consecutive_layers(layers):
+    with pytest.raises(ValueError, match="consecutive"):
+        layer_slider(layers, lambda layer: None)
