@@ -64,3 +64,10 @@ def test_reported_numbers_are_kept_once():
     assert D.REAL_FINDINGS["mfcc_cka"] == {
         r.layer: (r.low, r.high) for r in D.REAL_CKA[D.REAL_CKA.target == "MFCC"].itertuples()
     }
+
+
+def test_by_design_note_only_on_the_sample():
+    sample = SimpleNamespace(source="sample", participants=["A"])
+    real = SimpleNamespace(source="real", participants=["A"])
+    assert D.by_design_note(sample) == D.BY_DESIGN and "by design" in D.BY_DESIGN
+    assert D.by_design_note(real) == ""

@@ -15,7 +15,15 @@ from IPython.display import HTML
 
 from .dataset import Dataset
 
-__all__ = ["REAL_CKA", "REAL_FINDINGS", "compare_with_real", "data_notice", "real_value_text"]
+__all__ = [
+    "REAL_CKA",
+    "REAL_FINDINGS",
+    "BY_DESIGN",
+    "by_design_note",
+    "compare_with_real",
+    "data_notice",
+    "real_value_text",
+]
 
 REAL_CKA = pd.DataFrame(
     [
@@ -140,6 +148,22 @@ def _box(kind: str, heading: str, body: str) -> HTML:
         f'<p class="admonition-title" style="font-weight: bold; margin: 0 0 0.4em 0;">'
         f"{html.escape(heading)}</p>{body}</div>"
     )
+
+
+BY_DESIGN = (
+    "On the synthetic sample, agreement with the real numbers is by design: the simulated "
+    "encoder's layer profile was chosen to resemble them, so it is not evidence."
+)
+"""The one line printed wherever sample numbers stand next to the real data's."""
+
+
+def by_design_note(dataset: Dataset) -> str:
+    """:data:`BY_DESIGN` for the synthetic sample, an empty string for the real data.
+
+    Print it under every table or sentence that puts the dataset's numbers next to the
+    reported real-data numbers.
+    """
+    return BY_DESIGN if dataset.source == "sample" else ""
 
 
 def data_notice(dataset: Dataset) -> HTML:
