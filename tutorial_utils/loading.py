@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 from .dataset import Dataset
-from .io.cache import DOWNLOAD_HINT, cache_problems, default_data_dir, load_cache, read_manifest
+from .io.cache import MANIFEST_NAME, CacheUnusable, default_data_dir, load_cache
 from .sample import load_sample_dataset
 
 __all__ = ["load_dataset"]
@@ -32,11 +32,13 @@ def load_dataset(
     source : {"auto", "real", "sample"}
         ``"real"``: the converted real data (run ``python -m tutorial_utils.io`` first);
         ``"sample"``: the built-in synthetic sample (no download); ``"auto"``: the real data if
-        the cache is complete, else the sample.
+        the cache is complete and loads, else the sample (with a warning when a cache exists
+        but is incomplete or damaged).
     data_dir : path, optional
         Cache directory; default ``$TUTORIAL_DATA_DIR`` or ``<repo>/data``.
     verify_hashes : bool, default False
-        Recompute the sha256 of every cache file (sizes are always checked).
+        Recompute the sha256 of every cache file (sizes, and the sha256 of the small files,
+        are always checked).
 
     Returns
     -------
@@ -49,13 +51,12 @@ def load_dataset(
     if source == "real":
         return load_cache(data_dir, verify_hashes=verify_hashes)
     directory = Path(data_dir) if data_dir is not None else default_data_dir()
-    problems = cache_problems(directory, verify_hashes=verify_hashes)
-    if not problems:
+    try:
         return load_cache(directory, verify_hashes=verify_hashes)
-    if read_manifest(directory) is not None:
-        warnings.warn(
-            f"The real-data cache in {directory} is incomplete ({'; '.join(problems[:2])}); "
-            f"using the synthetic sample. Run `{DOWNLOAD_HINT}` to repair the cache.",
-            stacklevel=2,
-        )
+    except CacheUnusable as err:
+        if (directory / MANIFEST_NAME).exists():  # a cache was made but cannot be used
+            warnings.warn(
+                f"Using the synthetic sample: the real-data cache is incomplete or damaged. {err}",
+                stacklevel=2,
+            )
     return load_sample_dataset()

@@ -18,28 +18,38 @@ from .download import DownloadFailed
 from .extract import DEFAULT_MODEL
 
 
-def describe_cache(data_dir: str | Path | None = None) -> str:
-    """Human-readable summary of what is cached (used by ``--list``)."""
+def describe_cache(data_dir: str | Path | None = None, verify: bool = False) -> str:
+    """Human-readable summary of what is cached (used by ``--list``; ``--verify``: hash all)."""
+    return cache_report(data_dir, verify)[0]
+
+
+def cache_report(data_dir: str | Path | None = None, verify: bool = False) -> tuple[str, bool]:
+    """``(summary, usable)``: :func:`describe_cache`'s text, and whether the cache loads."""
     data_dir = Path(data_dir) if data_dir is not None else cache.default_data_dir()
     manifest = cache.read_manifest(data_dir)
-    if manifest is None:
-        return (
+    if manifest is None and not (data_dir / cache.MANIFEST_NAME).exists():
+        text = (
             f"No cache in {data_dir}. Run `{cache.DOWNLOAD_HINT}` to get the real data; the "
             "built-in synthetic sample needs no download."
         )
-    problems = cache.cache_problems(data_dir)
+        return text, True
+    manifest = manifest or {}
+    problem = cache.cache_status(data_dir, verify_hashes=verify)
+    checked = "every byte verified by sha256" if verify else "--verify also hashes the npz files"
     lines = [
         f"Cache: {data_dir}",
-        f"  status: {'complete' if not problems else 'INCOMPLETE: ' + '; '.join(problems[:3])}",
+        f"  status: {f'complete ({checked})' if problem is None else 'UNUSABLE: ' + problem}",
         f"  source: {manifest.get('source')}, model: {manifest.get('model_name')}, "
         f"hidden states: {manifest.get('hidden_states', manifest.get('features'))}, "
-        f"layers: {len(manifest.get('layers', []))}",
+        f"layers: {len(manifest.get('layers') or [])}",
     ]
-    for rel, record in sorted(manifest.get("files", {}).items()):
-        lines.append(f"  {rel:<28} {record.get('size', 0) / 1e6:10.2f} MB")
-    for name, record in sorted(manifest.get("downloads", {}).items()):
-        lines.append(f"  original {name:<30} {record.get('size', 0) / 1e6:10.2f} MB")
-    return "\n".join(lines)
+    for section, prefix in (("files", ""), ("downloads", "original ")):
+        records = manifest.get(section)
+        for rel, record in sorted(records.items() if isinstance(records, dict) else []):
+            size = record.get("size") if isinstance(record, dict) else None
+            size_mb = f"{size / 1e6:10.2f} MB" if isinstance(size, int) else "   (no size)"
+            lines.append(f"  {prefix}{rel:<28} {size_mb}")
+    return "\n".join(lines), problem is None
 
 
 SAMPLE_MESSAGE = (
@@ -122,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="write nothing; explain how to use the built-in offline sample instead",
     )
     parser.add_argument("--list", action="store_true", help="show what is cached and exit")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="with --list: also recompute the sha256 of every cached file and read it",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     return parser
 
@@ -133,8 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(SAMPLE_MESSAGE)
         return 0
     if args.list:
-        print(describe_cache(args.data_dir))
-        return 0
+        text, usable = cache_report(args.data_dir, verify=args.verify)
+        print(text)
+        return 0 if usable else 1
     try:
         run(
             args.data_dir,
