@@ -108,6 +108,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         )
 
     def persistent_load(self, pid: Any) -> Any:
+        """A torch storage for a persistent id (only inside ``torch.save`` files)."""
         if self._storage_loader is None:
             raise UnsafePickleError(f"Refusing the persistent id {pid!r} outside a torch file.")
         return self._storage_loader(pid)
