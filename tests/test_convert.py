@@ -298,13 +298,34 @@ def test_filenames_a_cache_cannot_keep(tmp_path, first, capsys, filename):
     import pandas as pd
 
     table = pd.read_pickle(first / "ema_audio_F02.pkl")
-    table["FILENAME"] = table["FILENAME"].astype(object)
-    table.loc[1, "FILENAME"] = filename
-    table.to_pickle(first / "ema_audio_F02.pkl")
+    extra = {"FILENAME": filename, "SENTENCE": "No EMA, no states.", "AUDIO": np.zeros(800, "f4")}
+    table = pd.concat([table, pd.DataFrame([extra])], ignore_index=True)
+    table.to_pickle(first / "ema_audio_F02.pkl")  # earlier: a "complete" cache that never loads
     cache = tmp_path / "cache"
     assert _from(cache, first) == 2
     assert "FILENAME values" in _one_paragraph(capsys.readouterr().err)
     assert not (cache / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("participant", ["*", ".."])
+def test_participants_that_are_globs_or_parents_write_nothing(
+    tmp_path, first, monkeypatch, capsys, participant
+):
+    """Earlier, '*' matched F02's files and wrote a folder named '*'; '..' (with files named
+    ema_audio_...pkl) wrote audio.npz above the cache directory."""
+    pytest.importorskip("torch", reason="the extraction path needs the extract extra")
+    pytest.importorskip("transformers", reason="the extraction path needs the extract extra")
+    from tutorial_utils.io import extract
+
+    monkeypatch.setattr(extract, "load_model", lambda name: real_format.tiny_model(layers=1))
+    for kind, suffix in (("audio", "pkl"), ("labels", "csv")):
+        source = first / f"ema_{kind}_F02.{suffix}"
+        (first / f"ema_{kind}_{participant}.{suffix}").write_bytes(source.read_bytes())
+    cache = tmp_path / "data" / "cache"
+    args = ["--data-dir", str(cache), "--from-dir", str(first), "--model", "tiny/random"]
+    assert main([*args, "--quiet", "--participants", participant]) == 2
+    assert "not a participant id" in _one_paragraph(capsys.readouterr().err)
+    assert not (tmp_path / "data").exists()
 
 
 # -- item 7: values -----------------------------------------------------------------------------

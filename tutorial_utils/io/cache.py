@@ -197,7 +197,8 @@ def read_hidden_states(path: str | os.PathLike) -> HiddenStates:
 
 def _incomplete(data_dir: Path, problems: list[str]) -> CacheUnusable:
     return CacheUnusable(
-        f"The real-data cache in {data_dir} is missing or incomplete ({'; '.join(problems[:3])}). "
+        f"The real-data cache in {data_dir} is missing, incomplete or damaged "
+        f"({'; '.join(problems[:3])}). "
         f"Run `{DOWNLOAD_HINT}` (add `--data-dir {data_dir}` for this directory, or "
         "`--from-dir PATH` if you already have the files), or use load_dataset('sample')."
     )
