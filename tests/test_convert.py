@@ -9,6 +9,8 @@ import hashlib
 import importlib.util
 import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -411,3 +413,27 @@ def test_unchanged_participants_are_carried_over(tmp_path, first, capsys):
     dataset = load_dataset("real", cache, verify_hashes=True)
     assert dataset.ema("M02")["TR_X"].iloc[0] == -50.5
     assert io_setup.leftovers(cache) == []
+
+
+def test_read_only_mount_has_nothing_to_do(tmp_path, first):
+    """The same on a real read-only bind mount, where a user namespace allows one."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare (util-linux) for a read-only bind mount")
+    cache = tmp_path / "cache"
+    assert _from(cache, first) == 0
+    c, probe, python, originals = map(
+        shlex.quote, (str(cache), f"{cache}/probe", sys.executable, str(first))
+    )
+    script = (
+        f"mount --bind {c} {c} && mount -o remount,bind,ro {c} && ! touch {probe} 2>/dev/null "
+        f"&& exec {python} -m tutorial_utils.io --frame-states --data-dir {c} "
+        f"--from-dir {originals}"
+    )
+    result = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, env=_environment()
+    )
+    if "nothing to do" not in result.stderr and result.returncode != 0:
+        if "Operation not permitted" in result.stderr or "unshare" in result.stderr:
+            pytest.skip(f"no read-only mount here: {result.stderr.strip()[:200]}")
+    assert result.returncode == 0, result.stderr
+    assert "nothing to do" in result.stderr
