@@ -43,6 +43,9 @@ _TEMP = re.compile(
 
 
 def _fsync_dir(path: Path) -> None:
+    """Make a folder's entries durable (POSIX; Windows cannot open folders, nor needs to)."""
+    if os.name == "nt":  # pragma: no cover
+        return
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
