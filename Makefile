@@ -28,7 +28,7 @@ test: venv
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check tutorial_utils tests benchmarks scripts data_download.py
+	$(BIN)/ruff format --check tutorial_utils tests benchmarks tools data_download.py
 
 sync: venv
 	$(BIN)/jupytext --to ipynb --update $(NOTEBOOKS)
@@ -40,17 +40,18 @@ lab: venv
 # Strict Jupyter Book build from the repo root (book/_config.yml, book/_toc.yml; any warning
 # fails it), MathJax copied in from npm; prints the path of index.html.
 book: venv
-	$(BIN)/python scripts/check_book.py --build-only
+	$(BIN)/python -m tools.check_book --build-only
 
-# Build, then open every chapter in headless Chromium: screenshots in book/_build/screenshots/,
-# fails on missing figures, error outputs, blank widget boxes or untypeset math.
+# Build, then open every chapter in headless Chromium (Selenium driving Debian's chromium through
+# chromium-driver): screenshots in book/_build/screenshots/, fails on missing figures, error
+# outputs, blank widget boxes or untypeset math.
 book-check: venv
-	$(BIN)/python scripts/check_book.py
+	$(BIN)/python -m tools.check_book
 
 sample:
 	test -x .venv-sample/bin/python || $(PYTHON) -m venv .venv-sample
 	.venv-sample/bin/python -m pip install --quiet -e '.[sample]'
-	.venv-sample/bin/python scripts/make_sample.py
+	.venv-sample/bin/python -m tools.make_sample
 
 clean:
 	rm -rf book/_build .pytest_cache

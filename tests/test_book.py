@@ -1,13 +1,13 @@
 """The Jupyter Book: configuration sanity (always) and the full browser check (BOOK_CHECK=1).
 
-The browser check builds the book and opens every chapter in headless Chromium; it takes about
-a minute and needs the Debian package `chromium`, so it only runs when BOOK_CHECK=1 (CI runs it
-as `make book-check` instead).
+The browser check builds the book and opens every chapter in headless Chromium (Selenium); it
+takes about a minute and needs the Debian packages `chromium` and `chromium-driver`, so it only
+runs when BOOK_CHECK=1 (CI runs it as `make book-check` instead).
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 import subprocess
 import sys
@@ -28,10 +28,7 @@ CHAPTERS = [
 
 
 def load_check_book():
-    spec = importlib.util.spec_from_file_location("check_book", ROOT / "scripts" / "check_book.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("tools.check_book")
 
 
 def test_toc_lists_intro_five_chapters_and_references():
@@ -76,7 +73,7 @@ def test_every_cited_key_is_in_the_bibliography():
 
 @pytest.mark.skipif(os.environ.get("BOOK_CHECK") != "1", reason="set BOOK_CHECK=1 (needs chromium)")
 def test_book_builds_and_every_chapter_renders():
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_book.py")], cwd=ROOT)
+    result = subprocess.run([sys.executable, "-m", "tools.check_book"], cwd=ROOT)
     assert result.returncode == 0, "book build or browser check failed; see the output above"
     shots = sorted((BOOK / "_build" / "screenshots").glob("*.png"))
     assert len(shots) >= len(CHAPTERS)

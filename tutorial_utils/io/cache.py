@@ -7,6 +7,7 @@
     audio.npz             one float32 16 kHz array per FILENAME
     ema.csv               the 15 original EMA columns
     hidden_states.npz     float32 (T, d) arrays under keys ``L{layer}__{FILENAME}``
+    hidden_states/        instead, with ``--store npy``: see :mod:`tutorial_utils.io.store`
 
 The layout of the directory, the manifest and its checks are in
 :mod:`tutorial_utils.io.manifest`. Loading checks sizes and the sha256 of the small files,
@@ -44,6 +45,7 @@ from .manifest import (
     read_manifest,
     stored_layers,
 )
+from .store import STORE_INDEX, open_store
 
 __all__ = [
     "AUDIO_NAME",
@@ -94,9 +96,7 @@ def default_data_dir() -> Path:
     return Path.home() / ".cache" / "speech-cka-tutorial"
 
 
-# --------------------------------------------------------------------------------------------
-# Writing (into a generation folder; see tutorial_utils.io.transaction)
-# --------------------------------------------------------------------------------------------
+# -- Writing (into a generation folder; see tutorial_utils.io.transaction) -------------------
 
 
 def _kept(path: Path, record: dict, records: dict | None) -> Path:
@@ -154,9 +154,7 @@ def write_hidden_states(
     return _kept(path, write_npz(path, arrays), records)
 
 
-# --------------------------------------------------------------------------------------------
-# Reading
-# --------------------------------------------------------------------------------------------
+# -- Reading ---------------------------------------------------------------------------------
 
 
 def _read_recordings(csv: Path) -> pd.DataFrame:
@@ -213,11 +211,16 @@ def _damaged(data_dir: Path, what: str) -> CacheUnusable:
 
 
 def _lazy_hidden_states(data_dir: Path, rel: str) -> Callable[[], HiddenStates]:
+    def damaged(what: str) -> CacheUnusable:
+        return _damaged(data_dir, f"{rel}: {what}")
+
     def load() -> HiddenStates:
         try:
+            if rel.endswith(STORE_INDEX):  # npy store: a recording's file is mapped when read
+                return open_store((data_dir / rel).parent, damaged=damaged)
             return read_hidden_states(data_dir / rel)
         except _READ_ERRORS as err:
-            raise _damaged(data_dir, f"{rel}: {err}") from err
+            raise damaged(str(err)) from err
 
     return load
 

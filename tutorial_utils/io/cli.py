@@ -15,7 +15,7 @@ from pathlib import Path
 from . import cache
 from .convert import run
 from .download import DownloadFailed
-from .extract import DEFAULT_MODEL
+from .extract import DEFAULT_BATCH_SIZE, DEFAULT_MODEL, DEVICES, resolve_device
 
 
 def describe_cache(data_dir: str | Path | None = None, verify: bool = False) -> str:
@@ -61,36 +61,61 @@ SAMPLE_MESSAGE = (
     "real data."
 )
 
+_DESCRIPTION = textwrap.dedent(
+    """\
+    Get the real tutorial data and convert it into a safe, verified cache.
+
+    By default the original files (audio and EMA of F02 and M02) are downloaded from
+    the tutorial's public Google Drive folder with gdown, and the 13 Wav2Vec2 layers
+    are re-extracted from the audio (needs torch + transformers). The cache holds csv
+    and npz (or, with --store npy, .npy) files only (no pickles) plus manifest.json
+    with the sha256 of every file; a second run verifies them and only redoes what is
+    missing or corrupt.
+
+    Cache directory: --data-dir, else $TUTORIAL_DATA_DIR, else data/ in the repository.
+    Nothing to download? The notebooks also run on the built-in synthetic sample
+    (see --sample)."""
+)
+_EPILOG = textwrap.dedent(
+    """\
+    examples:
+      python -m tutorial_utils.io                         download, re-extract features
+      python -m tutorial_utils.io --frame-states          use the original features
+      python -m tutorial_utils.io --from-dir ~/InterspeechTutorial/ema_probing_data
+      python -m tutorial_utils.io --model microsoft/wavlm-base
+      python -m tutorial_utils.io --device cuda --batch-size 16   on a GPU (e.g. Colab)
+      python -m tutorial_utils.io --store npy             one lazily read file per recording
+      python -m tutorial_utils.io --list"""
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of ``python -m tutorial_utils.io``."""
     parser = argparse.ArgumentParser(
         prog="python -m tutorial_utils.io",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=textwrap.dedent(
-            """\
-            Get the real tutorial data and convert it into a safe, verified cache.
-
-            By default the original files (audio and EMA of F02 and M02) are downloaded from
-            the tutorial's public Google Drive folder with gdown, and the 13 Wav2Vec2 layers
-            are re-extracted from the audio (needs torch + transformers). The cache holds csv
-            and npz files only (no pickles) plus manifest.json with the sha256 of every file;
-            a second run verifies them and only redoes what is missing or corrupt.
-
-            Cache directory: --data-dir, else $TUTORIAL_DATA_DIR, else data/ in the repository.
-            Nothing to download? The notebooks also run on the built-in synthetic sample
-            (see --sample)."""
-        ),
-        epilog=textwrap.dedent(
-            """\
-            examples:
-              python -m tutorial_utils.io                         download, re-extract features
-              python -m tutorial_utils.io --frame-states          use the original features
-              python -m tutorial_utils.io --from-dir ~/InterspeechTutorial/ema_probing_data
-              python -m tutorial_utils.io --model microsoft/wavlm-base
-              python -m tutorial_utils.io --list"""
-        ),
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
     )
+    _add_source_options(parser)
+    parser.add_argument(
+        "--sample",
+        action="store_true",
+        help="write nothing; explain how to use the built-in offline sample instead",
+    )
+    _add_extraction_options(parser)  # hook (extract branch)
+    parser.add_argument("--list", action="store_true", help="show what is cached and exit")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="with --list: also recompute the sha256 of every cached file and read it",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    return parser
+
+
+def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    """Where the cache and the originals are, and what to convert."""
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -126,19 +151,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="P",
         help="participants to get (default: F02 and M02, when present)",
     )
+
+
+def _add_extraction_options(parser: argparse.ArgumentParser) -> None:
+    """Hook (extract branch): device, batching and the npy store, passed through to run()."""
     parser.add_argument(
-        "--sample",
-        action="store_true",
-        help="write nothing; explain how to use the built-in offline sample instead",
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="where to re-extract: auto = CUDA when torch sees a GPU, else cpu",
     )
-    parser.add_argument("--list", action="store_true", help="show what is cached and exit")
     parser.add_argument(
-        "--verify",
-        action="store_true",
-        help="with --list: also recompute the sha256 of every cached file and read it",
+        "--batch-size",
+        type=_batch_size,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help="recordings per forward pass for layer-norm models (wav2vec2-base "
+        f"always runs one at a time; default {DEFAULT_BATCH_SIZE})",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
-    return parser
+    parser.add_argument(
+        "--store",
+        choices=("npz", "npy"),
+        default="npz",
+        help="hidden states as one npz per participant (default) or one .npy "
+        "per recording, read lazily (corpora larger than memory)",
+    )
+
+
+def _batch_size(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,6 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         text, usable = cache_report(args.data_dir, verify=args.verify)
         print(text)
         return 0 if usable else 1
+    if not args.frame_states and args.device != "auto":  # hook (extract): fail before downloads
+        try:
+            resolve_device(args.device)
+        except (ValueError, ImportError) as err:
+            print(textwrap.fill(str(err), width=100), file=sys.stderr)
+            return 2
     try:
         run(
             args.data_dir,
@@ -159,6 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             model_name=args.model,
             participants=args.participants,
             quiet=args.quiet,
+            device=args.device,
+            batch_size=args.batch_size,
+            store=args.store,
         )
     except DownloadFailed as err:
         print(textwrap.fill(f"{cache.DOWNLOAD_HINT}: {err}", width=100), file=sys.stderr)

@@ -1,9 +1,11 @@
 """Convert the original files into the cache: recordings, EMA and hidden states per participant.
 
 ``ema_audio_<P>.pkl`` → ``recordings.csv`` + ``audio.npz``, ``ema_labels_<P>.csv`` →
-``ema.csv``, and the hidden states → ``hidden_states.npz``, either re-extracted from the audio
-with :mod:`tutorial_utils.io.extract` (default) or converted from the original
-``frame_states_p*_test.pkl`` files (read by :mod:`tutorial_utils.io.originals`, no torch).
+``ema.csv``, and the hidden states → ``hidden_states.npz`` (or, with ``--store npy``, the
+store of :mod:`tutorial_utils.io.store`), either re-extracted from the audio with
+:mod:`tutorial_utils.io.extract` (default; ``--device``, ``--batch-size``) or converted from the
+original ``frame_states_p*_test.pkl`` files (read by :mod:`tutorial_utils.io.originals`, no
+torch).
 
 A run is a transaction (:mod:`tutorial_utils.io.transaction`) under the cache directory's lock
 (:mod:`tutorial_utils.io.lock`): the new cache is built beside the old one and switched to in
@@ -18,7 +20,7 @@ from __future__ import annotations
 import importlib.metadata
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,9 @@ def run(
     participants: Sequence[str] | None = None,
     quiet: bool = False,
     lock_wait: float | None = None,
+    device: str = "auto",
+    batch_size: int = extract.DEFAULT_BATCH_SIZE,
+    store: str = "npz",
 ) -> Path:
     """Get and convert the real data; returns the cache directory.
 
@@ -76,6 +81,12 @@ def run(
     lock_wait : float, optional
         Seconds to wait for another conversion of the same directory to finish (default
         :data:`tutorial_utils.io.lock.LOCK_WAIT_S`, 10).
+    device, batch_size
+        Where and how many recordings at a time to re-extract (see
+        :func:`tutorial_utils.io.extract.extract_hidden_states`).
+    store : {"npz", "npy"}, default "npz"
+        ``"npy"``: hidden states in the lazily read store of :mod:`tutorial_utils.io.store`
+        (re-extracted states are streamed into it, one recording in memory at a time).
 
     Raises
     ------
@@ -83,7 +94,9 @@ def run(
         With a message for the user (offline, missing or bad files, a full disk, another run
         in progress, missing torch). The previous cache is then unchanged.
     """
-    request = plan.make_request(data_dir, from_dir, frame_states, model_name, participants, quiet)
+    request = plan.make_request(
+        data_dir, from_dir, frame_states, model_name, participants, quiet, device, batch_size, store
+    )
     with _plain_warnings():
         if plan.up_to_date(request):
             _say(f"The cache in {request.data_dir} is complete and verified: nothing to do.", quiet)
@@ -154,16 +167,22 @@ def _add_participant(
         _say(f"{p}: cache verified, carried over.", request.quiet)
         _writing(request, transaction.reuse, p, old)
         return
+    convert_participant(request, transaction, p, found)
+
+
+def convert_participant(request: Request, transaction: Transaction, p: str, found: dict) -> None:
+    """Convert one participant from its originals into the transaction's generation."""
     _say(f"Converting {p} ...", request.quiet)
     try:
         recordings, ema, hidden = _read_participant(request, p, found)
     except originals.BadOriginal as err:
         sources.reject(request.data_dir, err, downloaded=request.from_dir is None)
-    _writing(request, transaction.write, p, recordings, ema, hidden)
+    _writing(request, transaction.write, p, recordings, ema, hidden, request.store)
 
 
 def _read_participant(request: Request, p: str, found: dict) -> tuple:
-    """(recordings, EMA, {hidden_state_key: array}) of one participant, all checked."""
+    """(recordings, EMA, {hidden_state_key: array}) of one participant, all checked; with the
+    npy store, re-extracted states come as a stream checked recording by recording."""
     recordings = originals.read_recordings(found[audio_name(p)])
     lengths = originals.audio_lengths(recordings)
     ema = originals.read_labels(found[labels_name(p)], lengths)
@@ -174,13 +193,20 @@ def _read_participant(request: Request, p: str, found: dict) -> tuple:
     return recordings, ema, hidden
 
 
-def _extracted_hidden_states(request: Request, recordings: pd.DataFrame, lengths: dict) -> dict:
-    """Re-extract hidden states from the audio → ``{hidden_state_key: (T, d) float32}``."""
+def _extracted_hidden_states(request: Request, recordings: pd.DataFrame, lengths: dict) -> Any:
+    """Re-extract hidden states from the audio → ``{hidden_state_key: (T, d) float32}``, or
+    for the npy store an iterator of ``(filename, layers)``."""
     feature_extractor, model = extract.load_model(request.model_name)
     pairs = zip(recordings["FILENAME"], recordings["AUDIO"], strict=True)
+    options = {"device": request.device, "batch_size": request.batch_size}
+    if request.store == "npy":
+        stream = extract.iter_hidden_states(
+            pairs, model, feature_extractor, progress=not request.quiet, **options
+        )
+        return _checked_stream(stream, lengths, f"hidden states of {request.model_name}")
     try:
         states = extract.extract_hidden_states(
-            pairs, model, feature_extractor, progress=not request.quiet
+            pairs, model, feature_extractor, progress=not request.quiet, **options
         )
         validate.check_hidden_states(states, lengths, f"hidden states of {request.model_name}")
     except ValueError as err:
@@ -190,6 +216,24 @@ def _extracted_hidden_states(request: Request, recordings: pd.DataFrame, lengths
         for layer, per_file in states.items()
         for name, array in per_file.items()
     }
+
+
+def _checked_stream(stream: Iterable[tuple[str, list]], lengths: dict, source: str) -> Iterator:
+    """Check each recording's hidden states as it comes (as :func:`validate.check_hidden_states`
+    checks them all at once), so that the store never receives bad values."""
+    dims: set[int] = set()
+    try:
+        for filename, layers in stream:
+            per_layer = {layer: {filename: array} for layer, array in enumerate(layers)}
+            validate.check_hidden_states(per_layer, lengths, source)
+            dims.add(layers[0].shape[1])
+            if len(dims) > 1:
+                raise ValueError(
+                    f"{source}: the hidden states have different sizes {sorted(dims)}."
+                )
+            yield filename, layers
+    except ValueError as err:
+        raise DownloadFailed(str(err)) from err
 
 
 def _versions() -> dict[str, str]:
@@ -206,8 +250,10 @@ def _manifest(
     request: Request, transaction: Transaction, wanted: list[str], recipes: dict, records: dict
 ) -> dict[str, Any]:
     """The new manifest (its ``generation`` and ``files`` are added by the commit)."""
-    paths = [transaction.root / p / cache.HIDDEN_STATES_NAME for p in wanted]
-    layers = {tuple(cache.stored_layers(path)) for path in paths}
+    states = [
+        cache.participant_files(p, transaction.files, transaction.generation)[3] for p in wanted
+    ]
+    layers = {tuple(cache.stored_layers(request.data_dir / rel)) for rel in states}
     if len(layers) != 1:
         raise DownloadFailed(f"The participants' hidden states have different layers {layers}.")
     described = (

@@ -7,13 +7,16 @@ one, never a mixture (:mod:`tutorial_utils.io.transaction`)::
 
     manifest.json        format_version, complete, generation, participants, files, ...
     gen-<id>/<P>/recordings.csv, audio.npz, ema.csv, hidden_states.npz
+    gen-<id>/<P>/hidden_states/index.json + one .npy per recording   (instead, --store npy)
 
 ``files`` maps each path (relative to the data directory) to ``{"sha256", "size"}``. Caches
 written before generations (no ``generation`` key) keep their files directly in
 ``<data_dir>/<P>/``; caches older still call the hidden states ``features.npz``. Both are read.
 
 Checks: sizes always; the sha256 of every file up to :data:`SMALL_FILE_BYTES` (the csv files)
-always; the sha256 of the large npz files when asked (``verify_hashes=True``).
+always; the sha256 of the large npz files when asked (``verify_hashes=True``). A listed store
+index (:mod:`tutorial_utils.io.store_index`) counts as small; the ``.npy`` files it lists are
+checked like the large files, against the index.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import sha256_file
+from .store_index import INDEX_NAME, STORE_INDEX, read_index, store_problems
 from .validate import PARTICIPANT_PATTERN
 
 CACHE_FORMAT_VERSION = 1
@@ -67,28 +71,38 @@ def participant_files(
     """Cache files of one participant, relative to the cache directory.
 
     ``listed`` (a manifest's ``files``) selects the old hidden-states name
-    (``features.npz``) for caches written before the rename.
+    (``features.npz``) for caches written before the rename, and the index of the npy store
+    (``hidden_states/index.json``) where the manifest lists it.
     """
     folder = f"{generation}/{participant}" if generation else participant
     states = HIDDEN_STATES_NAME
     old = f"{folder}/{OLD_HIDDEN_STATES_NAME}"
     if listed is not None and old in listed and f"{folder}/{states}" not in listed:
         states = OLD_HIDDEN_STATES_NAME
+    if listed is not None and f"{folder}/{STORE_INDEX}" in listed:
+        states = STORE_INDEX
     return [f"{folder}/{name}" for name in (RECORDINGS_NAME, AUDIO_NAME, EMA_NAME, states)]
 
 
 def stored_layers(path: str | os.PathLike, filenames: list[str] | None = None) -> list[int]:
-    """Layers in a hidden-states npz, from its member names only (cheap).
+    """Layers in a hidden-states npz, from its member names only (cheap), or in a store's
+    ``index.json``.
 
     With ``filenames``, also refuse states of recordings that are not among them.
     """
-    with zipfile.ZipFile(path) as archive:
-        keys = [n.removesuffix(".npy") for n in archive.namelist()]
-    parsed = [parse_hidden_state_key(k) for k in keys]
-    unknown = sorted({f for _, f in parsed} - set(filenames or {f for _, f in parsed}))
+    path = Path(path)
+    if path.name == INDEX_NAME:  # the npy store
+        index = read_index(path.parent)
+        layers, stored = index["layers"], [r["filename"] for r in index["recordings"]]
+    else:
+        with zipfile.ZipFile(path) as archive:
+            keys = [n.removesuffix(".npy") for n in archive.namelist()]
+        parsed = [parse_hidden_state_key(k) for k in keys]
+        layers, stored = [layer for layer, _ in parsed], [f for _, f in parsed]
+    unknown = sorted(set(stored) - set(filenames or stored))
     if unknown:
         raise ValueError(f"{path.name} holds states of unknown recordings {unknown[:3]}")
-    return sorted({layer for layer, _ in parsed})
+    return sorted(set(layers))
 
 
 def read_manifest(data_dir: str | os.PathLike) -> dict | None:
@@ -143,7 +157,8 @@ def manifest_problems(manifest: Mapping[str, Any]) -> list[str]:
 
 
 def file_problems(data_dir: Path, rel: str, record: Mapping, verify_hashes: bool) -> list[str]:
-    """What is wrong with one listed file: missing, other size, other sha256."""
+    """What is wrong with one listed file: missing, other size, other sha256; for a store
+    index, also with the files it lists."""
     path = data_dir / rel
     if not path.is_file() or not path.resolve().is_relative_to(data_dir.resolve()):
         return [f"{rel} is missing"]
@@ -152,6 +167,9 @@ def file_problems(data_dir: Path, rel: str, record: Mapping, verify_hashes: bool
         return [f"{rel} has size {size}, expected {record['size']}"]
     if (verify_hashes or size <= SMALL_FILE_BYTES) and sha256_file(path) != record["sha256"]:
         return [f"{rel} has a wrong sha256 (changed or damaged since it was written)"]
+    if rel.endswith(f"/{STORE_INDEX}"):  # the npy store: also every file its index lists
+        folder = rel.removesuffix(INDEX_NAME)
+        return [f"{folder}{problem}" for problem in store_problems(path.parent, verify_hashes)]
     return []
 
 

@@ -4,6 +4,7 @@ the cache is already up to date (which needs no write at all, so it works read-o
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,9 @@ from typing import Any
 from . import cache, extract, sources, validate
 from .download import PARTICIPANTS, DownloadFailed, audio_name, find_local, labels_name
 from .manifest import file_problems, generation_of, manifest_problems, participant_files
+
+STORES = ("npz", "npy")
+"""Formats of the hidden states: one npz per participant, or the npy store (``--store``)."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,9 @@ class Request:
     model_name: str
     participants: tuple[str, ...] | None
     quiet: bool
+    device: str = "auto"
+    batch_size: int = extract.DEFAULT_BATCH_SIZE
+    store: str = "npz"
 
     @property
     def hidden_origin(self) -> str:
@@ -30,12 +37,14 @@ class Request:
         return "frame_states" if self.frame_states else f"extracted:{self.model_name}"
 
     def recipe(self, participant: str, records: dict[str, dict]) -> dict[str, Any]:
-        """The inputs of one participant's conversion, as recorded in the manifest."""
+        """The inputs of one participant's conversion, as recorded in the manifest (with the
+        store format, so that switching it converts again)."""
         names = sources.names_for([participant], self.frame_states)
-        return {
+        recipe = {
             "hidden_states": self.hidden_origin,
             "sources": {n: records[n]["sha256"] for n in names},
         }
+        return recipe if self.store == "npz" else {**recipe, "store": self.store}
 
 
 def make_request(
@@ -45,9 +54,16 @@ def make_request(
     model_name: str,
     participants: Any,
     quiet: bool,
+    device: str = "auto",
+    batch_size: int = extract.DEFAULT_BATCH_SIZE,
+    store: str = "npz",
 ) -> Request:
     """Check the arguments of :func:`~tutorial_utils.io.convert.run` before anything is read
     or written."""
+    if store not in STORES:
+        raise DownloadFailed(f"--store must be one of {', '.join(STORES)}, not {store!r}.")
+    if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise DownloadFailed(f"--batch-size must be a whole number >= 1, not {batch_size!r}.")
     if participants is not None:
         try:
             participants = tuple(validate.check_participant(p) for p in participants)
@@ -58,7 +74,8 @@ def make_request(
     if not frame_states:
         try:
             extract.require_torch()
-        except ImportError as err:
+            extract.resolve_device(device)  # before any download: a missing GPU stops here
+        except (ImportError, ValueError) as err:
             raise DownloadFailed(str(err)) from err
     return Request(
         data_dir=Path(data_dir) if data_dir is not None else cache.default_data_dir(),
@@ -67,6 +84,9 @@ def make_request(
         model_name=extract.DEFAULT_MODEL if frame_states else model_name,
         participants=participants,
         quiet=quiet,
+        device=device,
+        batch_size=batch_size,
+        store=store,
     )
 
 

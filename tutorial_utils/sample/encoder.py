@@ -4,7 +4,7 @@ Everything here is **synthetic**. Two speakers, ``SYN-F`` and ``SYN-M``, read IE
 synthesised with the VocalTractLab articulatory synthesiser. Both use VocalTractLab's bundled
 adult vocal tract (changing the anatomy breaks the synthesis in vocaltractlab-cython 0.0.17);
 they differ in voice pitch (about 153 vs 86 Hz), speaking rate and segment timing.
-``scripts/make_sample.py`` made the committed files in ``data/sample/``: 16 kHz FLAC audio,
+``tools/make_sample`` made the committed files in ``data/sample/``: 16 kHz FLAC audio,
 virtual EMA sensors at 50 Hz (``_Y`` is vertical here, lateral in the real data) and the
 phone segments. The sample has the real data's schema, so every notebook runs on it offline.
 
