@@ -9,8 +9,10 @@ import pytest
 
 from tutorial_utils import Dataset, load_dataset, loading, sentence_id
 from tutorial_utils.frames import EMA_TABLE_COLUMNS
-from tutorial_utils.io import cache
+from tutorial_utils.io import cache, location
 from tutorial_utils.io import files as io_files
+from tutorial_utils.io import manifest as manifest_module
+from tutorial_utils.io.cli import main
 from tutorial_utils.sentences import sentence_means
 
 
@@ -165,9 +167,18 @@ def test_incomplete_cache_is_refused(tmp_path):
     ema.write_bytes(content[:-5])  # truncated: caught by the size check
     with pytest.raises(FileNotFoundError, match="python -m tutorial_utils.io"):
         load_dataset("real", tmp_path)
-    ema.write_bytes(content[:-5] + b"99999")  # same size, other bytes: needs the hash
-    load_dataset("real", tmp_path)
-    with pytest.raises(FileNotFoundError, match="wrong sha256"):
+    ema.write_bytes(content[:-5] + b"99999")  # same size, other bytes: small files are hashed
+    with pytest.raises(FileNotFoundError, match="F02/ema.csv has a wrong sha256"):
+        load_dataset("real", tmp_path)
+
+
+def test_large_files_are_hashed_on_request(tmp_path, monkeypatch):
+    _write_cache(tmp_path)
+    monkeypatch.setattr(manifest_module, "SMALL_FILE_BYTES", 100)  # the npz files count as large
+    states = tmp_path / "M02" / "hidden_states.npz"
+    _flip_last_data_byte(states)
+    load_dataset("real", tmp_path)  # sizes and small files are fine
+    with pytest.raises(FileNotFoundError, match="M02/hidden_states.npz has a wrong sha256"):
         load_dataset("real", tmp_path, verify_hashes=True)
 
 
@@ -217,11 +228,11 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
 
 def test_default_cache_is_the_repo_data_dir_or_a_user_cache(tmp_path, monkeypatch):
     monkeypatch.delenv("TUTORIAL_DATA_DIR", raising=False)
-    repo = Path(cache.__file__).resolve().parents[2]
+    repo = Path(location.__file__).resolve().parents[2]
     assert cache.default_data_dir() == repo / "data"
     # An installed package (no pyproject.toml beside it) must not write into site-packages.
-    fake_package = tmp_path / "site-packages" / "tutorial_utils" / "io" / "cache.py"
-    monkeypatch.setattr(cache, "__file__", str(fake_package))
+    fake_package = tmp_path / "site-packages" / "tutorial_utils" / "io" / "location.py"
+    monkeypatch.setattr(location, "__file__", str(fake_package))
     monkeypatch.setattr(Path, "home", lambda: tmp_path / "home")
     assert cache.default_data_dir() == tmp_path / "home" / ".cache" / "speech-cka-tutorial"
 
@@ -252,3 +263,143 @@ def test_recordings_without_hidden_states_are_skipped_where_states_are_needed():
     assert shared["SENTENCE_ID"].tolist() == ["B01_S04"]  # F02's S33 has no hidden states
     everything = ds.shared_sentences("F02", "M02", with_hidden_states=False)
     assert everything["SENTENCE_ID"].tolist() == ["B01_S33", "B01_S04"]
+
+
+def _flip_last_data_byte(npz_path):
+    """Change one byte of the last array's data in an npz (same size, valid zip structure)."""
+    import zipfile
+
+    with zipfile.ZipFile(npz_path) as archive:
+        info = archive.infolist()[-1]
+    data = bytearray(npz_path.read_bytes())
+    name_len = int.from_bytes(data[info.header_offset + 26 : info.header_offset + 28], "little")
+    extra_len = int.from_bytes(data[info.header_offset + 28 : info.header_offset + 30], "little")
+    start = info.header_offset + 30 + name_len + extra_len
+    data[start + info.compress_size - 1] ^= 0x01
+    npz_path.write_bytes(bytes(data))
+
+
+# --------------------------------------------------------------------------------------------
+# Tampered or broken caches (issue 11, items 3 and 8): one message, and "auto" falls back
+# --------------------------------------------------------------------------------------------
+
+
+def _tamper_manifest(directory, change):
+    manifest = json.loads((directory / "manifest.json").read_text())
+    change(manifest)
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _set(key, value):
+    return lambda manifest: manifest.__setitem__(key, value)
+
+
+def _null_record(manifest):
+    manifest["files"]["F02/ema.csv"] = None
+
+
+def _outside_path(manifest):
+    manifest["files"]["../OUTSIDE/ema.csv"] = manifest["files"].pop("F02/ema.csv")
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (_set("files", ["F02/ema.csv"]), "files are a list"),
+        (_null_record, "record of F02/ema.csv is None"),
+        (_set("participants", ["../OUTSIDE"]), "invalid participants ['../OUTSIDE']"),
+        (_set("participants", "F02"), "lists no participants"),
+        (_set("generation", "../x"), "names the generation"),
+        (_outside_path, "unsafe path '../OUTSIDE/ema.csv'"),
+        (_set("format_version", 99), "cache format 99"),
+    ],
+    ids=["files-list", "null-record", "outside", "str", "generation", "path", "version"],
+)
+def test_tampered_manifest(tmp_path, monkeypatch, change, reason):
+    _write_cache(tmp_path)
+    _tamper_manifest(tmp_path, change)
+    with pytest.raises(FileNotFoundError, match="python -m tutorial_utils.io") as info:
+        load_dataset("real", tmp_path)
+    assert reason in str(info.value)
+    sample = _dataset()
+    monkeypatch.setattr(loading, "load_sample_dataset", lambda: sample)
+    with pytest.warns(UserWarning, match="incomplete or damaged"):
+        assert load_dataset("auto", tmp_path) is sample
+
+
+def test_manifest_that_is_not_json(tmp_path, monkeypatch):
+    _write_cache(tmp_path)
+    (tmp_path / "manifest.json").write_text("[1, 2")
+    sample = _dataset()
+    monkeypatch.setattr(loading, "load_sample_dataset", lambda: sample)
+    with pytest.warns(UserWarning, match="no readable manifest.json"):
+        assert load_dataset("auto", tmp_path) is sample
+
+
+def _rename_member(npz_path, old, new):
+    """Rename an npz member in place (same length: the file keeps its size)."""
+    assert len(old) == len(new)
+    data = npz_path.read_bytes()
+    assert data.count(old.encode()) == 2  # local header and central directory
+    npz_path.write_bytes(data.replace(old.encode(), new.encode()))
+
+
+@pytest.mark.parametrize("hash_small_files", [True, False])
+def test_flipped_byte_or_renamed_member_in_audio(tmp_path, monkeypatch, hash_small_files):
+    _write_cache(tmp_path)
+    if not hash_small_files:  # the npz structure checks must catch it on their own
+        monkeypatch.setattr(manifest_module, "SMALL_FILE_BYTES", 100)
+    audio = tmp_path / "F02" / "audio.npz"
+    original = audio.read_bytes()
+    _rename_member(audio, "F02_B01_S33_R01_N.mat", "F02_B01_S99_R01_N.mat")
+    with pytest.raises(FileNotFoundError, match="F02/audio.npz"):
+        load_dataset("real", tmp_path)
+    audio.write_bytes(original)
+    _flip_last_data_byte(audio)
+    with pytest.raises(FileNotFoundError, match="F02/audio.npz") as info:
+        load_dataset("real", tmp_path)
+    assert ("wrong sha256" if hash_small_files else "Bad CRC-32") in str(info.value)
+    sample = _dataset()
+    monkeypatch.setattr(loading, "load_sample_dataset", lambda: sample)
+    with pytest.warns(UserWarning, match="damaged"):
+        assert load_dataset("auto", tmp_path) is sample
+
+
+def test_renamed_hidden_state_member(tmp_path, monkeypatch):
+    _write_cache(tmp_path)
+    monkeypatch.setattr(manifest_module, "SMALL_FILE_BYTES", 100)
+    states = tmp_path / "M02" / "hidden_states.npz"
+    _rename_member(states, "L1__M02_B01_S04", "L1__M02_B01_S05")
+    with pytest.raises(FileNotFoundError, match="unknown recordings"):
+        load_dataset("real", tmp_path)
+
+
+def test_damaged_hidden_states_read_lazily_give_one_message(tmp_path, monkeypatch):
+    _write_cache(tmp_path)
+    monkeypatch.setattr(manifest_module, "SMALL_FILE_BYTES", 100)
+    _flip_last_data_byte(tmp_path / "M02" / "hidden_states.npz")
+    ds = load_dataset("real", tmp_path)  # cheap checks pass; the states are read on first use
+    with pytest.raises(FileNotFoundError, match="damaged .*M02/hidden_states.npz.*Bad CRC-32"):
+        ds.hidden_states("M02")
+
+
+def test_list_never_calls_an_unusable_cache_complete(tmp_path, monkeypatch, capsys):
+    _write_cache(tmp_path)
+    assert main(["--list", "--data-dir", str(tmp_path)]) == 0
+    assert "status: complete (--verify also hashes the npz files)" in capsys.readouterr().out
+    assert main(["--list", "--verify", "--data-dir", str(tmp_path)]) == 0
+    assert "every byte verified by sha256" in capsys.readouterr().out
+    monkeypatch.setattr(manifest_module, "SMALL_FILE_BYTES", 100)
+    _flip_last_data_byte(tmp_path / "M02" / "hidden_states.npz")
+    assert main(["--list", "--verify", "--data-dir", str(tmp_path)]) == 1
+    assert "status: UNUSABLE" in capsys.readouterr().out
+    _rename_member(tmp_path / "F02" / "audio.npz", "F02_B01_S33_R01_N", "F02_B01_S99_R01_N")
+    assert main(["--list", "--data-dir", str(tmp_path)]) == 1  # fails to load: not complete
+    out = capsys.readouterr().out
+    assert "status: UNUSABLE" in out and "F02/audio.npz" in out
+    _tamper_manifest(tmp_path, _set("files", ["x"]))
+    assert main(["--list", "--data-dir", str(tmp_path)]) == 1  # no traceback on a bad manifest
+    assert "files are a list" in capsys.readouterr().out
+    (tmp_path / "manifest.json").write_text("{not json")
+    assert main(["--list", "--data-dir", str(tmp_path)]) == 1
+    assert "UNUSABLE" in capsys.readouterr().out

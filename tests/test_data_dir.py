@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tutorial_utils import loading
-from tutorial_utils.io import cache
+from tutorial_utils.io import cache, location
 from tutorial_utils.io.cli import main
 from tutorial_utils.loading import load_dataset
 
@@ -20,8 +20,8 @@ SAMPLE = object()
 def installed(tmp_path, monkeypatch):
     """As when pip-installed (no checkout around the package), with an empty home."""
     monkeypatch.delenv("TUTORIAL_DATA_DIR", raising=False)
-    fake_package = tmp_path / "site-packages" / "tutorial_utils" / "io" / "cache.py"
-    monkeypatch.setattr(cache, "__file__", str(fake_package))
+    fake_package = tmp_path / "site-packages" / "tutorial_utils" / "io" / "location.py"
+    monkeypatch.setattr(location, "__file__", str(fake_package))
     monkeypatch.setattr(Path, "home", lambda: tmp_path / "home")
     monkeypatch.setattr(loading, "load_sample_dataset", lambda: SAMPLE)
     return tmp_path

@@ -127,7 +127,7 @@ def test_download_convert_verify_skip(tmp_path, drive):
 def test_corrupted_files_are_redone(tmp_path, drive):
     cache = tmp_path / "cache"
     assert _run(cache) == 0
-    ema = cache / "F02" / "ema.csv"
+    ema = next(cache.glob("gen-*/F02/ema.csv"))
     content = bytearray(ema.read_bytes())
     content[-3] = ord("7") if content[-3] != ord("7") else ord("8")  # same size, other bytes
     ema.write_bytes(bytes(content))
@@ -213,8 +213,12 @@ def test_wrong_ema_columns(tmp_path, originals, capsys):
 def test_frame_count_mismatch(tmp_path, originals, capsys):
     lengths = {"F02_B01_S18_R01_N.mat": 5000, "F02_B01_S33_R01_N.mat": 800}
     real_format.write_ema_audio(originals / "ema_audio_F02.pkl", lengths)
+    rows = {"F02_B01_S18_R01_N.mat": 15, "F02_B01_S33_R01_N.mat": 2}  # EMA fits the audio
+    real_format.write_ema_labels(originals / "ema_labels_F02.csv", rows)
     assert _run(tmp_path / "cache", "--from-dir", str(originals)) == 2
-    assert "do not belong to this audio" in " ".join(capsys.readouterr().err.split())
+    err = " ".join(capsys.readouterr().err.split())
+    assert "do not belong to this audio" in err
+    assert "F02_B01_S18_R01_N.mat: 3 frames of hidden states but 15 expected" in err
 
 
 def test_sample_list_and_help(tmp_path, capsys):

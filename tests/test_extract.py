@@ -171,7 +171,7 @@ def test_cli_passes_device_batch_size_and_store(monkeypatch, tmp_path):
     from tutorial_utils.io import cli
 
     seen = {}
-    monkeypatch.setattr(cli, "run", lambda *a, **k: seen.update(k))
+    monkeypatch.setattr(cli, "run", lambda *a, **k: seen.update(k) or tmp_path)  # returns the cache
     argv = ["--device", "cpu", "--batch-size", "4", "--store", "npy", "--quiet"]
     assert cli.main([*argv, "--data-dir", str(tmp_path)]) == 0
     assert (seen["device"], seen["batch_size"], seen["store"]) == ("cpu", 4, "npy")

@@ -4,14 +4,24 @@ import importlib.util
 import io
 import os
 import pickle
+import time
 import tracemalloc
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tutorial_utils.io.safe_pickle import UnsafePickleError, load_dataframe, safe_load
+from tutorial_utils.io.pickle_policy import BUDGET_FACTOR, BUDGET_SLACK, Budget
+from tutorial_utils.io.safe_pickle import (
+    PickleTooLarge,
+    UnsafePickleError,
+    UnsupportedPickleFormat,
+    load_dataframe,
+    safe_load,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 _spec = importlib.util.spec_from_file_location("real_format", FIXTURES / "real_format.py")
@@ -137,3 +147,139 @@ def test_whole_recording_storages_are_not_kept(tmp_path):
         tracemalloc.stop()
     np.testing.assert_array_equal(np.stack(states[0]["a"]), whole[0].numpy())
     assert peak < 10e6
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile files (issue 11, items 10-12): refused before anything is allocated or changed
+# --------------------------------------------------------------------------------------------
+
+_spec = importlib.util.spec_from_file_location("hostile", FIXTURES / "hostile.py")
+hostile = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(hostile)
+
+
+def _refused_cheaply(path, error=UnsafePickleError, match=None):
+    """Load ``path``: it must raise ``error`` within 2 s having traced < 32 MB."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(error, match=match) as info:
+            safe_load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 2 and peak < 32e6
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    "bomb",
+    ["bytearray_bomb", "series_bomb_via_new_index", "stride_zero_bomb"],
+)
+def test_memory_bombs_are_refused_before_allocating(tmp_path, bomb):
+    path = tmp_path / "ema_audio_F02.pkl"
+    path.write_bytes(getattr(hostile, bomb)())
+    assert path.stat().st_size < 400
+    message = _refused_cheaply(path, PickleTooLarge, match="4 x its size")
+    assert "nothing was allocated" in message
+
+
+def test_series_constructor_is_never_called_with_arguments(tmp_path):
+    path = tmp_path / "x.pkl"
+    path.write_bytes(hostile.series_bomb())  # Series(1.0, RangeIndex(300_000_000)), 58 bytes
+    _refused_cheaply(path, match="only as a value")
+
+
+def test_deflate_bomb_in_a_torch_archive_is_not_inflated(tmp_path):
+    path = tmp_path / "frame_states_p1_test.pkl"
+    path.write_bytes(hostile.zip_bomb(2.4))
+    assert path.stat().st_size < 2.5e6
+    with zipfile.ZipFile(path) as archive:
+        assert archive.getinfo("archive/data/0").file_size > 2.3e9
+    _refused_cheaply(path, PickleTooLarge, match="archive/data/0")
+
+
+def test_budget_is_four_times_the_file_plus_16_mib():
+    budget = Budget(1000)
+    assert budget.limit == BUDGET_FACTOR * 1000 + BUDGET_SLACK == 4 * 1000 + (16 << 20)
+    budget.charge(budget.limit, "all of it")
+    with pytest.raises(PickleTooLarge):
+        budget.charge(1, "one more byte")
+
+
+def test_real_formats_stay_within_the_budget(tmp_path):
+    path = tmp_path / "ema_audio_F02.pkl"
+    real_format.write_ema_audio(path, {"F02_B01_S18_R01_N.mat": 200_000})
+    assert load_dataframe(path).AUDIO[0].shape == (200_000,)  # 800 kB of audio, no slack used
+    assert len(safe_load(FIXTURES / "frame_states_tiny.pkl")) == 2
+
+
+def test_class_pollution_is_refused(tmp_path):
+    path = tmp_path / "x.pkl"
+    path.write_bytes(hostile.class_pollution())  # BUILD on the class pandas.Index
+    with pytest.raises(UnsafePickleError, match="class-pollution"):
+        safe_load(path)
+    assert pd.Index([1, 1]).is_unique is False
+    assert "is_unique" not in vars(pd.Index) or not isinstance(vars(pd.Index)["is_unique"], bool)
+
+
+def test_state_is_only_set_on_data_objects(tmp_path):
+    body = hostile.call(hostile.glob("builtins", "set")) + b"}" + b"b"  # set().__setstate__({})
+    path = tmp_path / "x.pkl"
+    path.write_bytes(hostile.pickle_of(body))
+    with pytest.raises(UnsafePickleError, match="sets the state of a set"):
+        safe_load(path)
+
+
+@pytest.mark.parametrize(
+    ("storage", "itemsize", "kind"),
+    [("BFloat16Storage", 2, "bfloat16"), ("ComplexFloatStorage", 8, "complex64")],
+)
+def test_bfloat16_and_complex_tensors_are_unsupported_not_unsafe(tmp_path, storage, itemsize, kind):
+    path = tmp_path / "frame_states_p1_test.pkl"
+    path.write_bytes(hostile.tensor_of_storage(storage, 3, itemsize))
+    with pytest.raises(UnsupportedPickleFormat, match=f"Unsupported format: torch {kind}") as info:
+        safe_load(path)
+    assert not isinstance(info.value, UnsafePickleError)
+
+
+def test_torch_made_bfloat16_is_unsupported(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch makes the bfloat16 files")
+    x = torch.ones(2, 3, dtype=torch.bfloat16)
+    plain, archive = tmp_path / "plain.pkl", tmp_path / "archive.pt"
+    plain.write_bytes(pickle.dumps({0: {"a": [x[0], x[1]]}}))
+    torch.save({0: {"a": x}}, archive)
+    for path in (plain, archive):
+        with pytest.raises(UnsupportedPickleFormat, match="bfloat16"):
+            safe_load(path)
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2])
+def test_old_protocol_dataframes_are_unsupported_not_unsafe(tmp_path, protocol):
+    source = tmp_path / "source.pkl"
+    real_format.write_ema_audio(source, real_format.TINY_AUDIO_LENGTHS)
+    path = tmp_path / "ema_audio_F02.pkl"
+    pd.read_pickle(source).to_pickle(path, protocol=protocol)  # protocol 2: _codecs.encode
+    with pytest.raises(UnsupportedPickleFormat, match="Unsupported format: a protocol"):
+        load_dataframe(path)
+
+
+def test_handmade_torch_streams_match_torch(tmp_path):
+    """The hostile builders write torch's formats: torch itself reads a benign one the same."""
+    torch = pytest.importorskip("torch", reason="torch checks the hand-made format")
+    values = np.arange(6, dtype="<f4")
+    stream = hostile.legacy_stream("FloatStorage", values.tobytes(), 6)
+    data = hostile.pickle_of(hostile.tensor(stream, (2, 3), (3, 1)))
+    path = tmp_path / "t.pkl"
+    path.write_bytes(data)
+    np.testing.assert_array_equal(safe_load(path), pickle.loads(data).numpy())
+    member = ("archive/data/0", values.tobytes(), 0, 24, zlib.crc32(values.tobytes()))
+    path.write_bytes(hostile.torch_zip("FloatStorage", 6, member))
+    np.testing.assert_array_equal(safe_load(path), torch.load(path, weights_only=True).numpy())
+
+
+def test_nested_torch_streams_are_refused_without_recursion(tmp_path):
+    path = tmp_path / "frame_states_p1_test.pkl"
+    path.write_bytes(hostile.nested_load_from_bytes(levels=1500))
+    with pytest.raises(ValueError, match="nested"):
+        safe_load(path)

@@ -195,7 +195,9 @@ def test_frame_states_into_the_store_and_back(tmp_path, originals):
     cache_dir = tmp_path / "cache"
     assert _main(originals, cache_dir, "--frame-states", "--store", "npy") == 0
     manifest = cache.read_manifest(cache_dir)
-    assert f"F02/{store.STORE_INDEX}" in manifest["files"] and manifest["layers"] == [0, 1]
+    generation = manifest["generation"]  # the store is part of the generation's transaction
+    assert f"{generation}/F02/{store.STORE_INDEX}" in manifest["files"]
+    assert manifest["layers"] == [0, 1]
     ds = load_dataset("real", cache_dir, verify_hashes=True)
     for index, (name, n) in enumerate(real_format.FRAME_FILES.items()):
         value = ds.hidden_state("F02", 1, name)
@@ -203,8 +205,11 @@ def test_frame_states_into_the_store_and_back(tmp_path, originals):
         np.testing.assert_array_equal(value, real_format.expected_frames(1, index, n))
     assert len(list(store.iter_recordings(ds, "F02"))) == 2
     assert _main(originals, cache_dir, "--frame-states") == 0  # back to the npz default
-    files = cache.read_manifest(cache_dir)["files"]
-    assert "F02/hidden_states.npz" in files and f"F02/{store.STORE_INDEX}" not in files
+    manifest = cache.read_manifest(cache_dir)
+    files, generation = manifest["files"], manifest["generation"]
+    assert f"{generation}/F02/hidden_states.npz" in files
+    assert not [rel for rel in files if rel.endswith(store.STORE_INDEX)]
+    assert not list(cache_dir.glob(f"*/F02/{store.STORE_DIR}"))  # the old store is gone
     assert not isinstance(load_dataset("real", cache_dir).hidden_state("F02", 1, name), np.memmap)
 
 
@@ -227,8 +232,185 @@ def test_extraction_streams_into_the_store(tmp_path, originals, monkeypatch):
     with monkeypatch.context() as patch:  # a rerun verifies and converts nothing
         patch.setattr(convert, "convert_participant", lambda *a, **k: pytest.fail("reconverted"))
         assert _main(originals, tmp_path / "npy", *argv) == 0
-    stored = next((tmp_path / "npy" / "F02" / store.STORE_DIR).glob("*.npy"))
+    stored = next((tmp_path / "npy").glob(f"gen-*/F02/{store.STORE_DIR}/*.npy"))
     stored.write_bytes(stored.read_bytes()[:-8])
     assert any("size" in p for p in cache.cache_problems(tmp_path / "npy"))
     assert _main(originals, tmp_path / "npy", *argv) == 0  # the rerun repairs it
     assert cache.cache_problems(tmp_path / "npy", verify_hashes=True) == []
+
+
+# -- the store in a cache generation (the data layer's transaction) -----------------------------
+
+_io_spec = importlib.util.spec_from_file_location("io_setup", FIXTURES / "io_setup.py")
+IO = importlib.util.module_from_spec(_io_spec)
+_io_spec.loader.exec_module(IO)
+S18 = "F02_B01_S18_R01_N.mat"
+GOOD_S18 = real_format.tiny_audio(S18, real_format.TINY_AUDIO_LENGTHS[S18])
+
+
+def main_cli(argv):
+    from tutorial_utils.io.cli import main
+
+    return main(argv)
+
+
+def _npy_files(cache_dir, participant="F02"):
+    return sorted(cache_dir.glob(f"gen-*/{participant}/{store.STORE_DIR}/*.npy"))
+
+
+def _states_run(originals, cache_dir, *extra):
+    return _main(originals, cache_dir, "--frame-states", *extra)
+
+
+def test_unchanged_participants_keep_their_store_files_by_hard_link(tmp_path, capsys):
+    folder = IO.write_m02(IO.write_f02(tmp_path / "originals"))
+    cache_dir = tmp_path / "cache"
+    assert _states_run(folder, cache_dir, "--store", "npy") == 0
+    before = {p.name: p.stat().st_ino for p in _npy_files(cache_dir)}
+    assert len(before) == 2
+    labels = folder / "ema_labels_M02.csv"
+    labels.write_text(labels.read_text().replace("-50.0", "-50.5"))  # only M02's input changes
+    capsys.readouterr()
+    argv = ["--frame-states", "--store", "npy", "--from-dir", str(folder)]
+    assert main_cli([*argv, "--data-dir", str(cache_dir)]) == 0
+    err = capsys.readouterr().err
+    assert "F02: cache verified, carried over." in err and "Converting M02" in err
+    assert {p.name: p.stat().st_ino for p in _npy_files(cache_dir)} == before  # linked
+    manifest = cache.read_manifest(cache_dir)
+    for p in ("F02", "M02"):
+        assert f"{manifest['generation']}/{p}/{store.STORE_INDEX}" in manifest["files"]
+    assert cache.cache_problems(cache_dir, verify_hashes=True) == []
+    ds = load_dataset("real", cache_dir, verify_hashes=True)
+    assert ds.ema("M02")["TR_X"].iloc[0] == -50.5
+    assert isinstance(ds.hidden_state("F02", 1, S18), np.memmap)
+    assert IO.leftovers(cache_dir) == [] and len(list(cache_dir.glob("gen-*"))) == 1
+
+
+def test_a_full_disk_while_writing_the_store_keeps_the_old_cache(tmp_path, monkeypatch, capsys):
+    from tutorial_utils.io import files as io_files
+
+    cache_dir = tmp_path / "cache"
+    assert _states_run(IO.write_f02(tmp_path / "first"), cache_dir) == 0
+    second = IO.write_f02(tmp_path / "second", gain=0.5)
+    real_write = io_files._write_chunk
+
+    def disk_full(target, handle, data):
+        if target.suffix == ".npy":  # csv, audio and EMA of the new generation are written
+            raise OSError(28, "No space left on device")
+        real_write(target, handle, data)
+
+    monkeypatch.setattr(io_files, "_write_chunk", disk_full)
+    assert _states_run(second, cache_dir, "--store", "npy") == 2
+    assert "previous cache is unchanged" in " ".join(capsys.readouterr().err.split())
+    ds = load_dataset("real", cache_dir, verify_hashes=True)
+    np.testing.assert_array_equal(ds.audio("F02", S18), GOOD_S18)
+    assert IO.leftovers(cache_dir) == [] and _npy_files(cache_dir) == []
+    monkeypatch.setattr(io_files, "_write_chunk", real_write)
+    assert _states_run(second, cache_dir, "--store", "npy") == 0
+    ds = load_dataset("real", cache_dir, verify_hashes=True)
+    audio = ds.audio("F02", S18)
+    np.testing.assert_array_equal(audio, GOOD_S18 * np.float32(0.5))
+
+
+def test_a_damaged_store_file_gives_one_message(tmp_path, originals, monkeypatch, capsys):
+    from tutorial_utils import loading
+
+    cache_dir = tmp_path / "cache"
+    assert _states_run(originals, cache_dir, "--store", "npy") == 0
+    stored = _npy_files(cache_dir)[0]
+    data = bytearray(stored.read_bytes())
+    data[:6] = b"NOTNPY"  # same size: only the hash (or reading it) tells
+    stored.write_bytes(bytes(data))
+    ds = load_dataset("real", cache_dir)  # sizes are fine; the file is mapped when read
+    name = next(r["filename"] for r in store.read_index(stored.parent)["recordings"])
+    with pytest.raises(cache.CacheUnusable, match=f"damaged .*{stored.name}"):
+        ds.hidden_state("F02", 1, name)
+    with pytest.raises(cache.CacheUnusable, match=f"{stored.name} has a wrong sha256"):
+        load_dataset("real", cache_dir, verify_hashes=True)
+    assert main_cli(["--list", "--verify", "--data-dir", str(cache_dir)]) == 1
+    assert "UNUSABLE" in capsys.readouterr().out
+    stored.unlink()
+    sample = load_dataset("sample")
+    monkeypatch.setattr(loading, "load_sample_dataset", lambda: sample)
+    with pytest.warns(UserWarning, match="damaged"):
+        assert load_dataset("auto", cache_dir) is sample
+    assert _states_run(originals, cache_dir, "--store", "npy") == 0  # the rerun repairs it
+    assert cache.cache_problems(cache_dir, verify_hashes=True) == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda index: index["recordings"][0].__setitem__("file", "../../OUTSIDE.npy"),
+        lambda index: index["recordings"][0].__setitem__("shape", [5, 1, 1]),
+        lambda index: index.__setitem__("recordings", {"a": 1}),
+        lambda index: index.__setitem__("layers", None),
+    ],
+    ids=["path", "shape", "records", "layers"],
+)
+def test_a_malformed_index_gives_one_message(tmp_path, originals, capsys, change):
+    cache_dir = tmp_path / "cache"
+    assert _states_run(originals, cache_dir, "--store", "npy") == 0
+    manifest = cache.read_manifest(cache_dir)
+    rel = f"{manifest['generation']}/F02/{store.STORE_INDEX}"
+    index = json.loads((cache_dir / rel).read_text())
+    change(index)
+    (cache_dir / rel).write_text(json.dumps(index))  # and the manifest vouches for it
+    manifest["files"][rel] = {
+        "sha256": sha256_file(cache_dir / rel),
+        "size": len(json.dumps(index)),
+    }
+    (cache_dir / cache.MANIFEST_NAME).write_text(json.dumps(manifest))
+    with pytest.raises(cache.CacheUnusable, match="index.json .*rerun the conversion"):
+        load_dataset("real", cache_dir)
+    assert main_cli(["--list", "--data-dir", str(cache_dir)]) == 1
+    assert "UNUSABLE" in capsys.readouterr().out
+    assert _states_run(originals, cache_dir, "--store", "npy") == 0  # the rerun rebuilds it
+    assert cache.cache_problems(cache_dir, verify_hashes=True) == []
+
+
+def test_a_store_in_the_layout_before_generations_is_read_then_replaced(tmp_path, originals):
+    cache_dir = tmp_path / "cache"
+    assert _states_run(originals, cache_dir, "--store", "npy") == 0
+    manifest = cache.read_manifest(cache_dir)
+    generation = manifest.pop("generation")
+    (cache_dir / generation / "F02").rename(cache_dir / "F02")  # as the extract branch wrote it
+    (cache_dir / generation).rmdir()
+    manifest["files"] = {k.removeprefix(f"{generation}/"): v for k, v in manifest["files"].items()}
+    (cache_dir / cache.MANIFEST_NAME).write_text(json.dumps(manifest))
+    assert cache.cache_problems(cache_dir, verify_hashes=True) == []
+    value = load_dataset("real", cache_dir).hidden_state("F02", 1, S18)
+    assert isinstance(value, np.memmap)
+    assert _states_run(originals, cache_dir, "--store", "npy") == 0  # nothing to do
+    assert (cache_dir / "F02" / store.STORE_INDEX).is_file()
+    assert _states_run(originals, cache_dir) == 0  # back to npz: a generation replaces it all
+    assert not (cache_dir / "F02").exists() and len(list(cache_dir.glob("gen-*"))) == 1
+    assert cache.cache_problems(cache_dir, verify_hashes=True) == []
+
+
+def test_bad_values_streamed_into_the_store_stop_the_run(tmp_path, originals, monkeypatch, capsys):
+    pytest.importorskip("torch", reason="re-extraction needs the extract extra")
+    pytest.importorskip("transformers", reason="re-extraction needs the extract extra")
+    from tutorial_utils.io import extract
+
+    cache_dir = tmp_path / "cache"
+    assert _states_run(originals, cache_dir) == 0
+    manifest = (cache_dir / cache.MANIFEST_NAME).read_bytes()
+    monkeypatch.setattr(extract, "load_model", lambda name: real_format.tiny_model(layers=1))
+    real_forward = extract._forward
+
+    def last_recording_nan(model, values):
+        outputs = real_forward(model, values)
+        if values[-1].size == max(real_format.TINY_AUDIO_LENGTHS.values()):  # streamed last
+            outputs[-1] = [np.full_like(a, np.nan) for a in outputs[-1]]
+        return outputs
+
+    monkeypatch.setattr(extract, "_forward", last_recording_nan)
+    capsys.readouterr()
+    argv = ["--model", "tiny/random", "--device", "cpu", "--store", "npy"]
+    assert _main(originals, cache_dir, *argv) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "Traceback" not in err and f"{S18} layer 0 has NaN or infinite values" in err
+    assert (cache_dir / cache.MANIFEST_NAME).read_bytes() == manifest  # the old cache stays
+    assert IO.leftovers(cache_dir) == [] and _npy_files(cache_dir) == []
+    np.testing.assert_array_equal(load_dataset("real", cache_dir).audio("F02", S18), GOOD_S18)

@@ -15,11 +15,11 @@ from pathlib import Path
 from .dataset import Dataset
 from .io.cache import (
     DOWNLOAD_HINT,
-    cache_problems,
+    MANIFEST_NAME,
+    CacheUnusable,
     find_data_dir,
     load_cache,
     pointer_file,
-    read_manifest,
 )
 from .sample import load_sample_dataset
 
@@ -39,15 +39,16 @@ def load_dataset(
     source : {"auto", "real", "sample"}
         ``"real"``: the converted real data (run ``python -m tutorial_utils.io`` first);
         ``"sample"``: the built-in synthetic sample (no download); ``"auto"``: the real data if
-        the cache is complete, else the sample, with a warning when a cache was asked for
-        (``data_dir``, ``$TUTORIAL_DATA_DIR`` or the data command's record) but is missing or
-        incomplete.
+        the cache is complete and loads, else the sample, with a warning when a cache was asked
+        for (``data_dir``, ``$TUTORIAL_DATA_DIR`` or the data command's record) or exists but
+        is missing, incomplete or damaged.
     data_dir : path, optional
         Cache directory; default: ``$TUTORIAL_DATA_DIR``, else the last cache written by
         ``python -m tutorial_utils.io`` (recorded in ``~/.config/speech-cka-tutorial/data_dir``),
         else ``<repo>/data`` in a checkout or ``~/.cache/speech-cka-tutorial``.
     verify_hashes : bool, default False
-        Recompute the sha256 of every cache file (sizes are always checked).
+        Recompute the sha256 of every cache file (sizes, and the sha256 of the small files,
+        are always checked).
 
     Returns
     -------
@@ -60,11 +61,11 @@ def load_dataset(
     if source == "real":
         return load_cache(data_dir, verify_hashes=verify_hashes)
     directory, origin = (Path(data_dir), "argument") if data_dir is not None else find_data_dir()
-    problems = cache_problems(directory, verify_hashes=verify_hashes)
-    if not problems:
+    try:
         return load_cache(directory, verify_hashes=verify_hashes)
-    if origin in _ASKED_FOR or read_manifest(directory) is not None:
-        warnings.warn(_not_found(directory, origin, problems), stacklevel=2)
+    except CacheUnusable as err:
+        if origin in _ASKED_FOR or (directory / MANIFEST_NAME).exists():
+            warnings.warn(_not_found(directory, origin, str(err)), stacklevel=2)
     return load_sample_dataset()
 
 
@@ -76,13 +77,13 @@ _ASKED_FOR = {
 """Where a cache directory came from when its absence is worth a warning (see find_data_dir)."""
 
 
-def _not_found(directory: Path, origin: str, problems: list[str]) -> str:
+def _not_found(directory: Path, origin: str, reason: str) -> str:
     if not directory.is_dir():
         state = "does not exist"
-    elif read_manifest(directory) is None:
+    elif not (directory / MANIFEST_NAME).exists():
         state = "holds no real-data cache"
     else:
-        state = f"holds an incomplete cache ({'; '.join(problems[:2])})"
+        state = f"holds a cache that is incomplete or damaged ({reason})"
     why = _ASKED_FOR.get(origin, "it is the default cache directory").format(pointer=pointer_file())
     mounted = " (On Colab, mount Google Drive first, e.g. with 00_data_tour's optional cell.)"
     return (

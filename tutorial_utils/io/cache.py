@@ -1,227 +1,176 @@
 """The on-disk cache of the real data: write one participant, check and read everything.
 
 ``python -m tutorial_utils.io`` converts the real data once into a cache directory
-(see :func:`find_data_dir`) that holds no pickles, and records where in :func:`pointer_file`::
+(see :func:`default_data_dir`) that holds no pickles; per participant ``<P>``::
 
-    manifest.json                 source, model, frame rate, versions, sha256 + size of files
-    <P>/recordings.csv            FILENAME, SENTENCE, N_SAMPLES, SAMPLE_RATE
-    <P>/audio.npz                 one float32 16 kHz array per FILENAME
-    <P>/ema.csv                   the 15 original EMA columns
-    <P>/hidden_states.npz         float32 (T, d) arrays under keys ``L{layer}__{FILENAME}``
-    <P>/hidden_states/index.json  instead, with ``--store npy``: see tutorial_utils.io.store
+    recordings.csv        FILENAME, SENTENCE, N_SAMPLES, SAMPLE_RATE
+    audio.npz             one float32 16 kHz array per FILENAME
+    ema.csv               the 15 original EMA columns
+    hidden_states.npz     float32 (T, d) arrays under keys ``L{layer}__{FILENAME}``
+    hidden_states/        instead, with ``--store npy``: see :mod:`tutorial_utils.io.store`
 
-Caches written before the rename call the last file ``features.npz``; it is still read.
-``manifest.json`` is written last, so a cache without it is incomplete. Loading checks the
-size of every file listed in the manifest (cheap, catches truncation); pass
-``verify_hashes=True`` to also recompute the sha256 of each file.
+The layout of the directory, the manifest and its checks are in
+:mod:`tutorial_utils.io.manifest`. Loading checks sizes and the sha256 of the small files,
+then that the npz files hold exactly the arrays the csv files announce; anything wrong raises
+:class:`CacheUnusable` (a ``FileNotFoundError``) with one message that says how to rebuild.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..dataset import Dataset, HiddenStates, check_ema_table, check_recordings_table
 from ..frames import SAMPLE_RATE
-from .files import file_record, sha256_file, write_csv, write_npz
-from .store import STORE_INDEX, open_store, store_problems
+from . import validate
+from .files import file_record, write_csv, write_npz
+from .location import default_data_dir, find_data_dir, pointer_file, remember_data_dir
+from .manifest import (
+    AUDIO_NAME,
+    CACHE_FORMAT_VERSION,
+    EMA_NAME,
+    HIDDEN_STATES_NAME,
+    MANIFEST_NAME,
+    OLD_HIDDEN_STATES_NAME,
+    RECORDINGS_NAME,
+    cache_problems,
+    generation_of,
+    hidden_state_key,
+    parse_hidden_state_key,
+    participant_files,
+    read_manifest,
+    stored_layers,
+)
+from .store import STORE_INDEX, open_store
 
 __all__ = [
+    "AUDIO_NAME",
+    "CACHE_FORMAT_VERSION",
+    "DOWNLOAD_HINT",
+    "EMA_NAME",
+    "HIDDEN_STATES_NAME",
+    "MANIFEST_NAME",
+    "OLD_HIDDEN_STATES_NAME",
+    "RECORDINGS_NAME",
+    "CacheUnusable",
     "cache_problems",
+    "cache_status",
     "default_data_dir",
-    "file_record",
     "find_data_dir",
-    "load_cache",
     "pointer_file",
-    "read_manifest",
     "remember_data_dir",
+    "file_record",
+    "generation_of",
+    "hidden_state_key",
+    "parse_hidden_state_key",
+    "load_cache",
+    "participant_files",
+    "read_hidden_states",
+    "read_manifest",
+    "stored_layers",
+    "write_ema",
+    "write_hidden_states",
+    "write_recordings",
 ]
 
-CACHE_FORMAT_VERSION = 1
-MANIFEST_NAME = "manifest.json"
-RECORDINGS_NAME = "recordings.csv"
-AUDIO_NAME = "audio.npz"
-EMA_NAME = "ema.csv"
-HIDDEN_STATES_NAME = "hidden_states.npz"
-OLD_HIDDEN_STATES_NAME = "features.npz"
-"""Name of the hidden-states file in caches written before version 0.2 (still read)."""
 DOWNLOAD_HINT = "python -m tutorial_utils.io"
 """The command that fetches the real data, named in every message that asks for it."""
+_READ_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile)
 
 
-def hidden_state_key(layer: int, filename: str) -> str:
-    """Key of one recording's layer in ``hidden_states.npz``: ``L{layer}__{filename}``."""
-    return f"L{int(layer)}__{filename}"
+class CacheUnusable(FileNotFoundError):
+    """The real-data cache is missing, incomplete or damaged (the message says what to do)."""
 
 
-def parse_hidden_state_key(key: str) -> tuple[int, str]:
-    """Inverse of :func:`hidden_state_key`."""
-    head, sep, filename = key.partition("__")
-    if not sep or not head.startswith("L") or not head[1:].isdigit():
-        raise ValueError(f"Not a hidden-state key of the form 'L<layer>__<filename>': {key!r}")
-    return int(head[1:]), filename
+# -- Writing (into a generation folder; see tutorial_utils.io.transaction) -------------------
 
 
-def pointer_file() -> Path:
-    """Where the data command records the last cache it completed, so that
-    :func:`default_data_dir` finds it in later sessions:
-    ``~/.config/speech-cka-tutorial/data_dir`` (under ``$XDG_CONFIG_HOME`` when set)."""
-    config = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(config) / "speech-cka-tutorial" / "data_dir"
+def _kept(path: Path, record: dict, records: dict | None) -> Path:
+    if records is not None:
+        records[path] = record
+    return path
 
 
-def remember_data_dir(data_dir: str | os.PathLike) -> Path:
-    """Record ``data_dir`` (absolute) in :func:`pointer_file`; returns the pointer's path."""
-    pointer = pointer_file()
-    pointer.parent.mkdir(parents=True, exist_ok=True)
-    pointer.write_text(f"{Path(data_dir).expanduser().resolve()}\n")
-    return pointer
+def write_recordings(
+    data_dir: Path, participant: str, recordings: pd.DataFrame, records: dict | None = None
+) -> list[Path]:
+    """Write ``recordings.csv`` and ``audio.npz`` of one participant.
 
-
-def find_data_dir() -> tuple[Path, str]:
-    """The default cache directory and where it comes from, in this order:
-
-    ``"env"``: ``$TUTORIAL_DATA_DIR``; ``"pointer"``: the directory recorded in
-    :func:`pointer_file` by the data command; ``"checkout"``: ``<repo>/data`` in a source
-    checkout; ``"user"``: ``~/.cache/speech-cka-tutorial`` (a pip-installed package, e.g. in
-    Colab, must not write into site-packages).
+    ``records``, when given, receives ``{path: {"sha256", "size"}}`` of the bytes written.
     """
-    env = os.environ.get("TUTORIAL_DATA_DIR")
-    if env:
-        return Path(env).expanduser(), "env"
-    try:
-        recorded = pointer_file().read_text().strip()
-    except (OSError, UnicodeDecodeError):
-        recorded = ""
-    if recorded:
-        return Path(recorded), "pointer"
-    repo = Path(__file__).resolve().parents[2]
-    if (repo / "pyproject.toml").is_file():
-        return repo / "data", "checkout"
-    return Path.home() / ".cache" / "speech-cka-tutorial", "user"
-
-
-def default_data_dir() -> Path:
-    """Cache directory used when none is given; see :func:`find_data_dir`."""
-    return find_data_dir()[0]
-
-
-def participant_files(participant: str, listed: Mapping[str, Any] | None = None) -> list[str]:
-    """Cache files of one participant, relative to the cache directory.
-
-    ``listed`` (a manifest's ``files``) selects the old hidden-states name
-    (``features.npz``) for caches written before the rename.
-    """
-    states = HIDDEN_STATES_NAME
-    old = f"{participant}/{OLD_HIDDEN_STATES_NAME}"
-    if listed is not None and old in listed and f"{participant}/{states}" not in listed:
-        states = OLD_HIDDEN_STATES_NAME
-    if listed is not None and f"{participant}/{STORE_INDEX}" in listed:  # hook: npy store
-        states = STORE_INDEX
-    names = (RECORDINGS_NAME, AUDIO_NAME, EMA_NAME, states)
-    return [f"{participant}/{name}" for name in names]
-
-
-def write_recordings(data_dir: Path, participant: str, recordings: pd.DataFrame) -> list[Path]:
-    """Write ``recordings.csv`` and ``audio.npz`` of one participant."""
     check_recordings_table(recordings, participant)
-    audio = {
-        name: np.asarray(a, dtype=np.float32)
-        for name, a in zip(recordings["FILENAME"], recordings["AUDIO"], strict=True)
-    }
+    folder = Path(data_dir) / validate.check_participant(participant, "participant")
+    names = validate.check_filenames(recordings["FILENAME"], f"recordings of {participant}")
+    audio = dict(zip(names, (np.asarray(a, np.float32) for a in recordings["AUDIO"]), strict=True))
     table = pd.DataFrame(
         {
-            "FILENAME": recordings["FILENAME"].astype(str),
-            "SENTENCE": recordings["SENTENCE"].astype(str),
+            "FILENAME": names,
+            "SENTENCE": recordings["SENTENCE"].astype(str).tolist(),
             "N_SAMPLES": [a.size for a in audio.values()],
             "SAMPLE_RATE": SAMPLE_RATE,
         }
     )
-    folder = Path(data_dir) / participant
     return [
-        write_npz(folder / AUDIO_NAME, audio),
-        write_csv(folder / RECORDINGS_NAME, table),
+        _kept(folder / AUDIO_NAME, write_npz(folder / AUDIO_NAME, audio), records),
+        _kept(folder / RECORDINGS_NAME, write_csv(folder / RECORDINGS_NAME, table), records),
     ]
 
 
-def write_ema(data_dir: Path, participant: str, ema: pd.DataFrame) -> Path:
+def write_ema(
+    data_dir: Path, participant: str, ema: pd.DataFrame, records: dict | None = None
+) -> Path:
     """Write ``ema.csv`` of one participant (exactly the 15 original columns)."""
     check_ema_table(ema, participant)
-    return write_csv(Path(data_dir) / participant / EMA_NAME, ema)
+    path = Path(data_dir) / validate.check_participant(participant, "participant") / EMA_NAME
+    return _kept(path, write_csv(path, ema), records)
 
 
-def write_hidden_states(data_dir: Path, participant: str, states: Mapping[str, np.ndarray]) -> Path:
+def write_hidden_states(
+    data_dir: Path,
+    participant: str,
+    states: Mapping[str, np.ndarray],
+    records: dict | None = None,
+) -> Path:
     """Write ``hidden_states.npz`` of one participant from ``{hidden_state_key: (T, d) array}``."""
     arrays = {k: np.asarray(v, dtype=np.float32) for k, v in states.items()}
     for key in arrays:
         parse_hidden_state_key(key)
-    return write_npz(Path(data_dir) / participant / HIDDEN_STATES_NAME, arrays)
+    folder = Path(data_dir) / validate.check_participant(participant, "participant")
+    path = folder / HIDDEN_STATES_NAME
+    return _kept(path, write_npz(path, arrays), records)
 
 
-def read_manifest(data_dir: str | os.PathLike) -> dict | None:
-    """The cache manifest, or None when there is none (or it is unreadable)."""
-    path = Path(data_dir) / MANIFEST_NAME
-    try:
-        with open(path) as handle:
-            manifest = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) else None
+# -- Reading ---------------------------------------------------------------------------------
 
 
-def cache_problems(data_dir: str | os.PathLike, verify_hashes: bool = False) -> list[str]:
-    """What is missing or wrong in a cache directory; empty when the cache is complete.
-
-    Checks that the manifest exists, lists every participant's four files, and that each
-    listed file exists with the recorded size (and sha256 when ``verify_hashes``).
-    """
-    data_dir = Path(data_dir)
-    manifest = read_manifest(data_dir)
-    if manifest is None:
-        return [f"no readable {MANIFEST_NAME} in {data_dir}"]
-    if manifest.get("format_version") != CACHE_FORMAT_VERSION:
-        return [f"cache format {manifest.get('format_version')!r} != {CACHE_FORMAT_VERSION}"]
-    files = manifest.get("files", {})
-    problems = [] if manifest.get("complete") else ["the conversion did not finish"]
-    participants = manifest.get("participants") or []
-    if not participants:
-        problems.append("the manifest lists no participants")
-    for p in participants:
-        missing = [rel for rel in participant_files(p, files) if rel not in files]
-        problems += [f"{rel} is not in the manifest" for rel in missing]
-    for rel, record in files.items():
-        problems += _file_problems(data_dir / rel, rel, record, verify_hashes)
-        if rel.endswith(f"/{STORE_INDEX}") and (data_dir / rel).is_file():  # hook: npy store
-            problems += store_problems((data_dir / rel).parent, verify_hashes)
-    return problems
+def _read_recordings(csv: Path) -> pd.DataFrame:
+    table = pd.read_csv(csv, dtype={"FILENAME": str, "SENTENCE": str}, keep_default_na=False)
+    if list(table.columns[:3]) != ["FILENAME", "SENTENCE", "N_SAMPLES"]:
+        raise ValueError(f"has the columns {list(table.columns)}")
+    validate.check_filenames(table["FILENAME"], csv.name)
+    return table
 
 
-def _file_problems(path: Path, rel: str, record: Mapping, verify_hashes: bool) -> list[str]:
-    if not path.is_file():
-        return [f"{rel} is missing"]
-    if path.stat().st_size != record.get("size"):
-        return [f"{rel} has size {path.stat().st_size}, expected {record.get('size')}"]
-    if verify_hashes and sha256_file(path) != record.get("sha256"):
-        return [f"{rel} has a wrong sha256"]
-    return []
-
-
-def _read_recordings(folder: Path) -> pd.DataFrame:
-    table = pd.read_csv(folder / RECORDINGS_NAME, dtype={"FILENAME": str, "SENTENCE": str})
-    with np.load(folder / AUDIO_NAME, allow_pickle=False) as npz:
-        audio = [npz[name].astype(np.float32, copy=False) for name in table["FILENAME"]]
+def _add_audio(table: pd.DataFrame, npz_path: Path) -> pd.DataFrame:
+    names = table["FILENAME"].tolist()
+    with np.load(npz_path, allow_pickle=False) as npz:
+        if set(npz.files) != set(names):
+            raise ValueError(f"does not hold exactly the recordings of {RECORDINGS_NAME}")
+        audio = [npz[name] for name in names]
+    for name, values, n in zip(names, audio, table["N_SAMPLES"], strict=True):
+        if values.dtype != np.float32 or values.shape != (n,):
+            raise ValueError(f"{name} is {values.dtype} {values.shape}")
     table.insert(2, "AUDIO", audio)
     return table
 
 
-def _read_ema(folder: Path) -> pd.DataFrame:
-    return pd.read_csv(folder / EMA_NAME, dtype={"FILENAME": str, "SENTENCE": str})
+def _read_ema(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"FILENAME": str, "SENTENCE": str}, keep_default_na=False)
 
 
 def read_hidden_states(path: str | os.PathLike) -> HiddenStates:
@@ -235,6 +184,67 @@ def read_hidden_states(path: str | os.PathLike) -> HiddenStates:
     return dict(sorted(states.items()))
 
 
+def _incomplete(data_dir: Path, problems: list[str]) -> CacheUnusable:
+    return CacheUnusable(
+        f"The real-data cache in {data_dir} is missing, incomplete or damaged "
+        f"({'; '.join(problems[:3])}). "
+        f"Run `{DOWNLOAD_HINT}` (add `--data-dir {data_dir}` for this directory, or "
+        "`--from-dir PATH` if you already have the files), or use load_dataset('sample')."
+    )
+
+
+def _damaged(data_dir: Path, what: str) -> CacheUnusable:
+    return CacheUnusable(
+        f"The real-data cache in {data_dir} is damaged ({what}). Run `{DOWNLOAD_HINT}` (add "
+        f"`--data-dir {data_dir}` for this directory) to rebuild it, or use "
+        "load_dataset('sample')."
+    )
+
+
+def _lazy_hidden_states(data_dir: Path, rel: str) -> Callable[[], HiddenStates]:
+    def damaged(what: str) -> CacheUnusable:
+        return _damaged(data_dir, f"{rel}: {what}")
+
+    def load() -> HiddenStates:
+        try:
+            if rel.endswith(STORE_INDEX):  # npy store: a recording's file is mapped when read
+                return open_store((data_dir / rel).parent, damaged=damaged)
+            return read_hidden_states(data_dir / rel)
+        except _READ_ERRORS as err:
+            raise damaged(str(err)) from err
+
+    return load
+
+
+def _read_participant(data_dir: Path, manifest: dict, participant: str) -> tuple:
+    """(recordings, ema, lazy hidden states, layers) of one participant, structure checked."""
+    rels = participant_files(participant, manifest["files"], generation_of(manifest))
+    rel = rels[0]
+    try:
+        recordings = _read_recordings(data_dir / rel)
+        rel = rels[1]
+        recordings = _add_audio(recordings, data_dir / rel)
+        rel = rels[2]
+        ema = _read_ema(data_dir / rel)
+        rel = rels[3]
+        layers = stored_layers(data_dir / rel, recordings["FILENAME"].tolist())
+    except _READ_ERRORS as err:
+        raise _damaged(data_dir, f"{rel}: {err}") from err
+    return recordings, ema, _lazy_hidden_states(data_dir, rels[3]), layers
+
+
+def cache_status(data_dir: str | os.PathLike, verify_hashes: bool = False) -> str | None:
+    """None when the cache loads (with ``verify_hashes``: every file hashed and read), else
+    the reason it does not."""
+    try:
+        dataset = load_cache(data_dir, verify_hashes=verify_hashes)
+        for participant in dataset.participants if verify_hashes else []:
+            dataset.hidden_states(participant)
+    except CacheUnusable as err:
+        return str(err)
+    return None
+
+
 def load_cache(data_dir: str | os.PathLike | None = None, verify_hashes: bool = False) -> Dataset:
     """Load the converted real data from a cache directory.
 
@@ -243,40 +253,39 @@ def load_cache(data_dir: str | os.PathLike | None = None, verify_hashes: bool = 
     data_dir : path, optional
         Cache directory; default :func:`default_data_dir`.
     verify_hashes : bool, default False
-        Also recompute every file's sha256 (slower); sizes are always checked.
+        Also recompute the sha256 of the large npz files (slower); sizes and the sha256 of the
+        small files are always checked.
 
     Raises
     ------
-    FileNotFoundError
-        When the cache is missing or incomplete (the message names the download command).
+    CacheUnusable
+        A ``FileNotFoundError``: the cache is missing, incomplete or damaged (the message
+        names the download command).
     """
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     problems = cache_problems(data_dir, verify_hashes=verify_hashes)
     if problems:
-        raise FileNotFoundError(
-            f"The real-data cache in {data_dir} is missing or incomplete ({'; '.join(problems[:3])}"
-            f"). Run `{DOWNLOAD_HINT}` (add `--data-dir {data_dir}` for this directory, or "
-            "`--from-dir PATH` if you already have the files), or use load_dataset('sample')."
-        )
+        raise _incomplete(data_dir, problems)
     manifest = read_manifest(data_dir) or {}
-    participants = list(manifest["participants"])
-    folders = {p: data_dir / p for p in participants}
-    states_files = {p: data_dir / participant_files(p, manifest["files"])[-1] for p in participants}
-    return Dataset(
-        source="real",
-        description=manifest.get(
-            "description", "Tutorial data (Haskins rate comparison database, F02 and M02)."
-        ),
-        recordings={p: _read_recordings(f) for p, f in folders.items()},
-        ema={p: _read_ema(f) for p, f in folders.items()},
-        hidden_states={p: _lazy_hidden_states(path) for p, path in states_files.items()},
-        model_name=manifest.get("model_name", "facebook/wav2vec2-base"),
-        sample_rate=int(manifest.get("sample_rate", SAMPLE_RATE)),
-        manifest=manifest,
-    )
-
-
-def _lazy_hidden_states(path: Path) -> Callable[[], HiddenStates]:
-    if path.as_posix().endswith(STORE_INDEX):  # hook (extract branch): lazy per-file memmaps
-        return lambda: open_store(path.parent)
-    return lambda: read_hidden_states(path)
+    try:
+        parts = {p: _read_participant(data_dir, manifest, p) for p in manifest["participants"]}
+    except CacheUnusable:
+        if generation_of(read_manifest(data_dir) or {}) == generation_of(manifest):
+            raise
+        return load_cache(data_dir, verify_hashes)  # a conversion switched caches meanwhile
+    layers = [part[3] for part in parts.values()]
+    if any(found != manifest.get("layers", layers[0]) for found in layers):
+        raise _damaged(data_dir, "the hidden states do not have the layers of the manifest")
+    try:
+        return Dataset(
+            source="real",
+            description=str(manifest.get("description", "Tutorial data (Haskins database).")),
+            recordings={p: part[0] for p, part in parts.items()},
+            ema={p: part[1] for p, part in parts.items()},
+            hidden_states={p: part[2] for p, part in parts.items()},
+            model_name=str(manifest.get("model_name", "facebook/wav2vec2-base")),
+            sample_rate=int(manifest.get("sample_rate", SAMPLE_RATE)),
+            manifest=manifest,
+        )
+    except (ValueError, TypeError) as err:
+        raise _damaged(data_dir, str(err)) from err

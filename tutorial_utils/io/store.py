@@ -11,31 +11,52 @@ than memory. ``python -m tutorial_utils.io --store npy`` writes this store inste
 
 Every ``.npy`` is written atomically and hashed while it is written; ``index.json`` is
 written last (and removed first when a store is rewritten), so a store without it is
-incomplete. Reading opens each file with ``np.load(mmap_mode="r")`` only when one of its
-arrays is asked for, so :func:`iter_recordings` can stream a corpus recording by recording,
-e.g. into ``tutorial_utils.streaming_cka_matrix``.
+incomplete (its schema and checks: :mod:`tutorial_utils.io.store_index`). In a cache the
+store lies in the conversion's generation folder (:mod:`tutorial_utils.io.transaction`).
+Reading opens each file with ``np.load(mmap_mode="r")`` only when one of its arrays is asked
+for, so :func:`iter_recordings` can stream a corpus recording by recording, e.g. into
+``tutorial_utils.streaming_cka_matrix``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..dataset import Dataset
-from .files import atomic_write, sha256_file, write_json
+from .files import atomic_write, write_json
+from .store_index import (
+    INDEX_NAME,
+    STORE_DIR,
+    STORE_FORMAT,
+    STORE_INDEX,
+    STORE_VERSION,
+    read_index,
+    store_files,
+    store_problems,
+)
 
-STORE_DIR = "hidden_states"
-INDEX_NAME = "index.json"
-STORE_INDEX = f"{STORE_DIR}/{INDEX_NAME}"
-"""Path of a participant's store index relative to its cache folder."""
-STORE_FORMAT = "speech-cka-tutorial hidden-state store"
-STORE_VERSION = 1
+__all__ = [
+    "INDEX_NAME",
+    "STORE_DIR",
+    "STORE_FORMAT",
+    "STORE_INDEX",
+    "STORE_VERSION",
+    "HiddenStateStore",
+    "iter_recordings",
+    "open_store",
+    "read_index",
+    "store_file_name",
+    "store_files",
+    "store_problems",
+    "write_store",
+]
+
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,150}")
 
 LayerArrays = Mapping[int, np.ndarray] | Sequence[np.ndarray]
@@ -48,20 +69,6 @@ def store_file_name(filename: str) -> str:
         return f"{filename}.npy"
     digest = hashlib.sha256(filename.encode("utf-8")).hexdigest()[:12]
     return f"_{re.sub(r'[^A-Za-z0-9._-]', '_', filename)[:120]}-{digest}.npy"
-
-
-class _HashingWriter:
-    """File-like wrapper that hashes and counts every byte passed to ``write``."""
-
-    def __init__(self, handle: Any) -> None:
-        self.handle = handle
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.digest.update(data)
-        self.size += len(data)
-        return self.handle.write(data)
 
 
 def _stack(filename: str, layers: LayerArrays) -> tuple[list[int], np.ndarray]:
@@ -80,22 +87,14 @@ def _stack(filename: str, layers: LayerArrays) -> tuple[list[int], np.ndarray]:
 
 def _write_recording(folder: Path, filename: str, stacked: np.ndarray) -> dict[str, Any]:
     """Write one recording's ``.npy`` atomically; its index record (sha256 of the bytes)."""
-    holder: dict[str, _HashingWriter] = {}
-
-    def write(handle: Any) -> None:
-        holder["writer"] = _HashingWriter(handle)
-        np.save(holder["writer"], stacked, allow_pickle=False)
-
     name = store_file_name(filename)
-    atomic_write(folder / name, write)
-    writer = holder["writer"]
+    record = atomic_write(folder / name, lambda sink: np.save(sink, stacked, allow_pickle=False))
     return {
         "filename": filename,
         "file": name,
         "shape": list(stacked.shape),
         "dtype": str(stacked.dtype),
-        "size": writer.size,
-        "sha256": writer.digest.hexdigest(),
+        **record,
     }
 
 
@@ -104,6 +103,7 @@ def write_store(
     recordings: Iterable[tuple[str, LayerArrays]],
     *,
     order: Sequence[str] | None = None,
+    records: dict[Path, dict] | None = None,
 ) -> Path:
     """Write hidden states recording by recording; returns the path of ``index.json``.
 
@@ -116,71 +116,36 @@ def write_store(
         so only one recording is in memory. ``layers``: ``{layer: (T, d)}`` or a list by layer.
     order : sequence of str, optional
         Order of the recordings in the index (e.g. the recordings table); default: as written.
+    records : dict, optional
+        Receives ``{index path: {"sha256", "size"}}`` of the index as written (for a manifest).
     """
     folder = Path(folder)
     (folder / INDEX_NAME).unlink(missing_ok=True)  # incomplete until the new index is written
-    records: dict[str, dict[str, Any]] = {}
+    written: dict[str, dict[str, Any]] = {}
     layers: list[int] | None = None
     for filename, states in recordings:
         indices, stacked = _stack(str(filename), states)
         if layers is not None and indices != layers:
             raise ValueError(f"{filename} has the layers {indices}, the others {layers}.")
-        if str(filename) in records:
+        if str(filename) in written:
             raise ValueError(f"{filename} was given twice.")
         layers = indices
-        records[str(filename)] = _write_recording(folder, str(filename), stacked)
+        written[str(filename)] = _write_recording(folder, str(filename), stacked)
     if layers is None:
         raise ValueError("No recordings to write into the hidden-state store.")
     rank = {name: i for i, name in enumerate(order or [])}
-    ordered = sorted(records, key=lambda name: rank.get(name, len(rank)))
+    ordered = sorted(written, key=lambda name: rank.get(name, len(rank)))
     index = {"format": STORE_FORMAT, "version": STORE_VERSION, "layers": layers}
-    index["recordings"] = [records[name] for name in ordered]  # a list: json sorts dict keys
-    path = write_json(folder / INDEX_NAME, index)
-    keep = {record["file"] for record in records.values()}
+    index["recordings"] = [written[name] for name in ordered]  # a list: json sorts dict keys
+    path = folder / INDEX_NAME
+    index_record = write_json(path, index)
+    if records is not None:
+        records[path] = index_record
+    keep = {record["file"] for record in written.values()}
     for stale in folder.glob("*.npy"):
         if stale.name not in keep:
             stale.unlink()
     return path
-
-
-def read_index(folder: str | Path) -> dict[str, Any]:
-    """The index of a store folder; FileNotFoundError / ValueError when absent or not a store."""
-    path = Path(folder) / INDEX_NAME
-    try:
-        with open(path) as handle:
-            index = json.load(handle)
-    except FileNotFoundError as err:
-        raise FileNotFoundError(
-            f"No hidden-state store in {path.parent} (no {INDEX_NAME}); rerun "
-            "`python -m tutorial_utils.io --store npy`."
-        ) from err
-    except ValueError as err:
-        raise ValueError(f"{path} is not valid JSON ({err}); rerun the conversion.") from err
-    if not isinstance(index, dict) or index.get("format") != STORE_FORMAT:
-        raise ValueError(f"{path} is not the index of a hidden-state store.")
-    if index.get("version") != STORE_VERSION:
-        raise ValueError(f"{path} has store version {index.get('version')!r}, not 1.")
-    return index
-
-
-def store_problems(folder: str | Path, verify_hashes: bool = False) -> list[str]:
-    """What is missing or wrong in a store; empty when every file has its recorded size
-    (and sha256 with ``verify_hashes``)."""
-    folder = Path(folder)
-    try:
-        index = read_index(folder)
-    except (OSError, ValueError) as err:
-        return [str(err)]
-    problems = []
-    for record in index["recordings"]:
-        path = folder / record["file"]
-        if not path.is_file():
-            problems.append(f"the stored hidden states of {record['filename']} are missing")
-        elif path.stat().st_size != record["size"]:
-            problems.append(f"{path.name} has size {path.stat().st_size}, not {record['size']}")
-        elif verify_hashes and sha256_file(path) != record["sha256"]:
-            problems.append(f"{path.name} has a wrong sha256")
-    return problems
 
 
 class _LayerView(Mapping[str, np.ndarray]):
@@ -207,10 +172,18 @@ class HiddenStateStore(Mapping[int, Mapping[str, np.ndarray]]):
     """Lazy ``{layer: {filename: (T, d) float32}}`` over a store folder (see module docs).
 
     Nothing is read until an array is indexed; then only that recording's file is mapped.
+    ``damaged(message)``, when given, makes the exception raised for a file that cannot be
+    mapped or does not match its record (default: the ``OSError`` or ``ValueError`` itself).
     """
 
-    def __init__(self, folder: str | Path, index: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        index: Mapping[str, Any],
+        damaged: Callable[[str], Exception] | None = None,
+    ) -> None:
         self.folder = Path(folder)
+        self.damaged = damaged
         self.layers = [int(layer) for layer in index["layers"]]
         self._records = {record["filename"]: record for record in index["recordings"]}
         self.filenames = list(self._records)
@@ -222,12 +195,17 @@ class HiddenStateStore(Mapping[int, Mapping[str, np.ndarray]]):
         if self._last is not None and self._last[0] == filename:
             return self._last[1]
         record = self._records[filename]
-        array = np.load(self.folder / record["file"], mmap_mode="r", allow_pickle=False)
-        if list(array.shape) != record["shape"] or str(array.dtype) != record["dtype"]:
-            raise ValueError(
-                f"{record['file']} holds {array.dtype} {array.shape}, the index says "
-                f"{record['dtype']} {tuple(record['shape'])}; rerun the conversion."
-            )
+        try:
+            array = np.load(self.folder / record["file"], mmap_mode="r", allow_pickle=False)
+            if list(array.shape) != record["shape"] or str(array.dtype) != record["dtype"]:
+                raise ValueError(
+                    f"{record['file']} holds {array.dtype} {array.shape}, the index says "
+                    f"{record['dtype']} {tuple(record['shape'])}; rerun the conversion."
+                )
+        except (OSError, ValueError) as err:
+            if self.damaged is None:
+                raise
+            raise self.damaged(f"{record['file']}: {err}") from err
         self._last = (filename, array)
         return array
 
@@ -244,15 +222,20 @@ class HiddenStateStore(Mapping[int, Mapping[str, np.ndarray]]):
         return f"<HiddenStateStore {self.folder}: {len(self.filenames)} recordings, {self.layers}>"
 
 
-def open_store(folder: str | Path, verify_hashes: bool = False) -> HiddenStateStore:
-    """Open a store folder lazily (checks every file's size, and sha256 if asked)."""
+def open_store(
+    folder: str | Path,
+    verify_hashes: bool = False,
+    damaged: Callable[[str], Exception] | None = None,
+) -> HiddenStateStore:
+    """Open a store folder lazily (checks every file's size, and sha256 if asked);
+    ``damaged``: see :class:`HiddenStateStore`."""
     problems = store_problems(folder, verify_hashes)
     if problems:
         raise FileNotFoundError(
             f"The hidden-state store in {folder} is incomplete ({'; '.join(problems[:3])}); "
             "rerun `python -m tutorial_utils.io --store npy`."
         )
-    return HiddenStateStore(folder, read_index(folder))
+    return HiddenStateStore(folder, read_index(folder), damaged)
 
 
 def iter_recordings(
