@@ -96,6 +96,8 @@ if GET_REAL_DATA:
 # %%
 dataset = load_dataset()
 display(notice.data_notice(dataset))
+if notice.by_design_note(dataset):
+    print(notice.by_design_note(dataset))
 print(dataset)
 
 # %% [markdown]
@@ -119,8 +121,10 @@ print(dataset)
 # `_X` runs from the back of the head to the front (posterior → anterior). In the real data
 # file the `_Y` column is the lateral (left–right) axis; the synthetic sample stores the
 # vertical axis instead, because its simulated vocal tract is symmetric and never moves
-# sideways. The original 100 Hz signal was downsampled to 50 Hz, one row every 20 ms, so that
-# EMA row `t` belongs to the same instant as model frame `t`.
+# sideways. So on the real data the EMA columns hold no vertical movement (jaw opening, lip
+# closure, tongue height), and "similarity to articulation" there means similarity to
+# front–back and small sideways positions. The original 100 Hz signal was downsampled to 50 Hz,
+# one row every 20 ms; row `t` is the position at `t × 20 ms` (see the 20 ms grid below).
 
 # %%
 participant = dataset.participants[0]
@@ -198,19 +202,26 @@ print(ranges.round(1).to_string())
 # %% [markdown]
 # ## One clock for three streams: the 20 ms grid
 #
-# Wav2Vec2-base reads 16 kHz audio through a stack of convolutions that outputs one frame
-# every 320 samples (20 ms); each frame sees a window of 400 samples (25 ms). Frame `t`
-# therefore covers samples `[320 t, 320 t + 400)`, and a recording of `N` samples gives
+# Wav2Vec2-base reads 16 kHz audio through a stack of convolutions (the CNN) that outputs one
+# frame every 320 samples (20 ms); each CNN output frame is computed from a window of 400
+# samples (25 ms). CNN frame `t` therefore covers samples `[320 t, 320 t + 400)`, and a
+# recording of `N` samples gives
 #
 # $$T = \left\lfloor \frac{N - 400}{320} \right\rfloor + 1$$
 #
-# frames. Three streams have to be put on that grid:
+# frames. Only the CNN output has that 25 ms window: hidden state 0 already adds a positional
+# convolution over neighbouring frames, and layers 1–12 attend to the whole utterance
+# {cite:p}`baevski2020wav2vec2`. Frame `t` is a position on a common grid, not what a layer
+# "sees". Three streams have to be put on that grid:
 #
 # - **model frames**: `T` rows of 768 numbers per layer;
 # - **MFCCs**: computed with a 400-sample window, a 320-sample hop and no padding
 #   (`n_fft=400, hop_length=320, center=False`), so MFCC frame `t` sees exactly the samples of
-#   model frame `t`;
-# - **EMA**: row `t` is the sensor position at `t × 20 ms`, the start of model frame `t`.
+#   CNN frame `t`;
+# - **EMA**: row `t` is the sensor position at `t × 20 ms`, the *start* of frame `t`'s window,
+#   12.5 ms before its centre at `(320 t + 200) / 16000` s `= 20 t + 12.5` ms.
+#   `frames.ema_frames(..., at="centre")` interpolates the rows to the centre; chapter 02
+#   measures what the difference does to CKA.
 #
 # The original version of this tutorial computed MFCCs with a hop of `N // T` samples, a
 # 320-sample window and librosa's default centring, and then cut the result to `T` rows. Those
@@ -228,6 +239,10 @@ print(f"original-recipe MFCCs: {frames.mfcc_frames_original(audio, n_frames).sha
       f"hop {row['original_hop']} samples = "
       f"{1000 * row['original_hop'] / frames.SAMPLE_RATE:.2f} ms")
 print(f"EMA rows: {row['ema_rows']} (every 20 ms)")
+centre_ms = 1000 * (frames.FRAME_HOP * 1 + frames.FRAME_LENGTH / 2) / frames.SAMPLE_RATE
+start_ms = 1000 * frames.frame_times(2)[1]
+print(f"frame 1: EMA row at {start_ms:.1f} ms, window centre at {centre_ms:.1f} ms "
+      f"({centre_ms - start_ms:.1f} ms later)")
 
 # %%
 fig = plots.frame_grid(int(row["n_samples"]))
@@ -249,9 +264,11 @@ print(f"\nlargest disagreement between the four counts: {spread.max()} frame(s)"
 #
 # - EMA gives 12 numbers per 20 ms frame: X and Y positions (mm) of six sensors on the tongue,
 #   lips and jaw. Beware that `_Y` is lateral in the real data and vertical in the sample.
-# - Wav2Vec2-base emits `floor((N − 400) / 320) + 1` frames, each from a 25 ms window every
-#   20 ms. MFCCs computed with the same window and hop, and EMA rows at `t × 20 ms`, line up
-#   with them frame by frame; the counts above agree.
+# - Wav2Vec2-base emits `floor((N − 400) / 320) + 1` frames, one every 20 ms; only its CNN
+#   output frame is computed from one 25 ms window, later layers see more. MFCCs computed with
+#   the same window and hop line up with the CNN windows frame by frame; EMA rows sit at the
+#   window start, 12.5 ms before its centre. The printed counts show how far the four streams
+#   agree.
 # - The original MFCC recipe stretches its hop to `N // T` samples and centres its windows, so
 #   its frames are offset from the model's. Chapter 02 measures what this costs.
 #
@@ -266,14 +283,17 @@ print(f"\nlargest disagreement between the four counts: {spread.max()} frame(s)"
 
 # %% tags=["hide-input"]
 # Solution 1
-print("3 s:", frames.n_model_frames(3 * frames.SAMPLE_RATE), "frames; 400 samples:",
-      frames.n_model_frames(400), "frame")
+three_s, one_window = frames.n_model_frames(3 * frames.SAMPLE_RATE), frames.n_model_frames(400)
+print(f"Answer: a 3-second recording gives ({3 * frames.SAMPLE_RATE} - 400) // 320 + 1 = "
+      f"{three_s} frames, and one of exactly 400 samples gives {one_window} frame.")
 
 # %% tags=["hide-input"]
 # Solution 2
 spread_mm = ema_table[list(frames.EMA_COLUMNS)].std().sort_values(ascending=False)
 print("standard deviation per coordinate (mm):")
 print(spread_mm.round(2).to_string())
+print(f"Answer: {spread_mm.index[0]} varies most in {participant}'s recordings "
+      f"(standard deviation {spread_mm.iloc[0]:.2f} mm).")
 
 # %% tags=["hide-input"]
 # Solution 3
@@ -287,3 +307,6 @@ original_centre_ms = 1000 * first_last * hop / frames.SAMPLE_RATE
 for t, offset in zip(first_last, original_centre_ms - model_centre_ms, strict=True):
     print(f"{longest['filename']}, frame {t}: original MFCC centre is {offset:+.1f} ms "
           "from the model frame centre")
+offsets = original_centre_ms - model_centre_ms
+print(f"Answer: {abs(offsets[0]):.1f} ms apart at the first frame and {abs(offsets[1]):.1f} ms at "
+      f"the last, so the offset changes by {offsets[1] - offsets[0]:+.1f} ms along the recording.")

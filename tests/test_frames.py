@@ -83,6 +83,38 @@ def test_ema_frames_errors():
         F.ema_frames(table.drop(columns="JAW_Y"), "F02_B01_S18_R01_N.mat", 10)
 
 
+def test_ema_frames_at_window_centre():
+    """Row t is at 20 t ms; the window centre is 12.5 ms later, i.e. 0.625 rows later."""
+    name = "F02_B01_S18_R01_N.mat"
+    start = F.ema_frames(_ema(), name, 10)
+    centre = F.ema_frames(_ema(), name, 9, at="centre")
+    assert centre.shape == (9, 12) and centre.dtype == np.float32
+    # The table's values equal TIMESTEP, so the value at time s (in rows) is s itself.
+    np.testing.assert_allclose(centre[:, 3], np.arange(9) + 12.5 / 20, rtol=0, atol=1e-6)
+    held = F.ema_frames(_ema(), name, 10, at="centre")
+    assert held[-1, 0] == start[-1, 0]  # the last row has no later neighbour: held
+    with pytest.raises(ValueError, match="at must be"):
+        F.ema_frames(_ema(), name, 10, at="middle")
+
+
+@pytest.mark.parametrize(("n_fft", "n_mels"), [(320, 12), (320, 40), (400, 12)])
+def test_mfcc_frames_window_centred_on_the_model_window(n_fft, n_mels):
+    import librosa
+
+    audio = np.random.default_rng(4).standard_normal(8000).astype(np.float32)
+    full = F.mfcc_frames(audio, n_mels=n_mels, n_fft=n_fft)
+    assert full.shape == (F.n_model_frames(8000), 12)
+    for t in (0, 7, full.shape[0] - 1):
+        start = 320 * t + 200 - n_fft // 2
+        alone = librosa.feature.mfcc(
+            y=audio[start : start + n_fft], sr=16000, n_mfcc=12, n_mels=n_mels,
+            n_fft=n_fft, hop_length=320, center=False,
+        )  # fmt: skip
+        np.testing.assert_allclose(full[t], alone[:, 0], rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match="n_fft"):
+        F.mfcc_frames(audio, n_fft=512)
+
+
 def test_trim_to_common_length():
     a, b = F.trim_to_common_length(np.zeros((10, 3)), np.zeros((9, 2)))
     assert a.shape == (9, 3) and b.shape == (9, 2)

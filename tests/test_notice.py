@@ -71,3 +71,58 @@ def test_by_design_note_only_on_the_sample():
     real = SimpleNamespace(source="real", participants=["A"])
     assert D.by_design_note(sample) == D.BY_DESIGN and "by design" in D.BY_DESIGN
     assert D.by_design_note(real) == ""
+
+
+def test_data_line_is_one_sentence_per_source():
+    sample = D.data_line(_dataset("sample"))
+    real = D.data_line(_dataset("real"))
+    for line in (sample, real):
+        assert isinstance(line, str) and "\n" not in line
+        assert line.count(". ") == 0 and line.endswith(".")
+        assert "SYN-F, SYN-M" in line
+    assert "synthetic sample" in sample
+    assert "real tutorial data" in real and "synthetic" not in real
+
+
+def _recordings_dataset(source, participants, manifest=None):
+    names = {
+        p: [f"{p}_B01_S{s}_R01_N.mat" for s in ("59", "18", "33", "04", "52", "42")]
+        for p in participants
+    }
+
+    def pick_recordings(chosen=None):
+        return [(p, f) for p in (chosen or participants) for f in names[p]]
+
+    return SimpleNamespace(
+        source=source,
+        participants=participants,
+        manifest=manifest or {},
+        pick_recordings=pick_recordings,
+    )
+
+
+def test_reported_recordings_are_f02_and_the_five_sentences():
+    real = _recordings_dataset("real", ["M02", "F02"])
+    chosen = D.reported_recordings(real)
+    assert {p for p, _ in chosen} == {"F02"} and len(chosen) == 5
+    assert "F02_B01_S59_R01_N.mat" not in [f for _, f in chosen]
+    sample = D.reported_recordings(_recordings_dataset("sample", ["SYN-F", "SYN-M"]))
+    assert {p for p, _ in sample} == {"SYN-F"} and len(sample) == 5
+
+
+def test_hidden_states_origin_reads_the_manifest():
+    def origin(source, recipe):
+        manifest = {"conversions": {"F02": {"hidden_states": recipe}}} if recipe else {}
+        return D.hidden_states_origin(_recordings_dataset(source, ["F02"], manifest), "F02")
+
+    assert "original tutorial's frame states" in origin("real", "frame_states")
+    assert "re-extracted with facebook/wav2vec2-base" in origin(
+        "real", "extracted:facebook/wav2vec2-base"
+    )
+    assert "not recorded" in origin("real", None)
+    assert "simulated encoder" in origin("sample", None)
+
+
+def test_real_notice_says_what_may_differ():
+    html = D.data_notice(_dataset("real")).data
+    assert "should be close" not in html and "may differ" in html

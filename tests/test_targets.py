@@ -41,3 +41,14 @@ def test_target_frames_of_one_recording(ds):
     ema = T.target_frames(ds, "B", name, "ema")
     assert ema[: len(targets["ema"])].tolist() == targets["ema"].tolist()
     assert list(frames) == [0]
+
+
+def test_ema_centre_is_the_stored_ema_interpolated(ds):
+    import numpy as np
+
+    name = ds.filenames("A")[0]
+    start = T.target_frames(ds, "A", name, "ema")
+    centre = T.target_frames(ds, "A", name, "ema_centre")
+    assert centre.shape == start.shape and T.TARGETS["ema_centre"] == "EMA (window centre)"
+    expected = start[:-1] + 0.625 * (start[1:] - start[:-1])
+    np.testing.assert_allclose(centre[:-1], expected, rtol=1e-5, atol=1e-4)

@@ -1,16 +1,19 @@
 """Frame alignment: MFCCs and EMA on the Wav2Vec2 frame grid.
 
 Wav2Vec2-base turns 16 kHz audio into one frame every 320 samples (20 ms). Its convolutional
-feature encoder has a receptive field of 400 samples, so model frame ``t`` is computed from the
-samples ``[320 t, 320 t + 400)`` and a recording of ``N`` samples gives
-``floor((N - 400) / 320) + 1`` frames.
+feature encoder (the CNN) has a receptive field of 400 samples, so CNN output frame ``t`` is
+computed from the samples ``[320 t, 320 t + 400)`` and a recording of ``N`` samples gives
+``floor((N - 400) / 320) + 1`` frames. Only the CNN output has that window: hidden state 0
+already adds a positional convolution over neighbouring frames, and layers 1–12 attend to the
+whole utterance. Frame ``t`` is a position on the grid, not a 25 ms view.
 
-:func:`mfcc_frames` computes MFCCs with exactly that window (``n_fft=400``, ``hop_length=320``,
-``center=False``), so MFCC frame ``t`` and model frame ``t`` see the same samples.
+:func:`mfcc_frames` computes MFCCs with windows centred on the CNN window (by default exactly
+that window: ``n_fft=400``, ``hop_length=320``, ``center=False``).
 :func:`mfcc_frames_original` reproduces the recipe of the original tutorial chapter for
 comparison. EMA rows are sampled every 20 ms starting at 0 s (row ``t`` at ``t * 0.02`` s),
-which is the start time of model frame ``t``; :func:`ema_frames` pairs row ``t`` with model
-frame ``t`` and trims the longer of the two by at most ``tolerance`` frames.
+the *start* of frame ``t``, 12.5 ms before its window centre; :func:`ema_frames` pairs row
+``t`` with frame ``t`` as stored (``at="start"``) or interpolated to the centre
+(``at="centre"``).
 """
 
 from __future__ import annotations
@@ -109,13 +112,18 @@ def _to_model_rate(audio: np.ndarray, sr: int) -> np.ndarray:
 
 
 def mfcc_frames(
-    audio: np.ndarray, sr: int = SAMPLE_RATE, n_mfcc: int = 12, n_mels: int = 40
+    audio: np.ndarray,
+    sr: int = SAMPLE_RATE,
+    n_mfcc: int = 12,
+    n_mels: int = 40,
+    n_fft: int = FRAME_LENGTH,
 ) -> np.ndarray:
     """MFCCs on the Wav2Vec2 frame grid.
 
-    Uses ``n_fft=400``, ``hop_length=320``, ``center=False`` so that MFCC frame ``t`` is computed
-    from the samples ``[320 t, 320 t + 400)``, exactly the samples model frame ``t`` sees.
-    Audio at another rate is first resampled to 16 kHz with :func:`scipy.signal.resample_poly`.
+    MFCC frame ``t`` is computed from an ``n_fft``-sample window centred on the CNN window of
+    frame ``t`` (``hop_length=320``, ``center=False``); with the default ``n_fft=400`` that is
+    exactly ``[320 t, 320 t + 400)``. Audio at another rate is first resampled to 16 kHz with
+    :func:`scipy.signal.resample_poly`.
 
     Parameters
     ----------
@@ -127,17 +135,23 @@ def mfcc_frames(
         Number of cepstral coefficients.
     n_mels : int, default 40
         Number of mel bands.
+    n_fft : int, default 400
+        Window length in samples, even and at most 400.
 
     Returns
     -------
     numpy.ndarray
         Shape ``(n_model_frames(len(audio_16k)), n_mfcc)`` float32.
     """
+    if n_fft % 2 or not 0 < n_fft <= FRAME_LENGTH:
+        raise ValueError(f"n_fft must be even and in 2..{FRAME_LENGTH}; got {n_fft}.")
     audio = _to_model_rate(_as_mono_float32(audio), sr)
     n_frames = n_model_frames(audio.size)
     if n_frames == 0:
         return np.zeros((0, n_mfcc), dtype=np.float32)
-    mfcc = librosa.feature.mfcc(y=audio, sr=SAMPLE_RATE, n_mfcc=n_mfcc, n_mels=n_mels, **GRID_STFT)
+    stft = {**GRID_STFT, "n_fft": n_fft, "win_length": n_fft}
+    audio = audio[(FRAME_LENGTH - n_fft) // 2 :]  # window centre at 320 t + 200
+    mfcc = librosa.feature.mfcc(y=audio, sr=SAMPLE_RATE, n_mfcc=n_mfcc, n_mels=n_mels, **stft)
     return np.ascontiguousarray(mfcc.T[:n_frames], dtype=np.float32)
 
 
@@ -217,13 +231,25 @@ def trim_to_common_length(*arrays: np.ndarray, tolerance: int = 2) -> tuple[np.n
     return tuple(a[:n] for a in arrays_)
 
 
+def _at_window_centre(values: np.ndarray) -> np.ndarray:
+    """Rows sampled every 20 ms from 0 s, linearly interpolated to ``20 t + 12.5`` ms.
+
+    The last row, which has no later neighbour, is held (``numpy.interp`` clamps).
+    """
+    rows = np.arange(len(values), dtype=np.float64)
+    wanted = rows + (FRAME_LENGTH / 2) / FRAME_HOP  # 12.5 ms / 20 ms = 0.625 rows later
+    columns = [np.interp(wanted, rows, column) for column in values.T.astype(np.float64)]
+    return np.stack(columns, axis=1).astype(np.float32) if columns else values
+
+
 def ema_frames(
-    ema_df: pd.DataFrame, filename: str, n_frames: int, tolerance: int = 2
+    ema_df: pd.DataFrame, filename: str, n_frames: int, tolerance: int = 2, at: str = "start"
 ) -> np.ndarray:
     """EMA sensor positions of one recording, aligned to the model's frames.
 
     The rows of ``filename`` are sorted by ``TIMESTEP`` (row ``t`` at ``0.02 t`` s, the start of
-    model frame ``t``) and trimmed to ``min(rows, n_frames)``.
+    frame ``t``'s CNN window) and trimmed to ``min(rows, n_frames)``. With ``at="centre"`` each
+    coordinate is linearly interpolated to the window centre ``0.02 t + 0.0125`` s.
 
     Parameters
     ----------
@@ -235,6 +261,9 @@ def ema_frames(
         Number of model frames of that recording.
     tolerance : int, default 2
         Largest allowed difference between the number of EMA rows and ``n_frames``.
+    at : {"start", "centre"}, default "start"
+        Pair frame ``t`` with the row at its window start, or with the value interpolated to
+        its window centre (the last frame holds the last row).
 
     Returns
     -------
@@ -246,6 +275,8 @@ def ema_frames(
     ValueError
         When columns are missing, ``filename`` is unknown, or the counts differ too much.
     """
+    if at not in ("start", "centre"):
+        raise ValueError(f"at must be 'start' or 'centre'; got {at!r}.")
     missing = [c for c in ("FILENAME", "TIMESTEP", *EMA_COLUMNS) if c not in ema_df.columns]
     if missing:
         raise ValueError(f"EMA table lacks the columns {missing}; expected {EMA_TABLE_COLUMNS}.")
@@ -257,4 +288,6 @@ def ema_frames(
     rows = rows.sort_values("TIMESTEP", kind="stable")
     _check_tolerance([len(rows), int(n_frames)], tolerance, f"EMA and model for {filename!r}")
     values = rows.loc[:, list(EMA_COLUMNS)].to_numpy(dtype=np.float32)
+    if at == "centre":
+        values = _at_window_centre(values)
     return np.ascontiguousarray(values[: min(len(rows), int(n_frames))])

@@ -13,16 +13,20 @@ import html
 import pandas as pd
 from IPython.display import HTML
 
-from .dataset import Dataset
+from .dataset import Dataset, sentence_id
 
 __all__ = [
     "REAL_CKA",
     "REAL_FINDINGS",
     "BY_DESIGN",
+    "REPORTED_SETUP",
     "by_design_note",
     "compare_with_real",
+    "data_line",
     "data_notice",
     "real_value_text",
+    "reported_recordings",
+    "hidden_states_origin",
 ]
 
 REAL_CKA = pd.DataFrame(
@@ -70,6 +74,47 @@ REAL_FINDINGS: dict[str, object] = {
 }
 """The real-data findings; layer pairs are inclusive ranges. ``"mfcc_cka"`` and
 ``"ema_cka"`` are :data:`REAL_CKA` by layer."""
+
+REPORTED_SETUP: dict[str, object] = {
+    "participant": "F02",
+    "sentences": ("B01_S18", "B01_S33", "B01_S04", "B01_S52", "B01_S42"),
+    "mfcc": "mfcc_original",
+    "hidden_states": "frame_states",
+}
+"""What the reported CKA numbers were computed on: one speaker, five shared B01 sentences,
+the original MFCC recipe (a key of :data:`tutorial_utils.targets.TARGETS`) and the original
+tutorial's frame states."""
+
+
+def reported_recordings(dataset: Dataset) -> list[tuple[str, str]]:
+    """The recordings the reported numbers came from, as far as ``dataset`` has them.
+
+    Real data: the :data:`REPORTED_SETUP` speaker's recordings of its five sentences. Sample:
+    the first participant's recordings of the same sentence ids (a stand-in, not the same
+    speech). Returns ``(participant, filename)`` pairs in the dataset's order.
+    """
+    wanted = set(REPORTED_SETUP["sentences"])
+    speaker = REPORTED_SETUP["participant"]
+    if dataset.source == "sample" or speaker not in dataset.participants:
+        speaker = dataset.participants[0]
+    return [(p, f) for p, f in dataset.pick_recordings([speaker]) if sentence_id(f) in wanted]
+
+
+def hidden_states_origin(dataset: Dataset, participant: str) -> str:
+    """Where ``participant``'s hidden states come from, in words, read from the manifest."""
+    if dataset.source == "sample":
+        return "the sample's simulated encoder (not Wav2Vec2)"
+    recipe = dataset.manifest.get("conversions", {}).get(participant, {})
+    origin = str(recipe.get("hidden_states", ""))
+    if origin == REPORTED_SETUP["hidden_states"]:
+        return "the original tutorial's frame states (the reported features)"
+    if origin.startswith("extracted:"):
+        return (
+            f"re-extracted with {origin.removeprefix('extracted:')}, which can differ from "
+            "the original features (library versions, numerics)"
+        )
+    return "not recorded in the cache manifest (may differ from the original features)"
+
 
 TARGET_NAMES = {"MFCC": "MFCC", "EMA": "EMA", "mfcc": "MFCC", "ema": "EMA"}
 
@@ -166,6 +211,35 @@ def by_design_note(dataset: Dataset) -> str:
     return BY_DESIGN if dataset.source == "sample" else ""
 
 
+def data_line(dataset: Dataset) -> str:
+    """One sentence that says which data the notebook runs on.
+
+    Chapter 00 shows the full callout (:func:`data_notice`); every other chapter prints this
+    line instead, so the tutorial speaks with one voice.
+
+    Parameters
+    ----------
+    dataset : tutorial_utils.dataset.Dataset
+        Only ``dataset.source`` (``"sample"`` or ``"real"``) and ``dataset.participants`` are
+        used.
+
+    Returns
+    -------
+    str
+        One sentence naming the data source and the speakers.
+    """
+    speakers = ", ".join(str(p) for p in dataset.participants)
+    if dataset.source == "sample":
+        return (
+            f"Data: the built-in synthetic sample (speakers {speakers}; simulated encoder); "
+            "its numbers are not the tutorial's results (see chapter 00)."
+        )
+    return (
+        f"Data: the real tutorial data (speakers {speakers}); see chapter 00 for what may "
+        "differ from the reported numbers."
+    )
+
+
 def data_notice(dataset: Dataset) -> HTML:
     """A callout that says which data the notebook runs on.
 
@@ -198,7 +272,10 @@ def data_notice(dataset: Dataset) -> HTML:
         )
         return _box("warning", "Synthetic sample data", body)
     body = (
-        f"<p>This notebook is running on the <b>real tutorial data</b> (speakers {speakers}); "
-        "its numbers should be close to those reported in the tutorial.</p>"
+        f"<p>This notebook is running on the <b>real tutorial data</b> (speakers {speakers}). "
+        "The reported numbers come from speaker F02's five shared sentences, the original MFCC "
+        "recipe and the original hidden states; chapter 02 recomputes them on exactly that "
+        "subset. Numbers on other subsets, recipes or re-extracted hidden states may differ "
+        "(another speaker, other sentences, frame alignment, library versions).</p>"
     )
     return _box("note", "Real data", body)

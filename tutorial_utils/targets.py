@@ -25,7 +25,12 @@ from .frames import (
 
 __all__ = ["TARGETS", "aligned_recording", "frame_counts", "target_frames", "target_keys"]
 
-TARGETS = {"mfcc": "MFCC", "mfcc_original": "MFCC (original recipe)", "ema": "EMA"}
+TARGETS = {
+    "mfcc": "MFCC",
+    "mfcc_original": "MFCC (original recipe)",
+    "ema": "EMA",
+    "ema_centre": "EMA (window centre)",
+}
 """Targets a layer can be compared with, and their labels in the tables."""
 
 
@@ -49,9 +54,10 @@ def target_frames(
     ----------
     dataset : Dataset
     participant, filename : str
-    target : {"mfcc", "mfcc_original", "ema"}
+    target : {"mfcc", "mfcc_original", "ema", "ema_centre"}
         12 MFCCs on the Wav2Vec2 grid (:func:`~tutorial_utils.frames.mfcc_frames`), the
-        original chapter's MFCC recipe, or the 12 EMA sensor coordinates (mm).
+        original chapter's MFCC recipe, or the 12 EMA sensor coordinates (mm) at the start of
+        each frame's window (as stored) or interpolated to its centre, 12.5 ms later.
 
     Returns
     -------
@@ -61,8 +67,9 @@ def target_frames(
     """
     (target,) = target_keys(target)
     n_frames = dataset.hidden_state(participant, dataset.layers[0], filename).shape[0]
-    if target == "ema":
-        return ema_frames(dataset.ema(participant), filename, n_frames)
+    if target in ("ema", "ema_centre"):
+        at = "centre" if target == "ema_centre" else "start"
+        return ema_frames(dataset.ema(participant), filename, n_frames, at=at)
     audio = dataset.audio(participant, filename)
     if target == "mfcc_original":
         return mfcc_frames_original(audio, n_frames, sr=dataset.sample_rate)
