@@ -593,3 +593,39 @@ def test_cka_from_hsic_is_the_policy():
     assert math.isnan(result[0, 0]) and result[0, 1] == 1.0
     with pytest.raises(ValueError, match="overflowed"):
         cka_from_hsic(np.inf, 1.0, 1.0)
+
+
+# --------------------------------------------------------------------------- memory (issue 11.14)
+
+
+def test_cka_matrix_refuses_up_front_when_memory_is_short(monkeypatch):
+    from tutorial_utils import _memory
+
+    rng = np.random.default_rng(41)
+    layers = [rng.standard_normal((50, 20)) for _ in range(3)]
+    monkeypatch.setattr(_memory, "MEMORY_LIMIT", 10_000.0)
+    with pytest.raises(_memory.NotEnoughMemoryError, match="streaming_cka_matrix") as info:
+        cka_matrix(layers)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, MemoryError)
+    monkeypatch.setattr(_memory, "MEMORY_LIMIT", 10_000_000.0)
+    assert cka_matrix(layers).shape == (3, 3)
+
+
+def test_cka_matrix_estimate_uses_the_machine_memory_before_allocating():
+    from tutorial_utils import _memory
+
+    assert 0 < _memory.available_memory()
+    # 13 layers of 10 million frames (views of one row: nothing is allocated) need ~800 GB.
+    huge = [np.broadcast_to(np.float32(1.0), (10_000_000, 768)) for _ in range(13)]
+    with pytest.raises(MemoryError, match="streaming_cka_matrix"):
+        cka_matrix(huge)
+
+
+def test_working_bytes_counts_inputs_and_route():
+    from tutorial_utils import _memory
+    from tutorial_utils.all_pairs import route_bytes
+
+    n, dims = 1000, [768] * 13
+    gram = route_bytes(n, dims, None)["gram"]
+    assert gram == 8.0 * n * n * 13
+    assert _memory.working_bytes(n, dims, None, gram) == gram + 8.0 * n * 768 * 13

@@ -25,6 +25,7 @@ from ._arrays import (
     shaped,
     symmetrised,
 )
+from ._memory import check_memory
 from .hsic import cka_from_hsic, debiased_hsic, self_hsic
 
 __all__ = ["GRAM_MEMORY_LIMIT", "choose_route", "cka_matrix"]
@@ -181,7 +182,7 @@ def _prepared(reps: RepresentationSet, side: str, min_n: int) -> tuple[list, lis
 def _in_memory(
     arrays_a: list, names_a: list[str], arrays_b: list | None, names_b: list[str], route: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Block, _Block | None]:
-    """Check sizes, centre everything once, and compute all trace products."""
+    """Check sizes and memory, centre everything once, and compute all trace products."""
     everything = dict(zip(names_a, arrays_a, strict=True))
     everything.update(dict(zip(names_b, arrays_b or [], strict=True)))
     n = check_same_n(everything)
@@ -189,6 +190,7 @@ def _in_memory(
     dims_b = None if arrays_b is None else [y.shape[1] for y in arrays_b]
     if route == "auto":
         route = choose_route(n, dims_a, dims_b)
+    check_memory(n, dims_a, dims_b, route_bytes(n, dims_a, dims_b)[route])
     block_a = _centred_block(arrays_a, names_a, n)
     block_b = None if arrays_b is None else _centred_block(arrays_b, names_b, n)
     return (*_all_trace_products(block_a, block_b, route), block_a, block_b)
@@ -231,7 +233,9 @@ def cka_matrix(
     Raises
     ------
     ValueError
-        Invalid input (see :func:`~tutorial_utils.cka.cka`).
+        Invalid input (see :func:`~tutorial_utils.cka.cka`), or, as
+        :class:`~tutorial_utils._memory.NotEnoughMemoryError`, a computation that
+        would not fit in the available memory.
     """
     if route not in ("auto", "gram", "feature"):
         raise ValueError(f"route must be 'auto', 'gram' or 'feature'; got {route!r}.")
