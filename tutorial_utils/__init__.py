@@ -25,8 +25,10 @@ from tutorial_utils.features import (
 )
 from tutorial_utils.rsa import compare_rdms, rdm
 from tutorial_utils.safe_pickle import UnsafePickleError
+from tutorial_utils.streaming import CKAAccumulator, streaming_cka_matrix
 
 __all__ = [
+    "CKAAccumulator",
     "Dataset",
     "UnsafePickleError",
     "center_gram",
@@ -45,6 +47,7 @@ __all__ = [
     "n_model_frames",
     "rdm",
     "sentence_id",
+    "streaming_cka_matrix",
     "trim_to_common_length",
 ]
 __version__ = "0.1.0"

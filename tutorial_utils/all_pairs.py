@@ -235,7 +235,7 @@ def cka_matrix(
     ValueError
         Invalid input (see :func:`~tutorial_utils.cka.cka`), or, as
         :class:`~tutorial_utils._memory.NotEnoughMemoryError`, a computation that
-        would not fit in the available memory.
+        would not fit in the available memory: use ``streaming_cka_matrix``.
     """
     if route not in ("auto", "gram", "feature"):
         raise ValueError(f"route must be 'auto', 'gram' or 'feature'; got {route!r}.")

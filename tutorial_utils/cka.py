@@ -34,7 +34,8 @@ CKA is exact for inputs of any scale float64 can hold and for large offsets.
 products would overflow or underflow.
 
 All pairs of many representations at once: :func:`cka_matrix` (in
-:mod:`tutorial_utils.all_pairs`).
+:mod:`tutorial_utils.all_pairs`); for more frames than fit in memory:
+:func:`tutorial_utils.streaming.streaming_cka_matrix`.
 """
 
 from __future__ import annotations
