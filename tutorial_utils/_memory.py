@@ -61,5 +61,5 @@ def check_memory(n: int, dims_a: list[int], dims_b: list[int] | None, route: flo
             f"{n} stimuli and {len(dims_a) + len(dims_b or [])} representations, but only "
             f"{limit / gib:.1f} GiB are available. Use tutorial_utils.streaming_cka_matrix, "
             "which feeds the frames in chunks (e.g. one recording at a time) and needs "
-            "memory independent of the number of frames."
+            "memory independent of the number of frames; or pass dask arrays."
         )

@@ -26,6 +26,7 @@ from ._arrays import (
     symmetrised,
 )
 from ._memory import check_memory
+from .dask_cka import dask_cka_matrix, is_dask_array
 from .hsic import cka_from_hsic, debiased_hsic, self_hsic
 
 __all__ = ["GRAM_MEMORY_LIMIT", "choose_route", "cka_matrix"]
@@ -172,6 +173,8 @@ def _prepared(reps: RepresentationSet, side: str, min_n: int) -> tuple[list, lis
     """Labels, shape-checked arrays (not yet converted) and display names of one side."""
     labels, arrays = labelled(reps, f"reps_{side}")
     names = [f"reps_{side}[{label!r}]" for label in labels]
+    if any(is_dask_array(x) for x in arrays):
+        return labels, arrays, names
     return (
         labels,
         [check_shape(x, name, min_n) for x, name in zip(arrays, names, strict=True)],
@@ -214,7 +217,9 @@ def cka_matrix(
     Parameters
     ----------
     reps_a : sequence or dict of ndarray, each (n, d_i)
-        E.g. the 13 layers of one recording, ``{layer: frames}``.
+        E.g. the 13 layers of one recording, ``{layer: frames}``. Dask arrays
+        (row-chunked) are computed through dask reductions instead, on the
+        current dask scheduler or cluster (see :mod:`tutorial_utils.dask_cka`).
     reps_b : sequence or dict of ndarray, each (n, d_j), optional
         Same stimuli as ``reps_a``. ``None`` compares ``reps_a`` with itself
         (symmetric result, unit diagonal).
@@ -222,7 +227,7 @@ def cka_matrix(
         Use Song et al.'s unbiased HSIC (needs ``n >= 4``).
     route : {"auto", "gram", "feature"}, default "auto"
         Force a route (both give the same numbers); "auto" picks the cheaper one
-        with :func:`choose_route`.
+        with :func:`choose_route`. Ignored for dask arrays.
 
     Returns
     -------
@@ -245,6 +250,9 @@ def cka_matrix(
     labels_b, arrays_b, names_b = (
         (labels_a, None, []) if reps_b is None else _prepared(reps_b, "b", min_n)
     )
+    if any(is_dask_array(x) for x in arrays_a + (arrays_b or [])):
+        result = dask_cka_matrix(arrays_a, arrays_b, labels=names_a + names_b, debiased=debiased)
+        return shaped(result, labels_a, labels_b, as_frame)
     cross, self_a, self_b, block_a, block_b = _in_memory(
         arrays_a, names_a, arrays_b, names_b, route
     )
