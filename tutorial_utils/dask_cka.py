@@ -50,7 +50,7 @@ def _aligned(da, arrays: list, names: list[str]) -> list:
 
 def _lazy_sums(da, z: list, raw: list) -> dict:
     """The sums of :class:`~tutorial_utils._moments.Moments` as lazy dask reductions."""
-    norms = da.stack([(x * x).sum(axis=1) for x in z], axis=1)  # (n, L)
+    norms = da.stack([(x * x).sum(axis=1) for x in z], axis=1).rechunk({1: -1})  # (n, L)
     return {
         "col_sums": da.concatenate([x.sum(axis=0) for x in z]),
         "norm_cross": norms.T @ norms,
