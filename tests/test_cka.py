@@ -629,3 +629,80 @@ def test_working_bytes_counts_inputs_and_route():
     gram = route_bytes(n, dims, None)["gram"]
     assert gram == 8.0 * n * n * 13
     assert _memory.working_bytes(n, dims, None, gram) == gram + 8.0 * n * 768 * 13
+
+
+# --------------------------------------------------------------------------- layout
+
+
+CKA_MODULES = [
+    "_arrays",
+    "_memory",
+    "_moments",
+    "_sums",
+    "_torch_sums",
+    "all_pairs",
+    "cka",
+    "dask_cka",
+    "hsic",
+    "rsa",
+    "streaming",
+]
+
+
+def _module_imports(name: str) -> set[str]:
+    """tutorial_utils modules imported at module level by tutorial_utils.<name>."""
+    import ast
+    from pathlib import Path
+
+    import tutorial_utils
+
+    path = Path(tutorial_utils.__file__).parent / f"{name}.py"
+    found = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level == 1:
+                found.add(module.split(".")[0] if module else "")
+            elif module.startswith("tutorial_utils."):
+                found.add(module.split(".")[1])
+    return found & set(CKA_MODULES)
+
+
+def test_cka_modules_have_no_import_cycle_and_stay_small():
+    import ast
+    from pathlib import Path
+
+    import tutorial_utils
+
+    graph = {name: _module_imports(name) for name in CKA_MODULES}
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        assert name not in path, f"import cycle: {' -> '.join((*path, name))}"
+        if name not in done:
+            for other in graph[name]:
+                visit(other, (*path, name))
+            done.add(name)
+
+    for name in CKA_MODULES:
+        visit(name, ())
+    for name in CKA_MODULES:
+        source = (Path(tutorial_utils.__file__).parent / f"{name}.py").read_text("utf-8")
+        assert len(source.splitlines()) <= 300, name
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef):
+                first = node.body[0]
+                doc = ast.get_docstring(node) is not None
+                skip = first.end_lineno - first.lineno + 1 if doc else 0
+                assert node.end_lineno - node.lineno + 1 - skip <= 40, f"{name}.{node.name}"
+
+
+def test_learner_names_stay_importable():
+    import tutorial_utils
+    from tutorial_utils.cka import cka_matrix as from_cka
+
+    for name in ("gram_linear", "gram_rbf", "center_gram", "cka", "feature_space_linear_cka"):
+        assert callable(getattr(tutorial_utils, name))
+    assert from_cka is tutorial_utils.cka_matrix
+    assert callable(tutorial_utils.streaming_cka_matrix)
+    assert tutorial_utils.CKAAccumulator is not None

@@ -78,22 +78,27 @@ def _constant(name: str) -> ValueError:
 
 
 def centre_into(out: np.ndarray, x: np.ndarray, name: str) -> None:
-    """Write ``x`` centred and divided by its largest magnitude into ``out`` (float64).
+    """Write ``x`` centred and divided by its largest centred magnitude into ``out``.
 
-    The input is first divided by its own largest magnitude, so that neither the
-    column means nor any later product can overflow or underflow whatever the
-    scale of ``x`` (CKA does not depend on it). A representation whose centred
-    values are below ``NEGLIGIBLE`` times its largest value is constant: raise.
+    The column means are taken on ``x`` divided by its largest magnitude when a
+    plain sum could overflow, and the result is rescaled to a largest magnitude
+    of 1, so no later product can overflow or underflow whatever the scale of
+    ``x`` (CKA does not depend on it). A representation whose centred values are
+    below ``NEGLIGIBLE`` times its largest value is constant: raise.
     """
     out[...] = x
-    check_finite(out, name)
-    peak = max_abs(out)
+    high, low = out.max(), out.min()
+    if not (np.isfinite(high) and np.isfinite(low)):
+        raise ValueError(f"{name} contains NaN or infinite values; clean or impute them first.")
+    peak = float(max(high, -low))
     if peak == 0:
         raise _constant(name)
-    out /= peak
-    out -= out.mean(axis=0)
+    if peak * out.shape[0] < 1e300:
+        out -= out.mean(axis=0)
+    else:  # the column sums could overflow: average scaled values
+        out -= np.mean(out / peak, axis=0) * peak
     spread = max_abs(out)
-    if spread <= NEGLIGIBLE:
+    if spread <= NEGLIGIBLE * peak:
         raise _constant(name)
     out /= spread
 

@@ -25,11 +25,11 @@ from ._arrays import (
     shaped,
     symmetrised,
 )
-from ._memory import check_memory
+from ._memory import NotEnoughMemoryError, check_memory
 from .dask_cka import dask_cka_matrix, is_dask_array
 from .hsic import cka_from_hsic, debiased_hsic, self_hsic
 
-__all__ = ["GRAM_MEMORY_LIMIT", "choose_route", "cka_matrix"]
+__all__ = ["GRAM_MEMORY_LIMIT", "NotEnoughMemoryError", "choose_route", "cka_matrix"]
 
 GRAM_MEMORY_LIMIT = 2.0 * 2**30
 """Bytes of working memory above which :func:`choose_route` avoids a route (2 GiB)."""
@@ -82,23 +82,27 @@ def choose_route(
 
 
 class _Block(NamedTuple):
-    """Centred representations side by side in one float64 buffer."""
+    """Centred representations: separate arrays, or views of one side-by-side buffer."""
 
-    buffer: np.ndarray  # (n, Σd)
-    edges: np.ndarray  # column edges: representation i is buffer[:, edges[i]:edges[i + 1]]
-
-    def views(self) -> list[np.ndarray]:
-        spans = zip(self.edges[:-1], self.edges[1:], strict=True)
-        return [self.buffer[:, lo:hi] for lo, hi in spans]
+    parts: list[np.ndarray]  # representation i, centred and rescaled, (n, d_i)
+    buffer: np.ndarray | None  # (n, Σd) holding the parts side by side, when shared
+    edges: np.ndarray  # column edges: part i is buffer[:, edges[i]:edges[i + 1]]
 
 
-def _centred_block(arrays: list[np.ndarray], names: list[str], n: int) -> _Block:
-    """Centre (and rescale) every representation into one ``(n, Σd)`` float64 buffer."""
+def _centred_block(arrays: list[np.ndarray], names: list[str], n: int, shared: bool) -> _Block:
+    """Centre (and rescale) every representation once, into one buffer when ``shared``.
+
+    The feature route multiplies the shared buffer directly (no second copy); the
+    Gram route gets separate contiguous arrays, which BLAS multiplies faster.
+    """
     edges = np.cumsum([0] + [x.shape[1] for x in arrays])
-    block = _Block(np.empty((n, int(edges[-1]))), edges)
-    for view, x, name in zip(block.views(), arrays, names, strict=True):
-        centre_into(view, x, name)
-    return block
+    buffer = np.empty((n, int(edges[-1]))) if shared else None
+    parts = []
+    for lo, hi, x, name in zip(edges[:-1], edges[1:], arrays, names, strict=True):
+        part = buffer[:, lo:hi] if shared else np.empty((n, hi - lo))
+        centre_into(part, x, name)
+        parts.append(part)
+    return _Block(parts, buffer, edges)
 
 
 def _flattened_grams(centred: list[np.ndarray]) -> np.ndarray:
@@ -125,8 +129,8 @@ def _all_trace_products(
     block_a: _Block, block_b: _Block | None, route: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cross matrix ``tr(K_i L_j)`` and the self products of both sides."""
-    centred_a = block_a.views()
-    centred_b = None if block_b is None else block_b.views()
+    centred_a = block_a.parts
+    centred_b = None if block_b is None else block_b.parts
     if route == "gram":
         # tr(K_i L_j) is the Frobenius inner product of the centred Gram matrices.
         flat_a = _flattened_grams(centred_a)
@@ -145,7 +149,7 @@ def _all_trace_products(
 
 def _row_sq_norms(block: _Block) -> np.ndarray:
     """Squared norm of every centred row, one row of the result per representation."""
-    return np.stack([np.einsum("ij,ij->i", x, x) for x in block.views()])
+    return np.stack([np.einsum("ij,ij->i", x, x) for x in block.parts])
 
 
 def _debiased(
@@ -156,7 +160,7 @@ def _debiased(
     block_b: _Block | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Turn biased trace products into Song et al.'s debiased HSICs."""
-    n = block_a.buffer.shape[0]
+    n = block_a.parts[0].shape[0]
     diag_a = _row_sq_norms(block_a)
     diag_b = diag_a if block_b is None else _row_sq_norms(block_b)
     sum_a, sum_b = diag_a.sum(axis=1), diag_b.sum(axis=1)
@@ -194,8 +198,9 @@ def _in_memory(
     if route == "auto":
         route = choose_route(n, dims_a, dims_b)
     check_memory(n, dims_a, dims_b, route_bytes(n, dims_a, dims_b)[route])
-    block_a = _centred_block(arrays_a, names_a, n)
-    block_b = None if arrays_b is None else _centred_block(arrays_b, names_b, n)
+    shared = route == "feature"
+    block_a = _centred_block(arrays_a, names_a, n, shared)
+    block_b = None if arrays_b is None else _centred_block(arrays_b, names_b, n, shared)
     return (*_all_trace_products(block_a, block_b, route), block_a, block_b)
 
 
@@ -239,7 +244,7 @@ def cka_matrix(
     ------
     ValueError
         Invalid input (see :func:`~tutorial_utils.cka.cka`), or, as
-        :class:`~tutorial_utils._memory.NotEnoughMemoryError`, a computation that
+        :class:`NotEnoughMemoryError`, a computation that
         would not fit in the available memory: use ``streaming_cka_matrix``.
     """
     if route not in ("auto", "gram", "feature"):

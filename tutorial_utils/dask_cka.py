@@ -44,7 +44,8 @@ def _aligned(da, arrays: list, names: list[str]) -> list:
             f"All representations must have the same, known number of rows; got {sizes}. "
             "Align them first (and call compute_chunk_sizes() on arrays of unknown size)."
         )
-    rows = layers[0].chunks[0]
+    lazy = [x for x, original in zip(layers, arrays, strict=True) if is_dask_array(original)]
+    rows = (lazy or layers)[0].chunks[0]  # numpy inputs follow the dask arrays' row chunks
     return [x.rechunk({0: rows, 1: -1}) for x in layers]
 
 
