@@ -22,9 +22,13 @@ by :func:`tutorial_utils.hsic.cka_from_hsic`):
   ``ValueError`` ("constant"), whichever estimator is asked for;
 - biased estimator: a self-HSIC of zero can only come from a constant
   representation, so it raises ``ValueError`` too;
-- debiased estimator: a self-HSIC <= 0 (it happens for a few, nearly
-  coincident stimuli) gives ``nan`` with a ``RuntimeWarning``; values within
-  rounding of zero count as zero.
+- debiased estimator: a self-HSIC <= 0 gives ``nan`` with a ``RuntimeWarning``.
+  (It is never negative in exact arithmetic, and zero only in degenerate
+  designs, e.g. all stimuli but one identical; values within rounding of zero
+  count as zero, so every route agrees.)
+
+Gram matrices passed to :func:`cka` must be positive semi-definite after
+centring (checked; otherwise ``ValueError``).
 
 Numbers: all arithmetic is float64 whatever the input dtype. Each
 representation is centred and divided by its largest magnitude before any
