@@ -86,17 +86,17 @@ def centre_into(out: np.ndarray, x: np.ndarray, name: str) -> None:
     ``x`` (CKA does not depend on it). A representation whose centred values are
     below ``NEGLIGIBLE`` times its largest value is constant: raise.
     """
-    out[...] = x
-    high, low = out.max(), out.min()
+    high, low = x.max(), x.min()  # NaN and inf propagate to max/min
     if not (np.isfinite(high) and np.isfinite(low)):
         raise ValueError(f"{name} contains NaN or infinite values; clean or impute them first.")
     peak = float(max(high, -low))
     if peak == 0:
         raise _constant(name)
-    if peak * out.shape[0] < 1e300:
-        out -= out.mean(axis=0)
+    if peak * x.shape[0] < 1e300:
+        mean = x.mean(axis=0, dtype=np.float64)
     else:  # the column sums could overflow: average scaled values
-        out -= np.mean(out / peak, axis=0) * peak
+        mean = np.mean(np.asarray(x, dtype=np.float64) / peak, axis=0) * peak
+    np.subtract(x, mean, out=out)  # converts to float64 in the same pass
     spread = max_abs(out)
     if spread <= NEGLIGIBLE * peak:
         raise _constant(name)

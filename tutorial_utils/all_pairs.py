@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import blas
 
 from ._arrays import (
     RepresentationSet,
@@ -105,13 +106,24 @@ def _centred_block(arrays: list[np.ndarray], names: list[str], n: int, shared: b
     return _Block(parts, buffer, edges)
 
 
-def _flattened_grams(centred: list[np.ndarray]) -> np.ndarray:
-    """Row i is the flattened Gram matrix of representation i, built in one buffer."""
+def _gram_triangles(centred: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """One triangle (diagonal included) of each centred Gram matrix, flattened, and the diagonals.
+
+    Each Gram is one BLAS ``dsyrk`` (symmetric rank-k update) written straight into
+    a zeroed buffer; the other triangle stays zero, which :func:`_gram_products` uses.
+    """
     n = centred[0].shape[0]
-    grams = np.empty((len(centred), n, n))
+    grams = np.zeros((len(centred), n, n))
     for gram, x in zip(grams, centred, strict=True):
-        np.matmul(x, x.T, out=gram)  # numpy uses the symmetric rank-k BLAS update here
-    return grams.reshape(len(centred), n * n)
+        # x.T and gram.T are Fortran-ordered views: BLAS reads and writes them in place.
+        blas.dsyrk(1.0, x.T, trans=1, c=gram.T, overwrite_c=1)
+    diagonals = np.stack([np.diag(gram) for gram in grams])
+    return grams.reshape(len(centred), n * n), diagonals
+
+
+def _gram_products(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]):
+    """``<K_i, L_j>`` from triangles: twice the triangle products minus the diagonal ones."""
+    return 2.0 * (a[0] @ b[0].T) - a[1] @ b[1].T
 
 
 def _trace_products_feature(block_a: _Block, block_b: _Block | None) -> np.ndarray:
@@ -133,13 +145,13 @@ def _all_trace_products(
     centred_b = None if block_b is None else block_b.parts
     if route == "gram":
         # tr(K_i L_j) is the Frobenius inner product of the centred Gram matrices.
-        flat_a = _flattened_grams(centred_a)
-        flat_b = flat_a if centred_b is None else _flattened_grams(centred_b)
-        cross = flat_a @ flat_b.T
+        tri_a = _gram_triangles(centred_a)
         if centred_b is None:
+            cross = _gram_products(tri_a, tri_a)
             return cross, np.diag(cross).copy(), np.diag(cross).copy()
-        self_a = np.einsum("ij,ij->i", flat_a, flat_a)
-        return cross, self_a, np.einsum("ij,ij->i", flat_b, flat_b)
+        tri_b = _gram_triangles(centred_b)
+        self_a = np.diag(_gram_products(tri_a, tri_a)).copy()
+        return _gram_products(tri_a, tri_b), self_a, np.diag(_gram_products(tri_b, tri_b)).copy()
     cross = _trace_products_feature(block_a, block_b)
     if centred_b is None:
         return cross, np.diag(cross).copy(), np.diag(cross).copy()
