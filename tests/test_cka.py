@@ -438,3 +438,208 @@ def test_well_defined_inputs_emit_no_warnings():
         warnings.simplefilter("error")
         cka_matrix([x, y], debiased=True)
         feature_space_linear_cka(x, y, debiased=True)
+
+
+# --------------------------------------------------------------------------- scale (issue 11.13)
+
+
+@pytest.mark.parametrize("scale", [1e77, 1e200, 1e300, 1e-100, 1e-200, 1e-300])
+@pytest.mark.parametrize("debiased", [False, True])
+def test_feature_space_cka_is_scale_invariant_over_the_float64_range(scale, debiased):
+    rng = np.random.default_rng(30)
+    x, y = related_pair(rng, 40, 12, 7)
+    expected = oracle_linear_cka(x, y, debiased)
+    assert feature_space_linear_cka(x * scale, y, debiased) == pytest.approx(expected, abs=1e-10)
+    assert feature_space_linear_cka(x * scale, y / scale, debiased) == pytest.approx(
+        expected, abs=1e-10
+    )
+    for route in ("gram", "feature"):
+        got = cka_matrix([x * scale, y], debiased=debiased, route=route)[0, 1]
+        assert got == pytest.approx(expected, abs=1e-10)
+
+
+@pytest.mark.parametrize("scale", [1e77, 1e-100, 1e-140])
+@pytest.mark.parametrize("debiased", [False, True])
+def test_cka_of_finite_grams_is_scale_invariant(scale, debiased):
+    rng = np.random.default_rng(31)
+    x, y = related_pair(rng, 30, 9, 5)
+    expected = oracle_linear_cka(x, y, debiased)
+    got = cka(gram_linear(x * scale), gram_linear(y), debiased=debiased)
+    assert got == pytest.approx(expected, abs=1e-10)
+    # Grams far beyond what gram_linear can build, but finite, work too.
+    huge = gram_linear(x) * 1e300
+    assert cka(huge, gram_linear(y) * 1e-300, debiased=debiased) == pytest.approx(
+        expected, abs=1e-10
+    )
+
+
+@pytest.mark.parametrize("scale", [1e160, 1e200, 1e-160, 1e-300])
+def test_gram_linear_refuses_products_that_do_not_fit_float64(scale):
+    x = np.random.default_rng(32).standard_normal((5, 3))
+    with pytest.raises(ValueError, match="Rescale x first"):
+        gram_linear(x * scale)
+
+
+def test_gram_linear_accepts_the_representable_range_and_zeros():
+    x = np.random.default_rng(33).standard_normal((5, 3))
+    np.testing.assert_allclose(gram_linear(x * 1e100), (x @ x.T) * 1e200, rtol=1e-12)
+    np.testing.assert_array_equal(gram_linear(np.zeros((3, 2))), np.zeros((3, 3)))
+
+
+def test_tiny_but_varying_representation_is_not_called_constant():
+    rng = np.random.default_rng(34)
+    x, y = related_pair(rng, 20, 4, 4)
+    offset = 1e-100 * x + 5e-90  # varies by 1e-100 around a larger offset: still not constant
+    assert feature_space_linear_cka(offset, y) == pytest.approx(oracle_linear_cka(x, y), abs=1e-6)
+    with pytest.raises(ValueError, match="constant"):
+        feature_space_linear_cka(np.full((20, 4), 1e-100), y)
+
+
+# --------------------------------------------------------------------------- non-PSD Grams
+
+
+def test_cka_rejects_a_gram_that_is_not_positive_semidefinite():
+    rng = np.random.default_rng(35)
+    x, y = related_pair(rng, 25, 6, 4)
+    gx, gy = gram_linear(x), gram_linear(y)
+    for debiased in (False, True):
+        with pytest.raises(ValueError, match="not positive semi-definite"):
+            cka(-gx, gy, debiased=debiased)
+        with pytest.raises(ValueError, match="not positive semi-definite"):
+            cka(gx, -gy, debiased=debiased)
+    # Symmetric with a positive diagonal, but one clearly negative eigenvalue in a
+    # centred direction (a negative direction along 1 would be removed by centring).
+    v = rng.standard_normal(25)
+    v -= v.mean()
+    v /= np.linalg.norm(v)
+    indefinite = np.eye(25) * 2.0 - 2.1 * np.outer(v, v)
+    assert np.all(np.diag(indefinite) > 0)
+    with pytest.raises(ValueError, match="not positive semi-definite"):
+        cka(indefinite, gy)
+
+
+def test_non_psd_check_above_the_cholesky_size_uses_necessary_conditions(monkeypatch):
+    from tutorial_utils import _arrays
+
+    monkeypatch.setattr(_arrays, "PSD_FULL_CHECK_MAX_N", 5)
+    rng = np.random.default_rng(37)
+    x, y = related_pair(rng, 25, 6, 4)
+    gx, gy = gram_linear(x), gram_linear(y)
+    assert cka(gx, gy) == pytest.approx(oracle_linear_cka(x, y), abs=1e-10)
+    with pytest.raises(ValueError, match="not positive semi-definite"):
+        cka(-gx, gy)
+
+
+def test_conditionally_psd_kernels_are_accepted():
+    # -D/2 for squared distances D is not PSD itself, but its centred form is x xᵀ.
+    rng = np.random.default_rng(38)
+    x, y = related_pair(rng, 20, 5, 3)
+    sq = np.sum((x[:, None, :] - x[None, :, :]) ** 2, axis=-1)
+    assert cka(-sq / 2, gram_linear(y)) == pytest.approx(oracle_linear_cka(x, y), abs=1e-10)
+
+
+# --------------------------------------------------------------------------- the one policy
+
+
+def degenerate_four_stimuli() -> np.ndarray:
+    """Three identical stimuli and one other: the debiased self-HSIC is exactly 0."""
+    return np.array([[1.0, 2.0], [1.0, 2.0], [1.0, 2.0], [-3.0, 0.5]])
+
+
+def test_policy_biased_constant_raises_everywhere():
+    rng = np.random.default_rng(39)
+    y = rng.standard_normal((8, 3))
+    constant = np.full((8, 3), 7.0)
+    for call in (
+        lambda: cka(gram_linear(constant), gram_linear(y)),
+        lambda: feature_space_linear_cka(constant, y),
+        lambda: cka_matrix([y, constant]),
+        lambda: cka_matrix([y], [constant]),
+        lambda: cka_matrix([y, constant], route="gram"),
+    ):
+        with pytest.raises(ValueError, match="constant"):
+            call()
+
+
+def test_policy_debiased_undefined_is_nan_with_a_warning_everywhere():
+    x = degenerate_four_stimuli()
+    y = np.random.default_rng(40).standard_normal((4, 3))
+    with pytest.warns(RuntimeWarning, match="undefined"):
+        assert math.isnan(cka(gram_linear(x), gram_linear(y), debiased=True))
+    with pytest.warns(RuntimeWarning, match="undefined"):
+        assert math.isnan(feature_space_linear_cka(x, y, debiased=True))
+    for route in ("gram", "feature"):
+        with pytest.warns(RuntimeWarning, match="undefined"):
+            table = cka_matrix([x, y], debiased=True, route=route)
+        assert math.isnan(table[0, 1]) and table[1, 1] == 1.0
+        with pytest.warns(RuntimeWarning, match="undefined"):
+            assert math.isnan(cka_matrix([x], [y], debiased=True, route=route)[0, 0])
+
+
+def test_cka_from_hsic_is_the_policy():
+    from tutorial_utils.hsic import cka_from_hsic
+
+    assert cka_from_hsic(2.0, 4.0, 1.0) == 1.0
+    np.testing.assert_allclose(
+        cka_from_hsic(np.array([[1.0, 2.0]]), np.array([4.0]), np.array([1.0, 4.0])),
+        [[0.5, 0.5]],
+    )
+    with pytest.raises(ValueError, match="constant"):
+        cka_from_hsic(0.0, 0.0, 1.0)
+    with pytest.warns(RuntimeWarning, match="undefined"):
+        result = cka_from_hsic(
+            np.ones((1, 2)), np.array([1.0]), np.array([-1.0, 1.0]), debiased=True
+        )
+    assert math.isnan(result[0, 0]) and result[0, 1] == 1.0
+    with pytest.raises(ValueError, match="overflowed"):
+        cka_from_hsic(np.inf, 1.0, 1.0)
+
+
+# --------------------------------------------------------------------------- memory (issue 11.14)
+
+
+def test_cka_matrix_refuses_up_front_when_memory_is_short(monkeypatch):
+    from tutorial_utils import _memory
+
+    rng = np.random.default_rng(41)
+    layers = [rng.standard_normal((50, 20)) for _ in range(3)]
+    monkeypatch.setattr(_memory, "MEMORY_LIMIT", 10_000.0)
+    with pytest.raises(_memory.NotEnoughMemoryError, match="streaming_cka_matrix") as info:
+        cka_matrix(layers)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, MemoryError)
+    monkeypatch.setattr(_memory, "MEMORY_LIMIT", 10_000_000.0)
+    assert cka_matrix(layers).shape == (3, 3)
+
+
+def test_cka_matrix_estimate_uses_the_machine_memory_before_allocating():
+    from tutorial_utils import _memory
+
+    assert 0 < _memory.available_memory()
+    # 13 layers of 10 million frames (views of one row: nothing is allocated) need ~800 GB.
+    huge = [np.broadcast_to(np.float32(1.0), (10_000_000, 768)) for _ in range(13)]
+    with pytest.raises(MemoryError, match="streaming_cka_matrix"):
+        cka_matrix(huge)
+
+
+def test_working_bytes_counts_inputs_and_route():
+    from tutorial_utils import _memory
+    from tutorial_utils.all_pairs import route_bytes
+
+    n, dims = 1000, [768] * 13
+    gram = route_bytes(n, dims, None)["gram"]
+    assert gram == 8.0 * n * n * 13
+    assert _memory.working_bytes(n, dims, None, gram) == gram + 8.0 * n * 768 * 13
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def test_learner_names_stay_importable():
+    import tutorial_utils
+    from tutorial_utils.cka import cka_matrix as from_cka
+
+    for name in ("gram_linear", "gram_rbf", "center_gram", "cka", "feature_space_linear_cka"):
+        assert callable(getattr(tutorial_utils, name))
+    assert from_cka is tutorial_utils.cka_matrix
+    assert callable(tutorial_utils.streaming_cka_matrix)
+    assert tutorial_utils.CKAAccumulator is not None

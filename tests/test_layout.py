@@ -86,21 +86,12 @@ def test_imports_have_no_cycle():
 
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 40
-OWNED_BY_THE_CKA_MODULES = {"cka.py", "rsa.py", "all_pairs.py", "streaming.py"}
 
 
-def learner_modules() -> list[Path]:
-    """Modules a notebook reader lands in: the flat package, ``sample/`` and ``plots/``.
-
-    The CKA engine (cka.py, rsa.py and their helpers) and private ``_`` modules are left out.
-    """
-    paths = [*PACKAGE.glob("*.py"), *PACKAGE.glob("sample/*.py"), *PACKAGE.glob("plots/*.py")]
-    return sorted(
-        p
-        for p in paths
-        if p.name not in OWNED_BY_THE_CKA_MODULES
-        and not (p.name.startswith("_") and p.name != "__init__.py")
-    )
+def package_modules() -> list[Path]:
+    """Every module of the package: the learner's flat modules, ``sample/``, ``plots/``, ``io/``
+    and the private helpers of the CKA engine."""
+    return sorted(PACKAGE.rglob("*.py"))
 
 
 def _function_lengths(path: Path) -> dict[str, int]:
@@ -118,14 +109,14 @@ def _function_lengths(path: Path) -> dict[str, int]:
     return lengths
 
 
-@pytest.mark.parametrize("path", learner_modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_learner_module_is_short(path):
+@pytest.mark.parametrize("path", package_modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_module_is_short(path):
     n_lines = len(path.read_text().splitlines())
     assert n_lines <= MAX_MODULE_LINES, f"{path.name} has {n_lines} lines"
 
 
-@pytest.mark.parametrize("path", learner_modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_learner_functions_are_short(path):
+@pytest.mark.parametrize("path", package_modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_functions_are_short(path):
     long = {k: n for k, n in _function_lengths(path).items() if n > MAX_FUNCTION_LINES}
     assert long == {}
 

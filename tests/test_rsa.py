@@ -94,3 +94,85 @@ def test_compare_rdms_validation():
         compare_rdms(np.ones((5, 5)), a)
     with pytest.raises(ValueError, match="constant"):
         compare_rdms(np.ones(10), a)
+
+
+# --------------------------------------------------------------------------- extreme scales
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200, 1e160, 1e-160, 1e300])
+@pytest.mark.parametrize("metric", ["correlation", "cosine"])
+def test_scale_free_metrics_are_exact_at_any_scale(scale, metric):
+    x = np.random.default_rng(5).standard_normal((7, 4))
+    expected = pairwise(x, DEFINITIONS[metric])
+    np.testing.assert_allclose(rdm(x * scale, metric), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("metric", "scale"),
+    [
+        ("euclidean", 1e200),
+        ("euclidean", 1e-200),
+        ("euclidean", 1e-290),
+        ("sqeuclidean", 1e150),
+        ("sqeuclidean", 1e-140),
+        ("sqeuclidean", 1e100),
+    ],
+)
+def test_distances_are_exact_where_they_fit_float64(metric, scale):
+    x = np.random.default_rng(6).standard_normal((7, 4))
+    power = 1 if metric == "euclidean" else 2
+    expected = pairwise(x, DEFINITIONS[metric]) * scale**power
+    np.testing.assert_allclose(rdm(x * scale, metric), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("metric", "scale"), [("sqeuclidean", 1e200), ("sqeuclidean", 1e-160), ("euclidean", 1.7e308)]
+)
+def test_distances_that_do_not_fit_float64_are_refused(metric, scale):
+    x = np.random.default_rng(7).standard_normal((7, 4))
+    x /= np.abs(x).max()
+    with pytest.raises(ValueError, match="Rescale x first"):
+        rdm(x * scale, metric)
+
+
+def test_bridge_holds_at_extreme_scales():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((10, 6))
+    y = x[:, :3] @ rng.standard_normal((3, 4)) + rng.standard_normal((10, 4))
+    expected = feature_space_linear_cka(x, y)
+    a, b = rdm(x * 1e150, "sqeuclidean"), rdm(y * 1e-140, "sqeuclidean")
+    assert compare_rdms(a, b, "centered_cosine") == pytest.approx(expected, abs=1e-12)
+
+
+# --------------------------------------------------------------------------- what is an RDM
+
+
+@pytest.mark.parametrize("length", [2, 4, 5, 7, 11])
+def test_compare_rdms_rejects_vectors_that_cannot_be_condensed_rdms(length):
+    vec = np.arange(1.0, length + 1)
+    with pytest.raises(ValueError, match=r"not n\(n-1\)/2"):
+        compare_rdms(vec, vec)
+
+
+@pytest.mark.parametrize("method", ["spearman", "pearson", "kendall", "centered_cosine"])
+def test_compare_rdms_rejects_negative_distances(method):
+    a = rdm(np.random.default_rng(9).standard_normal((5, 2)))
+    bad = a.copy()
+    bad[3] = -0.5
+    with pytest.raises(ValueError, match="negative"):
+        compare_rdms(bad, a, method)
+    with pytest.raises(ValueError, match="negative"):
+        compare_rdms(a, -distance_square(a), method)
+
+
+def distance_square(vec):
+    from scipy.spatial import distance
+
+    return distance.squareform(vec)
+
+
+def test_centered_cosine_follows_the_cka_policy():
+    # An all-zero RDM is zero after centring, like a constant representation.
+    a = rdm(np.random.default_rng(10).standard_normal((5, 2)), "sqeuclidean")
+    with pytest.raises(ValueError, match="constant"):
+        compare_rdms(np.zeros(10), a, "centered_cosine")

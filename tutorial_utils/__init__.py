@@ -5,6 +5,10 @@ Core names, as in the original chapter::
     from tutorial_utils import load_dataset, gram_linear, gram_rbf, center_gram, cka
     from tutorial_utils import feature_space_linear_cka, cka_matrix, rdm, compare_rdms
 
+For all frames of a corpus, chunk by chunk (exact, memory independent of the frame count)::
+
+    from tutorial_utils import streaming_cka_matrix, CKAAccumulator
+
 Chapter modules, each one question::
 
     from tutorial_utils import frames, targets, sentences, recordings, layers, nulls
@@ -44,8 +48,10 @@ from .cka import center_gram, cka, cka_matrix, feature_space_linear_cka, gram_li
 from .dataset import Dataset, sentence_id
 from .loading import load_dataset
 from .rsa import compare_rdms, rdm
+from .streaming import CKAAccumulator, streaming_cka_matrix
 
 __all__ = [
+    "CKAAccumulator",
     "Dataset",
     "center_gram",
     "cka",
@@ -68,5 +74,6 @@ __all__ = [
     "sentences",
     "stats",
     "targets",
+    "streaming_cka_matrix",
 ]
 __version__ = "0.1.0"

@@ -18,30 +18,23 @@ import numpy as np
 from scipy import stats
 from scipy.spatial import distance
 
+from .cka import center_gram, cka_from_hsic
+
 __all__ = ["compare_rdms", "rdm"]
 
 RDM_METRICS = ("correlation", "euclidean", "sqeuclidean", "cosine")
 COMPARISON_METHODS = ("spearman", "pearson", "kendall", "centered_cosine")
 
 
-def rdm(x: np.ndarray, metric: str = "correlation", *, square: bool = False) -> np.ndarray:
-    """Representational dissimilarity matrix of the rows of ``x``.
+NEGATIVE_RTOL = 1e-12
+"""Negative entries smaller than this times the largest are accepted as rounding."""
+_TINY = np.finfo(np.float64).tiny / np.finfo(np.float64).eps
+"""Below this, float64 values are subnormal-adjacent and lose precision (about 1e-292)."""
+_SCALE_POWER = {"euclidean": 1, "sqeuclidean": 2, "correlation": 0, "cosine": 0}
 
-    Parameters
-    ----------
-    x : ndarray, shape (n, d)
-        One row per stimulus.
-    metric : {"correlation", "euclidean", "sqeuclidean", "cosine"}
-        Dissimilarity between two rows, as defined by :func:`scipy.spatial.distance.pdist`
-        ("correlation" is 1 minus the Pearson correlation of the two rows).
-    square : bool, default False
-        Return the full ``(n, n)`` matrix instead of the condensed upper
-        triangle of length ``n (n - 1) / 2``.
 
-    Returns
-    -------
-    ndarray, float64
-    """
+def _checked_rows(x: np.ndarray, metric: str) -> np.ndarray:
+    """``x`` as validated float64 rows for ``metric``."""
     if metric not in RDM_METRICS:
         raise ValueError(f"metric must be one of {RDM_METRICS}; got {metric!r}.")
     arr = np.asarray(x)
@@ -59,7 +52,53 @@ def rdm(x: np.ndarray, metric: str = "correlation", *, square: bool = False) -> 
         )
     if metric == "cosine" and np.any(~np.any(arr, axis=1)):
         raise ValueError("Some rows of x are all zero, so cosine distance is undefined.")
-    condensed = distance.pdist(arr, metric=metric)
+    return arr
+
+
+def _scaled_back(condensed: np.ndarray, peak: float, metric: str) -> np.ndarray:
+    """Distances of ``x / peak`` turned into distances of ``x``, or a clear refusal."""
+    if _SCALE_POWER[metric] == 0:
+        return condensed  # correlation and cosine distances do not depend on scale
+    with np.errstate(over="ignore"):  # an overflow is reported just below
+        for _ in range(_SCALE_POWER[metric]):
+            condensed = condensed * peak
+    largest = condensed.max()
+    if not np.isfinite(largest) or 0 < largest < _TINY:
+        raise ValueError(
+            f"The {metric} distances of x (largest magnitude {peak:.3g}) do not fit in "
+            "float64 without overflow or loss of precision. Rescale x first, e.g. "
+            "x / np.abs(x).max(), or use metric='correlation' or 'cosine' (scale-free)."
+        )
+    return condensed
+
+
+def rdm(x: np.ndarray, metric: str = "correlation", *, square: bool = False) -> np.ndarray:
+    """Representational dissimilarity matrix of the rows of ``x``.
+
+    The rows are divided by ``x``'s largest magnitude before the distances are
+    taken (and the distances scaled back), so any float64 input gives correct
+    distances, or a ``ValueError`` when the distances themselves do not fit in
+    float64 (e.g. squared distances of values near 1e200).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, d)
+        One row per stimulus.
+    metric : {"correlation", "euclidean", "sqeuclidean", "cosine"}
+        Dissimilarity between two rows, as defined by :func:`scipy.spatial.distance.pdist`
+        ("correlation" is 1 minus the Pearson correlation of the two rows).
+    square : bool, default False
+        Return the full ``(n, n)`` matrix instead of the condensed upper
+        triangle of length ``n (n - 1) / 2``.
+
+    Returns
+    -------
+    ndarray, float64
+    """
+    arr = _checked_rows(x, metric)
+    peak = float(np.max(np.abs(arr)))
+    condensed = distance.pdist(arr / peak if peak > 0 else arr, metric=metric)
+    condensed = _scaled_back(condensed, peak, metric)
     return distance.squareform(condensed) if square else condensed
 
 
@@ -74,22 +113,33 @@ def _condensed(matrix: np.ndarray, name: str) -> np.ndarray:
         arr = distance.squareform(arr, checks=False)
     elif arr.ndim != 1:
         raise ValueError(f"{name} must be a condensed vector or a square matrix.")
+    n = int(round((1 + np.sqrt(1 + 8 * arr.size)) / 2))
+    if n * (n - 1) // 2 != arr.size:
+        raise ValueError(
+            f"{name} has {arr.size} entries, which is not n(n-1)/2 for any number of stimuli "
+            "n, so it is not a condensed RDM. Pass rdm(x) or rdm(x, square=True)."
+        )
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite values.")
+    if arr.size and arr.min() < -NEGATIVE_RTOL * np.max(np.abs(arr)):
+        raise ValueError(
+            f"{name} contains negative dissimilarities (smallest {arr.min():.3g}); an RDM "
+            "holds distances >= 0. Build it with rdm(x), or convert similarities first."
+        )
     return arr
 
 
 def _centered_cosine(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine similarity of the double-centred square forms of two RDMs."""
-    centred = []
-    for vec in (a, b):
-        square = distance.squareform(vec)
-        square = square - square.mean(axis=0) - square.mean(axis=1)[:, None] + square.mean()
-        centred.append(square)
-    norm = np.linalg.norm(centred[0]) * np.linalg.norm(centred[1])
-    if norm == 0:
-        raise ValueError("An RDM is constant after centring; the comparison is undefined.")
-    return float(np.vdot(centred[0], centred[1]) / norm)
+    """Cosine similarity of the double-centred square forms of two RDMs.
+
+    For squared-Euclidean RDMs, ``-H D H / 2`` is the centred linear Gram matrix,
+    so this is linear CKA; it goes through the package's one CKA policy.
+    """
+    centred_a, centred_b = (center_gram(distance.squareform(v / (v.max() or 1.0))) for v in (a, b))
+    cross = np.vdot(centred_a, centred_b)
+    return cka_from_hsic(
+        cross, np.vdot(centred_a, centred_a), np.vdot(centred_b, centred_b), debiased=False
+    )
 
 
 def compare_rdms(a: np.ndarray, b: np.ndarray, method: str = "spearman") -> float:

@@ -1,0 +1,89 @@
+"""Running sums of the streaming accumulator for torch chunks, on the chunks' device.
+
+The same sums as :class:`tutorial_utils._sums.NumpySums` (see
+:mod:`tutorial_utils._moments`), kept as float64 tensors on the device of the
+first chunk, so a GPU user accumulates at the GPU's speed without copying frames
+to the host. Only the ``(D, D)`` result of the sums is copied back, once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._moments import Moments
+from ._sums import layer_edges, scales_from
+
+
+class TorchSums:
+    """Float64 sums over frames of torch chunks.
+
+    ``precision="float32-chunks"`` multiplies each chunk in float32 (fast where the
+    device's float64 is slow, e.g. consumer and T4 GPUs) and adds the chunk's
+    products to the float64 totals.
+    """
+
+    def __init__(self, first: list, peaks: list[float], precision: str) -> None:
+        import torch  # optional dependency: reached only when the chunks are torch tensors
+
+        self.torch = torch
+        self.device = first[0].device
+        self.work = torch.float64 if precision == "float64" else torch.float32
+        self.edges = layer_edges([x.shape[1] for x in first])
+        self.scales = scales_from(peaks)
+        self.shift = [
+            (x.detach().to(torch.float64) / float(s)).mean(dim=0) * float(s)
+            for x, s in zip(first, self.scales, strict=True)
+        ]
+        n_features, n_layers = int(self.edges[-1]), len(first)
+        options = {"dtype": torch.float64, "device": self.device}
+        self.cross = torch.zeros((n_features, n_features), **options)
+        self.col_sums = torch.zeros(n_features, **options)
+        self.norm_cross = torch.zeros((n_layers, n_layers), **options)
+        self.norm_feature = torch.zeros((n_layers, n_features), **options)
+        self.peaks = np.zeros(n_layers)
+        self.n = 0
+
+    def _standardised(self, tensors: list):
+        """The chunk as one ``(m, D)`` tensor in the working dtype, shifted and scaled."""
+        f64 = self.torch.float64
+        parts = [
+            ((x.detach().to(f64) - shift) * (1.0 / float(scale))).to(self.work)
+            for x, shift, scale in zip(tensors, self.shift, self.scales, strict=True)
+        ]
+        return self.torch.cat(parts, dim=1)
+
+    def add(self, tensors: list, peaks: list[float]) -> None:
+        """Add one chunk (validated by the caller) to the sums."""
+        torch = self.torch
+        with torch.no_grad():
+            z = self._standardised([x.to(self.device) for x in tensors])
+            if self.work == torch.float64:
+                self.cross.addmm_(z.T, z)
+            else:
+                self.cross += (z.T @ z).to(torch.float64)
+            z = z.to(torch.float64)
+            self.col_sums += z.sum(dim=0)
+            spans = zip(self.edges[:-1].tolist(), self.edges[1:].tolist(), strict=True)
+            norms = torch.stack([z[:, lo:hi].square().sum(dim=1) for lo, hi in spans], dim=1)
+            self.norm_cross += norms.T @ norms
+            self.norm_feature += norms.T @ z
+        self.peaks = np.maximum(self.peaks, np.asarray(peaks) / self.scales)
+        self.n += z.shape[0]
+
+    def moments(self) -> Moments:
+        """The sums copied to the host as float64 numpy arrays."""
+        cross = self.cross.cpu().numpy()
+        spans = list(zip(self.edges[:-1].tolist(), self.edges[1:].tolist(), strict=True))
+
+        def block(a: int, b: int) -> np.ndarray:
+            return cross[spans[a][0] : spans[a][1], spans[b][0] : spans[b][1]]
+
+        return Moments(
+            n=self.n,
+            edges=self.edges,
+            col_sums=self.col_sums.cpu().numpy(),
+            norm_cross=self.norm_cross.cpu().numpy(),
+            norm_feature=self.norm_feature.cpu().numpy(),
+            peaks=self.peaks,
+            block=block,
+        )
