@@ -71,3 +71,14 @@ def test_by_design_note_only_on_the_sample():
     real = SimpleNamespace(source="real", participants=["A"])
     assert D.by_design_note(sample) == D.BY_DESIGN and "by design" in D.BY_DESIGN
     assert D.by_design_note(real) == ""
+
+
+def test_data_line_is_one_sentence_per_source():
+    sample = D.data_line(_dataset("sample"))
+    real = D.data_line(_dataset("real"))
+    for line in (sample, real):
+        assert isinstance(line, str) and "\n" not in line
+        assert line.count(". ") == 0 and line.endswith(".")
+        assert "SYN-F, SYN-M" in line
+    assert "synthetic sample" in sample
+    assert "real tutorial data" in real and "synthetic" not in real

@@ -21,6 +21,7 @@ __all__ = [
     "BY_DESIGN",
     "by_design_note",
     "compare_with_real",
+    "data_line",
     "data_notice",
     "real_value_text",
 ]
@@ -164,6 +165,35 @@ def by_design_note(dataset: Dataset) -> str:
     reported real-data numbers.
     """
     return BY_DESIGN if dataset.source == "sample" else ""
+
+
+def data_line(dataset: Dataset) -> str:
+    """One sentence that says which data the notebook runs on.
+
+    Chapter 00 shows the full callout (:func:`data_notice`); every other chapter prints this
+    line instead, so the tutorial speaks with one voice.
+
+    Parameters
+    ----------
+    dataset : tutorial_utils.dataset.Dataset
+        Only ``dataset.source`` (``"sample"`` or ``"real"``) and ``dataset.participants`` are
+        used.
+
+    Returns
+    -------
+    str
+        One sentence naming the data source and the speakers.
+    """
+    speakers = ", ".join(str(p) for p in dataset.participants)
+    if dataset.source == "sample":
+        return (
+            f"Data: the built-in synthetic sample (speakers {speakers}; simulated encoder); "
+            "its numbers are not the tutorial's results (see chapter 00)."
+        )
+    return (
+        f"Data: the real tutorial data (speakers {speakers}); see chapter 00 for what may "
+        "differ from the reported numbers."
+    )
 
 
 def data_notice(dataset: Dataset) -> HTML:
