@@ -56,7 +56,7 @@ def test_story_structure_and_data_notice(source):
     assert headings[0] == "Overview" and headings[1] == "Prerequisites"
     assert headings[-1].startswith("Exercises")
     assert "load_dataset(" in text
-    assert "data_notice(" in text
+    assert "data_notice(" in text or "data_line(" in text, "say which data the chapter runs on"
     assert 'tags=["hide-input"]' in text, "exercise solutions must be hidden"
 
 
