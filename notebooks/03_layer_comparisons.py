@@ -434,7 +434,7 @@ plots.show(fig)
 
 # %% [markdown]
 # The biased sentence-level baseline is the clearest demonstration of the small-sample bias
-# in this notebook: sentences that do **not** match still get biased CKA values far above 0,
+# in this chapter: sentences that do **not** match still get biased CKA values far above 0,
 # simply because so few stimuli in 768 dimensions leave little room to be dissimilar
 # (section 1). The debiased
 # baseline sits near 0 on average, but single shuffled pairings scatter widely
