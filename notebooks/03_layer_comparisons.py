@@ -90,6 +90,7 @@ pd.set_option("display.width", 120)
 # %%
 dataset = load_dataset()
 print(notice.data_line(dataset))
+print(dataset)
 
 # %% [markdown]
 # We use the first two participants: speaker A for the within-speaker matrices, and the

@@ -73,6 +73,7 @@ pd.set_option("display.width", 120)
 # %%
 dataset = load_dataset()
 print(notice.data_line(dataset))
+print(dataset)
 
 # %% [markdown]
 # ## 1. What CKA ignores: invariances
