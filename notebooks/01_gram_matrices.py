@@ -68,7 +68,7 @@ print("tutorial_utils", tutorial_utils.__version__)
 
 # %%
 dataset = load_dataset()
-display(notice.data_notice(dataset))
+print(notice.data_line(dataset))
 
 # %% [markdown]
 # ## A toy example: linear and RBF kernels
@@ -221,6 +221,14 @@ plots.show(fig)
 # the mean similarity of the same sentence read by the two speakers, and their difference.
 # A positive difference means speaker identity shapes the layer more than the sentence does; a
 # negative one means the content wins.
+#
+# That difference mixes two kinds of pairs: same-speaker pairs (within a speaker) and
+# same-sentence pairs (across speakers). A layer can lower it by losing speaker information
+# alone, without bringing the same sentences any closer. The last column,
+# `same_minus_other_sentence`, compares **cross-speaker pairs only**: the same sentence read by
+# the two speakers minus different sentences read by the two speakers (`other`). Both sides
+# cross the speakers, so speaker identity cancels, and a positive value means that the layer
+# brings the same sentence together across speakers.
 
 # %%
 print(readout.round(3).to_string(index=False))
@@ -230,16 +238,22 @@ print(f"\nstrongest speaker grouping: layer {speaker_layer} "
       f"(difference {readout['difference'].max():+.3f})")
 print(f"weakest speaker grouping, i.e. most sentence-like: layer {content_layer} "
       f"(difference {readout['difference'].min():+.3f})")
+contrast = readout.set_index("layer")["same_minus_other_sentence"]
+print(f"same minus other sentence, across speakers: largest at layer {contrast.idxmax()} "
+      f"({contrast.max():+.3f}), smallest at layer {contrast.idxmin()} ({contrast.min():+.3f}); "
+      f"positive in {int((contrast > 0).sum())} of {len(contrast)} layers")
 low, high = notice.REAL_FINDINGS["speaker_blocks_layers"]
 mid_low, mid_high = notice.REAL_FINDINGS["same_sentence_layers"]
 print(f"real data, for comparison: speaker blocks in layers {low}–{high}, "
       f"same-sentence similarity in layers {mid_low}–{mid_high}")
+print(notice.by_design_note(dataset))
 
 # %%
 ax = plots.layer_profile(
-    readout, ["same_speaker", "same_sentence", "difference"],
+    readout, ["same_speaker", "same_sentence", "difference", "same_minus_other_sentence"],
     labels={"same_speaker": "same speaker", "same_sentence": "same sentence, other speaker",
-            "difference": "difference"},
+            "difference": "difference",
+            "same_minus_other_sentence": "same minus other sentence, across speakers"},
     ylabel="mean z-score product", title="Speaker versus sentence similarity per layer")
 plots.show(ax)
 
@@ -249,10 +263,13 @@ plots.show(ax)
 # shuffled-pairing baseline for exactly this reason.
 
 # %%
-n_speakers = design["participant"].nunique()
-per_speaker = len(design) // n_speakers
-print(f"same-speaker pairs: {n_speakers * per_speaker * (per_speaker - 1) // 2}, "
-      f"same-sentence pairs: {per_speaker}")
+speaker_of, sentence_of = design["participant"].to_numpy(), design["sentence_id"].to_numpy()
+pairs = np.triu(np.ones((len(design), len(design)), dtype=bool), k=1)
+same_speaker = np.equal.outer(speaker_of, speaker_of) & pairs
+same_sentence = np.equal.outer(sentence_of, sentence_of) & pairs & ~same_speaker
+print(f"same-speaker pairs: {same_speaker.sum()}, same-sentence pairs (across speakers): "
+      f"{same_sentence.sum()}, other-sentence pairs across speakers: "
+      f"{(pairs & ~same_speaker & ~same_sentence).sum()}")
 
 # %% [markdown]
 # ## The RDM view: representational similarity analysis
@@ -319,8 +336,10 @@ print(f"for contrast, the usual RSA (Spearman of correlation RDMs) = {spearman:.
 #   origin and equals centring the features. RBF kernels are local, with a bandwidth set as a
 #   fraction of the median distance.
 # - On sentence means, the printed readout says per layer whether recordings group by speaker
-#   (positive) or by sentence (negative); compare the layers where it peaks with the real-data
-#   finding printed above.
+#   (positive) or by sentence (negative). Because it mixes within- and cross-speaker pairs, the
+#   cross-speaker contrast (same minus other sentence) is the cleaner measure of sentence
+#   information; the printed layers where each peaks are the answer on the data loaded (on
+#   the synthetic sample, agreement with the real-data finding is by design).
 # - RDMs with squared Euclidean distances and a centred cosine comparison give linear CKA
 #   exactly; the usual rank-based RSA gives a related but different number.
 #
@@ -343,9 +362,16 @@ for name, gram in [("linear", gram_linear(far)), ("RBF 1.0", gram_rbf(far, 1.0))
     means = "  ".join(f"{key} {gram[rows, cols].mean():8.2f}" for key, (rows, cols)
                       in blocks.items())
     print(f"{name:8s} {means}")
-# The far cluster swamps the linear kernel even more. The RBF bandwidth grows with the median
-# distance, so the two near clusters (c0, c1) now look alike as well: compare their c0–c1
-# value with the within-cluster value, and with the toy example above.
+before, after = gram_rbf(toy, 1.0), gram_rbf(far, 1.0)
+median_before, median_after = (np.sqrt(np.median(rdm(points, "sqeuclidean", square=True)))
+                                 for points in (toy, far))  # as gram_rbf defines it
+rbf_change = np.abs(after - before).max()
+print(f"Answer: the linear c2–c2 block grows from {gram_linear(toy)[20:, 20:].mean():.1f} to "
+      f"{gram_linear(far)[20:, 20:].mean():.1f} and swamps the rest even more. The RBF "
+      f"matrix changes by at most {rbf_change:.3f}: its bandwidth is the median distance, "
+      f"{median_before:.2f} before and {median_after:.2f} after (over half of all pairs lie "
+      f"in or between the two near clusters, so the far cluster does not move the median), "
+      f"and c0–c2 was already {before[:10, 20:].mean():.2f}.")
 
 # %% tags=["hide-input"]
 # Solution 2
@@ -362,11 +388,29 @@ unscaled = pd.DataFrame(rows)
 comparison = pd.DataFrame({"z-scored": readout["difference"],
                            "centred only": unscaled["difference"]})
 print(comparison.round(3).to_string())
+change = (comparison["centred only"] - comparison["z-scored"]).abs()
+top = change.sort_values(ascending=False).index[:3].tolist()
+flipped = np.sign(comparison["centred only"]) != np.sign(comparison["z-scored"])
+rho = comparison.corr(method="spearman").iloc[0, 1]
+print(f"Answer: the layers that change most in size are {top} (by up to {change.max():.3f}); "
+      f"without z-scoring the entries are in the features' own units, so sizes are not "
+      f"comparable. The rank correlation over layers is {rho:.3f}, so the layer pattern "
+      + ("is kept" if rho > 0.9 else "changes")
+      + f"; the sign flips in {int(flipped.sum())} of {len(comparison)} layers"
+      + (f", all with |z-scored value| ≤ {comparison['z-scored'][flipped].abs().max():.3f}."
+         if flipped.any() else "."))
 
 # %% tags=["hide-input"]
 # Solution 3
 rng_ex = np.random.default_rng(1)
-print(f"original              {feature_space_linear_cka(x, y):.6f}")
-print(f"x times 7             {feature_space_linear_cka(7 * x, y):.6f}")
+original = feature_space_linear_cka(x, y)
+scaled = feature_space_linear_cka(7 * x, y)
 scales = rng_ex.uniform(0.1, 10, size=x.shape[1])
-print(f"x, per-feature scales {feature_space_linear_cka(x * scales, y):.6f}")
+reweighted = feature_space_linear_cka(x * scales, y)
+print(f"original              {original:.6f}")
+print(f"x times 7             {scaled:.6f}")
+print(f"x, per-feature scales {reweighted:.6f}")
+print(f"Answer: a common factor changes CKA by {scaled - original:+.1e}, because it multiplies "
+      f"HSIC(x, y) by 7² and the normalisation sqrt(HSIC(x, x)) by 7² too, so it cancels. "
+      f"Per-feature factors change CKA by {reweighted - original:+.4f}: they change which "
+      f"directions of x have large variance, and CKA weights directions by their variance.")

@@ -20,16 +20,18 @@
 #    representation (rotations, overall scale, shifts) and to react to others. We check this
 #    on a real layer of the dataset.
 # 2. **What it invents.** With few stimuli and many features, biased CKA reports high
-#    similarity between *completely unrelated* random data. We measure how much, as a function
-#    of the ratio of features to stimuli `d / n`, and compare with the debiased estimator.
+#    similarity between *completely unrelated* random data. Chapter 03 met this on its own
+#    comparisons; here we map it over a grid of `n` and `d`, as a function of the ratio of
+#    features to stimuli `d / n`, and compare with the debiased estimator.
 # 3. **Whether it finds a known answer.** The synthetic sample's encoder is built from four
 #    planted sources with known weights per layer. If CKA is a good readout, its layer profile
 #    for each source should follow the planted one.
 #
 # ## Prerequisites
 #
-# - Notebook 02 (linear CKA, biased vs debiased estimators).
-# - Notebook 03 uses the numbers of section 2 to judge its sentence-mean matrices.
+# Chapter 02 (linear CKA from centred Gram matrices). Chapter 03, section 1, introduces the
+# bias of biased CKA on its own stimuli; section 2 below repeats the idea from scratch, so this
+# chapter can be read on its own.
 
 # %%
 # Setup: installs the tutorial package when it is missing (Colab, a fresh environment). pip adds
@@ -70,7 +72,7 @@ pd.set_option("display.width", 120)
 
 # %%
 dataset = load_dataset()
-display(notice.data_notice(dataset))
+print(notice.data_line(dataset))
 print(dataset)
 
 # %% [markdown]
@@ -105,7 +107,8 @@ display(invariances)
 
 # %% [markdown]
 # The first three rows leave CKA unchanged up to rounding (`change` ≈ 0 and
-# `cka_with_original` = 1), the last two change it. That is by design (Kornblith et al., 2019):
+# `cka_with_original` = 1), the last two change it. That is by design
+# {cite:p}`kornblith2019similarity`:
 #
 # - Centring removes translations, and the normalisation by both self-similarities removes
 #   overall scale.
@@ -123,7 +126,8 @@ display(invariances)
 # Two independent matrices of Gaussian noise share nothing, so an ideal similarity index
 # would give 0. We draw pairs of `n × d` noise matrices for several `n` and two values of
 # `d` (12 like MFCC or EMA, 768 like a layer), 10 pairs per setting, and compute biased and
-# debiased linear CKA.
+# debiased linear CKA (the debiased estimator replaces the plug-in HSIC by an unbiased one
+# {cite:p}`song2012feature`, {cite:p}`murphy2024debiased`).
 
 # %%
 noise = sanity.noise_cka(n_stimuli=(5, 10, 25, 50, 100, 200), n_features=(12, 768), n_repeats=10)
@@ -138,8 +142,9 @@ display(sanity.noise_summary(noise))
 # Where do this tutorial's own comparisons sit on this curve? The dotted lines mark them.
 
 # %%
-first = dataset.participants[0]
+first, second = dataset.participants[:2]
 n_dims = x.shape[1]
+n_shared = len(dataset.shared_sentences(first, second))
 frames_per_recording = int(
     np.median(
         [
@@ -151,7 +156,7 @@ frames_per_recording = int(
 settings = {
     f"sentence means, n = {len(dataset.pick_filenames(first))}": n_dims
     / len(dataset.pick_filenames(first)),
-    "shared sentences, n = 5": n_dims / 5,
+    f"shared sentences, n = {n_shared}": n_dims / n_shared,
     f"frames of a recording, n ≈ {frames_per_recording}": n_dims / frames_per_recording,
 }
 for name, ratio in settings.items():
@@ -165,9 +170,9 @@ plots.noise_cka(noise, ax=ax, marks=settings)
 plots.show(fig)
 
 # %% [markdown]
-# With one mean vector per recording (5–10 stimuli in 768 dimensions), biased CKA of pure
-# noise is already about 0.99: a colour scale that starts at 0.8 cannot distinguish
-# structure from this artefact. Even on the frames of one recording, unrelated
+# With one mean vector per recording (the sentence-mean rows above), biased CKA of pure noise
+# is already at the printed values, close to 1: a colour scale that starts at 0.8 cannot
+# distinguish structure from this artefact. Even on the frames of one recording, unrelated
 # 768-dimensional data would reach the value printed above. Real representations are not
 # isotropic noise, so their inflation is smaller, but it cannot be read off the biased value:
 # report the debiased estimate, or compare with a baseline computed the same way.
@@ -185,12 +190,12 @@ plots.show(fig)
 # - `content`: an embedding of the phone being spoken (the same for both speakers);
 # - `speaker`: a constant vector per speaker plus the frame's spectral tilt.
 #
-# So this section always loads the sample, whatever the rest of the notebook uses.
+# So this section always loads the sample, whatever the rest of the chapter uses.
 
 # %%
 synthetic = dataset if dataset.source == "sample" else load_dataset("sample")
 if dataset.source != "sample":
-    print("The notebook runs on the real data; this section uses the synthetic sample.")
+    print("The chapter runs on the real data; this section uses the synthetic sample.")
 truth = sample.ground_truth()
 print("Planted weight of each source in each layer:")
 display(truth.T)
@@ -284,20 +289,36 @@ display(
 #
 # ## Exercises
 #
-# **Exercise 1.** Make the general invertible map much more anisotropic (`condition=1e4`).
-# How does `change` in the invariance table respond? Which rows stay at 0?
+# 1. Make the general invertible map much more anisotropic (`condition=1e4`). How does
+#    `change` in the invariance table respond? Which rows stay at 0, and why?
+# 2. Layer-vs-MFCC comparisons pair 768 features with 12. Simulate independent noise of those
+#    shapes for `n = 100` frames and compare the biased CKA with
+#    `sqrt(d_x d_y / ((d_x + n) (d_y + n)))`, the two-sided version of `d / (d + n)`.
+# 3. Recompute the planted profile from one speaker only
+#    (`participants=[synthetic.participants[0]]`). What happens to the `speaker` column, and
+#    why?
 
 # %% tags=["hide-input"]
-# Solution
-display(sanity.invariance_table(x, y, seed=0, condition=1e4)[["invariant", "change"]])
-
-# %% [markdown]
-# **Exercise 2.** Layer-vs-MFCC comparisons pair 768 features with 12. Simulate
-# independent noise of those shapes for `n = 100` frames and compare the biased CKA with
-# `sqrt(d_x d_y / ((d_x + n) (d_y + n)))`, the two-sided version of `d / (d + n)`.
+# Solution 1
+harsh = sanity.invariance_table(x, y, seed=0, condition=1e4)
+display(pd.DataFrame({"change, condition 1e2": invariances["change"],
+                      "change, condition 1e4": harsh["change"]}))
+at_zero = harsh.index[harsh["change"].abs() < 1e-10].tolist()
+moved = [row for row in harsh.index if row not in at_zero]
+sizes = {row: (abs(invariances.loc[row, "change"]), abs(harsh.loc[row, "change"])) for row in moved}
+print(
+    f"Answer: {len(at_zero)} rows stay at 0 ({', '.join(at_zero)}): the condition number does "
+    "not enter them. For the others, |change| goes "
+    + "; ".join(f"{old:.4f} → {new:.4f} ({row})" for row, (old, new) in sizes.items())
+    + ". "
+    + ("It grows for both, so a more anisotropic map moves CKA further."
+       if all(new > old for old, new in sizes.values())
+       else "It does not grow with the spread alone: how far CKA moves depends on which of "
+       "x's directions the map enlarges relative to the others.")
+)
 
 # %% tags=["hide-input"]
-# Solution
+# Solution 2
 rng = np.random.default_rng(0)
 n, d_x, d_y = 100, 768, 12
 draws = [
@@ -306,23 +327,26 @@ draws = [
 ]
 approximation = np.sqrt(d_x * d_y / ((d_x + n) * (d_y + n)))
 print(f"simulated mean {np.mean(draws):.3f} (sd {np.std(draws):.3f}), formula {approximation:.3f}")
-
-# %% [markdown]
-# **Exercise 3.** Recompute the planted profile from one speaker only
-# (`participants=[synthetic.participants[0]]`). What happens to the `speaker` column, and why?
+print(
+    f"Answer: the formula is off by {np.mean(draws) - approximation:+.4f}, i.e. "
+    f"{abs(np.mean(draws) - approximation) / np.std(draws):.1f} draw standard deviations: a "
+    f"768-dimensional layer and 12 unrelated features on {n} frames already score "
+    f"{np.mean(draws):.2f} with biased CKA."
+)
 
 # %% tags=["hide-input"]
-# Solution
+# Solution 3
 one_speaker = sanity.planted_profile(synthetic, participants=[synthetic.participants[0]])
 display(
     pd.DataFrame({"both speakers": recovered["speaker"], "one speaker": one_speaker["speaker"]})
 )
+rho_one = stats.spearmanr(one_speaker["speaker"], truth["speaker"])[0]
+rho_both = recovery.loc["speaker", "spearman"]
 print(
-    "Within one speaker the speaker vector is constant, so only the spectral-tilt part of the "
-    "speaker source varies."
-)
-print(
-    f"Spearman with the planted speaker weights: "
-    f"{stats.spearmanr(one_speaker['speaker'], truth['speaker'])[0]:.2f} (one speaker) vs "
-    f"{recovery.loc['speaker', 'spearman']:.2f} (both)"
+    f"Answer: with one speaker the speaker column is flatter (range over layers "
+    f"{np.ptp(one_speaker['speaker']):.3f} vs {np.ptp(recovered['speaker']):.3f}) and follows "
+    f"the planted weights less (Spearman {rho_one:.2f} vs {rho_both:.2f}). Why: by "
+    "construction the speaker source is a constant vector per speaker plus the frame's "
+    "spectral tilt; within one speaker the constant is removed by centring, so only the tilt "
+    "varies, and the tilt is also part of the acoustics."
 )

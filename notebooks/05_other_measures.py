@@ -81,7 +81,7 @@ started = time.perf_counter()
 
 # %%
 dataset = load_dataset()
-display(notice.data_notice(dataset))
+print(notice.data_line(dataset))
 
 # %% [markdown]
 # ## The frames, the recordings and one null for every measure

@@ -146,7 +146,19 @@ def test_matched_content_beats_shuffled_pairs(dataset):
     matched = across_speaker_cka(dataset, "A", "B", unit="frame", debiased=True)
     shuffled = shuffled_diagonal(dataset, "A", "B", unit="frame", debiased=True)
     table = diagonal_table(matched, shuffled)
-    assert list(table.columns) == ["matched", "shuffled_mean", "shuffled_max", "gap", "p"]
+    assert list(table.columns) == [
+        "matched",
+        "shuffled_mean",
+        "shuffled_max",
+        "shuffled_sd",
+        "gap",
+        "gap_sd",
+        "p",
+    ]
+    null = shuffled.to_numpy()
+    sd = np.sqrt(((null - null.mean(axis=0)) ** 2).sum(axis=0) / (len(null) - 1))
+    np.testing.assert_allclose(table["shuffled_sd"], sd)
+    np.testing.assert_allclose(table["gap_sd"], (np.diag(matched) - null.mean(axis=0)) / sd)
     assert table.loc[1, "gap"] > 0.2
     assert table.loc[1, "p"] == pytest.approx(1 / 45)
     assert table.loc[3, "p"] > 0.05  # layer 3 has no content, so no gap

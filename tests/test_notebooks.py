@@ -57,11 +57,10 @@ def test_story_structure_and_data_notice(source):
     assert headings[-1].startswith("Exercises")
     assert "load_dataset(" in text
     # One voice: the full callout in chapter 00, the one-line notice.data_line elsewhere.
-    assert (
-        "data_notice(" in text
-        if source.name.startswith("00")
-        else "data_line(" in text or ("data_notice(" in text)
-    )
+    if source.name.startswith("00"):
+        assert "data_notice(" in text
+    else:
+        assert "data_line(" in text and "data_notice(" not in text
     assert 'tags=["hide-input"]' in text, "exercise solutions must be hidden"
 
 

@@ -104,4 +104,4 @@ def test_notebook_runs_on_real_format_data(path, real_format_cache, monkeypatch)
         for cell in notebook.cells
         for output in cell.get("outputs", [])
     )
-    assert "source='real'" in text or "real data" in text
+    assert "source='real'" in text or "real data" in text or "real tutorial data" in text

@@ -60,11 +60,19 @@ def test_block_contrast_on_a_known_matrix():
     assert result["same_sentence"] == pytest.approx(0.3)
     assert result["other"] == pytest.approx(-1.0)
     assert result["difference"] == pytest.approx(0.3)
+    assert result["same_minus_other_sentence"] == pytest.approx(1.3)
 
 
 def test_sentence_readout_separates_speaker_and_content(ds):
     readout = S.sentence_readout(ds, "A", "B").set_index("layer")
-    assert list(readout.columns) == ["same_speaker", "same_sentence", "other", "difference"]
+    assert list(readout.columns) == [
+        "same_speaker",
+        "same_sentence",
+        "other",
+        "difference",
+        "same_minus_other_sentence",
+    ]
+    assert readout.loc[2, "same_minus_other_sentence"] > 0  # layer 2 carries the sentence
     assert readout.loc[1, "difference"] > 0  # layer 1 carries the speaker
     assert readout.loc[2, "difference"] < 0  # layer 2 carries the sentence
 

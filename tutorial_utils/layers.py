@@ -252,8 +252,11 @@ def diagonal_table(matrix: pd.DataFrame, shuffled: pd.DataFrame) -> pd.DataFrame
     Returns
     -------
     pandas.DataFrame
-        Indexed by layer; columns ``matched``, ``shuffled_mean``, ``shuffled_max``, ``gap``
-        (matched minus shuffled mean) and ``p`` = (1 + #shuffles ≥ matched) / (1 + #shuffles).
+        Indexed by layer; columns ``matched``, ``shuffled_mean``, ``shuffled_max``,
+        ``shuffled_sd`` (standard deviation over shuffles, ``ddof=1``), ``gap`` (matched minus
+        shuffled mean), ``gap_sd`` (the gap in units of ``shuffled_sd``: comparable across
+        layers and estimators whose baselines scatter differently) and ``p`` = (1 + #shuffles
+        ≥ matched) / (1 + #shuffles), whose smallest possible value is 1 / (1 + #shuffles).
     """
     matched = diagonal(matrix)
     null = shuffled[matched.index]
@@ -263,10 +266,12 @@ def diagonal_table(matrix: pd.DataFrame, shuffled: pd.DataFrame) -> pd.DataFrame
             "matched": matched,
             "shuffled_mean": null.mean(axis=0).to_numpy(),
             "shuffled_max": null.max(axis=0).to_numpy(),
+            "shuffled_sd": null.std(axis=0, ddof=1).to_numpy(),
         },
         index=matched.index,
     )
     table["gap"] = table["matched"] - table["shuffled_mean"]
+    table["gap_sd"] = table["gap"] / table["shuffled_sd"]
     table["p"] = (1 + exceed) / (1 + len(null))
     return table
 

@@ -169,9 +169,12 @@ def block_contrast(gram: np.ndarray, design: pd.DataFrame) -> dict[str, float]:
     -------
     dict
         ``same_speaker`` (distinct recordings of one speaker), ``same_sentence`` (one
-        sentence, two speakers), ``other`` (different speaker and sentence) and
+        sentence, two speakers), ``other`` (different speaker and sentence),
         ``difference = same_speaker - same_sentence`` (positive: speaker dominates; negative:
-        content dominates).
+        content dominates; it compares within-speaker with cross-speaker pairs) and
+        ``same_minus_other_sentence = same_sentence - other`` (cross-speaker pairs only, so the
+        speaker difference is the same on both sides: positive when the layer brings the same
+        sentence together across speakers).
     """
     speaker = design["participant"].to_numpy()
     sentence = design["sentence_id"].to_numpy()
@@ -185,6 +188,7 @@ def block_contrast(gram: np.ndarray, design: pd.DataFrame) -> dict[str, float]:
     }
     result = {k: float(gram[m].mean()) if m.any() else math.nan for k, m in masks.items()}
     result["difference"] = result["same_speaker"] - result["same_sentence"]
+    result["same_minus_other_sentence"] = result["same_sentence"] - result["other"]
     return result
 
 
@@ -199,7 +203,8 @@ def sentence_readout(
     Returns
     -------
     pandas.DataFrame
-        Columns ``layer, same_speaker, same_sentence, other, difference``.
+        Columns ``layer, same_speaker, same_sentence, other, difference,
+        same_minus_other_sentence`` (:func:`block_contrast`).
     """
     design = sentence_design(dataset, participant_a, participant_b)
     grams = sentence_grams(dataset, design, layers)

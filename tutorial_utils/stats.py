@@ -121,6 +121,9 @@ def summarise(
         per recording and layer).
     by : sequence of str
         Grouping columns; the rows within a group are treated as independent observations.
+        Recordings of two speakers pooled into one group are not independent (recordings of
+        one speaker share that speaker), so the pooled band is too narrow by an unknown amount;
+        add ``"participant"`` to ``by`` for one band per speaker.
     value : str, default "value"
     level, method, seed
         See :func:`confidence_interval`.
