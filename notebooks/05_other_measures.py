@@ -58,7 +58,6 @@ import time
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from IPython.display import display
 from scipy.linalg import orthogonal_procrustes
 from sklearn.decomposition import PCA
 from sklearn.model_selection import GroupKFold
