@@ -33,6 +33,8 @@
 #
 # We finish by locating where the across-speaker similarity peaks and checking it against a
 # baseline in which the sentences are deliberately mismatched.
+# Section 7 then pools all of a speaker's frames and computes the same kind of matrix by
+# streaming, one recording at a time — the way to take the method to a whole corpus.
 #
 # ## Prerequisites
 #
@@ -82,6 +84,7 @@ from tutorial_utils import (
     plots,
     sanity,
     sentences,
+    streaming_cka_matrix,
 )
 
 pd.set_option("display.precision", 3)
@@ -501,7 +504,54 @@ print(notice.by_design_note(dataset))
 # the raw and normalised gaps need not agree with each other or across views. Answering it
 # needs more shared sentences (a finer p-value floor and steadier gaps), not a different
 # colour scale.
+
+# %% [markdown]
+# ## 7. All frames of a speaker, one recording at a time (streaming)
 #
+# Section 4 averaged one matrix per recording. Sometimes you want the other view: all frames
+# of a speaker (or of a whole corpus) pooled into one set of stimuli. In memory that means
+# holding every frame of every layer at once, which stops working long before a corpus of
+# hours. Linear CKA does not need the frames themselves, only a few running sums over them:
+# the cross products of the features $X^\top X$, their column sums and each frame's squared
+# norm. `streaming_cka_matrix` adds these up one chunk at a time (here: one recording), in
+# float64, and returns the same matrix as `cka_matrix` on the pooled frames, biased and
+# debiased alike. Its memory depends on the feature count, not on the number of frames, so the
+# same call works for a speaker or for a corpus that does not fit in memory. To keep this
+# chapter quick we stream four layers; all thirteen work the same way.
+
+# %%
+stream_layers = [dataset.layers[i] for i in (0, 4, 8, -1)]
+stream_names = dataset.pick_filenames(speaker_a)
+
+
+def recording_chunks():
+    """Speaker A's hidden states, one recording at a time: {layer: (T, d)}."""
+    for name in stream_names:
+        yield {layer: dataset.hidden_state(speaker_a, layer, name) for layer in stream_layers}
+
+
+pooled = {
+    layer: np.concatenate([dataset.hidden_state(speaker_a, layer, n) for n in stream_names])
+    for layer in stream_layers
+}
+n_pooled = len(next(iter(pooled.values())))
+for debiased in (False, True):
+    streamed = streaming_cka_matrix(recording_chunks(), debiased=debiased)
+    in_memory = cka_matrix(pooled, debiased=debiased)
+    difference = np.abs(streamed.to_numpy() - in_memory.to_numpy()).max()
+    print(
+        f"{'debiased' if debiased else 'biased':8s}: {len(stream_names)} recordings, "
+        f"{n_pooled} frames; largest |streamed - in memory| = {difference:.1e}"
+    )
+accumulator_mb = 8 * sum(pooled[layer].shape[1] for layer in stream_layers) ** 2 / 1e6
+frames_mb = sum(x.nbytes for x in pooled.values()) / 1e6
+print(
+    f"the running sums take {accumulator_mb:.0f} MB whatever the number of frames; the pooled "
+    f"frames take {frames_mb:.1f} MB here and grow with every recording"
+)
+display(streamed.round(3))
+
+# %% [markdown]
 # ## Summary
 #
 # - A 13 × 13 CKA matrix shows which layers arrange the stimuli alike; it can be computed on
@@ -518,6 +568,9 @@ print(notice.by_design_note(dataset))
 #   ranked against each other (section 6 prints whether that happens here).
 # - Frame-level comparisons across speakers need an alignment; we resampled linearly to a
 #   common length, which is simple and conservative.
+# - Pooling all frames of a speaker or a corpus does not need them all in memory:
+#   `streaming_cka_matrix` adds up the sums linear CKA needs one recording at a time and gives
+#   the in-memory result (section 7 prints the difference).
 #
 # ## Exercises
 #
