@@ -220,8 +220,7 @@ def data_line(dataset: Dataset) -> str:
     Parameters
     ----------
     dataset : tutorial_utils.dataset.Dataset
-        Only ``dataset.source`` (``"sample"`` or ``"real"``) and ``dataset.participants`` are
-        used.
+        The data loaded; its source and participants are named.
 
     Returns
     -------
