@@ -24,8 +24,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# One BLAS thread for the tests and the book build: their products are small, and on a shared
+# 2-core machine OpenBLAS's threads wait for each other (chapter 02: 43 s -> 8 s; see
+# benchmarks/bench_loop.py). Same printed numbers.
+ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 test: venv
-	$(BIN)/python -m pytest
+	$(ONE_THREAD) $(BIN)/python -m pytest
 
 lint: venv
 	$(BIN)/ruff check .
@@ -41,7 +46,7 @@ lab: venv
 # Strict Jupyter Book build from the repo root (book/_config.yml, book/_toc.yml; any warning
 # fails it), MathJax copied in from npm; prints the path of index.html.
 book: venv
-	$(BIN)/python -m tools.check_book --build-only
+	$(ONE_THREAD) $(BIN)/python -m tools.check_book --build-only
 
 # Build, then open every chapter in headless Chromium (Selenium driving Debian's chromium through
 # chromium-driver): screenshots in book/_build/screenshots/, fails on missing figures, error

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import soundfile as sf
+from threadpoolctl import threadpool_limits
 
 from ..dataset import Dataset
 from ..frames import SAMPLE_RATE
@@ -62,7 +63,11 @@ def _build(sample_dir: str) -> tuple[dict, dict, dict, dict]:
     for row in recordings.itertuples(index=False):
         audio_of[row.FILENAME] = _read_audio(folder / row.AUDIO_FILE)
         audio_of[row.FILENAME].flags.writeable = False
-    sources, states = simulate(recordings, phones, ema, audio_of)
+    # One BLAS thread: the encoder's products are small and memory-bound, and on a busy
+    # machine extra threads mostly wait for each other (3x slower on 2 shared cores); the
+    # result is the same bits either way.
+    with threadpool_limits(limits=1, user_api="blas"):
+        sources, states = simulate(recordings, phones, ema, audio_of)
     tables = {}
     for participant in PARTICIPANTS:
         rows = recordings.loc[recordings["PARTICIPANT"] == participant]

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import zlib
 
-import librosa
 import numpy as np
 import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 
 from ..frames import EMA_COLUMNS, FRAME_HOP, FRAME_LENGTH, GRID_STFT, SAMPLE_RATE, n_model_frames
+from .logmel import log_mel_db
 
 __all__ = ["PARTICIPANTS", "SEED", "SOURCES", "SOURCE_DIMS", "planted", "stable_seed"]
 
@@ -45,11 +45,12 @@ _CONTENT_SMOOTHING_FRAMES = 2.0
 
 def _log_mel(audio: np.ndarray, n_frames: int) -> np.ndarray:
     """Log-mel power spectrum (n_frames, N_MELS) on the model's 20 ms frame grid."""
-    mel = librosa.feature.melspectrogram(
-        y=audio, sr=SAMPLE_RATE, n_mels=N_MELS, power=2.0, **GRID_STFT
+    # librosa's melspectrogram + power_to_db(ref=np.max, top_db=80) in numpy (see .logmel):
+    # decibels relative to the recording's peak, floored 80 dB below it (silence).
+    log_mel = log_mel_db(
+        audio, SAMPLE_RATE, GRID_STFT["n_fft"], GRID_STFT["hop_length"], N_MELS, top_db=80.0
     )
-    # Decibels relative to the recording's peak, floored 80 dB below it (silence).
-    return librosa.power_to_db(mel.T[:n_frames], ref=np.max, top_db=80.0).astype(np.float64)
+    return log_mel.T[:n_frames].astype(np.float64)
 
 
 def _spectral_tilt(log_mel: np.ndarray) -> np.ndarray:
