@@ -5,7 +5,6 @@ Runs under gdown 5.2 (Colab's) and 6.x: only names both versions have are used.
 
 import importlib.util
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,65 +16,28 @@ import pytest
 import requests
 
 # gdown 6 defines it in gdown.download and re-exports it here; gdown 5.2 defines it here.
-from gdown.download_folder import GoogleDriveFileToDownload
-
 from tutorial_utils import load_dataset
 from tutorial_utils.io import cache as cache_module
-from tutorial_utils.io import download
 from tutorial_utils.io import files as io_files
 from tutorial_utils.io.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
-_spec = importlib.util.spec_from_file_location("real_format", FIXTURES / "real_format.py")
-real_format = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(real_format)
-
-F02_FRAMES = {"F02_B01_S18_R01_N.mat": 3, "F02_B01_S33_R01_N.mat": 2}
+_spec = importlib.util.spec_from_file_location("io_setup", FIXTURES / "io_setup.py")
+io_setup = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(io_setup)
+real_format = io_setup.real_format
+F02_FRAMES = io_setup.F02_FRAMES
 
 
 @pytest.fixture
 def originals(tmp_path):
     """The tutorial's F02 files in their real formats, as in the Drive's ema_probing_data/."""
-    folder = tmp_path / "drive" / "ema_probing_data"
-    folder.mkdir(parents=True)
-    real_format.write_ema_audio(folder / "ema_audio_F02.pkl", real_format.TINY_AUDIO_LENGTHS)
-    real_format.write_ema_labels(folder / "ema_labels_F02.csv", F02_FRAMES)
-    shutil.copy(FIXTURES / "frame_states_tiny.pkl", folder / "frame_states_p1_test.pkl")
-    return folder
-
-
-class FakeDrive:
-    """Replaces gdown's network calls: the listing and each file's bytes come from a folder."""
-
-    def __init__(self, folder):
-        self.folder = folder
-        self.downloads = []
-        self.listings = 0
-
-    def download_folder(self, *, id, output, quiet, skip_download, use_cookies):
-        assert id == download.DRIVE_FOLDER_ID and skip_download and not use_cookies
-        self.listings += 1
-        return [
-            GoogleDriveFileToDownload(
-                id=f"id-{p.name}", path=f"ema_probing_data/{p.name}", local_path=str(p)
-            )
-            for p in sorted(self.folder.iterdir())
-        ]
-
-    def download(self, *, id, output, quiet, resume):
-        assert resume
-        name = id.removeprefix("id-")
-        self.downloads.append(name)
-        shutil.copy(self.folder / name, output)
-        return output
+    return io_setup.write_f02(tmp_path / "drive" / "ema_probing_data")
 
 
 @pytest.fixture
 def drive(originals, monkeypatch):
-    fake = FakeDrive(originals)
-    monkeypatch.setattr(gdown, "download_folder", fake.download_folder)
-    monkeypatch.setattr(gdown, "download", fake.download)
-    return fake
+    return io_setup.FakeDrive(originals).install(monkeypatch)
 
 
 def _run(cache, *extra):
