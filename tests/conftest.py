@@ -14,6 +14,7 @@ import pytest
 
 from tutorial_utils.dataset import Dataset
 from tutorial_utils.frames import EMA_COLUMNS, EMA_TABLE_COLUMNS, mfcc_frames, n_model_frames
+from tutorial_utils.recordings import layer_target_cka
 
 SENTENCES = ["S18", "S33", "S04", "S52"]
 
@@ -70,6 +71,12 @@ def make_two_speakers(seed=0):
 @pytest.fixture(scope="session")
 def two_speakers() -> Dataset:
     return make_two_speakers()
+
+
+@pytest.fixture(scope="session")
+def observed(two_speakers):
+    """Per-recording CKA of every layer of ``two_speakers`` with MFCC and EMA."""
+    return layer_target_cka(two_speakers, ("mfcc", "ema"))
 
 
 N_LAYERS = 4

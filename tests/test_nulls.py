@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from tutorial_utils import nulls as N
-from tutorial_utils import recordings as R
 from tutorial_utils import stats as S
 from tutorial_utils.cka import feature_space_linear_cka
 from tutorial_utils.layers import common_length, resample_frames
@@ -21,11 +20,6 @@ N_LAYERS = 4  # layers of the content_speakers fixture
 @pytest.fixture(scope="module")
 def ds(two_speakers):
     return two_speakers
-
-
-@pytest.fixture(scope="module")
-def observed(ds):
-    return R.layer_target_cka(ds, ("mfcc", "ema"))
 
 
 def test_circular_shift_keeps_rows_and_moves_far():

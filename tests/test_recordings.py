@@ -13,11 +13,6 @@ def ds(two_speakers):
     return two_speakers
 
 
-@pytest.fixture(scope="module")
-def observed(ds):
-    return R.layer_target_cka(ds, ("mfcc", "ema"))
-
-
 def test_unknown_target_is_rejected(ds):
     with pytest.raises(ValueError, match="target"):
         R.layer_target_cka(ds, "pitch")
