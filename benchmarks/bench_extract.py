@@ -109,7 +109,9 @@ def main() -> None:
     parser.add_argument("--recordings", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--layers", type=int, default=12)
+    parser.add_argument("--allow-tf32", action="store_true", help="extract.ALLOW_TF32 = True")
     args = parser.parse_args()
+    extract.ALLOW_TF32 = args.allow_tf32
     if args.quick:
         args.recordings, args.layers = 4, 2
     torch, transformers = extract.require_torch()
@@ -120,7 +122,8 @@ def main() -> None:
         f"torch {torch.__version__}, transformers {transformers.__version__}, device "
         f"{extract.resolve_device(args.device)}, {torch.get_num_threads()} threads; "
         f"{args.recordings} recordings, {seconds:.1f} s of audio, {frames} frames; "
-        f"{args.layers} layers x 768, batch size {args.batch_size}"
+        f"{args.layers} layers x 768, batch size {args.batch_size}, "
+        f"ALLOW_TF32={extract.ALLOW_TF32}"
     )
     for front_end, label in (("layer", "batched"), ("group", "padded, not used")):
         result = run_front_end(front_end, recordings, args)

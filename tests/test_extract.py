@@ -50,6 +50,30 @@ def test_normalisation_matters_like_the_original():
     np.testing.assert_allclose(normalised, extract.hidden_states(manual, model)[-1], atol=1e-4)
 
 
+def test_the_forward_pass_runs_without_tf32_and_restores_torch_switches(monkeypatch):
+    extractor, model = tiny_model(layers=1)
+    forward, seen = model.forward, []
+
+    def spy(*args, **kwargs):
+        seen.append((torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32))
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", spy)
+    switches = (torch.backends.cudnn, torch.backends.cuda.matmul)  # not monkeypatch-able
+    saved = [switch.allow_tf32 for switch in switches]
+    try:
+        for switch in switches:
+            switch.allow_tf32 = True
+        extract.hidden_states(np.zeros(4000, np.float32), model, extractor)
+        monkeypatch.setattr(extract, "ALLOW_TF32", True)
+        extract.hidden_states(np.zeros(4000, np.float32), model, extractor)
+        assert [switch.allow_tf32 for switch in switches] == [True, True]  # restored
+    finally:
+        for switch, value in zip(switches, saved, strict=True):
+            switch.allow_tf32 = value
+    assert seen == [(False, False), (True, True)]
+
+
 def test_require_torch_message(monkeypatch):
     import builtins
 

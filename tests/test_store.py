@@ -239,6 +239,28 @@ def test_extraction_streams_into_the_store(tmp_path, originals, monkeypatch):
     assert cache.cache_problems(tmp_path / "npy", verify_hashes=True) == []
 
 
+def test_the_cli_extracts_on_cuda_into_the_store(tmp_path, originals, monkeypatch):
+    torch = pytest.importorskip("torch", reason="re-extraction needs the extract extra")
+    pytest.importorskip("transformers", reason="re-extraction needs the extract extra")
+    if not torch.cuda.is_available():
+        pytest.skip("torch sees no CUDA GPU")
+    from tutorial_utils.io import extract
+
+    model = real_format.tiny_model(feat_extract_norm="layer", do_stable_layer_norm=True)
+    monkeypatch.setattr(extract, "load_model", lambda name: model)
+    argv = ["--model", "tiny/layer-norm", "--store", "npy", "--batch-size", "2"]
+    assert _main(originals, tmp_path / "gpu", *argv, "--device", "cuda") == 0
+    assert next(model.parameters()).device.type == "cuda"
+    assert _main(originals, tmp_path / "cpu", *argv, "--device", "cpu") == 0
+    gpu, cpu = load_dataset("real", tmp_path / "gpu"), load_dataset("real", tmp_path / "cpu")
+    for name, n in real_format.TINY_AUDIO_LENGTHS.items():
+        for layer in gpu.layers:
+            value = gpu.hidden_state("F02", layer, name)
+            assert isinstance(value, np.memmap) and value.shape == (n_model_frames(n), 16)
+            expected = cpu.hidden_state("F02", layer, name)
+            np.testing.assert_allclose(value, expected, atol=1e-4, rtol=0)
+
+
 # -- the store in a cache generation (the data layer's transaction) -----------------------------
 
 _io_spec = importlib.util.spec_from_file_location("io_setup", FIXTURES / "io_setup.py")

@@ -23,6 +23,8 @@ one-at-a-time frames to float rounding (< 1e-6 on a random layer-norm model).
 GPU in Google Colab: *Runtime → Change runtime type → T4 GPU* (torch with CUDA and
 transformers are preinstalled), then ``python -m tutorial_utils.io --device cuda`` or
 ``extract_hidden_states(..., device="cuda")``; outputs always return as float32 numpy arrays.
+On a GPU the model runs in full float32, not TF32 (see :data:`ALLOW_TF32`), so the hidden
+states agree with the CPU's to float rounding.
 
 Needs the ``extract`` extra. Install a CPU build of torch first, then transformers::
 
@@ -35,6 +37,7 @@ multi-GB CUDA build). Importing this module never imports torch; the functions d
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -45,6 +48,12 @@ DEFAULT_MODEL = "facebook/wav2vec2-base"
 DEFAULT_BATCH_SIZE = 8
 """Most recordings per forward pass (only for models that can batch, see :func:`can_batch`)."""
 DEVICES = ("auto", "cpu", "cuda")
+ALLOW_TF32 = False
+"""Let CUDA round float32 convolutions and matrix products to TF32 during extraction.
+
+Off by default: on an H100, torch's default (TF32 convolutions) moved the hidden states of a
+random base-sized Wav2Vec2 by up to 6.6e-3 from the CPU's (largest magnitude 7.2); in full
+float32 by 1.6e-5 (``benchmarks/bench_gpu.py``). Set it to True to trade that for speed."""
 INSTALL_HINT = (
     "Re-extracting features needs torch and transformers. Install a CPU build of torch first, "
     "then transformers, e.g. `pip install torch==2.13.0 transformers` (on Linux use PyTorch's "
@@ -147,6 +156,20 @@ def _input_values(audio: np.ndarray, feature_extractor: Any) -> np.ndarray:
     return np.asarray(inputs["input_values"], dtype=np.float32).reshape(-1)
 
 
+@contextmanager
+def _tf32(torch: Any, allowed: bool) -> Iterator[None]:
+    """Set torch's TF32 switches (cuDNN convolutions, CUDA matrix products), then restore them."""
+    switches = (torch.backends.cudnn, torch.backends.cuda.matmul)
+    saved = [switch.allow_tf32 for switch in switches]
+    try:
+        for switch in switches:
+            switch.allow_tf32 = allowed
+        yield
+    finally:
+        for switch, value in zip(switches, saved, strict=True):
+            switch.allow_tf32 = value
+
+
 def _forward(model: Any, values: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
     """Hidden states of a batch of normalised recordings, padded frames trimmed.
 
@@ -161,7 +184,7 @@ def _forward(model: Any, values: Sequence[np.ndarray]) -> list[list[np.ndarray]]
         batch[row, : array.size] = torch.from_numpy(array)
         mask[row, : array.size] = 1
     kwargs = {"attention_mask": mask.to(parameter.device)} if len(values) > 1 else {}
-    with torch.inference_mode():
+    with torch.inference_mode(), _tf32(torch, ALLOW_TF32):
         output = model(batch.to(parameter.device), output_hidden_states=True, **kwargs)
     if output.hidden_states is None:
         raise ValueError(f"{type(model).__name__} returned no hidden states.")
