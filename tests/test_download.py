@@ -206,10 +206,10 @@ def test_list_shows_cache(tmp_path, drive, capsys):
 
 
 def test_missing_torch_is_explained(tmp_path, monkeypatch, capsys):
-    from tutorial_utils.io import extract
+    from tutorial_utils.io import devices, extract
 
     def missing():
-        raise ImportError(extract.INSTALL_HINT)
+        raise ImportError(devices.INSTALL_HINT)
 
     monkeypatch.setattr(extract, "require_torch", missing)
     assert main(["--data-dir", str(tmp_path / "c"), "--quiet"]) == 2

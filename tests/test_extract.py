@@ -13,7 +13,7 @@ from tutorial_utils.frames import n_model_frames
 torch = pytest.importorskip("torch", reason="the extract extra (torch) is not installed")
 transformers = pytest.importorskip("transformers", reason="the extract extra is not installed")
 
-from tutorial_utils.io import extract  # noqa: E402
+from tutorial_utils.io import devices, extract  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location(
     "real_format", Path(__file__).parent / "fixtures" / "real_format.py"
@@ -175,7 +175,7 @@ def test_resolve_device(monkeypatch, cuda, asked, expected):
 
 def test_cuda_without_a_gpu_is_refused(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(extract.DeviceUnavailable, match="--device cpu"):
+    with pytest.raises(devices.DeviceUnavailable, match="--device cpu"):
         extract.resolve_device("cuda")
     with pytest.raises(ValueError, match="Unknown device"):
         extract.resolve_device("tpu")

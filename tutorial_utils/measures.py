@@ -1,15 +1,14 @@
 """Similarity measures beside CKA: probing, CCA, Procrustes and shared neighbours.
 
 Every measure compares two representations of the same ``n`` stimuli (rows), ``x`` (n, d_x) and
-``y`` (n, d_y). Measures that fit parameters are scored on held-out *recordings*: they take
-``groups`` (a recording label per row) and split with GroupKFold, so no recording is on both
-sides of a split (a frame-level split would test on near-copies of training frames).
+``y`` (n, d_y). Measures that fit parameters are scored on held-out *recordings* (``groups``, a
+recording label per row, split with GroupKFold): a frame-level split would test on near-copies
+of training frames.
 
 - :func:`ridge_predictivity` — held-out R² (or Pearson r) of a ridge regression ``x → y``;
-- :func:`heldout_cca` — SVCCA (PCA of each side, then CCA) fitted on training recordings and
-  evaluated on held-out ones; :func:`svcca` is the in-sample value;
-- :func:`procrustes_similarity`, :func:`procrustes_distance` — orthogonal Procrustes after
-  centring and scaling each side to unit Frobenius norm;
+- :func:`heldout_cca` — SVCCA fitted on training recordings, scored on held-out ones;
+- :func:`procrustes_similarity`, :func:`procrustes_distance` — orthogonal Procrustes (each side
+  centred, unit Frobenius norm);
 - :func:`mutual_knn` — the share of each stimulus's ``k`` nearest neighbours both spaces agree on.
 
 For centred, Frobenius-normalised ``X`` and ``Y`` with singular values ``σᵢ`` of ``XᵀY``:
@@ -34,7 +33,7 @@ from sklearn.model_selection import GroupKFold
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 __all__ = [
     "ALPHAS",
@@ -91,13 +90,15 @@ def _groups(groups: Sequence, n: int, n_splits: int) -> np.ndarray:
     return labels
 
 
+_thread_pools = functools.cache(ThreadpoolController)  # finding the libraries takes ~4 ms
+
+
 def _one_thread(function: Callable) -> Callable:
-    """Run ``function`` with one BLAS/OpenMP thread (threadpoolctl comes with scikit-learn):
-    the matrices here are small, and on a busy machine waiting threads made it 50× slower."""
+    """Run ``function`` with one BLAS/OpenMP thread (small matrices: threads only wait)."""
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        with threadpool_limits(limits=1):
+        with _thread_pools().limit(limits=1):
             return function(*args, **kwargs)
 
     return wrapper

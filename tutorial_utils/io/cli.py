@@ -14,8 +14,9 @@ from pathlib import Path
 
 from . import cache
 from .convert import run
+from .devices import DEVICES, resolve_device
 from .download import DownloadFailed
-from .extract import DEFAULT_BATCH_SIZE, DEFAULT_MODEL, DEVICES, resolve_device
+from .extract import DEFAULT_BATCH_SIZE, DEFAULT_MODEL
 
 
 def describe_cache(data_dir: str | Path | None = None, verify: bool = False) -> str:

@@ -10,8 +10,8 @@ layers) of 768 dimensions, with ``T == n_model_frames(len(audio))``.
 Devices and batching
 --------------------
 ``device="auto"`` (the default) runs on CUDA when ``torch.cuda.is_available()``, else on the
-CPU; ``"cuda"`` on a machine without a GPU raises :class:`DeviceUnavailable`. Recordings are
-sorted by length and run in batches of similar length, zero-padded, with the attention mask,
+CPU; ``"cuda"`` on a machine without a GPU raises ``devices.DeviceUnavailable``. Recordings
+are sorted by length and run in batches of similar length, zero-padded, with the attention mask,
 but only for models whose convolutional front end normalises each frame on its own
 (``config.feat_extract_norm == "layer"``, e.g. wav2vec2-large-lv60, hubert-large; their
 feature extractors have ``return_attention_mask=True``). Models with a group-norm front end
@@ -37,79 +37,22 @@ multi-GB CUDA build). Importing this module never imports torch; the functions d
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from ..frames import SAMPLE_RATE, n_model_frames
+from .devices import require_torch, resolve_device, tf32
 
 DEFAULT_MODEL = "facebook/wav2vec2-base"
 DEFAULT_BATCH_SIZE = 8
 """Most recordings per forward pass (only for models that can batch, see :func:`can_batch`)."""
-DEVICES = ("auto", "cpu", "cuda")
 ALLOW_TF32 = False
 """Let CUDA round float32 convolutions and matrix products to TF32 during extraction.
 
 Off by default: on an H100, torch's default (TF32 convolutions) moved the hidden states of a
 random base-sized Wav2Vec2 by up to 6.6e-3 from the CPU's (largest magnitude 7.2); in full
 float32 by 1.6e-5 (``benchmarks/bench_gpu.py``). Set it to True to trade that for speed."""
-INSTALL_HINT = (
-    "Re-extracting features needs torch and transformers. Install a CPU build of torch first, "
-    "then transformers, e.g. `pip install torch==2.13.0 transformers` (on Linux use PyTorch's "
-    "CPU wheel index for torch to avoid a multi-GB CUDA download), or skip extraction with "
-    "`python -m tutorial_utils.io --frame-states` to convert the tutorial's original features."
-)
-
-
-class DeviceUnavailable(ValueError):
-    """The requested device does not exist here (e.g. ``cuda`` without a GPU)."""
-
-
-def require_torch() -> tuple[Any, Any]:
-    """Import and return ``(torch, transformers)`` or raise ImportError saying how to install.
-
-    torch and transformers are the optional ``extract`` dependency: they are imported here,
-    on first use, never when this module is imported.
-    """
-    try:
-        import torch
-        import transformers
-    except ImportError as err:
-        raise ImportError(f"{INSTALL_HINT} (missing: {err.name})") from err
-    return torch, transformers
-
-
-def resolve_device(device: str = "auto") -> str:
-    """The torch device to run on: ``"auto"`` → ``"cuda"`` when torch sees a GPU, else ``"cpu"``.
-
-    Parameters
-    ----------
-    device : {"auto", "cpu", "cuda"} or "cuda:N"
-
-    Raises
-    ------
-    DeviceUnavailable
-        For ``"cuda"`` when ``torch.cuda.is_available()`` is False (says what to do instead).
-    ValueError
-        For any other name.
-    """
-    torch, _ = require_torch()
-    name = str(device).strip().lower()
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cpu":
-        return name
-    if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
-        if not torch.cuda.is_available():
-            raise DeviceUnavailable(
-                f"Device {device!r} was requested but torch sees no CUDA GPU (torch "
-                f"{torch.__version__}, CUDA build: {torch.version.cuda or 'no'}). Use "
-                "--device cpu (or auto), or in Colab pick a GPU runtime (Runtime → Change "
-                "runtime type) and run again."
-            )
-        return name
-    raise ValueError(f"Unknown device {device!r}; use one of {', '.join(DEVICES)} (or cuda:N).")
 
 
 def can_batch(model: Any) -> bool:
@@ -156,20 +99,6 @@ def _input_values(audio: np.ndarray, feature_extractor: Any) -> np.ndarray:
     return np.asarray(inputs["input_values"], dtype=np.float32).reshape(-1)
 
 
-@contextmanager
-def _tf32(torch: Any, allowed: bool) -> Iterator[None]:
-    """Set torch's TF32 switches (cuDNN convolutions, CUDA matrix products), then restore them."""
-    switches = (torch.backends.cudnn, torch.backends.cuda.matmul)
-    saved = [switch.allow_tf32 for switch in switches]
-    try:
-        for switch in switches:
-            switch.allow_tf32 = allowed
-        yield
-    finally:
-        for switch, value in zip(switches, saved, strict=True):
-            switch.allow_tf32 = value
-
-
 def _forward(model: Any, values: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
     """Hidden states of a batch of normalised recordings, padded frames trimmed.
 
@@ -184,7 +113,7 @@ def _forward(model: Any, values: Sequence[np.ndarray]) -> list[list[np.ndarray]]
         batch[row, : array.size] = torch.from_numpy(array)
         mask[row, : array.size] = 1
     kwargs = {"attention_mask": mask.to(parameter.device)} if len(values) > 1 else {}
-    with torch.inference_mode(), _tf32(torch, ALLOW_TF32):
+    with torch.inference_mode(), tf32(torch, ALLOW_TF32):
         output = model(batch.to(parameter.device), output_hidden_states=True, **kwargs)
     if output.hidden_states is None:
         raise ValueError(f"{type(model).__name__} returned no hidden states.")
