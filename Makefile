@@ -29,8 +29,11 @@ venv: $(STAMP)
 # benchmarks/bench_loop.py). Same printed numbers.
 ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
+# Two pytest-xdist workers; each test file (each notebook) stays on one worker.
+TEST_WORKERS ?= 2
+
 test: venv
-	$(ONE_THREAD) $(BIN)/python -m pytest
+	$(ONE_THREAD) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: venv
 	$(BIN)/ruff check .
