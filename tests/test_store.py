@@ -246,8 +246,8 @@ def test_the_cli_extracts_on_cuda_into_the_store(tmp_path, originals, monkeypatc
         pytest.skip("torch sees no CUDA GPU")
     from tutorial_utils.io import extract
 
-    model = real_format.tiny_model(feat_extract_norm="layer", do_stable_layer_norm=True)
-    monkeypatch.setattr(extract, "load_model", lambda name: model)
+    extractor, model = real_format.tiny_model(feat_extract_norm="layer", do_stable_layer_norm=True)
+    monkeypatch.setattr(extract, "load_model", lambda name: (extractor, model))
     argv = ["--model", "tiny/layer-norm", "--store", "npy", "--batch-size", "2"]
     assert _main(originals, tmp_path / "gpu", *argv, "--device", "cuda") == 0
     assert next(model.parameters()).device.type == "cuda"
