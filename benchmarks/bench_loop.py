@@ -5,7 +5,8 @@ working tree, and for ``REF`` (a git commit, extracted with ``git archive`` to a
 folder) when given, it prints the load average, then per tree: ``import tutorial_utils``
 and the first ``load_dataset("sample")`` in a fresh process (best of ``N``), every notebook
 executed once with nbclient (as nbval and the real-format test do), and with ``--pytest``
-the wall time of the whole ``pytest`` run (``make test``); ``--one-thread`` adds this tree
+the wall time of the whole ``pytest`` run as each tree's ``make test`` runs it (its
+pytest arguments, one BLAS thread); ``--one-thread`` adds this tree
 run with one BLAS thread (as ``make test`` and ``make book`` now run). Trees are timed
 alternately so that all see the same load on a shared machine.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -87,12 +89,22 @@ def run_notebook(tree: Path, name: str) -> float:
         os.environ.update(saved)
 
 
+def make_test_arguments(tree: Path) -> list[str]:
+    """The pytest arguments of ``tree``'s ``make test`` (e.g. ``-n 2 --dist loadfile``)."""
+    makefile = (tree / "Makefile").read_text()
+    workers = re.search(r"^TEST_WORKERS \?= (\S+)", makefile, flags=re.MULTILINE)
+    line = re.search(r"^test: venv\n\t.*-m pytest(.*)$", makefile, flags=re.MULTILINE)
+    arguments = line.group(1) if line else ""
+    return arguments.replace("$(TEST_WORKERS)", workers.group(1) if workers else "2").split()
+
+
 def run_pytest(tree: Path) -> float:
-    """Wall seconds of the whole test suite of ``tree`` (what ``make test`` runs)."""
+    """Wall seconds of the whole test suite of ``tree``, run as its ``make test`` runs it."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        env=_env(tree),
+        [*command, *make_test_arguments(tree)],
+        env={**_env(tree), **ONE_THREAD},
         cwd=tree,
         check=False,
         capture_output=True,
