@@ -6,8 +6,8 @@ Run ``python -m tutorial_utils.io --help`` for the data command line (:mod:`.cli
   (download records, bad downloads discarded);
 * reading them safely: :mod:`.safe_pickle` (entry points), :mod:`.unpickler`,
   :mod:`.pickle_policy`, :mod:`.pickle_guards`, :mod:`.torch_format`; :mod:`.originals` and
-  :mod:`.validate` (one clear message per bad file or value); :mod:`.extract` (re-extraction:
-  ``--device``, batching);
+  :mod:`.validate` (one clear message per bad file or value); :mod:`.extract` (re-extraction,
+  batching) and :mod:`.devices` (``--device``, optional torch, full float32 on GPUs);
 * writing the cache: :mod:`.convert` (the run), :mod:`.plan` (what to do, up-to-date check),
   :mod:`.transaction` (build beside, switch atomically), :mod:`.lock` (one run per
   directory), :mod:`.files` (atomic writes hashed as written);
