@@ -14,8 +14,8 @@ so nothing but one chunk and the accumulator's sums is ever in memory. Prints:
    ``LocalCluster`` with 2 workers: time (generation included, so compare it with
    the streaming time that includes generation) and its difference from the
    streaming result;
-4. with ``--torch``: the CPU torch path, float64 and float32-chunks, on the first
-   ``--torch-frames`` frames, with the float32-chunks error against float64.
+The torch path (CPU or CUDA tensors, float64 and float32-chunks) is timed by
+``bench_gpu.py`` (``--device cpu`` on a machine without a GPU).
 
 Data generation is not timed in (1) and (2). BLAS threads are left as configured.
 """
@@ -117,39 +117,11 @@ def dask_run(sizes: list[int], reference: np.ndarray) -> None:
     )
 
 
-def torch_run(sizes: list[int]) -> None:
-    import torch
-
-    def tensors(k: int, m: int) -> list:
-        return [torch.from_numpy(x) for x in make_chunk(k, m)]
-
-    results = {}
-    for precision in ("float64", "float32-chunks"):
-        accumulator = CKAAccumulator(precision=precision)
-        busy = 0.0
-        for k, m in enumerate(sizes):
-            chunk = tensors(k, m)
-            start = time.perf_counter()
-            accumulator.update(chunk)
-            busy += time.perf_counter() - start
-        results[precision] = (accumulator.result(), accumulator.result(debiased=True))
-        print(
-            f"torch CPU {precision:15s}: {busy:8.1f}s {sum(sizes) / busy:8.0f} frames/s "
-            f"({torch.get_num_threads()} threads)",
-            flush=True,
-        )
-    for i, name in enumerate(("biased", "debiased")):
-        error = np.max(np.abs(results["float32-chunks"][i] - results["float64"][i]))
-        print(f"torch CPU float32-chunks vs float64 ({name}): max |difference| = {error:.1e}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=100_000, help="frames in total")
     parser.add_argument("--chunk", type=int, default=1000, help="frames per chunk")
     parser.add_argument("--no-dask", action="store_true", help="skip the dask run")
-    parser.add_argument("--torch", action="store_true", help="also time the CPU torch path")
-    parser.add_argument("--torch-frames", type=int, default=10_000)
     args = parser.parse_args()
     sizes = chunk_sizes(args.frames, args.chunk)
     print(
@@ -167,8 +139,6 @@ def main() -> None:
     print(f"floor (dsyrk per chunk): {t_floor:8.1f}s  accumulator/floor = {busy / t_floor:.2f}x")
     if not args.no_dask:
         dask_run(sizes, result)
-    if args.torch:
-        torch_run(chunk_sizes(min(args.torch_frames, args.frames), args.chunk))
 
 
 if __name__ == "__main__":

@@ -78,12 +78,11 @@ class CKAAccumulator:
         "float64": every product is taken in float64. "float32-chunks": each
         chunk's cross products are taken in float32 and summed in float64, for
         devices whose float64 is slow (a T4 GPU runs it at 1/32 of float32).
-        Measured on CPU torch (13 layers × 768 correlated dims, 10,000 frames in
-        chunks of 500 or 1000, two synthetic data sets): float32-chunks differed
-        from float64 by at most 6.3e-10 and 1.3e-9 (biased and debiased alike;
-        ``benchmarks/bench_streaming.py --torch``). On one H100 (1,000,000 frames
-        made on the GPU, chunks of 10,000; ``benchmarks/bench_gpu.py``): float64 took
-        3.5 s (284,000 frames/s), float32-chunks 3.7 s, 6.5e-8 apart; float32-chunks
+        Measured with ``benchmarks/bench_gpu.py`` (13 layers × 768 correlated
+        dims): on CPU torch, 10,000 frames in chunks of 1000, float32-chunks
+        differed from float64 by 1.3e-9 (biased and debiased alike); on one H100,
+        1,000,000 frames made on the GPU in chunks of 10,000, float64 took 3.5 s
+        (284,000 frames/s), float32-chunks 3.7 s, 6.5e-8 apart: float32-chunks
         pays off only where float64 is slow. Each chunk is shifted by the first
         chunk's mean before its products are taken, which keeps float32 accurate.
 
