@@ -370,21 +370,24 @@ print(
     f"layer {middle}: 99% of the variance needs {kept} components; "
     f"a training fold has {n_train} frames"
 )
-rows = []
-for t in TARGETS:
-    for version in versions[:2]:
-        x_mid, y_mid = layer_pool[middle], target_pool[version, t]
-        rows.append(
-            {
-                "target": TARGETS[t],
-                "version": version,
-                "in-sample": measures.svcca(x_mid, y_mid, dims=0.99),
-                "held-out": measures.heldout_cca(
-                    x_mid, y_mid, groups, n_splits=N_SPLITS, dims=0.99
-                ),
-            }
-        )
-in_vs_out = pd.DataFrame(rows).set_index(["target", "version"])
+# The layer's PCA does not depend on the features it is compared with: the *_pairs functions
+# fit it once (per fold) for all four feature blocks, with the values of svcca / heldout_cca.
+compared = {(version, t): target_pool[version, t] for t in TARGETS for version in versions[:2]}
+in_sample = measures.svcca_pairs({middle: layer_pool[middle]}, compared, dims=0.99)
+held_out = measures.heldout_cca_pairs(
+    {middle: layer_pool[middle]}, compared, groups, n_splits=N_SPLITS, dims=0.99
+)
+in_vs_out = pd.DataFrame(
+    [
+        {
+            "target": TARGETS[t],
+            "version": version,
+            "in-sample": in_sample[middle, (version, t)],
+            "held-out": held_out[middle, (version, t)],
+        }
+        for version, t in compared
+    ]
+).set_index(["target", "version"])
 print(in_vs_out.round(3).to_string())
 unaligned = in_vs_out.xs(versions[1], level="version")
 print(
@@ -400,19 +403,19 @@ print(
 # directions on the training recordings and report the mean held-out correlation of the
 # canonical pairs. To keep the chapter fast, each layer is reduced to fewer components than
 # 99% would keep: one for every ten frames of the smallest training fold (the features keep
-# all their components).
+# all their components). A layer's PCA does not depend on the features it is compared with,
+# so `heldout_cca_pairs` fits it once per fold and reuses it for every feature version (and
+# each feature block's PCA for every layer): the same values as one `heldout_cca` per pair.
 
 # %%
 CCA = "held-out SVCCA"
 cca_dims = max(1, n_train // 10)
-rows = []
-for layer in layers:
-    for (version, t), y_block in target_pool.items():
-        value = measures.heldout_cca(
-            layer_pool[layer], y_block, groups, n_splits=N_SPLITS, dims=cca_dims
-        )
-        rows.append(tidy_row(layer, t, version, CCA, value))
-cca = pd.DataFrame(rows)
+values = measures.heldout_cca_pairs(
+    layer_pool, target_pool, groups, n_splits=N_SPLITS, dims=cca_dims
+)
+cca = pd.DataFrame(
+    [tidy_row(layer, t, version, CCA, value) for (layer, (version, t)), value in values.items()]
+)
 print(f"{cca_dims} components per layer")
 print(cca.pivot_table(index="layer", columns=["target", "version"], values="value").round(3))
 
