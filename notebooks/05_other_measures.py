@@ -59,7 +59,6 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from scipy.linalg import orthogonal_procrustes
-from sklearn.decomposition import PCA
 from sklearn.model_selection import GroupKFold
 
 from tutorial_utils import (
@@ -218,7 +217,8 @@ for name, found in (("layer", neighbours_x), ("EMA", neighbours_y)):
 # in chapter 02, on the observed and on the shifted features. CKA of all layers with both
 # features comes from one `cka_matrix` call per recording and feature version (chapter 02
 # wrote that loop out). The neighbour sets of a layer do not depend on the features it is
-# compared with, so they are found once per layer.
+# compared with, so they are found once per layer; likewise `procrustes_similarity_pairs`
+# centres and normalises each layer and each feature version once per recording.
 
 # %%
 KNN = f"mutual kNN (k={K})"
@@ -228,26 +228,27 @@ for rec in recordings:
         v: cka_matrix(rec["layers"], version_targets)
         for v, version_targets in rec["versions"].items()
     }
-    target_neighbours = {
-        (version, t): measures.neighbour_sets(arrays, K)
+    target_arrays = {
+        (version, t): arrays
         for version, version_targets in rec["versions"].items()
         for t, arrays in version_targets.items()
     }
+    procrustes = measures.procrustes_similarity_pairs(rec["layers"], target_arrays)
+    target_neighbours = {
+        key: measures.neighbour_sets(arrays, K) for key, arrays in target_arrays.items()
+    }
     for layer, x_layer in rec["layers"].items():
         layer_neighbours = measures.neighbour_sets(x_layer, K)
-        for version, version_targets in rec["versions"].items():
-            for t, y_target in version_targets.items():
-                values = {
-                    "CKA": cka_tables[version].loc[layer, t],
-                    "Procrustes": measures.procrustes_similarity(x_layer, y_target),
-                    KNN: measures.neighbour_overlap(
-                        layer_neighbours, target_neighbours[version, t]
-                    ),
-                }
-                rows += [
-                    tidy_row(layer, t, version, m, v, filename=rec["filename"])
-                    for m, v in values.items()
-                ]
+        for version, t in target_arrays:
+            values = {
+                "CKA": cka_tables[version].loc[layer, t],
+                "Procrustes": procrustes[layer, (version, t)],
+                KNN: measures.neighbour_overlap(layer_neighbours, target_neighbours[version, t]),
+            }
+            rows += [
+                tidy_row(layer, t, version, m, v, filename=rec["filename"])
+                for m, v in values.items()
+            ]
 per_recording = pd.DataFrame(rows)
 observed_means = per_recording[per_recording["version"] == "observed"].pivot_table(
     index="layer", columns=["target", "measure"], values="value"
@@ -365,7 +366,7 @@ for label in TARGETS.values():
 # %%
 middle = layers[len(layers) // 2]
 n_train = min(len(train) for train, _ in folds)
-kept = PCA(n_components=0.99).fit(layer_pool[middle][folds[0][0]]).n_components_
+kept = measures.svcca_dimensions(layer_pool[middle][folds[0][0]])  # PCA(0.99)'s n_components_
 print(
     f"layer {middle}: 99% of the variance needs {kept} components; "
     f"a training fold has {n_train} frames"
@@ -767,7 +768,7 @@ for step in (8, 4, 2):
     rows.append(
         {
             "frames": len(x_s),
-            "components (99%)": PCA(n_components=0.99).fit(x_s).n_components_,
+            "components (99%)": measures.svcca_dimensions(x_s, dims=0.99),
             "in-sample": measures.svcca(x_s, y_s, dims=0.99),
             "held-out": measures.heldout_cca(x_s, y_s, g_s, n_splits=N_SPLITS, dims=0.99),
         }

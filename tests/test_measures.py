@@ -72,6 +72,16 @@ def test_procrustes_and_linear_cka_share_the_singular_values_of_the_cross_produc
     assert feature_space_linear_cka(x, y) == pytest.approx(cka, rel=1e-10)
 
 
+def test_procrustes_similarity_pairs_equal_the_function_pair_by_pair():
+    gen = rng(5)
+    xs = {"a": gen.standard_normal((40, 30)), "b": gen.standard_normal((40, 4))}
+    ys = {(v, t): gen.standard_normal((40, 6)) + 2 for v in ("obs", "null") for t in "xy"}
+    table = measures.procrustes_similarity_pairs(xs, ys)
+    assert list(table) == [(kx, ky) for kx in xs for ky in ys]
+    for (kx, ky), value in table.items():
+        assert value == measures.procrustes_similarity(xs[kx], ys[ky])
+
+
 def test_procrustes_rejects_a_constant_representation():
     with pytest.raises(ValueError, match="constant"):
         measures.procrustes_similarity(np.ones((10, 3)), rng(0).standard_normal((10, 3)))

@@ -56,6 +56,16 @@ def test_whitened_pca_matches_scikit_learn_up_to_signs(shape, dims):
     np.testing.assert_allclose(np.cov(ours.scores.T), np.eye(len(signs)), atol=1e-9)
 
 
+@pytest.mark.parametrize("shape", [(60, 90), (120, 15)], ids=["fewer rows", "more rows"])
+def test_svcca_dimensions_are_those_of_scikit_learn_pca(shape):
+    x = smooth(*shape, seed=10)
+    for fraction in (0.5, 0.9, 0.99, 0.999):
+        expected = PCA(fraction).fit(x).n_components_
+        assert measures.svcca_dimensions(x, dims=fraction) == expected
+        assert _cca.whitened_pca(x, fraction).projection.shape[1] == expected
+    assert measures.svcca_dimensions(x, dims=7) == 7
+
+
 def test_a_number_of_components_is_capped_at_the_rank_of_the_centred_rows():
     x = smooth(20, 50, seed=3)  # 20 centred rows have rank 19
     assert _cca.whitened_pca(x, 40).projection.shape == (50, 19)

@@ -27,6 +27,7 @@ __all__ = [
     "heldout_correlation",
     "heldout_pairs",
     "insample_pairs",
+    "kept_dimensions",
     "leading_eigenpairs",
     "whitened_pca",
 ]
@@ -51,6 +52,30 @@ def _is_count(dims) -> bool:
     return isinstance(dims, (int, np.integer)) and not isinstance(dims, bool) and dims >= 1
 
 
+def _kept(dims: float | int, eigenvalues: np.ndarray, n_rows: int) -> int:
+    """How many leading components ``dims`` keeps (see :func:`leading_eigenpairs`).
+
+    ``eigenvalues``: all of them, clipped at 0, in increasing order (as ``eigh`` returns them);
+    only a fraction needs them.
+    """
+    if _is_count(dims):
+        return min(int(dims), n_rows - 1, len(eigenvalues))
+    if isinstance(dims, float) and 0 < dims < 1:
+        explained = np.cumsum(eigenvalues[::-1] / eigenvalues.sum())
+        return min(int(np.searchsorted(explained, dims, side="right")) + 1, len(eigenvalues))
+    raise ValueError(f"dims must be a fraction in (0, 1) or a positive int; got {dims!r}.")
+
+
+def kept_dimensions(x: np.ndarray, dims: float | int) -> int:
+    """How many principal components of the rows of ``x`` :func:`whitened_pca` keeps."""
+    if _is_count(dims):
+        return _kept(dims, np.empty(min(x.shape)), len(x))
+    centred = x - x.mean(axis=0)
+    cross_product = centred @ centred.T if len(x) <= x.shape[1] else centred.T @ centred
+    eigenvalues = eigh(cross_product, eigvals_only=True, driver="evd", check_finite=False)
+    return _kept(dims, np.clip(eigenvalues, 0.0, None), len(x))
+
+
 def leading_eigenpairs(
     cross_product: np.ndarray, dims: float | int, n_rows: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -63,16 +88,12 @@ def leading_eigenpairs(
     """
     m = len(cross_product)
     if _is_count(dims):
-        k = min(int(dims), n_rows - 1, m)
+        k = _kept(dims, np.empty(m), n_rows)
         values, vectors = eigh(cross_product, subset_by_index=[m - k, m - 1], check_finite=False)
-    elif isinstance(dims, float) and 0 < dims < 1:
-        values, vectors = eigh(cross_product, driver="evd", check_finite=False)
-        values = np.clip(values, 0.0, None)
-        explained = np.cumsum(values[::-1] / values.sum())
-        k = min(int(np.searchsorted(explained, dims, side="right")) + 1, m)
-        values, vectors = values[m - k :], vectors[:, m - k :]
     else:
-        raise ValueError(f"dims must be a fraction in (0, 1) or a positive int; got {dims!r}.")
+        values, vectors = eigh(cross_product, driver="evd", check_finite=False)
+        k = _kept(dims, np.clip(values, 0.0, None), n_rows)
+        values, vectors = values[m - k :], vectors[:, m - k :]
     return np.clip(values[::-1], 0.0, None), vectors[:, ::-1]
 
 

@@ -6,12 +6,12 @@ Every check raises a ValueError that says what is wrong and how to fix it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["as_matrix", "one_thread", "paired", "recording_labels"]
+__all__ = ["as_matrix", "one_thread", "paired", "paired_mappings", "recording_labels"]
 
 
 def as_matrix(x: np.ndarray, name: str) -> np.ndarray:
@@ -33,6 +33,18 @@ def paired(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(x) != len(y):
         raise ValueError(f"x and y must describe the same stimuli: {len(x)} vs {len(y)} rows.")
     return x, y
+
+
+def paired_mappings(xs: Mapping, ys: Mapping) -> tuple[dict, dict]:
+    """Two mappings of checked matrices, all describing the same stimuli (rows)."""
+    sides = tuple(
+        {key: as_matrix(array, f"{name}[{key!r}]") for key, array in arrays.items()}
+        for name, arrays in (("xs", xs), ("ys", ys))
+    )
+    rows = {len(array) for side in sides for array in side.values()}
+    if not all(sides) or len(rows) != 1:
+        raise ValueError(f"xs and ys must be non-empty, with equal row counts; got {sorted(rows)}.")
+    return sides
 
 
 def recording_labels(groups: Sequence, n: int, n_splits: int) -> np.ndarray:

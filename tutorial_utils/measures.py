@@ -9,7 +9,7 @@ of training frames.
 - :func:`heldout_cca` — SVCCA fitted on training recordings, scored on held-out ones
   (:func:`heldout_cca_pairs`, :func:`svcca_pairs`: many pairs, each side's PCA fitted once);
 - :func:`procrustes_similarity`, :func:`procrustes_distance` — orthogonal Procrustes (each side
-  centred, unit Frobenius norm);
+  centred, unit Frobenius norm; :func:`procrustes_similarity_pairs`: many pairs);
 - :func:`mutual_knn` — the share of each stimulus's ``k`` nearest neighbours both spaces agree on.
 
 For centred, Frobenius-normalised ``X`` and ``Y`` with singular values ``σᵢ`` of ``XᵀY``:
@@ -34,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 
 from . import _cca, _ridge
 from ._cca import column_correlations
-from ._checks import as_matrix, one_thread, paired, recording_labels
+from ._checks import as_matrix, one_thread, paired, paired_mappings, recording_labels
 
 __all__ = [
     "ALPHAS",
@@ -46,9 +46,11 @@ __all__ = [
     "neighbour_sets",
     "procrustes_distance",
     "procrustes_similarity",
+    "procrustes_similarity_pairs",
     "ridge_predictivity",
     "ridge_scores",
     "svcca",
+    "svcca_dimensions",
     "svcca_pairs",
 ]
 
@@ -74,6 +76,11 @@ def centre_and_normalise(x: np.ndarray) -> np.ndarray:
     return centred / norm
 
 
+def _nuclear_norm(a: np.ndarray, b: np.ndarray) -> float:
+    """Sum of the singular values of ``aᵀ b``."""
+    return float(np.linalg.svd(a.T @ b, compute_uv=False).sum())
+
+
 @one_thread
 def procrustes_similarity(x: np.ndarray, y: np.ndarray) -> float:
     """Nuclear norm of ``XᵀY`` for centred, normalised ``X`` and ``Y``; in ``[0, 1]``.
@@ -82,8 +89,26 @@ def procrustes_similarity(x: np.ndarray, y: np.ndarray) -> float:
     equal to ``1 - procrustes_distance(x, y)**2 / 2``.
     """
     x, y = paired(x, y)
-    cross = centre_and_normalise(x).T @ centre_and_normalise(y)
-    return float(np.linalg.svd(cross, compute_uv=False).sum())
+    return _nuclear_norm(centre_and_normalise(x), centre_and_normalise(y))
+
+
+@one_thread
+def procrustes_similarity_pairs(xs: Mapping, ys: Mapping) -> dict[tuple, float]:
+    """:func:`procrustes_similarity` of every array of ``xs`` with every array of ``ys``.
+
+    Each array is centred and normalised once, whatever the number of pairs it is in.
+
+    Returns
+    -------
+    dict
+        ``{(x_key, y_key): value}`` for every pair.
+    """
+    sides = [
+        {k: centre_and_normalise(a) for k, a in side.items()} for side in paired_mappings(xs, ys)
+    ]
+    return {
+        (kx, ky): _nuclear_norm(a, b) for kx, a in sides[0].items() for ky, b in sides[1].items()
+    }
 
 
 @one_thread
@@ -198,18 +223,6 @@ def ridge_predictivity(x: np.ndarray, y: np.ndarray, groups: Sequence, **options
 # --------------------------------------------------------------------------- CCA
 
 
-def _sides(xs: Mapping, ys: Mapping) -> tuple[dict, dict]:
-    """Two mappings of checked matrices, all describing the same stimuli (rows)."""
-    sides = tuple(
-        {key: as_matrix(array, f"{name}[{key!r}]") for key, array in arrays.items()}
-        for name, arrays in (("xs", xs), ("ys", ys))
-    )
-    rows = {len(array) for side in sides for array in side.values()}
-    if not all(sides) or len(rows) != 1:
-        raise ValueError(f"xs and ys must be non-empty, with equal row counts; got {sorted(rows)}.")
-    return sides
-
-
 @one_thread
 def svcca(x: np.ndarray, y: np.ndarray, dims: float | int = 0.99) -> float:
     """In-sample SVCCA: mean canonical correlation on the rows the weights were fitted to.
@@ -236,6 +249,15 @@ def heldout_cca(
     return _cca.heldout_pairs({0: x}, {0: y}, _splits(x, groups, n_splits), dims)[0, 0]
 
 
+def svcca_dimensions(x: np.ndarray, dims: float | int = 0.99) -> int:
+    """How many principal components of ``x`` SVCCA keeps (``dims`` as in :func:`svcca`).
+
+    For a variance fraction this is scikit-learn's ``PCA(dims).fit(x).n_components_``,
+    computed from the eigenvalues alone.
+    """
+    return _cca.kept_dimensions(as_matrix(x, "x"), dims)
+
+
 @one_thread
 def svcca_pairs(xs: Mapping, ys: Mapping, dims: float | int = 0.99) -> dict[tuple, float]:
     """:func:`svcca` of every array of ``xs`` with every array of ``ys`` (the same stimuli).
@@ -248,7 +270,7 @@ def svcca_pairs(xs: Mapping, ys: Mapping, dims: float | int = 0.99) -> dict[tupl
     dict
         ``{(x_key, y_key): value}`` for every pair.
     """
-    return _cca.insample_pairs(*_sides(xs, ys), dims)
+    return _cca.insample_pairs(*paired_mappings(xs, ys), dims)
 
 
 @one_thread
@@ -265,7 +287,7 @@ def heldout_cca_pairs(
     dict
         ``{(x_key, y_key): value}`` for every pair.
     """
-    xs, ys = _sides(xs, ys)
+    xs, ys = paired_mappings(xs, ys)
     first = next(iter(xs.values()))
     groups = recording_labels(groups, len(first), n_splits)
     return _cca.heldout_pairs(xs, ys, _splits(first, groups, n_splits), dims)
