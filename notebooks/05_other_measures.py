@@ -57,7 +57,6 @@ import time
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from scipy.linalg import orthogonal_procrustes
 from sklearn.model_selection import GroupKFold
 
@@ -473,25 +472,16 @@ print(
 
 # %%
 long = scores.assign(kind=np.where(is_null, "null (circular shift)", "observed"))
-grid = sns.relplot(
-    data=long,
-    x="layer",
-    y="value",
+fig = plots.layer_panels(
+    long,
+    panel="measure",
     hue="target",
-    hue_order=list(TARGETS.values()),
     style="kind",
-    col="measure",
-    col_order=MEASURES,
-    col_wrap=3,
-    kind="line",
-    errorbar=None,
-    height=2.6,
-    aspect=1.3,
-    facet_kws={"sharey": False},
+    orders={"measure": MEASURES, "target": list(TARGETS.values())},
+    xticks=layers[::2],
+    title="Each measure on its own scale, with its circular-shift null",
 )
-grid.set_titles("{col_name}").set(xticks=layers[::2])
-grid.figure.suptitle("Each measure on its own scale, with its circular-shift null", y=1.03)
-plots.show(grid.figure)
+plots.show(fig)
 
 # %% [markdown]
 # ## Do the measures agree?
@@ -505,25 +495,21 @@ plots.show(grid.figure)
 gaps["normalised gap"] = gaps.groupby(["measure", "target"])["gap"].transform(
     lambda g: (g - g.min()) / (g.max() - g.min())
 )
-grid = sns.relplot(
-    data=gaps,
-    x="layer",
-    y="normalised gap",
+fig = plots.layer_panels(
+    gaps,
+    panel="target",
     hue="measure",
-    hue_order=MEASURES,
     style="measure",
-    style_order=MEASURES,
-    col="target",
-    col_order=list(TARGETS.values()),
-    kind="line",
+    y="normalised gap",
+    orders={"target": list(TARGETS.values()), "measure": MEASURES},
     markers=True,
-    dashes=False,
-    height=3.4,
-    aspect=1.3,
+    ncols=2,
+    sharey=True,
+    panel_size=(4.4, 3.4),
+    xticks=layers[::2],
+    title="Layer profiles of six measures (gap above the null, rescaled)",
 )
-grid.set_titles("{col_name}").set(xticks=layers[::2])
-grid.figure.suptitle("Layer profiles of six measures (gap above the null, rescaled)", y=1.04)
-plots.show(grid.figure)
+plots.show(fig)
 
 # %%
 profiles = {
