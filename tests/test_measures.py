@@ -127,6 +127,18 @@ def test_mutual_knn_matches_the_overlap_of_brute_force_neighbour_sets():
     assert measures.mutual_knn(x, y, k=5) == pytest.approx(expected)
 
 
+def test_neighbour_overlap_counts_the_shared_indices_of_each_row():
+    gen = rng(8)
+    x = gen.standard_normal((50, 3))
+    for k, noise in [(1, 0.1), (5, 0.5), (12, 2.0), (49, 1.0)]:
+        a = measures.neighbour_sets(x, k)
+        b = measures.neighbour_sets(x + noise * gen.standard_normal(x.shape), k)
+        by_sets = np.mean([len(set(r) & set(s)) / k for r, s in zip(a, b, strict=True)])
+        broadcast = (a[:, :, None] == b[:, None, :]).any(axis=2).mean()
+        assert measures.neighbour_overlap(a, b) == pytest.approx(by_sets, abs=1e-15)
+        assert measures.neighbour_overlap(a, b) == broadcast
+
+
 @pytest.mark.parametrize("k", [0, 20, 25])
 def test_mutual_knn_rejects_k_outside_one_to_n_minus_one(k):
     x = rng(0).standard_normal((20, 3))

@@ -77,9 +77,11 @@ def loo_squared_errors(parts: Decomposition, y: np.ndarray, alphas: Sequence[flo
             errors.append(np.sum((residual / scale[:, None]) ** 2, axis=0))
         return np.array(errors)
     weights = residual_scales**-2  # (alphas, n)
-    weighted_left = weights[:, :, None] * parts.left  # (alphas, n, r)
-    cross = np.matmul(weighted_left.transpose(0, 2, 1), y)  # Lᵀ W y: (alphas, r, targets)
-    gram = np.matmul(weighted_left.transpose(0, 2, 1), parts.left)  # Lᵀ W L: (alphas, r, r)
+    n_alphas, n_rows, r = len(weights), len(y), len(parts.eigenvalues)
+    # W L for every penalty side by side, (n, alphas × r): one product with y for all of them
+    weighted_left = (weights.T[:, :, None] * parts.left[:, None, :]).reshape(n_rows, -1)
+    cross = (weighted_left.T @ y).reshape(n_alphas, r, -1)  # Lᵀ W y: (alphas, r, targets)
+    gram = (weighted_left.T @ parts.left).reshape(n_alphas, r, r)  # Lᵀ W L
     shrunk = shrinks[:, :, None] * projected  # (alphas, r, targets)
     return (
         weights @ y**2

@@ -147,8 +147,10 @@ def neighbour_overlap(neighbours_x: np.ndarray, neighbours_y: np.ndarray) -> flo
     """Mean share of neighbours two ``(n, k)`` index arrays have in common, row by row."""
     if neighbours_x.shape != neighbours_y.shape:
         raise ValueError(f"shapes differ: {neighbours_x.shape} vs {neighbours_y.shape}.")
-    shared = (neighbours_x[:, :, None] == neighbours_y[:, None, :]).any(axis=2)
-    return float(shared.mean())
+    rows = np.arange(len(neighbours_y))[:, None]
+    in_y = np.zeros((len(rows), max(neighbours_x.max(), neighbours_y.max()) + 1), dtype=bool)
+    in_y[rows, neighbours_y] = True  # row i: which stimuli are among y's neighbours of i
+    return float(in_y[rows, neighbours_x].mean())
 
 
 def mutual_knn(x: np.ndarray, y: np.ndarray, k: int = 10) -> float:
