@@ -214,7 +214,7 @@ for name, found in (("layer", neighbours_x), ("EMA", neighbours_y)):
 #
 # These three measures need no fitting, so they are computed per recording, exactly like CKA
 # in chapter 02, on the observed and on the shifted features. CKA of all layers with both
-# features comes from one `cka_matrix` call per recording and feature version (chapter 02
+# features, observed and shifted, comes from one `cka_matrix` call per recording (chapter 02
 # wrote that loop out). The neighbour sets of a layer do not depend on the features it is
 # compared with, so they are found once per layer; likewise `procrustes_similarity_pairs`
 # centres and normalises each layer and each feature version once per recording.
@@ -223,15 +223,12 @@ for name, found in (("layer", neighbours_x), ("EMA", neighbours_y)):
 KNN = f"mutual kNN (k={K})"
 rows = []
 for rec in recordings:
-    cka_tables = {
-        v: cka_matrix(rec["layers"], version_targets)
-        for v, version_targets in rec["versions"].items()
-    }
     target_arrays = {
         (version, t): arrays
         for version, version_targets in rec["versions"].items()
         for t, arrays in version_targets.items()
     }
+    cka_table = cka_matrix(rec["layers"], target_arrays)  # columns: (version, target)
     procrustes = measures.procrustes_similarity_pairs(rec["layers"], target_arrays)
     target_neighbours = {
         key: measures.neighbour_sets(arrays, K) for key, arrays in target_arrays.items()
@@ -240,7 +237,7 @@ for rec in recordings:
         layer_neighbours = measures.neighbour_sets(x_layer, K)
         for version, t in target_arrays:
             values = {
-                "CKA": cka_tables[version].loc[layer, t],
+                "CKA": cka_table.at[layer, (version, t)],
                 "Procrustes": procrustes[layer, (version, t)],
                 KNN: measures.neighbour_overlap(layer_neighbours, target_neighbours[version, t]),
             }
