@@ -194,18 +194,21 @@ def _levels(table: pd.DataFrame, column: str | None, orders: Mapping[str, Sequen
 
 
 def _panel_grid(n_panels: int, ncols: int, panel_size: tuple[float, float], sharey: bool):
-    """A figure with ``n_panels`` Axes in rows of ``ncols`` (room on the right for a legend)."""
+    """A figure with ``n_panels`` Axes in rows of ``ncols`` and room on the right for a legend.
+
+    Fixed margins (in inches) instead of a layout engine: no extra drawing pass to measure the
+    labels; ``bbox_inches="tight"``, as the notebook backend saves, trims what is left over.
+    """
     n_cols = min(ncols, n_panels)
     n_rows = math.ceil(n_panels / n_cols)
+    width, height = panel_size[0] * n_cols + 0.8, panel_size[1] * n_rows + 0.9
     fig, axes = plt.subplots(
-        n_rows,
-        n_cols,
-        figsize=(panel_size[0] * n_cols + 1.8, panel_size[1] * n_rows),
-        sharex=True,
-        sharey=sharey,
-        squeeze=False,
-        layout="constrained",
+        n_rows, n_cols, figsize=(width, height), sharex=True, sharey=sharey, squeeze=False
     )
+    fig.subplots_adjust(
+        left=0.7 / width, right=1 - 0.1 / width, bottom=0.5 / height, top=1 - 0.6 / height,
+        wspace=0.15 if sharey else 0.3, hspace=0.4,
+    )  # fmt: skip
     for i, ax in enumerate(axes.flat):
         if i >= n_panels:
             ax.remove()
@@ -225,7 +228,9 @@ def _legend(fig: Figure, colours: Mapping, looks: Mapping, sections: Mapping[str
             colour = colours[level] if i == 0 else NULL_COLOUR
             handles.append(Line2D([], [], color=colour, **looks.get(level, {})))
         labels += [name, *map(str, levels)]
-    fig.legend(handles, labels, loc="outside right center", fontsize="small", frameon=False)
+    fig.legend(
+        handles, labels, loc="center left", bbox_to_anchor=(1, 0.5), fontsize="small", frameon=False
+    )
 
 
 def layer_panels(
@@ -274,5 +279,5 @@ def layer_panels(
         ax.set_ylabel(y)
     _legend(fig, colours, looks, {hue: hues, style: styles} if separate else {hue: hues})
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, y=1 - 0.15 / fig.get_figheight())
     return fig
