@@ -57,9 +57,7 @@ import time
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from scipy.linalg import orthogonal_procrustes
-from sklearn.decomposition import PCA
 from sklearn.model_selection import GroupKFold
 
 from tutorial_utils import (
@@ -216,38 +214,37 @@ for name, found in (("layer", neighbours_x), ("EMA", neighbours_y)):
 #
 # These three measures need no fitting, so they are computed per recording, exactly like CKA
 # in chapter 02, on the observed and on the shifted features. CKA of all layers with both
-# features comes from one `cka_matrix` call per recording and feature version (chapter 02
+# features, observed and shifted, comes from one `cka_matrix` call per recording (chapter 02
 # wrote that loop out). The neighbour sets of a layer do not depend on the features it is
-# compared with, so they are found once per layer.
+# compared with, so they are found once per layer; likewise `procrustes_similarity_pairs`
+# centres and normalises each layer and each feature version once per recording.
 
 # %%
 KNN = f"mutual kNN (k={K})"
 rows = []
 for rec in recordings:
-    cka_tables = {
-        v: cka_matrix(rec["layers"], version_targets)
-        for v, version_targets in rec["versions"].items()
-    }
-    target_neighbours = {
-        (version, t): measures.neighbour_sets(arrays, K)
+    target_arrays = {
+        (version, t): arrays
         for version, version_targets in rec["versions"].items()
         for t, arrays in version_targets.items()
     }
+    cka_table = cka_matrix(rec["layers"], target_arrays)  # columns: (version, target)
+    procrustes = measures.procrustes_similarity_pairs(rec["layers"], target_arrays)
+    target_neighbours = {
+        key: measures.neighbour_sets(arrays, K) for key, arrays in target_arrays.items()
+    }
     for layer, x_layer in rec["layers"].items():
         layer_neighbours = measures.neighbour_sets(x_layer, K)
-        for version, version_targets in rec["versions"].items():
-            for t, y_target in version_targets.items():
-                values = {
-                    "CKA": cka_tables[version].loc[layer, t],
-                    "Procrustes": measures.procrustes_similarity(x_layer, y_target),
-                    KNN: measures.neighbour_overlap(
-                        layer_neighbours, target_neighbours[version, t]
-                    ),
-                }
-                rows += [
-                    tidy_row(layer, t, version, m, v, filename=rec["filename"])
-                    for m, v in values.items()
-                ]
+        for version, t in target_arrays:
+            values = {
+                "CKA": cka_table.at[layer, (version, t)],
+                "Procrustes": procrustes[layer, (version, t)],
+                KNN: measures.neighbour_overlap(layer_neighbours, target_neighbours[version, t]),
+            }
+            rows += [
+                tidy_row(layer, t, version, m, v, filename=rec["filename"])
+                for m, v in values.items()
+            ]
 per_recording = pd.DataFrame(rows)
 observed_means = per_recording[per_recording["version"] == "observed"].pivot_table(
     index="layer", columns=["target", "measure"], values="value"
@@ -264,8 +261,9 @@ print(observed_means.round(3).to_string())
 # - **Held-out recordings, not held-out frames.** Neighbouring frames are nearly identical, so
 #   a random split of frames would test the probe on near-copies of its training data.
 #   `GroupKFold` with the recording as group keeps every recording entirely on one side.
-# - **The penalty is chosen on the training recordings only**, by `RidgeCV`'s efficient
-#   leave-one-out cross-validation there (one penalty per target column). Leaving out one
+# - **The penalty is chosen on the training recordings only**, by efficient leave-one-out
+#   cross-validation there (scikit-learn's `RidgeCV` method, one penalty per target column;
+#   the package computes only what the choice needs, with the same result). Leaving out one
 #   frame at a time may favour too weak a penalty, because the neighbouring frames help; that
 #   can cost held-out accuracy, but it cannot leak the test recordings into the score
 #   (`measures.ridge_scores(..., inner_splits=k)` chooses by recordings instead, more slowly).
@@ -365,26 +363,29 @@ for label in TARGETS.values():
 # %%
 middle = layers[len(layers) // 2]
 n_train = min(len(train) for train, _ in folds)
-kept = PCA(n_components=0.99).fit(layer_pool[middle][folds[0][0]]).n_components_
+kept = measures.svcca_dimensions(layer_pool[middle][folds[0][0]])  # PCA(0.99)'s n_components_
 print(
     f"layer {middle}: 99% of the variance needs {kept} components; "
     f"a training fold has {n_train} frames"
 )
-rows = []
-for t in TARGETS:
-    for version in versions[:2]:
-        x_mid, y_mid = layer_pool[middle], target_pool[version, t]
-        rows.append(
-            {
-                "target": TARGETS[t],
-                "version": version,
-                "in-sample": measures.svcca(x_mid, y_mid, dims=0.99),
-                "held-out": measures.heldout_cca(
-                    x_mid, y_mid, groups, n_splits=N_SPLITS, dims=0.99
-                ),
-            }
-        )
-in_vs_out = pd.DataFrame(rows).set_index(["target", "version"])
+# The layer's PCA does not depend on the features it is compared with: the *_pairs functions
+# fit it once (per fold) for all four feature blocks, with the values of svcca / heldout_cca.
+compared = {(version, t): target_pool[version, t] for t in TARGETS for version in versions[:2]}
+in_sample = measures.svcca_pairs({middle: layer_pool[middle]}, compared, dims=0.99)
+held_out = measures.heldout_cca_pairs(
+    {middle: layer_pool[middle]}, compared, groups, n_splits=N_SPLITS, dims=0.99
+)
+in_vs_out = pd.DataFrame(
+    [
+        {
+            "target": TARGETS[t],
+            "version": version,
+            "in-sample": in_sample[middle, (version, t)],
+            "held-out": held_out[middle, (version, t)],
+        }
+        for version, t in compared
+    ]
+).set_index(["target", "version"])
 print(in_vs_out.round(3).to_string())
 unaligned = in_vs_out.xs(versions[1], level="version")
 print(
@@ -400,19 +401,19 @@ print(
 # directions on the training recordings and report the mean held-out correlation of the
 # canonical pairs. To keep the chapter fast, each layer is reduced to fewer components than
 # 99% would keep: one for every ten frames of the smallest training fold (the features keep
-# all their components).
+# all their components). A layer's PCA does not depend on the features it is compared with,
+# so `heldout_cca_pairs` fits it once per fold and reuses it for every feature version (and
+# each feature block's PCA for every layer): the same values as one `heldout_cca` per pair.
 
 # %%
 CCA = "held-out SVCCA"
 cca_dims = max(1, n_train // 10)
-rows = []
-for layer in layers:
-    for (version, t), y_block in target_pool.items():
-        value = measures.heldout_cca(
-            layer_pool[layer], y_block, groups, n_splits=N_SPLITS, dims=cca_dims
-        )
-        rows.append(tidy_row(layer, t, version, CCA, value))
-cca = pd.DataFrame(rows)
+values = measures.heldout_cca_pairs(
+    layer_pool, target_pool, groups, n_splits=N_SPLITS, dims=cca_dims
+)
+cca = pd.DataFrame(
+    [tidy_row(layer, t, version, CCA, value) for (layer, (version, t)), value in values.items()]
+)
 print(f"{cca_dims} components per layer")
 print(cca.pivot_table(index="layer", columns=["target", "version"], values="value").round(3))
 
@@ -469,25 +470,16 @@ print(
 
 # %%
 long = scores.assign(kind=np.where(is_null, "null (circular shift)", "observed"))
-grid = sns.relplot(
-    data=long,
-    x="layer",
-    y="value",
+fig = plots.layer_panels(
+    long,
+    panel="measure",
     hue="target",
-    hue_order=list(TARGETS.values()),
     style="kind",
-    col="measure",
-    col_order=MEASURES,
-    col_wrap=3,
-    kind="line",
-    errorbar=None,
-    height=2.6,
-    aspect=1.3,
-    facet_kws={"sharey": False},
+    orders={"measure": MEASURES, "target": list(TARGETS.values())},
+    xticks=layers[::2],
+    title="Each measure on its own scale, with its circular-shift null",
 )
-grid.set_titles("{col_name}").set(xticks=layers[::2])
-grid.figure.suptitle("Each measure on its own scale, with its circular-shift null", y=1.03)
-plots.show(grid.figure)
+plots.show(fig)
 
 # %% [markdown]
 # ## Do the measures agree?
@@ -501,25 +493,21 @@ plots.show(grid.figure)
 gaps["normalised gap"] = gaps.groupby(["measure", "target"])["gap"].transform(
     lambda g: (g - g.min()) / (g.max() - g.min())
 )
-grid = sns.relplot(
-    data=gaps,
-    x="layer",
-    y="normalised gap",
+fig = plots.layer_panels(
+    gaps,
+    panel="target",
     hue="measure",
-    hue_order=MEASURES,
     style="measure",
-    style_order=MEASURES,
-    col="target",
-    col_order=list(TARGETS.values()),
-    kind="line",
+    y="normalised gap",
+    orders={"target": list(TARGETS.values()), "measure": MEASURES},
     markers=True,
-    dashes=False,
-    height=3.4,
-    aspect=1.3,
+    ncols=2,
+    sharey=True,
+    panel_size=(4.4, 3.4),
+    xticks=layers[::2],
+    title="Layer profiles of six measures (gap above the null, rescaled)",
 )
-grid.set_titles("{col_name}").set(xticks=layers[::2])
-grid.figure.suptitle("Layer profiles of six measures (gap above the null, rescaled)", y=1.04)
-plots.show(grid.figure)
+plots.show(fig)
 
 # %%
 profiles = {
@@ -764,7 +752,7 @@ for step in (8, 4, 2):
     rows.append(
         {
             "frames": len(x_s),
-            "components (99%)": PCA(n_components=0.99).fit(x_s).n_components_,
+            "components (99%)": measures.svcca_dimensions(x_s, dims=0.99),
             "in-sample": measures.svcca(x_s, y_s, dims=0.99),
             "held-out": measures.heldout_cca(x_s, y_s, g_s, n_splits=N_SPLITS, dims=0.99),
         }

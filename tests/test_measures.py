@@ -72,6 +72,16 @@ def test_procrustes_and_linear_cka_share_the_singular_values_of_the_cross_produc
     assert feature_space_linear_cka(x, y) == pytest.approx(cka, rel=1e-10)
 
 
+def test_procrustes_similarity_pairs_equal_the_function_pair_by_pair():
+    gen = rng(5)
+    xs = {"a": gen.standard_normal((40, 30)), "b": gen.standard_normal((40, 4))}
+    ys = {(v, t): gen.standard_normal((40, 6)) + 2 for v in ("obs", "null") for t in "xy"}
+    table = measures.procrustes_similarity_pairs(xs, ys)
+    assert list(table) == [(kx, ky) for kx in xs for ky in ys]
+    for (kx, ky), value in table.items():
+        assert value == measures.procrustes_similarity(xs[kx], ys[ky])
+
+
 def test_procrustes_rejects_a_constant_representation():
     with pytest.raises(ValueError, match="constant"):
         measures.procrustes_similarity(np.ones((10, 3)), rng(0).standard_normal((10, 3)))
@@ -115,6 +125,18 @@ def test_mutual_knn_matches_the_overlap_of_brute_force_neighbour_sets():
     sets_x, sets_y = brute_force_neighbours(x, 5), brute_force_neighbours(y, 5)
     expected = np.mean([len(a & b) / 5 for a, b in zip(sets_x, sets_y, strict=True)])
     assert measures.mutual_knn(x, y, k=5) == pytest.approx(expected)
+
+
+def test_neighbour_overlap_counts_the_shared_indices_of_each_row():
+    gen = rng(8)
+    x = gen.standard_normal((50, 3))
+    for k, noise in [(1, 0.1), (5, 0.5), (12, 2.0), (49, 1.0)]:
+        a = measures.neighbour_sets(x, k)
+        b = measures.neighbour_sets(x + noise * gen.standard_normal(x.shape), k)
+        by_sets = np.mean([len(set(r) & set(s)) / k for r, s in zip(a, b, strict=True)])
+        broadcast = (a[:, :, None] == b[:, None, :]).any(axis=2).mean()
+        assert measures.neighbour_overlap(a, b) == pytest.approx(by_sets, abs=1e-15)
+        assert measures.neighbour_overlap(a, b) == broadcast
 
 
 @pytest.mark.parametrize("k", [0, 20, 25])

@@ -94,6 +94,21 @@ def test_derangements_draw_with_derangement():
     assert N.derangements(10, max_count=30, seed=3) == list(draws)
 
 
+@pytest.mark.parametrize("debiased", [False, True])
+def test_shuffled_sentence_diagonal_is_cka_of_every_reordered_pairing(content_speakers, debiased):
+    dataset = content_speakers
+    shuffled = N.shuffled_diagonal(dataset, "A", "B", unit="sentence", debiased=debiased)
+    pairs = dataset.shared_sentences("A", "B")
+    for layer in (0, 2):
+        x = sentence_means(dataset, "A", layer, pairs.FILENAME_A)
+        y = sentence_means(dataset, "B", layer, pairs.FILENAME_B)
+        expected = [
+            feature_space_linear_cka(x, y[list(perm)], debiased=debiased)
+            for perm in N.derangements(5)
+        ]
+        np.testing.assert_allclose(shuffled[layer], expected, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("unit", ["sentence", "frame"])
 def test_shuffled_diagonal_uses_mismatched_pairs(content_speakers, unit):
     dataset = content_speakers

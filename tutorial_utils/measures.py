@@ -6,9 +6,10 @@ recording label per row, split with GroupKFold): a frame-level split would test 
 of training frames.
 
 - :func:`ridge_predictivity` — held-out R² (or Pearson r) of a ridge regression ``x → y``;
-- :func:`heldout_cca` — SVCCA fitted on training recordings, scored on held-out ones;
+- :func:`heldout_cca` — SVCCA fitted on training recordings, scored on held-out ones
+  (:func:`heldout_cca_pairs`, :func:`svcca_pairs`: many pairs, each side's PCA fitted once);
 - :func:`procrustes_similarity`, :func:`procrustes_distance` — orthogonal Procrustes (each side
-  centred, unit Frobenius norm);
+  centred, unit Frobenius norm; :func:`procrustes_similarity_pairs`: many pairs);
 - :func:`mutual_knn` — the share of each stimulus's ``k`` nearest neighbours both spaces agree on.
 
 For centred, Frobenius-normalised ``X`` and ``Y`` with singular values ``σᵢ`` of ``XᵀY``:
@@ -21,87 +22,40 @@ high-variance directions dominate it.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy.linalg import orthogonal_procrustes
-from sklearn.decomposition import PCA
 from sklearn.linear_model import RidgeCV
-from sklearn.metrics import r2_score
 from sklearn.model_selection import GroupKFold
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import ThreadpoolController
+
+from . import _cca, _ridge
+from ._cca import column_correlations
+from ._checks import as_matrix, one_thread, paired, paired_mappings, recording_labels
 
 __all__ = [
     "ALPHAS",
     "centre_and_normalise",
     "heldout_cca",
+    "heldout_cca_pairs",
     "mutual_knn",
     "neighbour_overlap",
     "neighbour_sets",
     "procrustes_distance",
     "procrustes_similarity",
+    "procrustes_similarity_pairs",
     "ridge_predictivity",
     "ridge_scores",
     "svcca",
+    "svcca_dimensions",
+    "svcca_pairs",
 ]
 
 ALPHAS = np.logspace(-2, 6, 9)
 """Ridge penalties searched by the inner cross-validation (inputs are standardised first)."""
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _as_matrix(x: np.ndarray, name: str) -> np.ndarray:
-    """``x`` as a finite float64 ``(n, d)`` array, or a ValueError that says what is wrong."""
-    arr = np.asarray(x)
-    if arr.ndim != 2 or arr.shape[0] < 2 or arr.shape[1] < 1:
-        raise ValueError(
-            f"{name} must be a 2-D array (n_stimuli ≥ 2, n_features ≥ 1); got shape {arr.shape}."
-        )
-    arr = arr.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite values; clean them first.")
-    return arr
-
-
-def _pair(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    x, y = _as_matrix(x, "x"), _as_matrix(y, "y")
-    if len(x) != len(y):
-        raise ValueError(f"x and y must describe the same stimuli: {len(x)} vs {len(y)} rows.")
-    return x, y
-
-
-def _groups(groups: Sequence, n: int, n_splits: int) -> np.ndarray:
-    """Recording labels, one per row, with at least ``n_splits`` distinct values."""
-    labels = np.asarray(groups)
-    if labels.shape != (n,):
-        raise ValueError(f"groups must hold one label per row ({n}); got shape {labels.shape}.")
-    n_groups = len(np.unique(labels))
-    if n_splits < 2 or n_groups < n_splits:
-        raise ValueError(
-            f"{n_splits}-fold grouped cross-validation needs n_splits ≥ 2 and at least "
-            f"{n_splits} recordings; got {n_groups}. Use fewer folds or more recordings."
-        )
-    return labels
-
-
-_thread_pools = functools.cache(ThreadpoolController)  # finding the libraries takes ~4 ms
-
-
-def _one_thread(function: Callable) -> Callable:
-    """Run ``function`` with one BLAS/OpenMP thread (small matrices: threads only wait)."""
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        with _thread_pools().limit(limits=1):
-            return function(*args, **kwargs)
-
-    return wrapper
 
 
 def _splits(x: np.ndarray, groups: np.ndarray, n_splits: int) -> list:
@@ -109,20 +63,12 @@ def _splits(x: np.ndarray, groups: np.ndarray, n_splits: int) -> list:
     return list(GroupKFold(n_splits=n_splits).split(x, groups=groups))
 
 
-def _column_correlations(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson r between matching columns of ``a`` and ``b`` (NaN where one is constant)."""
-    a, b = a - a.mean(axis=0), b - b.mean(axis=0)
-    norms = np.linalg.norm(a, axis=0) * np.linalg.norm(b, axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(norms > 0, np.sum(a * b, axis=0) / norms, np.nan)
-
-
 # --------------------------------------------------------------------------- Procrustes
 
 
 def centre_and_normalise(x: np.ndarray) -> np.ndarray:
     """Subtract each column's mean, then divide by the Frobenius norm of the result."""
-    arr = _as_matrix(x, "x")
+    arr = as_matrix(x, "x")
     centred = arr - arr.mean(axis=0)
     norm = np.linalg.norm(centred)
     if norm == 0:
@@ -130,19 +76,42 @@ def centre_and_normalise(x: np.ndarray) -> np.ndarray:
     return centred / norm
 
 
-@_one_thread
+def _nuclear_norm(a: np.ndarray, b: np.ndarray) -> float:
+    """Sum of the singular values of ``aᵀ b``."""
+    return float(np.linalg.svd(a.T @ b, compute_uv=False).sum())
+
+
+@one_thread
 def procrustes_similarity(x: np.ndarray, y: np.ndarray) -> float:
     """Nuclear norm of ``XᵀY`` for centred, normalised ``X`` and ``Y``; in ``[0, 1]``.
 
     1 when ``y`` is a rotated (or reflected), uniformly scaled and shifted copy of ``x``;
     equal to ``1 - procrustes_distance(x, y)**2 / 2``.
     """
-    x, y = _pair(x, y)
-    cross = centre_and_normalise(x).T @ centre_and_normalise(y)
-    return float(np.linalg.svd(cross, compute_uv=False).sum())
+    x, y = paired(x, y)
+    return _nuclear_norm(centre_and_normalise(x), centre_and_normalise(y))
 
 
-@_one_thread
+@one_thread
+def procrustes_similarity_pairs(xs: Mapping, ys: Mapping) -> dict[tuple, float]:
+    """:func:`procrustes_similarity` of every array of ``xs`` with every array of ``ys``.
+
+    Each array is centred and normalised once, whatever the number of pairs it is in.
+
+    Returns
+    -------
+    dict
+        ``{(x_key, y_key): value}`` for every pair.
+    """
+    sides = [
+        {k: centre_and_normalise(a) for k, a in side.items()} for side in paired_mappings(xs, ys)
+    ]
+    return {
+        (kx, ky): _nuclear_norm(a, b) for kx, a in sides[0].items() for ky, b in sides[1].items()
+    }
+
+
+@one_thread
 def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
     """Orthogonal Procrustes distance ``min_R ‖XR − Y‖_F`` after centring and normalising.
 
@@ -151,7 +120,7 @@ def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
     the narrower side is padded with zero columns, i.e. embedded in the wider space. The value
     lies in ``[0, √2]``: 0 for a rotated, scaled and shifted copy.
     """
-    x, y = _pair(x, y)
+    x, y = paired(x, y)
     axes = []
     for m in (x, y):
         u, s, _ = np.linalg.svd(centre_and_normalise(m), full_matrices=False)
@@ -165,10 +134,10 @@ def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
 # --------------------------------------------------------------------------- neighbours
 
 
-@_one_thread
+@one_thread
 def neighbour_sets(x: np.ndarray, k: int = 10) -> np.ndarray:
     """Indices ``(n, k)`` of each row's ``k`` nearest neighbours (Euclidean), itself excluded."""
-    x = _as_matrix(x, "x")
+    x = as_matrix(x, "x")
     if not 1 <= k < len(x):
         raise ValueError(f"k must be between 1 and n - 1 = {len(x) - 1}; got k = {k}.")
     return NearestNeighbors(n_neighbors=k).fit(x).kneighbors(return_distance=False)
@@ -178,8 +147,10 @@ def neighbour_overlap(neighbours_x: np.ndarray, neighbours_y: np.ndarray) -> flo
     """Mean share of neighbours two ``(n, k)`` index arrays have in common, row by row."""
     if neighbours_x.shape != neighbours_y.shape:
         raise ValueError(f"shapes differ: {neighbours_x.shape} vs {neighbours_y.shape}.")
-    shared = (neighbours_x[:, :, None] == neighbours_y[:, None, :]).any(axis=2)
-    return float(shared.mean())
+    rows = np.arange(len(neighbours_y))[:, None]
+    in_y = np.zeros((len(rows), max(neighbours_x.max(), neighbours_y.max()) + 1), dtype=bool)
+    in_y[rows, neighbours_y] = True  # row i: which stimuli are among y's neighbours of i
+    return float(in_y[rows, neighbours_x].mean())
 
 
 def mutual_knn(x: np.ndarray, y: np.ndarray, k: int = 10) -> float:
@@ -188,24 +159,28 @@ def mutual_knn(x: np.ndarray, y: np.ndarray, k: int = 10) -> float:
     Only each stimulus's ``k`` closest stimuli count, so the measure is *local*: it ignores how
     far apart distant stimuli are, which dominates CKA and Procrustes.
     """
-    x, y = _pair(x, y)
+    x, y = paired(x, y)
     return neighbour_overlap(neighbour_sets(x, k), neighbour_sets(y, k))
 
 
 # --------------------------------------------------------------------------- ridge probing
 
 
-def _ridge(alphas: Sequence[float], inner_splits: int | None, x, groups) -> RidgeCV:
-    """RidgeCV choosing from ``alphas`` on its training rows only. ``inner_splits=None``:
-    efficient leave-one-out, a penalty per target column (fast; columns are fitted independently,
-    so stacking targets changes nothing); ``k``: GroupKFold over the training recordings."""
+def _ridge_predictions(x, y, train, test, groups, alphas, inner_splits) -> np.ndarray:
+    """Held-out predictions of ridge fitted on the ``train`` rows, the penalty chosen there.
+
+    ``inner_splits=None``: efficient leave-one-out, a penalty per target column (fast; columns
+    are fitted independently, so stacking targets changes nothing; ``_ridge.py``); ``k``:
+    RidgeCV with GroupKFold over the training recordings.
+    """
     if inner_splits is None:
-        return RidgeCV(alphas=alphas, alpha_per_target=True)
-    inner = _splits(x, _groups(groups, len(x), inner_splits), inner_splits)
-    return RidgeCV(alphas=alphas, cv=inner)
+        return _ridge.predict(x[train], y[train], x[test], alphas)
+    labels = recording_labels(groups[train], len(train), inner_splits)
+    ridge = RidgeCV(alphas=alphas, cv=_splits(x[train], labels, inner_splits))
+    return make_pipeline(StandardScaler(), ridge).fit(x[train], y[train]).predict(x[test])
 
 
-@_one_thread
+@one_thread
 def ridge_scores(
     x: np.ndarray,
     y: np.ndarray,
@@ -220,8 +195,8 @@ def ridge_scores(
 
     GroupKFold over the recording labels ``groups`` (one per row); in each fold the inputs are
     standardised on the training rows and the penalty is chosen from ``alphas`` on them by
-    inner CV (``inner_splits``: see ``_ridge``). ``score`` ("r2" or "pearson") is computed on
-    each test fold and averaged over the ``n_splits`` folds.
+    inner CV (``inner_splits``: see ``_ridge_predictions``). ``score`` ("r2" or "pearson") is
+    computed on each test fold and averaged over the ``n_splits`` folds.
 
     Returns
     -------
@@ -230,16 +205,15 @@ def ridge_scores(
     """
     if score not in ("r2", "pearson"):
         raise ValueError(f"score must be 'r2' or 'pearson'; got {score!r}.")
-    x, y = _pair(x, y)
-    groups = _groups(groups, len(x), n_splits)
+    x, y = paired(x, y)
+    groups = recording_labels(groups, len(x), n_splits)
     per_fold = []
     for train, test in _splits(x, groups, n_splits):
-        ridge = _ridge(alphas, inner_splits, x[train], groups[train])
-        predicted = make_pipeline(StandardScaler(), ridge).fit(x[train], y[train]).predict(x[test])
+        predicted = _ridge_predictions(x, y, train, test, groups, alphas, inner_splits)
         if score == "r2":
-            per_fold.append(r2_score(y[test], predicted, multioutput="raw_values"))
+            per_fold.append(_ridge.r2_columns(y[test], predicted))
         else:
-            per_fold.append(_column_correlations(y[test], predicted))
+            per_fold.append(column_correlations(y[test], predicted))
     return np.mean(per_fold, axis=0)
 
 
@@ -251,36 +225,18 @@ def ridge_predictivity(x: np.ndarray, y: np.ndarray, groups: Sequence, **options
 # --------------------------------------------------------------------------- CCA
 
 
-def _pca(x: np.ndarray, dims: float | int) -> PCA:
-    """Whitened PCA of ``x``: a variance fraction in (0, 1) or a number of components."""
-    if isinstance(dims, float) and 0 < dims < 1:
-        return PCA(n_components=dims, whiten=True, svd_solver="full").fit(x)
-    if isinstance(dims, (int, np.integer)) and not isinstance(dims, bool) and dims >= 1:
-        n_components = min(int(dims), *x.shape)
-        return PCA(n_components, whiten=True, random_state=0).fit(x)  # randomized if k is small
-    raise ValueError(f"dims must be a fraction in (0, 1) or a positive int; got {dims!r}.")
-
-
-def _cca_fit(x: np.ndarray, y: np.ndarray, dims: float | int) -> tuple:
-    """SVCCA: whitened PCAs, canonical directions in each PCA space, canonical correlations."""
-    pcas = [_pca(x, dims), _pca(y, dims)]
-    zx, zy = (p.transform(m) for p, m in zip(pcas, (x, y), strict=True))
-    u, correlations, vt = np.linalg.svd(zx.T @ zy / (len(x) - 1), full_matrices=False)
-    return pcas, u, vt.T, np.clip(correlations, 0.0, 1.0)
-
-
-@_one_thread
+@one_thread
 def svcca(x: np.ndarray, y: np.ndarray, dims: float | int = 0.99) -> float:
     """In-sample SVCCA: mean canonical correlation on the rows the weights were fitted to.
 
     ``dims``: the variance fraction each side's PCA keeps (SVCCA's usual 0.99) or a number of
     components. With as many kept dimensions as rows it is 1 for *any* data.
     """
-    x, y = _pair(x, y)
-    return float(_cca_fit(x, y, dims)[3].mean())
+    x, y = paired(x, y)
+    return _cca.insample_pairs({0: x}, {0: y}, dims)[0, 0]
 
 
-@_one_thread
+@one_thread
 def heldout_cca(
     x: np.ndarray, y: np.ndarray, groups: Sequence, *, n_splits: int = 3, dims: float | int = 0.99
 ) -> float:
@@ -290,11 +246,50 @@ def heldout_cca(
     fitted on the training recordings, and each pair of canonical variates is correlated on the
     held-out frames. Returns the mean over the ``min(k_x, k_y)`` pairs and the folds.
     """
-    x, y = _pair(x, y)
-    groups = _groups(groups, len(x), n_splits)
-    per_fold = []
-    for train, test in _splits(x, groups, n_splits):
-        (pca_x, pca_y), u, v, _ = _cca_fit(x[train], y[train], dims)
-        variates = pca_x.transform(x[test]) @ u, pca_y.transform(y[test]) @ v
-        per_fold.append(np.nanmean(_column_correlations(*variates)))
-    return float(np.mean(per_fold))
+    x, y = paired(x, y)
+    groups = recording_labels(groups, len(x), n_splits)
+    return _cca.heldout_pairs({0: x}, {0: y}, _splits(x, groups, n_splits), dims)[0, 0]
+
+
+def svcca_dimensions(x: np.ndarray, dims: float | int = 0.99) -> int:
+    """How many principal components of ``x`` SVCCA keeps (``dims`` as in :func:`svcca`).
+
+    For a variance fraction this is scikit-learn's ``PCA(dims).fit(x).n_components_``,
+    computed from the eigenvalues alone.
+    """
+    return _cca.kept_dimensions(as_matrix(x, "x"), dims)
+
+
+@one_thread
+def svcca_pairs(xs: Mapping, ys: Mapping, dims: float | int = 0.99) -> dict[tuple, float]:
+    """:func:`svcca` of every array of ``xs`` with every array of ``ys`` (the same stimuli).
+
+    A side's whitened PCA depends only on that side, so each array's PCA is fitted once and
+    serves all its pairs: the values are those of :func:`svcca` called pair by pair.
+
+    Returns
+    -------
+    dict
+        ``{(x_key, y_key): value}`` for every pair.
+    """
+    return _cca.insample_pairs(*paired_mappings(xs, ys), dims)
+
+
+@one_thread
+def heldout_cca_pairs(
+    xs: Mapping, ys: Mapping, groups: Sequence, *, n_splits: int = 3, dims: float | int = 0.99
+) -> dict[tuple, float]:
+    """:func:`heldout_cca` of every array of ``xs`` with every array of ``ys`` (same stimuli).
+
+    In each fold, each array's whitened PCA is fitted once on the training rows and serves all
+    its pairs: the values are those of :func:`heldout_cca` called pair by pair.
+
+    Returns
+    -------
+    dict
+        ``{(x_key, y_key): value}`` for every pair.
+    """
+    xs, ys = paired_mappings(xs, ys)
+    first = next(iter(xs.values()))
+    groups = recording_labels(groups, len(first), n_splits)
+    return _cca.heldout_pairs(xs, ys, _splits(first, groups, n_splits), dims)

@@ -236,7 +236,7 @@ def shuffled_diagonal(
     )
     perms = derangements(len(next(iter(reps_a.values()))), max_shuffles, seed)
     if unit == "sentence":
-        rows = [_sentence_diagonal(reps_a, reps_b, p, debiased) for p in perms]
+        rows = _sentence_diagonals(reps_a, reps_b, perms, debiased)
     else:
         rows = _frame_diagonals(reps_a, reps_b, perms, debiased)
     table = pd.DataFrame(np.stack(rows), columns=dataset.layers)
@@ -245,11 +245,14 @@ def shuffled_diagonal(
     return table
 
 
-def _sentence_diagonal(reps_a: dict, reps_b: dict, perm, debiased: bool) -> np.ndarray:
-    """Diagonal CKA(A layer l, B layer l) over sentence means, B's rows reordered by ``perm``."""
-    order = list(perm)
-    values = [cka_matrix([reps_a[k]], [reps_b[k][order]], debiased=debiased)[0, 0] for k in reps_a]
-    return np.array(values, dtype=float)
+def _sentence_diagonals(reps_a: dict, reps_b: dict, perms, debiased: bool) -> list[np.ndarray]:
+    """Per pairing, the diagonal CKA(A layer l, B layer l) over sentence means, B's rows
+    reordered by the pairing: one ``cka_matrix`` call per layer serves every pairing."""
+    per_layer = [
+        np.asarray(cka_matrix([reps_a[k]], [reps_b[k][list(p)] for p in perms], debiased=debiased))
+        for k in reps_a
+    ]
+    return list(np.concatenate(per_layer).T.astype(float))
 
 
 def _frame_diagonals(reps_a: dict, reps_b: dict, perms, debiased: bool) -> list[np.ndarray]:
