@@ -261,9 +261,8 @@ print(observed_means.round(3).to_string())
 # - **Held-out recordings, not held-out frames.** Neighbouring frames are nearly identical, so
 #   a random split of frames would test the probe on near-copies of its training data.
 #   `GroupKFold` with the recording as group keeps every recording entirely on one side.
-# - **The penalty is chosen on the training recordings only**, by efficient leave-one-out
-#   cross-validation there (scikit-learn's `RidgeCV` method, one penalty per target column;
-#   the package computes only what the choice needs, with the same result). Leaving out one
+# - **The penalty is chosen on the training recordings only**, by `RidgeCV`'s efficient
+#   leave-one-out cross-validation there (one penalty per target column). Leaving out one
 #   frame at a time may favour too weak a penalty, because the neighbouring frames help; that
 #   can cost held-out accuracy, but it cannot leak the test recordings into the score
 #   (`measures.ridge_scores(..., inner_splits=k)` chooses by recordings instead, more slowly).

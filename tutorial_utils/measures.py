@@ -27,12 +27,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy.linalg import orthogonal_procrustes
 from sklearn.linear_model import RidgeCV
+from sklearn.metrics import r2_score
 from sklearn.model_selection import GroupKFold
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from . import _cca, _ridge
+from . import _cca
 from ._cca import column_correlations
 from ._checks import as_matrix, one_thread, paired, paired_mappings, recording_labels
 
@@ -166,18 +167,14 @@ def mutual_knn(x: np.ndarray, y: np.ndarray, k: int = 10) -> float:
 # --------------------------------------------------------------------------- ridge probing
 
 
-def _ridge_predictions(x, y, train, test, groups, alphas, inner_splits) -> np.ndarray:
-    """Held-out predictions of ridge fitted on the ``train`` rows, the penalty chosen there.
-
-    ``inner_splits=None``: efficient leave-one-out, a penalty per target column (fast; columns
-    are fitted independently, so stacking targets changes nothing; ``_ridge.py``); ``k``:
-    RidgeCV with GroupKFold over the training recordings.
-    """
+def _ridge(alphas: Sequence[float], inner_splits: int | None, x, groups) -> RidgeCV:
+    """RidgeCV choosing from ``alphas`` on its training rows only. ``inner_splits=None``:
+    efficient leave-one-out, a penalty per target column (fast; columns are fitted independently,
+    so stacking targets changes nothing); ``k``: GroupKFold over the training recordings."""
     if inner_splits is None:
-        return _ridge.predict(x[train], y[train], x[test], alphas)
-    labels = recording_labels(groups[train], len(train), inner_splits)
-    ridge = RidgeCV(alphas=alphas, cv=_splits(x[train], labels, inner_splits))
-    return make_pipeline(StandardScaler(), ridge).fit(x[train], y[train]).predict(x[test])
+        return RidgeCV(alphas=alphas, alpha_per_target=True)
+    inner = _splits(x, recording_labels(groups, len(x), inner_splits), inner_splits)
+    return RidgeCV(alphas=alphas, cv=inner)
 
 
 @one_thread
@@ -195,8 +192,8 @@ def ridge_scores(
 
     GroupKFold over the recording labels ``groups`` (one per row); in each fold the inputs are
     standardised on the training rows and the penalty is chosen from ``alphas`` on them by
-    inner CV (``inner_splits``: see ``_ridge_predictions``). ``score`` ("r2" or "pearson") is
-    computed on each test fold and averaged over the ``n_splits`` folds.
+    inner CV (``inner_splits``: see ``_ridge``). ``score`` ("r2" or "pearson") is computed on
+    each test fold and averaged over the ``n_splits`` folds.
 
     Returns
     -------
@@ -209,9 +206,10 @@ def ridge_scores(
     groups = recording_labels(groups, len(x), n_splits)
     per_fold = []
     for train, test in _splits(x, groups, n_splits):
-        predicted = _ridge_predictions(x, y, train, test, groups, alphas, inner_splits)
+        ridge = _ridge(alphas, inner_splits, x[train], groups[train])
+        predicted = make_pipeline(StandardScaler(), ridge).fit(x[train], y[train]).predict(x[test])
         if score == "r2":
-            per_fold.append(_ridge.r2_columns(y[test], predicted))
+            per_fold.append(r2_score(y[test], predicted, multioutput="raw_values"))
         else:
             per_fold.append(column_correlations(y[test], predicted))
     return np.mean(per_fold, axis=0)
