@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.interpolate import make_interp_spline
 
 from .cka import cka_matrix
 from .dataset import Dataset
@@ -59,20 +60,18 @@ def _label(table: pd.DataFrame, row_name: str, column_name: str) -> pd.DataFrame
 def resample_frames(frames: np.ndarray, n_frames: int) -> np.ndarray:
     """Resample a ``(T, d)`` sequence to ``n_frames`` rows by linear interpolation in time.
 
-    Row ``i`` of the result sits at the relative position ``i / (n_frames - 1)`` of the input,
-    between input frames ``j`` and ``j + 1`` with weights ``1 - w`` and ``w`` (``np.interp``
-    column by column, i.e. a degree-1 spline), so the first and last frames are kept exactly.
-    Returns ``(n_frames, d)`` float64.
+    Row ``i`` of the result sits at the relative position ``i / (n_frames - 1)`` of the input
+    (a degree-1 spline, :func:`scipy.interpolate.make_interp_spline`), so the first and last
+    frames are kept exactly. Returns ``(n_frames, d)`` float64.
     """
     frames = np.asarray(frames, dtype=np.float64)
     if frames.ndim != 2 or frames.shape[0] < 2:
         raise ValueError(f"frames must be (T, d) with T >= 2; got shape {frames.shape}.")
     if n_frames < 2:
         raise ValueError(f"n_frames must be at least 2; got {n_frames}.")
-    positions = np.linspace(0.0, frames.shape[0] - 1, int(n_frames))
-    left = np.minimum(positions.astype(np.int64), frames.shape[0] - 2)  # frame j of each row
-    weight = (positions - left)[:, None]
-    return frames[left] * (1.0 - weight) + frames[left + 1] * weight
+    times = np.arange(frames.shape[0], dtype=np.float64)
+    line = make_interp_spline(times, frames, k=1, axis=0)
+    return line(np.linspace(0.0, frames.shape[0] - 1, int(n_frames)))
 
 
 def common_length(
