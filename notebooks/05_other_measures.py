@@ -57,6 +57,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from scipy.linalg import orthogonal_procrustes
 from sklearn.model_selection import GroupKFold
 
@@ -469,16 +470,25 @@ print(
 
 # %%
 long = scores.assign(kind=np.where(is_null, "null (circular shift)", "observed"))
-fig = plots.layer_panels(
-    long,
-    panel="measure",
+grid = sns.relplot(
+    data=long,
+    x="layer",
+    y="value",
     hue="target",
+    hue_order=list(TARGETS.values()),
     style="kind",
-    orders={"measure": MEASURES, "target": list(TARGETS.values())},
-    xticks=layers[::2],
-    title="Each measure on its own scale, with its circular-shift null",
+    col="measure",
+    col_order=MEASURES,
+    col_wrap=3,
+    kind="line",
+    errorbar=None,
+    height=2.6,
+    aspect=1.3,
+    facet_kws={"sharey": False},
 )
-plots.show(fig)
+grid.set_titles("{col_name}").set(xticks=layers[::2])
+grid.figure.suptitle("Each measure on its own scale, with its circular-shift null", y=1.03)
+plots.show(grid.figure)
 
 # %% [markdown]
 # ## Do the measures agree?
@@ -492,21 +502,25 @@ plots.show(fig)
 gaps["normalised gap"] = gaps.groupby(["measure", "target"])["gap"].transform(
     lambda g: (g - g.min()) / (g.max() - g.min())
 )
-fig = plots.layer_panels(
-    gaps,
-    panel="target",
-    hue="measure",
-    style="measure",
+grid = sns.relplot(
+    data=gaps,
+    x="layer",
     y="normalised gap",
-    orders={"target": list(TARGETS.values()), "measure": MEASURES},
+    hue="measure",
+    hue_order=MEASURES,
+    style="measure",
+    style_order=MEASURES,
+    col="target",
+    col_order=list(TARGETS.values()),
+    kind="line",
     markers=True,
-    ncols=2,
-    sharey=True,
-    panel_size=(4.4, 3.4),
-    xticks=layers[::2],
-    title="Layer profiles of six measures (gap above the null, rescaled)",
+    dashes=False,
+    height=3.4,
+    aspect=1.3,
 )
-plots.show(fig)
+grid.set_titles("{col_name}").set(xticks=layers[::2])
+grid.figure.suptitle("Layer profiles of six measures (gap above the null, rescaled)", y=1.04)
+plots.show(grid.figure)
 
 # %%
 profiles = {

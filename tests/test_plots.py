@@ -96,46 +96,6 @@ def test_layer_profile():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A", "b"]
 
 
-def test_layer_panels_draw_the_mean_of_each_line_in_its_panel():
-    rng = np.random.default_rng(3)
-    table = pd.concat(
-        [
-            _curve_table(rng, n_recordings=1).assign(measure=m, kind=k)
-            for m in ("CKA", "kNN", "ridge")
-            for k in ("observed", "null", "null")  # two null rows per layer: averaged
-        ]
-    )
-    fig = P.layer_panels(
-        table,
-        panel="measure",
-        hue="target",
-        style="kind",
-        orders={"target": ["EMA", "MFCC"]},
-        ncols=2,
-        xticks=range(0, 13, 4),
-        title="panels",
-    )
-    assert [ax.get_title() for ax in fig.axes] == ["CKA", "kNN", "ridge"]  # 4th slot removed
-    assert fig.axes[1].get_xlabel() == "layer" and fig.axes[0].get_xlabel() == ""
-    assert list(fig.axes[0].get_xticks()) == [0, 4, 8, 12]
-    lines = fig.axes[2].get_lines()  # EMA observed, EMA null, MFCC observed, MFCC null
-    assert [line.get_linestyle() for line in lines] == ["-", "--", "-", "--"]
-    part = table[(table["measure"] == "ridge") & (table["target"] == "EMA")]
-    null = part[part["kind"] == "null"].groupby("layer")["value"].mean()
-    np.testing.assert_allclose(lines[1].get_ydata(), null.to_numpy())
-    labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert labels == ["target", "EMA", "MFCC", "kind", "observed", "null"]
-    assert fig.get_suptitle() == "panels"
-
-
-def test_layer_panels_with_one_marker_per_hue_level():
-    table = _curve_table(np.random.default_rng(4)).assign(panel="all")
-    fig = P.layer_panels(table, panel="panel", hue="target", style="target", markers=True)
-    assert [line.get_marker() for line in fig.axes[0].get_lines()] == ["o", "X"]
-    labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert labels == ["target", "MFCC", "EMA"]
-
-
 @pytest.mark.parametrize("signed", [True, False])
 def test_gram_heatmap(signed):
     x = np.random.default_rng(3).standard_normal((6, 4))

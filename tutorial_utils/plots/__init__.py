@@ -2,14 +2,13 @@
 
 Curves are drawn with :func:`seaborn.lineplot` on the *per-recording* table, so the mean and
 its band are seaborn's: pass ``errorbar=`` (anything seaborn accepts, e.g.
-:func:`tutorial_utils.stats.errorbar` for the tutorial's t-interval); :func:`layer_panels`
-draws small multiples of one value per layer with plain Matplotlib. Every matrix (Gram, RDM,
+:func:`tutorial_utils.stats.errorbar` for the tutorial's t-interval). Every matrix (Gram, RDM,
 layer × layer) is a :func:`seaborn.heatmap`; audio uses :mod:`librosa.display`. Nothing here
 computes a statistic: the figures show what the tables hold.
 """
 
 from .base import show
-from .curves import cka_by_layer, lag_curve, layer_panels, layer_profile, noise_cka
+from .curves import cka_by_layer, lag_curve, layer_profile, noise_cka
 from .matrices import gram, gram_grid, layer_heatmap, layer_heatmaps
 from .signals import ema_trajectories, frame_grid, waveform_spectrogram
 
@@ -22,7 +21,6 @@ __all__ = [
     "lag_curve",
     "layer_heatmap",
     "layer_heatmaps",
-    "layer_panels",
     "layer_profile",
     "noise_cka",
     "show",

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from .base import NULL_COLOUR, PALETTE, new_axes
 
-__all__ = ["cka_by_layer", "lag_curve", "layer_panels", "layer_profile", "noise_cka"]
-
-LINESTYLES = ("-", "--", ":", "-.")
-MARKERS = ("o", "X", "D", "P", "s", "^", "v", "*")
+__all__ = ["cka_by_layer", "lag_curve", "layer_profile", "noise_cka"]
 
 BAND = "95% CI over recordings"
 
@@ -184,100 +177,3 @@ def noise_cka(
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small", loc="upper left")
     return ax
-
-
-def _levels(table: pd.DataFrame, column: str | None, orders: Mapping[str, Sequence]) -> list:
-    """The levels of ``column`` in the given order, else in order of appearance."""
-    if column is None:
-        return [None]
-    return list(orders.get(column, dict.fromkeys(table[column])))
-
-
-def _panel_grid(n_panels: int, ncols: int, panel_size: tuple[float, float], sharey: bool):
-    """A figure with ``n_panels`` Axes in rows of ``ncols`` and room on the right for a legend.
-
-    Fixed margins (in inches) instead of a layout engine: no extra drawing pass to measure the
-    labels; ``bbox_inches="tight"``, as the notebook backend saves, trims what is left over.
-    """
-    n_cols = min(ncols, n_panels)
-    n_rows = math.ceil(n_panels / n_cols)
-    width, height = panel_size[0] * n_cols + 0.8, panel_size[1] * n_rows + 0.9
-    fig, axes = plt.subplots(
-        n_rows, n_cols, figsize=(width, height), sharex=True, sharey=sharey, squeeze=False
-    )
-    fig.subplots_adjust(
-        left=0.7 / width, right=1 - 0.1 / width, bottom=0.5 / height, top=1 - 0.6 / height,
-        wspace=0.15 if sharey else 0.3, hspace=0.4,
-    )  # fmt: skip
-    for i, ax in enumerate(axes.flat):
-        if i >= n_panels:
-            ax.remove()
-        elif i + n_cols >= n_panels:  # the lowest panel of its column
-            ax.set_xlabel("layer")
-            ax.xaxis.set_tick_params(labelbottom=True)
-    return fig, axes
-
-
-def _legend(fig: Figure, colours: Mapping, looks: Mapping, sections: Mapping[str, list]) -> None:
-    """A legend with a header per section: ``{hue: levels}`` in colour (with their look when
-    colours and looks share levels), then optionally ``{style: levels}`` in grey."""
-    handles, labels = [], []
-    for i, (name, levels) in enumerate(sections.items()):
-        handles.append(Line2D([], [], linestyle="none"))  # the header's empty handle
-        for level in levels:
-            colour = colours[level] if i == 0 else NULL_COLOUR
-            handles.append(Line2D([], [], color=colour, **looks.get(level, {})))
-        labels += [name, *map(str, levels)]
-    fig.legend(
-        handles, labels, loc="center left", bbox_to_anchor=(1, 0.5), fontsize="small", frameon=False
-    )
-
-
-def layer_panels(
-    table: pd.DataFrame,
-    *,
-    panel: str,
-    hue: str,
-    style: str | None = None,
-    y: str = "value",
-    orders: Mapping[str, Sequence] | None = None,
-    markers: bool = False,
-    ncols: int = 3,
-    sharey: bool = False,
-    panel_size: tuple[float, float] = (3.4, 2.6),
-    xticks: Sequence | None = None,
-    title: str | None = None,
-) -> Figure:
-    """Small multiples over layers: one panel per ``panel`` level, ``y`` against ``layer``.
-
-    One line per ``hue`` level (colour) and ``style`` level (solid, dashed, ...; with
-    ``markers``, solid lines with one marker per level); ``style`` may be ``hue`` itself. Rows
-    that share a panel, line and layer are averaged. ``orders`` maps a column to the order of
-    its levels (default: order of appearance); ``xticks``, the layers to mark (default:
-    Matplotlib's choice). Plain Matplotlib: the figure of seaborn's ``relplot(kind="line",
-    col=panel, hue=hue, style=style, errorbar=None)``, drawn in a fraction of the time.
-    """
-    orders = dict(orders or {})
-    panels, hues, styles = (_levels(table, c, orders) for c in (panel, hue, style))
-    colours = dict(zip(hues, sns.color_palette(PALETTE, len(hues)), strict=True))
-    kind, choices = ("marker", MARKERS) if markers else ("linestyle", LINESTYLES)
-    looks = {level: {kind: choices[i % len(choices)]} for i, level in enumerate(styles)}
-    separate = style not in (None, hue)  # a legend entry per hue level and per style level
-    means = table.groupby([panel, hue, *([style] if separate else []), "layer"])[y].mean()
-    fig, axes = _panel_grid(len(panels), ncols, panel_size, sharey)
-    for ax, level in zip(axes.flat, panels, strict=False):
-        for h in hues:
-            for s in styles if separate else [h]:
-                line = means.loc[(level, h, s) if separate else (level, h)]
-                look = looks.get(s, {"linestyle": "-"})
-                ax.plot(line.index, line.to_numpy(), color=colours[h], markersize=5, **look)
-        ax.set_title(str(level))
-        ax.grid(alpha=0.3)
-        if xticks is not None:
-            ax.set_xticks(list(xticks))
-    for ax in axes[:, 0]:
-        ax.set_ylabel(y)
-    _legend(fig, colours, looks, {hue: hues, style: styles} if separate else {hue: hues})
-    if title:
-        fig.suptitle(title, y=1 - 0.15 / fig.get_figheight())
-    return fig
