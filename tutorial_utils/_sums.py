@@ -5,6 +5,8 @@ See :mod:`tutorial_utils._moments` for what is summed and why it is enough.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.linalg import blas
 
@@ -14,6 +16,21 @@ from ._moments import Moments
 def layer_edges(dims: list[int]) -> np.ndarray:
     """Column edges of layers placed side by side: layer ``a`` is ``[edges[a], edges[a+1])``."""
     return np.cumsum([0] + list(dims))
+
+
+def layer_spans(edges: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` columns of each layer, from :func:`layer_edges`."""
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+
+
+def block_reader(cross: np.ndarray, spans: list[tuple[int, int]]) -> Callable:
+    """``block(a, b)``: the rows of layer ``a`` and columns of layer ``b`` of ``cross``."""
+
+    def block(a: int, b: int) -> np.ndarray:
+        (ra, rb), (ca, cb) = spans[a], spans[b]
+        return cross[ra:rb, ca:cb]
+
+    return block
 
 
 def scales_from(peaks: list[float]) -> np.ndarray:
@@ -35,6 +52,7 @@ class NumpySums:
 
     def __init__(self, first: list[np.ndarray], peaks: list[float], precision: str) -> None:
         self.edges = layer_edges([x.shape[1] for x in first])
+        self.spans = layer_spans(self.edges)
         self.scales = scales_from(peaks)
         self.shift = [shift_from(x, s) for x, s in zip(first, self.scales, strict=True)]
         n_features, n_layers = int(self.edges[-1]), len(first)
@@ -67,23 +85,15 @@ class NumpySums:
             self.cross += blas.ssyrk(1.0, z.astype(np.float32).T)
         self.col_sums += z.sum(axis=0)
         norms = np.stack(
-            [np.einsum("ij,ij->i", z[:, lo:hi], z[:, lo:hi]) for lo, hi in self._spans()], axis=1
+            [np.einsum("ij,ij->i", z[:, lo:hi], z[:, lo:hi]) for lo, hi in self.spans], axis=1
         )
         self.norm_cross += norms.T @ norms
         self.norm_feature += norms.T @ z
         self.peaks = np.maximum(self.peaks, np.asarray(peaks) / self.scales)
         self.n += z.shape[0]
 
-    def _spans(self) -> list[tuple[int, int]]:
-        return list(zip(self.edges[:-1].tolist(), self.edges[1:].tolist(), strict=True))
-
     def moments(self) -> Moments:
         """The sums, as :func:`tutorial_utils._moments.moments_cka` reads them."""
-        spans = self._spans()
-
-        def block(a: int, b: int) -> np.ndarray:
-            return self.cross[spans[a][0] : spans[a][1], spans[b][0] : spans[b][1]]
-
         return Moments(
             n=self.n,
             edges=self.edges,
@@ -91,5 +101,5 @@ class NumpySums:
             norm_cross=self.norm_cross,
             norm_feature=self.norm_feature,
             peaks=self.peaks,
-            block=block,
+            block=block_reader(self.cross, self.spans),
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._moments import Moments
-from ._sums import layer_edges, scales_from
+from ._sums import block_reader, layer_edges, layer_spans, scales_from
 
 
 class TorchSums:
@@ -29,6 +29,7 @@ class TorchSums:
         self.device = first[0].device
         self.work = torch.float64 if precision == "float64" else torch.float32
         self.edges = layer_edges([x.shape[1] for x in first])
+        self.spans = layer_spans(self.edges)
         self.scales = scales_from(peaks)
         self.shift = [
             (x.detach().to(torch.float64) / float(s)).mean(dim=0) * float(s)
@@ -52,13 +53,10 @@ class TorchSums:
         ]
         return self.torch.cat(parts, dim=1)
 
-    def _spans(self) -> list[tuple[int, int]]:
-        return list(zip(self.edges[:-1].tolist(), self.edges[1:].tolist(), strict=True))
-
     def _add_cross(self, z) -> None:
         """Add ``zᵀz`` to the upper block triangle of ``cross`` (the rows of each layer from its
         own columns on): 91 of 169 blocks for 13 layers, like a rank-k update (``syrk``)."""
-        for lo, hi in self._spans():
+        for lo, hi in self.spans:
             if self.work == self.torch.float64:
                 self.cross[lo:hi, lo:].addmm_(z[:, lo:hi].T, z[:, lo:])
             else:
@@ -72,7 +70,7 @@ class TorchSums:
             self._add_cross(z)
             z = z.to(torch.float64)
             self.col_sums += z.sum(dim=0)
-            norms = torch.stack([z[:, lo:hi].square().sum(dim=1) for lo, hi in self._spans()], 1)
+            norms = torch.stack([z[:, lo:hi].square().sum(dim=1) for lo, hi in self.spans], 1)
             self.norm_cross += norms.T @ norms
             self.norm_feature += norms.T @ z
         self.peaks = np.maximum(self.peaks, np.asarray(peaks) / self.scales)
@@ -80,12 +78,6 @@ class TorchSums:
 
     def moments(self) -> Moments:
         """The sums copied to the host as float64 numpy arrays."""
-        cross = self.cross.cpu().numpy()  # upper block triangle used
-        spans = self._spans()
-
-        def block(a: int, b: int) -> np.ndarray:
-            return cross[spans[a][0] : spans[a][1], spans[b][0] : spans[b][1]]
-
         return Moments(
             n=self.n,
             edges=self.edges,
@@ -93,5 +85,5 @@ class TorchSums:
             norm_cross=self.norm_cross.cpu().numpy(),
             norm_feature=self.norm_feature.cpu().numpy(),
             peaks=self.peaks,
-            block=block,
+            block=block_reader(self.cross.cpu().numpy(), self.spans),  # upper block triangle
         )
