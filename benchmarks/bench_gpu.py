@@ -25,16 +25,13 @@ import argparse
 import time
 
 import numpy as np
+from bench_streaming import chunk_sizes  # this script's folder is on sys.path
 
 from tutorial_utils.all_pairs import cka_matrix
 from tutorial_utils.io import extract
 from tutorial_utils.streaming import CKAAccumulator, streaming_cka_matrix
 
 N_LAYERS, DIM, LATENT = 13, 768, 64
-
-
-def chunk_sizes(frames: int, chunk: int) -> list[int]:
-    return [min(chunk, frames - start) for start in range(0, frames, chunk)]
 
 
 class ChunkMaker:
