@@ -1,0 +1,52 @@
+"""How ``make test`` shares the suite between its pytest-xdist workers.
+
+``make test`` runs ``pytest -n 2 --dist loadfile``: each file is one unit of work, so a
+notebook's nbval cells stay on one worker, in order, in one kernel. Two changes balance the
+workers (measured in ``benchmarks/bench_loop.py``):
+
+- each test of ``tests/test_notebooks_real_format.py`` is its own unit: that file executes
+  every notebook (about 45 s) and would otherwise be one worker's long tail;
+- the slow units go first (with ``--no-loadscope-reorder``, xdist keeps the collection order):
+  the real-format runs, then the notebooks, then the unit tests.
+
+The scheduler changes only ``--dist loadfile``; a run without workers keeps pytest's order.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+PER_TEST_FILES = ("tests/test_notebooks_real_format.py",)
+
+
+def _unit_of_work(nodeid: str) -> str:
+    """The file, or the test itself for the files in ``PER_TEST_FILES``."""
+    path = nodeid.split("::", 1)[0]
+    return nodeid if path in PER_TEST_FILES else path
+
+
+def _slowest_first(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    if path in PER_TEST_FILES:
+        return 0
+    return 1 if path.endswith(".ipynb") else 2
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On xdist workers, slow units first (a stable sort: a notebook's cells keep their order)."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=_slowest_first)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadfile``, except that ``PER_TEST_FILES`` are split test by test."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class BalancedFileScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit_of_work(nodeid)
+
+    return BalancedFileScheduling(config, log)
