@@ -183,6 +183,48 @@ def test_ridge_with_one_penalty_matches_the_closed_form_solution():
     np.testing.assert_allclose(scores, np.mean(expected, axis=0), rtol=1e-8)
 
 
+def loo_ridge_errors(z: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
+    """Squared leave-one-out errors per column, refitting ridge (free intercept) n times."""
+    errors = np.empty_like(y)
+    for i in range(len(z)):
+        keep = np.arange(len(z)) != i
+        z_mean, y_mean = z[keep].mean(axis=0), y[keep].mean(axis=0)
+        zc = z[keep] - z_mean
+        weights = np.linalg.solve(zc.T @ zc + alpha * np.eye(z.shape[1]), zc.T @ (y[keep] - y_mean))
+        errors[i] = (y[i] - y_mean - (z[i] - z_mean) @ weights) ** 2
+    return errors
+
+
+def brute_force_ridge_scores(x, y, groups, alphas):
+    """Held-out R² of one-recording-out folds, each penalty chosen per column by explicit LOO."""
+    per_fold = []
+    for held_out in np.unique(groups):
+        train, test = groups != held_out, groups == held_out
+        mean, std = x[train].mean(axis=0), x[train].std(axis=0)
+        z_train, z_test = (x[train] - mean) / std, (x[test] - mean) / std
+        loo = np.array([loo_ridge_errors(z_train, y[train], a).mean(axis=0) for a in alphas])
+        predicted = np.empty_like(y[test])
+        for column, alpha in enumerate(np.asarray(alphas)[loo.argmin(axis=0)]):
+            zc, yc = z_train - z_train.mean(axis=0), y[train, column] - y[train, column].mean()
+            weights = np.linalg.solve(zc.T @ zc + alpha * np.eye(x.shape[1]), zc.T @ yc)
+            predicted[:, column] = (z_test - z_train.mean(axis=0)) @ weights + y[
+                train, column
+            ].mean()
+        residual = np.sum((y[test] - predicted) ** 2, axis=0)
+        per_fold.append(1 - residual / np.sum((y[test] - y[test].mean(axis=0)) ** 2, axis=0))
+    return np.mean(per_fold, axis=0)
+
+
+@pytest.mark.parametrize("dims", [3, 40], ids=["more rows than columns", "more columns than rows"])
+def test_ridge_penalty_choice_matches_explicit_leave_one_out(dims):
+    x, groups = smooth_recordings(n_recordings=3, length=12, dims=dims, seed=12)
+    y = x[:, :2] @ rng(13).standard_normal((2, 3)) + 3 * rng(14).standard_normal((len(x), 3))
+    alphas = [0.1, 3.0, 100.0, 1e4]
+    expected = brute_force_ridge_scores(x, y, groups, alphas)
+    scores = measures.ridge_scores(x, y, groups, alphas=alphas)
+    np.testing.assert_allclose(scores, expected, rtol=1e-8, atol=1e-10)
+
+
 def test_ridge_columns_are_independent_so_targets_can_be_stacked():
     x, groups = smooth_recordings(dims=8, seed=8)
     y1 = x[:, :3] @ rng(9).standard_normal((3, 2)) + rng(10).standard_normal((len(x), 2))
