@@ -39,6 +39,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items.sort(key=_slowest_first)
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: no error where xdist is missing
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """``--dist loadfile``, except that ``PER_TEST_FILES`` are split test by test."""
     if config.getvalue("dist") != "loadfile":
