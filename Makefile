@@ -29,7 +29,8 @@ venv: $(STAMP)
 # benchmarks/bench_loop.py). Same printed numbers.
 ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-# Two pytest-xdist workers; each test file (each notebook) stays on one worker.
+# Two pytest-xdist workers; each notebook's nbval cells stay on one worker. The root conftest.py
+# splits the real-format notebook runs test by test and sends the slow units first.
 TEST_WORKERS ?= 2
 
 test: venv
