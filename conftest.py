@@ -10,6 +10,10 @@ workers (measured in ``benchmarks/bench_loop.py``):
   the real-format runs, then the notebooks, then the unit tests.
 
 The scheduler changes only ``--dist loadfile``; a run without workers keeps pytest's order.
+
+xdist's own ``--dist loadgroup`` cannot do this here: under pytest 9.2 it no longer groups
+anything (pytest-dev/pytest-xdist#1386, open), because pytest's ``nodeid`` no longer reads
+the ``_nodeid`` that xdist 3.8 rewrites.
 """
 
 from __future__ import annotations
