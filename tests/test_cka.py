@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import ortho_group
+from threadpoolctl import threadpool_limits
 
+from tutorial_utils._checks import blas_threads
 from tutorial_utils.cka import (
     center_gram,
     choose_route,
@@ -257,6 +259,23 @@ def test_cka_matrix_entries_equal_pairwise_cka(debiased, route):
     for i, j in itertools.product(range(3), range(2)):
         expected = oracle_linear_cka(reps[i], others[j], debiased)
         assert cross_matrix[i, j] == pytest.approx(expected, abs=1e-10)
+
+
+@pytest.mark.parametrize("route", ["gram", "feature"])
+def test_cka_matrix_centres_in_threads_with_the_same_result_and_messages(route):
+    """With several BLAS threads the representations are centred in a thread pool."""
+    rng = np.random.default_rng(13)
+    reps = {f"layer {i}": rng.standard_normal((40, 7 + i)) + 5.0 * i for i in range(5)}
+    constant = dict(reps, flat=np.full((40, 3), 2.0))
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert blas_threads() == 1
+        expected = cka_matrix(reps, debiased=True, route=route)
+    with threadpool_limits(limits=3, user_api="blas"):
+        assert blas_threads() == 3
+        threaded = cka_matrix(reps, debiased=True, route=route)
+        with pytest.raises(ValueError, match=r"reps_a\['flat'\].*constant"):
+            cka_matrix(constant, route=route)
+    pd.testing.assert_frame_equal(threaded, expected, check_exact=True)
 
 
 def test_cka_matrix_labels_dict_inputs():

@@ -11,7 +11,14 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["as_matrix", "one_thread", "paired", "paired_mappings", "recording_labels"]
+__all__ = [
+    "as_matrix",
+    "blas_threads",
+    "one_thread",
+    "paired",
+    "paired_mappings",
+    "recording_labels",
+]
 
 
 def as_matrix(x: np.ndarray, name: str) -> np.ndarray:
@@ -73,3 +80,9 @@ def one_thread(function: Callable) -> Callable:
             return function(*args, **kwargs)
 
     return wrapper
+
+
+def blas_threads() -> int:
+    """How many threads BLAS may use now (1 inside :func:`one_thread`; at least 1)."""
+    controllers = _thread_pools().select(user_api="blas").lib_controllers
+    return max([controller.num_threads for controller in controllers] or [1])

@@ -10,6 +10,7 @@ fast and within memory; the maths is in :mod:`tutorial_utils.cka`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -26,6 +27,7 @@ from ._arrays import (
     shaped,
     symmetrised,
 )
+from ._checks import blas_threads
 from ._memory import NotEnoughMemoryError, check_memory
 from .dask_cka import dask_cka_matrix, is_dask_array
 from .hsic import cka_from_hsic, debiased_hsic, self_hsic
@@ -98,11 +100,16 @@ def _centred_block(arrays: list[np.ndarray], names: list[str], n: int, shared: b
     """
     edges = np.cumsum([0] + [x.shape[1] for x in arrays])
     buffer = np.empty((n, int(edges[-1]))) if shared else None
-    parts = []
-    for lo, hi, x, name in zip(edges[:-1], edges[1:], arrays, names, strict=True):
-        part = buffer[:, lo:hi] if shared else np.empty((n, hi - lo))
-        centre_into(part, x, name)
-        parts.append(part)
+    parts = [
+        buffer[:, lo:hi] if shared else np.empty((n, hi - lo))
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+    ]
+    threads = blas_threads()
+    if threads == 1:
+        list(map(centre_into, parts, arrays, names))
+    else:  # numpy releases the GIL: centre several representations at once, like BLAS does
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(centre_into, parts, arrays, names))
     return _Block(parts, buffer, edges)
 
 

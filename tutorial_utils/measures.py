@@ -172,11 +172,8 @@ def _ridge(alphas: Sequence[float], inner_splits: int | None, x, groups) -> Ridg
     """RidgeCV choosing from ``alphas`` on its training rows only. ``inner_splits=None``:
     efficient leave-one-out, a penalty per target column (fast; columns are fitted independently,
     so stacking targets changes nothing); ``k``: GroupKFold over the training recordings.
-
-    With more rows than columns the leave-one-out errors come from the SVD of ``x``: scikit-learn
-    1.6's (Colab's) default there; 1.9's default, the covariance route, gives the same values
-    and took 1.4× as long for 400 rows × 12 columns predicting 768. Otherwise the default (the
-    Gram matrix's eigendecomposition)."""
+    More rows than columns: the SVD route (Colab's scikit-learn 1.6 default; 1.9's covariance
+    route gives the same values 1.4× slower for 400 × 12 predicting 768)."""
     if inner_splits is None:
         tall = x.shape[0] > x.shape[1]
         return RidgeCV(alphas=alphas, alpha_per_target=True, gcv_mode="svd" if tall else None)
