@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# Importing librosa's feature module compiles its numba kernels into numba's on-disk cache
+	# once per environment (16 s here), like pip's bytecode compilation; without this the
+	# first notebook or test process of a new venv pays it (later ones load in about 1 s).
+	$(BIN)/python -c 'import librosa.feature'
 	touch $(STAMP)
 
 venv: $(STAMP)
