@@ -20,10 +20,11 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# Importing librosa's feature module compiles its numba kernels into numba's on-disk cache
-	# once per environment (16 s here), like pip's bytecode compilation; without this the
-	# first notebook or test process of a new venv pays it (later ones load in about 1 s).
-	$(BIN)/python -c 'import librosa.feature'
+	# The first MFCC compiles librosa's numba kernels into numba's on-disk cache, once per
+	# environment (16 s here), like pip's bytecode compilation; without this the first
+	# notebook or test process of a new venv pays it (later ones load them in about 1 s).
+	$(BIN)/python -c 'import numpy; from tutorial_utils.frames import mfcc_frames; \
+	  mfcc_frames(numpy.zeros(16000, numpy.float32))'
 	touch $(STAMP)
 
 venv: $(STAMP)
