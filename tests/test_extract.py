@@ -150,6 +150,15 @@ def test_group_norm_front_end_runs_one_at_a_time(monkeypatch):
     np.testing.assert_array_equal(states[2][recordings[0][0]], alone[0][2])
 
 
+def test_default_batch_size_is_one_on_the_cpu_and_eight_on_a_gpu(monkeypatch):
+    assert extract.default_batch_size("cpu") == 1
+    assert extract.default_batch_size("cuda") == extract.default_batch_size("cuda:1") == 8
+    extractor, model = tiny_model(feat_extract_norm="layer")
+    sizes = _spy_batches(monkeypatch)
+    extract.extract_hidden_states(_recordings(), model, extractor, device="cpu", progress=False)
+    assert sizes == [1] * len(_recordings())
+
+
 def test_can_batch_and_length_batches():
     assert not extract.can_batch(object())
     assert extract.length_batches([30, 10, 20, 10], 2) == [[1, 3], [2, 0]]

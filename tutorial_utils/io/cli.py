@@ -170,10 +170,11 @@ def _add_extraction_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-size",
         type=_batch_size,
-        default=DEFAULT_BATCH_SIZE,
+        default=None,
         metavar="N",
         help="recordings per forward pass for layer-norm models (wav2vec2-base "
-        f"always runs one at a time; default {DEFAULT_BATCH_SIZE})",
+        f"always runs one at a time; default {DEFAULT_BATCH_SIZE} on a GPU, 1 on the CPU, "
+        "where batches were slower)",
     )
     parser.add_argument(
         "--store",

@@ -58,7 +58,7 @@ def run(
     quiet: bool = False,
     lock_wait: float | None = None,
     device: str = "auto",
-    batch_size: int = extract.DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     store: str = "npz",
 ) -> Path:
     """Get and convert the real data; returns the cache directory.

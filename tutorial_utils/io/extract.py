@@ -11,9 +11,10 @@ Devices and batching
 --------------------
 ``device="auto"`` (the default) runs on CUDA when ``torch.cuda.is_available()``, else on the
 CPU; ``"cuda"`` on a machine without a GPU raises ``devices.DeviceUnavailable``. Recordings
-are sorted by length and run in batches of similar length, zero-padded, with the attention mask,
-but only for models whose convolutional front end normalises each frame on its own
-(``config.feat_extract_norm == "layer"``, e.g. wav2vec2-large-lv60, hubert-large; their
+are sorted by length and run in batches of similar length (by default only on a GPU: on the
+CPU batches were slower), zero-padded, with the attention mask, but only for models whose
+convolutional front end normalises each frame on its own (``config.feat_extract_norm ==
+"layer"``, e.g. wav2vec2-large-lv60, hubert-large; their
 feature extractors have ``return_attention_mask=True``). Models with a group-norm front end
 (``"group"``: wav2vec2-base, hubert-base, wavlm-base) normalise each channel over the whole
 time axis, so padding changes every frame (by O(1) on a random model, mask or not): they run
@@ -46,7 +47,16 @@ from .devices import require_torch, resolve_device, tf32
 
 DEFAULT_MODEL = "facebook/wav2vec2-base"
 DEFAULT_BATCH_SIZE = 8
-"""Most recordings per forward pass (only for models that can batch, see :func:`can_batch`)."""
+"""Most recordings per forward pass on a GPU (only for models that can batch, see
+:func:`can_batch`). On the CPU the default is one: there padded batches were slower, 0.56–0.85×
+the speed of one recording at a time (``benchmarks/bench_extract.py``, 2 cores)."""
+
+
+def default_batch_size(device: str) -> int:
+    """:data:`DEFAULT_BATCH_SIZE` on a CUDA device, 1 on the CPU."""
+    return DEFAULT_BATCH_SIZE if str(device).startswith("cuda") else 1
+
+
 ALLOW_TF32 = False
 """Let CUDA round float32 convolutions and matrix products to TF32 during extraction.
 
@@ -176,7 +186,7 @@ def iter_hidden_states(
     feature_extractor: Any = None,
     *,
     device: str = "auto",
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     check_frames: bool = True,
     progress: bool = True,
 ) -> Iterator[tuple[str, list[np.ndarray]]]:
@@ -189,7 +199,10 @@ def iter_hidden_states(
     from tqdm.auto import tqdm
 
     items = [(str(name), _input_values(audio, feature_extractor)) for name, audio in recordings]
-    model.to(resolve_device(device)).eval()
+    device = resolve_device(device)
+    model.to(device).eval()
+    if batch_size is None:
+        batch_size = default_batch_size(device)
     size = int(batch_size) if can_batch(model) else 1
     batches = length_batches([values.size for _, values in items], size)
     label = f"hidden states (batches of <= {size})" if size > 1 else "hidden states"
@@ -209,7 +222,7 @@ def extract_hidden_states(
     feature_extractor: Any = None,
     *,
     device: str = "auto",
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     check_frames: bool = True,
     progress: bool = True,
 ) -> dict[int, dict[str, np.ndarray]]:
@@ -223,10 +236,11 @@ def extract_hidden_states(
         See :func:`hidden_states`. The model is moved to ``device``.
     device : {"auto", "cpu", "cuda"}, default "auto"
         Where the model runs (:func:`resolve_device`); outputs always come back to the host.
-    batch_size : int, default 8
+    batch_size : int, optional
         Most recordings of similar length per forward pass, used only when
         :func:`can_batch` says padding is harmless (layer-norm front end with an attention
-        mask); group-norm models such as wav2vec2-base run one recording at a time.
+        mask); group-norm models such as wav2vec2-base run one recording at a time. Default
+        :func:`default_batch_size`: 8 on a GPU, 1 on the CPU (where batches were slower).
     check_frames : bool, default True
         Require ``T == n_model_frames(len(audio))`` (true for wav2vec 2.0, HuBERT and WavLM,
         which share the 400-sample / 320-hop convolutional front end).

@@ -28,7 +28,7 @@ class Request:
     participants: tuple[str, ...] | None
     quiet: bool
     device: str = "auto"
-    batch_size: int = extract.DEFAULT_BATCH_SIZE
+    batch_size: int | None = None
     store: str = "npz"
 
     @property
@@ -55,14 +55,14 @@ def make_request(
     participants: Any,
     quiet: bool,
     device: str = "auto",
-    batch_size: int = extract.DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     store: str = "npz",
 ) -> Request:
     """Check the arguments of :func:`~tutorial_utils.io.convert.run` before anything is read
     or written."""
     if store not in STORES:
         raise DownloadFailed(f"--store must be one of {', '.join(STORES)}, not {store!r}.")
-    if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+    if batch_size is not None and (not isinstance(batch_size, numbers.Integral) or batch_size < 1):
         raise DownloadFailed(f"--batch-size must be a whole number >= 1, not {batch_size!r}.")
     if participants is not None:
         try:
