@@ -61,7 +61,7 @@ book: venv
 # chromium-driver): screenshots in book/_build/screenshots/, fails on missing figures, error
 # outputs, blank widget boxes or untypeset math.
 book-check: venv
-	$(BIN)/python -m tools.check_book
+	$(ONE_THREAD) $(BIN)/python -m tools.check_book
 
 sample:
 	test -x .venv-sample/bin/python || $(PYTHON) -m venv .venv-sample
