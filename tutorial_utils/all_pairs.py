@@ -106,10 +106,11 @@ def _centred_block(arrays: list[np.ndarray], names: list[str], n: int, shared: b
     ]
     threads = blas_threads()
     if threads == 1:
-        list(map(centre_into, parts, arrays, names))
+        for part, x, name in zip(parts, arrays, names, strict=True):
+            centre_into(part, x, name)
     else:  # numpy releases the GIL: centre several representations at once, like BLAS does
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(centre_into, parts, arrays, names))
+            list(pool.map(centre_into, parts, arrays, names))  # list(): re-raises any error
     return _Block(parts, buffer, edges)
 
 

@@ -14,8 +14,8 @@ CPU; ``"cuda"`` on a machine without a GPU raises ``devices.DeviceUnavailable``.
 are sorted by length and run in batches of similar length (by default only on a GPU: on the
 CPU batches were slower), zero-padded, with the attention mask, but only for models whose
 convolutional front end normalises each frame on its own (``config.feat_extract_norm ==
-"layer"``, e.g. wav2vec2-large-lv60, hubert-large; their
-feature extractors have ``return_attention_mask=True``). Models with a group-norm front end
+"layer"``, e.g. wav2vec2-large-lv60, hubert-large; their feature extractors have
+``return_attention_mask=True``). Models with a group-norm front end
 (``"group"``: wav2vec2-base, hubert-base, wavlm-base) normalise each channel over the whole
 time axis, so padding changes every frame (by O(1) on a random model, mask or not): they run
 one recording at a time, whatever ``batch_size`` says. Batched valid frames equal
@@ -50,13 +50,6 @@ DEFAULT_BATCH_SIZE = 8
 """Most recordings per forward pass on a GPU (only for models that can batch, see
 :func:`can_batch`). On the CPU the default is one: there padded batches were slower, 0.56–0.85×
 the speed of one recording at a time (``benchmarks/bench_extract.py``, 2 cores)."""
-
-
-def default_batch_size(device: str) -> int:
-    """:data:`DEFAULT_BATCH_SIZE` on a CUDA device, 1 on the CPU."""
-    return DEFAULT_BATCH_SIZE if str(device).startswith("cuda") else 1
-
-
 ALLOW_TF32 = False
 """Let CUDA round float32 convolutions and matrix products to TF32 during extraction.
 
@@ -75,6 +68,11 @@ def can_batch(model: Any) -> bool:
     """
     config = getattr(model, "config", None)
     return getattr(config, "feat_extract_norm", None) == "layer"
+
+
+def default_batch_size(device: str) -> int:
+    """:data:`DEFAULT_BATCH_SIZE` on a CUDA device, 1 on the CPU."""
+    return DEFAULT_BATCH_SIZE if str(device).startswith("cuda") else 1
 
 
 def load_model(model_name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
