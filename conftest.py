@@ -23,14 +23,17 @@ import pytest
 PER_TEST_FILES = ("tests/test_notebooks_real_format.py",)
 
 
+def _file(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
 def _unit_of_work(nodeid: str) -> str:
     """The file, or the test itself for the files in ``PER_TEST_FILES``."""
-    path = nodeid.split("::", 1)[0]
-    return nodeid if path in PER_TEST_FILES else path
+    return nodeid if _file(nodeid) in PER_TEST_FILES else _file(nodeid)
 
 
 def _slowest_first(item: pytest.Item) -> int:
-    path = item.nodeid.split("::", 1)[0]
+    path = _file(item.nodeid)
     if path in PER_TEST_FILES:
         return 0
     return 1 if path.endswith(".ipynb") else 2

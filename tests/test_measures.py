@@ -166,23 +166,6 @@ def test_ridge_recovers_a_noisy_linear_map():
     assert measures.ridge_predictivity(x, y, groups, inner_splits=3) > 0.95
 
 
-def test_ridge_with_one_penalty_matches_the_closed_form_solution():
-    x, groups = smooth_recordings(n_recordings=6, dims=5, seed=6)
-    y = x[:, :2] ** 2 + rng(7).standard_normal((len(x), 2))
-    alpha = 10.0
-    expected = []
-    for held_out in np.unique(groups):  # six folds for six recordings: leave one recording out
-        train, test = groups != held_out, groups == held_out
-        mean, std = x[train].mean(axis=0), x[train].std(axis=0)
-        z_train, z_test = (x[train] - mean) / std, (x[test] - mean) / std
-        weights = np.linalg.solve(z_train.T @ z_train + alpha * np.eye(5), z_train.T @ y[train])
-        predicted = z_test @ weights + y[train].mean(axis=0)
-        residual = np.sum((y[test] - predicted) ** 2, axis=0)
-        expected.append(1 - residual / np.sum((y[test] - y[test].mean(axis=0)) ** 2, axis=0))
-    scores = measures.ridge_scores(x, y, groups, n_splits=6, alphas=[alpha])
-    np.testing.assert_allclose(scores, np.mean(expected, axis=0), rtol=1e-8)
-
-
 def loo_ridge_errors(z: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
     """Squared leave-one-out errors per column, refitting ridge (free intercept) n times."""
     errors = np.empty_like(y)
@@ -195,21 +178,21 @@ def loo_ridge_errors(z: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
     return errors
 
 
-def brute_force_ridge_scores(x, y, groups, alphas):
-    """Held-out R² of one-recording-out folds, each penalty chosen per column by explicit LOO."""
+def closed_form_ridge_scores(x, y, groups, alphas):
+    """Held-out R² of one-recording-out folds: inputs standardised on the training rows, the
+    penalty of each column chosen from ``alphas`` by explicit leave-one-out, closed-form fit."""
     per_fold = []
     for held_out in np.unique(groups):
         train, test = groups != held_out, groups == held_out
         mean, std = x[train].mean(axis=0), x[train].std(axis=0)
-        z_train, z_test = (x[train] - mean) / std, (x[test] - mean) / std
+        z_train, z_test = (x[train] - mean) / std, (x[test] - mean) / std  # z_train: mean 0
         loo = np.array([loo_ridge_errors(z_train, y[train], a).mean(axis=0) for a in alphas])
+        chosen = np.asarray(alphas)[loo.argmin(axis=0)]
         predicted = np.empty_like(y[test])
-        for column, alpha in enumerate(np.asarray(alphas)[loo.argmin(axis=0)]):
-            zc, yc = z_train - z_train.mean(axis=0), y[train, column] - y[train, column].mean()
-            weights = np.linalg.solve(zc.T @ zc + alpha * np.eye(x.shape[1]), zc.T @ yc)
-            predicted[:, column] = (z_test - z_train.mean(axis=0)) @ weights + y[
-                train, column
-            ].mean()
+        for column, alpha in enumerate(chosen):
+            gram = z_train.T @ z_train + alpha * np.eye(x.shape[1])
+            weights = np.linalg.solve(gram, z_train.T @ y[train, column])
+            predicted[:, column] = z_test @ weights + y[train, column].mean()
         residual = np.sum((y[test] - predicted) ** 2, axis=0)
         per_fold.append(1 - residual / np.sum((y[test] - y[test].mean(axis=0)) ** 2, axis=0))
     return np.mean(per_fold, axis=0)
@@ -220,9 +203,19 @@ def test_ridge_penalty_choice_matches_explicit_leave_one_out(dims):
     x, groups = smooth_recordings(n_recordings=3, length=12, dims=dims, seed=12)
     y = x[:, :2] @ rng(13).standard_normal((2, 3)) + 3 * rng(14).standard_normal((len(x), 3))
     alphas = [0.1, 3.0, 100.0, 1e4]
-    expected = brute_force_ridge_scores(x, y, groups, alphas)
+    expected = closed_form_ridge_scores(x, y, groups, alphas)
     scores = measures.ridge_scores(x, y, groups, alphas=alphas)
     np.testing.assert_allclose(scores, expected, rtol=1e-8, atol=1e-10)
+
+
+def test_ridge_with_one_penalty_matches_the_closed_form_solution():
+    x, groups = smooth_recordings(n_recordings=6, dims=5, seed=6)
+    y = x[:, :2] ** 2 + rng(7).standard_normal((len(x), 2))
+    alpha = 10.0
+    # six folds for six recordings: leave one recording out; one penalty, so no choice to make
+    expected = closed_form_ridge_scores(x, y, groups, alphas=[alpha])
+    scores = measures.ridge_scores(x, y, groups, n_splits=6, alphas=[alpha])
+    np.testing.assert_allclose(scores, expected, rtol=1e-8)
 
 
 def test_ridge_columns_are_independent_so_targets_can_be_stacked():
