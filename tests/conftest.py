@@ -4,9 +4,16 @@
 audio, an EMA random walk and three layers (0: a scaled copy of the MFCCs, 1: a speaker
 vector, 2: a sentence vector). ``content_speakers``: speakers A (6 sentences) and B (5 of them,
 in another order), four layers of which layer 1 carries a smooth sentence-specific trajectory.
+
+Features the tests compute (and those of the notebooks nbval executes) are kept in a temporary
+folder for the run, shared by the xdist workers, never in the checkout's ``data/features``.
 """
 
 from __future__ import annotations
+
+import os
+import shutil
+import tempfile
 
 import numpy as np
 import pandas as pd
@@ -14,9 +21,27 @@ import pytest
 
 from tutorial_utils.dataset import Dataset
 from tutorial_utils.frames import EMA_COLUMNS, EMA_TABLE_COLUMNS, mfcc_frames, n_model_frames
+from tutorial_utils.io.feature_cache import FEATURE_CACHE_ENV
 from tutorial_utils.recordings import layer_target_cka
 
 SENTENCES = ["S18", "S33", "S04", "S52"]
+_FEATURES_FOLDER = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A temporary feature folder for this run (workers inherit the controller's)."""
+    if FEATURE_CACHE_ENV not in os.environ:
+        folder = tempfile.mkdtemp(prefix="tutorial-features-")
+        os.environ[FEATURE_CACHE_ENV] = folder
+        config.stash[_FEATURES_FOLDER] = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the folder where this process made it."""
+    folder = config.stash.get(_FEATURES_FOLDER, None)
+    if folder is not None:
+        del os.environ[FEATURE_CACHE_ENV]
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _recording(rng, participant, sid, n_samples, speaker_vec, sentence_vec):

@@ -14,16 +14,26 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from . import frames
 from .dataset import Dataset
 from .frames import (
+    SAMPLE_RATE,
     ema_frames,
     mfcc_frames,
     mfcc_frames_original,
     n_model_frames,
     trim_to_common_length,
 )
+from .io.feature_cache import cached_features, code_fingerprint
 
-__all__ = ["TARGETS", "aligned_recording", "frame_counts", "target_frames", "target_keys"]
+__all__ = [
+    "TARGETS",
+    "aligned_recording",
+    "frame_counts",
+    "grid_mfcc",
+    "target_frames",
+    "target_keys",
+]
 
 TARGETS = {
     "mfcc": "MFCC",
@@ -55,9 +65,10 @@ def target_frames(
     dataset : Dataset
     participant, filename : str
     target : {"mfcc", "mfcc_original", "ema", "ema_centre"}
-        12 MFCCs on the Wav2Vec2 grid (:func:`~tutorial_utils.frames.mfcc_frames`), the
-        original chapter's MFCC recipe, or the 12 EMA sensor coordinates (mm) at the start of
-        each frame's window (as stored) or interpolated to its centre, 12.5 ms later.
+        12 MFCCs on the Wav2Vec2 grid (:func:`~tutorial_utils.frames.mfcc_frames`, kept on
+        disk after their first computation: :func:`grid_mfcc`), the original chapter's MFCC
+        recipe, or the 12 EMA sensor coordinates (mm) at the start of each frame's window (as
+        stored) or interpolated to its centre, 12.5 ms later.
 
     Returns
     -------
@@ -73,7 +84,26 @@ def target_frames(
     audio = dataset.audio(participant, filename)
     if target == "mfcc_original":
         return mfcc_frames_original(audio, n_frames, sr=dataset.sample_rate)
-    return mfcc_frames(audio, sr=dataset.sample_rate)
+    return grid_mfcc(audio, dataset.sample_rate)
+
+
+def grid_mfcc(audio: np.ndarray, sr: int) -> np.ndarray:
+    """:func:`~tutorial_utils.frames.mfcc_frames` with its defaults, computed once per audio.
+
+    The result is kept on disk (:mod:`tutorial_utils.io.feature_cache`, keyed by the audio's
+    bytes, ``sr``, the source of :mod:`~tutorial_utils.frames` and the library versions), so
+    later calls, and later chapters, read it back instead of loading librosa's feature code.
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    n_samples_16k = -(-audio.shape[-1] * SAMPLE_RATE // sr) if sr > 0 else 0  # resample_poly's
+    return cached_features(
+        "mfcc",
+        audio,
+        lambda: mfcc_frames(audio, sr=sr),
+        params={"sr": int(sr)},
+        code=code_fingerprint(frames.__file__),
+        shape=(n_model_frames(n_samples_16k), 12),
+    )
 
 
 def aligned_recording(

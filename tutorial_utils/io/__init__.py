@@ -12,6 +12,8 @@ Run ``python -m tutorial_utils.io --help`` for the data command line (:mod:`.cli
   :mod:`.transaction` (build beside, switch atomically), :mod:`.lock` (one run per
   directory), :mod:`.files` (atomic writes hashed as written);
 * reading the cache: :mod:`.manifest` (layout, schema, checks), :mod:`.cache` (load);
+* features computed from the audio, kept on disk by their inputs' sha256:
+  :mod:`.feature_cache`;
 * the opt-in ``--store npy`` (one ``.npy`` per recording, read lazily): :mod:`.store`,
   :mod:`.store_index` (its index and checks).
 """

@@ -1,0 +1,169 @@
+"""Features kept on disk: read back exactly, keyed by everything they depend on, never trusted
+blindly (damaged, oversized or misshapen entries are recomputed), and optional."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tutorial_utils import targets
+from tutorial_utils.frames import mfcc_frames
+from tutorial_utils.io import feature_cache
+from tutorial_utils.io.feature_cache import FEATURE_CACHE_ENV, cached_features, entry_key
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    monkeypatch.setenv(FEATURE_CACHE_ENV, str(tmp_path / "features"))
+    return tmp_path / "features"
+
+
+class Counting:
+    """A compute function that counts its calls and returns a fixed float32 array."""
+
+    def __init__(self, array):
+        self.array, self.calls = array, 0
+
+    def __call__(self):
+        self.calls += 1
+        return self.array.copy()
+
+
+def _cached(audio, compute, shape=(5, 3), params=None, code="code"):
+    return cached_features(
+        "test", audio, compute, params=params or {"sr": 16000}, code=code, shape=shape
+    )
+
+
+def _audio(seed=0, n=4000):
+    return np.random.default_rng(seed).standard_normal(n).astype(np.float32)
+
+
+def _entries(folder):
+    return sorted((folder / "test").glob("*.npz"))
+
+
+def test_a_kept_entry_is_read_back_exactly_without_recomputing(folder):
+    compute = Counting(np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32))
+    first = _cached(_audio(), compute)
+    second = _cached(_audio(), compute)
+    assert compute.calls == 1 and len(_entries(folder)) == 1
+    np.testing.assert_array_equal(first, compute.array)
+    np.testing.assert_array_equal(second, compute.array)
+    assert second.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"audio": _audio(seed=2)},
+        {"audio": _audio()[:-1]},
+        {"audio": _audio().astype(np.float64)},
+        {"params": {"sr": 8000}},
+        {"code": "other code"},
+    ],
+    ids=["other audio", "shorter audio", "other dtype", "other params", "other code"],
+)
+def test_any_change_to_what_the_features_depend_on_gives_a_new_entry(folder, change):
+    compute = Counting(np.ones((5, 3), np.float32))
+    _cached(_audio(), compute)
+    arguments = {"audio": _audio(), "params": None, "code": "code"} | change
+    _cached(arguments["audio"], compute, params=arguments["params"], code=arguments["code"])
+    assert compute.calls == 2 and len(_entries(folder)) == 2
+
+
+def test_the_key_is_the_sha256_of_kind_params_code_and_audio_bytes():
+    audio = _audio()
+    key = entry_key("mfcc", {"sr": 16000, "b": 1}, "c", audio)
+    assert key == entry_key("mfcc", {"b": 1, "sr": 16000}, "c", audio.copy())
+    assert len(key) == 64 and int(key, 16) >= 0
+    assert key != entry_key("ema", {"sr": 16000, "b": 1}, "c", audio)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["truncate", "garbage", "flip a data byte", "wrong shape", "wrong dtype", "two arrays"],
+)
+def test_an_unusable_entry_is_recomputed_and_replaced(folder, damage):
+    good = np.arange(15, dtype=np.float32).reshape(5, 3)
+    compute = Counting(good)
+    _cached(_audio(), compute)
+    (path,) = _entries(folder)
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"not a zip file at all")
+    elif damage == "flip a data byte":  # the zip's CRC-32 catches it
+        position = data.index(good.tobytes()) + 7
+        path.write_bytes(data[:position] + bytes([data[position] ^ 0xFF]) + data[position + 1 :])
+    elif damage == "wrong shape":
+        np.savez(path, features=np.zeros((4, 3), np.float32))
+    elif damage == "wrong dtype":
+        np.savez(path, features=np.zeros((5, 3), np.float64))
+    else:
+        np.savez(path, features=good, extra=good)
+    result = _cached(_audio(), compute)
+    assert compute.calls == 2
+    np.testing.assert_array_equal(result, good)
+    np.testing.assert_array_equal(np.load(path)["features"], good)  # replaced by a good entry
+
+
+def test_an_entry_larger_than_its_shape_allows_is_not_read(folder, monkeypatch):
+    compute = Counting(np.ones((5, 3), np.float32))
+    _cached(_audio(), compute)
+    (path,) = _entries(folder)
+    path.write_bytes(path.read_bytes() + b"\0" * 5000)
+    monkeypatch.setattr(np, "load", lambda *a, **k: pytest.fail("an oversized entry was read"))
+    _cached(_audio(), compute)
+    assert compute.calls == 2
+
+
+def test_an_unwritable_folder_still_gives_the_features(tmp_path, monkeypatch):
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(FEATURE_CACHE_ENV, str(blocker / "features"))
+    compute = Counting(np.ones((5, 3), np.float32))
+    for _ in range(2):
+        np.testing.assert_array_equal(_cached(_audio(), compute), compute.array)
+    assert compute.calls == 2
+
+
+def test_off_keeps_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv(FEATURE_CACHE_ENV, "off")
+    monkeypatch.setattr(feature_cache, "default_data_dir", lambda: tmp_path)
+    compute = Counting(np.ones((5, 3), np.float32))
+    _cached(_audio(), compute)
+    _cached(_audio(), compute)
+    assert compute.calls == 2 and not any(tmp_path.iterdir())
+
+
+def test_the_default_folder_is_features_in_the_data_dir(tmp_path, monkeypatch):
+    monkeypatch.delenv(FEATURE_CACHE_ENV, raising=False)
+    monkeypatch.setenv("TUTORIAL_DATA_DIR", str(tmp_path))
+    assert feature_cache.folder() == tmp_path / "features"
+
+
+def test_a_result_of_another_shape_is_returned_but_not_kept(folder):
+    compute = Counting(np.ones((4, 3), np.float32))
+    np.testing.assert_array_equal(_cached(_audio(), compute), compute.array)
+    assert _entries(folder) == []
+
+
+@pytest.mark.parametrize("sr", [16000, 22050, 8000])
+def test_grid_mfcc_equals_mfcc_frames_computed_and_read_back(folder, sr, monkeypatch):
+    audio = _audio(n=sr)  # one second
+    expected = mfcc_frames(audio, sr=sr)
+    np.testing.assert_array_equal(targets.grid_mfcc(audio, sr), expected)
+    assert len(list((folder / "mfcc").glob("*.npz"))) == 1  # the expected shape was right
+    monkeypatch.setattr(targets, "mfcc_frames", lambda *a, **k: pytest.fail("recomputed"))
+    np.testing.assert_array_equal(targets.grid_mfcc(audio, sr), expected)
+
+
+def test_the_code_fingerprint_follows_the_module_source(tmp_path):
+    module = tmp_path / "frames.py"
+    module.write_text("a")
+    before = feature_cache.code_fingerprint(str(module))
+    changed = tmp_path / "frames_changed.py"
+    changed.write_text("b")
+    assert feature_cache.code_fingerprint(str(changed)) != before
