@@ -10,6 +10,7 @@ import pytest
 
 from tutorial_utils import nulls as N
 from tutorial_utils import stats as S
+from tutorial_utils import targets as T
 from tutorial_utils.cka import feature_space_linear_cka
 from tutorial_utils.layers import common_length, resample_frames
 from tutorial_utils.sentences import sentence_means
@@ -42,6 +43,40 @@ def test_circular_shift_null_is_seeded_and_lower(ds, observed):
     gap = S.null_gap(observed[observed["target"] == "MFCC"], null)
     assert gap.loc[gap["layer"] == 0, "gap"].item() > 0.3
     np.testing.assert_allclose(gap["gap"], gap["observed"] - gap["null"])
+
+
+def _shared_offset(observed, shifted):
+    """The one roll that maps every observed target onto its shifted copy, else None."""
+    n = len(observed["mfcc"])
+    for offset in range(n):
+        if all(np.array_equal(np.roll(observed[k], offset, axis=0), shifted[k]) for k in observed):
+            return offset
+    return None
+
+
+def test_shifted_recordings_roll_all_targets_of_a_recording_by_one_far_offset(ds):
+    recordings = N.shifted_recordings(ds, n_shifts=2, seed=4)
+    expected = [(p, f) for p in ds.participants for f in ds.filenames(p, with_hidden_states=True)]
+    assert [r["filename"] for r in recordings] == [f for _, f in expected]
+    offsets = []
+    for (participant, filename), rec in zip(expected, recordings, strict=True):
+        layers, observed = T.aligned_recording(ds, participant, filename)
+        assert list(rec["versions"]) == ["observed", "shift 1", "shift 2"]
+        for layer, x in layers.items():
+            np.testing.assert_array_equal(rec["layers"][layer], x)
+        for key, values in observed.items():
+            np.testing.assert_array_equal(rec["versions"]["observed"][key], values)
+        n, margin = len(observed["ema"]), math.ceil(0.1 * len(observed["ema"]))
+        for version in ("shift 1", "shift 2"):
+            offset = _shared_offset(observed, rec["versions"][version])
+            assert offset is not None and margin <= offset <= n - margin
+            offsets.append(offset)
+    assert len(set(offsets)) > 1  # drawn, not fixed
+    again = N.shifted_recordings(ds, n_shifts=2, seed=4)
+    for a, b in zip(recordings, again, strict=True):
+        for version, targets in a["versions"].items():
+            for key, values in targets.items():
+                np.testing.assert_array_equal(values, b["versions"][version][key])
 
 
 def test_derangement_moves_everything():

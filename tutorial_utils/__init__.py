@@ -12,7 +12,7 @@ For all frames of a corpus, chunk by chunk (exact, memory independent of the fra
 Chapter modules, each one question::
 
     from tutorial_utils import frames, targets, sentences, recordings, layers, nulls
-    from tutorial_utils import sanity, measures, stats, plots, notice
+    from tutorial_utils import sanity, measures, agreement, stats, plots, notice
 
 =============  ===================================================================  =======
 module         what it answers                                                      chapter
@@ -22,9 +22,10 @@ module         what it answers                                                  
 ``sentences``  sentence means, sentence Grams, speaker vs sentence, RSA              01
 ``recordings`` per recording: CKA of every layer with every target; lag curve      02
 ``layers``     layer × layer CKA within and across speakers                         03
-``nulls``      baselines: circular shift, mismatched recording, shuffled pairing    02, 03
+``nulls``      baselines: circular shift, mismatched recording, shuffled pairing    02-06
 ``sanity``     invariances, CKA of noise, recovering a planted profile              04
-``measures``   other similarity measures: probing, held-out SVCCA, Procrustes, kNN  05
+``measures``   other similarity measures: Procrustes, kNN, probing, held-out SVCCA  05, 06
+``agreement``  do several measures rank the layers alike; chapter 02's claims       05, 06
 ``stats``      means and confidence intervals over recordings, gap to a null        02
 ``plots``      the figures: a table in, Axes out                                    all
 ``notice``     which data a notebook runs on; the real data's reported numbers      all
@@ -32,6 +33,7 @@ module         what it answers                                                  
 """
 
 from . import (
+    agreement,
     frames,
     layers,
     measures,
@@ -52,6 +54,7 @@ from .streaming import CKAAccumulator, streaming_cka_matrix
 
 __all__ = [
     "CKAAccumulator",
+    "agreement",
     "Dataset",
     "center_gram",
     "cka",

@@ -3,7 +3,8 @@
 Frames of a recording are autocorrelated, not independent samples, so these baselines keep
 the structure of each space and only break the pairing:
 
-* :func:`circular_shift_null` rolls a recording's target in time (chapter 02);
+* :func:`circular_shift_null` rolls a recording's target in time (chapter 02), and
+  :func:`shifted_recordings` gives every recording with rolled targets (chapters 05, 06);
 * :func:`mismatched_null` pairs a recording's hidden states with another recording's targets;
 * :func:`shuffled_diagonal` pairs each sentence of speaker A with a *different* sentence of
   speaker B (chapter 03), over :func:`derangements`;
@@ -34,6 +35,7 @@ __all__ = [
     "derangement",
     "derangements",
     "mismatched_null",
+    "shifted_recordings",
     "shuffled_diagonal",
     "shuffled_pairing_null",
 ]
@@ -105,6 +107,31 @@ def circular_shift_null(
             }
             rows += table_rows(column, **ids, target=TARGETS[key], **extra)
     return tidy_table(rows)
+
+
+def shifted_recordings(
+    dataset: Dataset, targets: Iterable[str] = ("mfcc", "ema"), n_shifts: int = 1, seed: int = 0
+) -> list[dict[str, Any]]:
+    """Every recording's layers with its observed targets and ``n_shifts`` shifted copies.
+
+    One dict per recording with hidden states (participants and recordings in dataset order):
+    ``{"filename", "layers": {layer: (T, d)}, "versions": {"observed": {target: (T, 12)},
+    "shift 1": {...}, ...}}``. Each shift rolls all targets of a recording by one offset
+    (:func:`circular_shift` of their columns side by side, ``min_fraction=0.1``), drawn in that
+    order from a generator seeded with ``seed``: chapter 05's loop, reused by chapter 06.
+    """
+    keys, rng, recordings = target_keys(targets), np.random.default_rng(seed), []
+    for participant in dataset.participants:
+        for filename in dataset.filenames(participant, with_hidden_states=True):
+            layer_frames, observed = aligned_recording(dataset, participant, filename, keys)
+            edges = np.cumsum([observed[k].shape[1] for k in keys])[:-1]
+            versions = {"observed": observed}
+            for shift in range(n_shifts):
+                rolled, _ = circular_shift(np.hstack([observed[k] for k in keys]), rng, 0.1)
+                parts = np.split(rolled, edges, axis=1)
+                versions[f"shift {shift + 1}"] = dict(zip(keys, parts, strict=True))
+            recordings.append({"filename": filename, "layers": layer_frames, "versions": versions})
+    return recordings
 
 
 def derangement(n: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,0 +1,107 @@
+"""Agreement between measures: profiles, rank correlations, top layers and chapter 02's claims,
+checked against explicit loops, scipy's Spearman and profiles built to make each claim hold
+or fail."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+
+from tutorial_utils import agreement as A
+
+LAYERS = list(range(6))
+# Gap profiles (layers 0-5) built so that each measure passes or fails chosen claims.
+PROFILES = {
+    ("good", "MFCC"): [0.9, 0.8, 0.7, 0.6, 0.2, 0.1],
+    ("good", "EMA"): [0.5, 0.6, 0.4, 0.3, 0.1, 0.0],
+    ("EMA wins", "MFCC"): [0.3, 0.3, 0.3, 0.3, 0.1, 0.1],
+    ("EMA wins", "EMA"): [0.6, 0.7, 0.8, 0.9, 0.2, 0.0],
+    ("late high", "MFCC"): [0.9, 0.8, 0.7, 0.6, 0.95, 0.1],
+    ("late high", "EMA"): [0.5, 0.6, 0.4, 0.3, 0.1, 0.0],
+}
+MEASURES = ["good", "EMA wins", "late high"]
+
+
+@pytest.fixture
+def gaps():
+    rng = np.random.default_rng(0)
+    rows = [
+        {"measure": m, "target": t, "layer": layer, "observed": g + 0.2, "null": 0.2, "gap": g}
+        for (m, t), values in PROFILES.items()
+        for layer, g in zip(LAYERS, values, strict=True)
+    ]
+    return pd.DataFrame(rows).sample(frac=1, random_state=rng.integers(1000))  # any row order
+
+
+def test_layer_profiles_are_the_gaps_by_layer_and_measure_in_order(gaps):
+    profiles = A.layer_profiles(gaps, MEASURES[::-1], ["MFCC", "EMA"])
+    assert list(profiles) == ["MFCC", "EMA"]
+    for target, table in profiles.items():
+        assert list(table.columns) == MEASURES[::-1] and list(table.index) == LAYERS
+        for measure in MEASURES:
+            np.testing.assert_array_equal(table[measure], PROFILES[measure, target])
+
+
+def test_rescaled_gaps_run_from_0_to_1_per_measure_and_target(gaps):
+    rescaled = A.rescaled_gaps(gaps)
+    for (measure, target), part in gaps.groupby(["measure", "target"]):
+        values = np.array(PROFILES[measure, target])
+        expected = (values - values.min()) / (values.max() - values.min())
+        order = part.sort_values("layer").index
+        np.testing.assert_allclose(rescaled.loc[order], expected)
+
+
+def test_rank_agreement_is_spearman_between_profiles(gaps):
+    profiles = A.layer_profiles(gaps, MEASURES, ["MFCC", "EMA"])
+    rho = A.rank_agreement(profiles)
+    for target in ("MFCC", "EMA"):
+        for a in MEASURES:
+            for b in MEASURES:
+                expected = spearmanr(PROFILES[a, target], PROFILES[b, target]).statistic
+                assert rho[target].loc[a, b] == pytest.approx(expected)
+
+
+def test_top_layers_are_each_profiles_argmax(gaps):
+    tops = A.top_layers(A.layer_profiles(gaps, MEASURES, ["MFCC", "EMA"]))
+    for measure in MEASURES:
+        for target in ("MFCC", "EMA"):
+            assert tops.loc[measure, target] == int(np.argmax(PROFILES[measure, target]))
+
+
+def test_chapter02_claims_hold_and_fail_where_the_profiles_were_built_to(gaps):
+    claims = A.chapter02_claims(A.layer_profiles(gaps, MEASURES, ["MFCC", "EMA"]))
+    expected = pd.DataFrame(
+        {
+            "MFCC gap > EMA gap at most layers": [True, False, True],
+            "layers 4–5 lowest (MFCC)": [True, True, False],
+            "layers 4–5 lowest (EMA)": [True, True, True],
+        },
+        index=pd.Index(MEASURES, name="measure"),
+    )
+    pd.testing.assert_frame_equal(claims, expected)
+
+
+def test_summary_states_the_tables(gaps):
+    profiles = A.layer_profiles(gaps, MEASURES, ["MFCC", "EMA"])
+    lines = A.summary(profiles, A.chapter02_claims(profiles))
+    rho = A.rank_agreement(profiles)["EMA"]
+    pairs = [rho.loc[a, b] for i, a in enumerate(MEASURES) for b in MEASURES[i + 1 :]]
+    assert lines[1].startswith(f"EMA: the 3 pairs of measures have ρ from {min(pairs):.2f}")
+    assert f"median {np.median(pairs):.2f}" in lines[1]
+    assert lines[0].endswith("their top layers range over 0–4 (layer 0 for 2 of 3).")
+    assert lines[2] == "- 'MFCC gap > EMA gap at most layers' holds for 2 of 3 measures " + (
+        "(not for: EMA wins)."
+    )
+    assert lines[4] == "- 'layers 4–5 lowest (EMA)' holds for all 3 measures."
+
+
+def test_summary_names_a_shared_top_layer():
+    table = pd.DataFrame({"a": [0.1, 0.9, 0.2], "b": [0.3, 0.5, 0.4]}, index=[0, 1, 2])
+    profiles = {"MFCC": table, "EMA": table}
+    (line, _, *_) = A.summary(profiles, A.chapter02_claims(profiles))
+    assert line == (
+        "MFCC: the 1 pairs of measures have ρ from 1.00 (a vs b) to 1.00, median 1.00; "
+        "all 2 measures put their top layer at 1."
+    )
