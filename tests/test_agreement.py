@@ -105,3 +105,15 @@ def test_summary_names_a_shared_top_layer():
         "MFCC: the 1 pairs of measures have ρ from 1.00 (a vs b) to 1.00, median 1.00; "
         "all 2 measures put their top layer at 1."
     )
+
+
+def test_gap_statistics_are_over_layers_per_measure(gaps):
+    table = A.gap_statistics(gaps, "EMA", MEASURES[::-1])
+    assert list(table.index) == MEASURES[::-1]
+    for measure in MEASURES:
+        values = np.array(PROFILES[measure, "EMA"])
+        row = table.loc[measure]
+        assert row["observed: mean"] == pytest.approx(np.mean(values + 0.2))
+        assert row["observed: sd"] == pytest.approx(np.std(values + 0.2, ddof=1))
+        assert row["null: mean"] == pytest.approx(0.2) and row["null: sd"] == pytest.approx(0)
+        assert (row["smallest gap"], row["largest gap"]) == (values.min(), values.max())

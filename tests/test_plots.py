@@ -169,3 +169,41 @@ def test_show_displays_and_closes(monkeypatch):
     ax = P.gram(np.eye(3))
     P.show(ax)
     assert shown == [ax.figure] and not plt.fignum_exists(ax.figure.number)
+
+
+def _measure_scores(rng, measures, targets=("MFCC", "EMA"), layers=range(13)):
+    rows = [
+        {"measure": m, "target": t, "layer": layer, "version": v, "value": rng.uniform()}
+        for m in measures
+        for t in targets
+        for v in ("observed", "shift 1")
+        for layer in layers
+    ]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("n_measures", [3, 5])
+def test_measures_with_nulls_one_panel_per_measure_and_a_dashed_null(n_measures):
+    measures = [f"m{i}" for i in range(n_measures)]
+    scores = _measure_scores(np.random.default_rng(0), measures)
+    fig = P.measures_with_nulls(scores, measures[::-1], ["MFCC", "EMA"])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == measures[::-1]
+    first = fig.axes[0]
+    # observed and null for each of the two targets; the null lines are dashed
+    assert len(first.lines) >= 4
+    assert {line.get_linestyle() for line in first.lines} >= {"-", "--"}
+    observed = scores[(scores["measure"] == measures[-1]) & (scores["version"] == "observed")]
+    mfcc = observed[observed["target"] == "MFCC"].sort_values("layer")["value"].to_numpy()
+    assert any(np.allclose(line.get_ydata(), mfcc) for line in first.lines)
+    assert fig.legends  # the legend is the figure's, beside the panels
+
+
+def test_rescaled_profiles_one_panel_per_target_one_line_per_measure():
+    measures = ["a", "b", "c"]
+    gaps = _measure_scores(np.random.default_rng(1), measures)
+    gaps = gaps[gaps["version"] == "observed"].rename(columns={"value": "rescaled gap"})
+    fig = P.rescaled_profiles(gaps, measures, ["EMA", "MFCC"])
+    assert [ax.get_title() for ax in fig.axes] == ["EMA", "MFCC"]
+    assert all(len(ax.lines) >= len(measures) for ax in fig.axes)
+    assert "3 measures" in fig._suptitle.get_text()

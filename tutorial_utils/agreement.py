@@ -17,6 +17,7 @@ import pandas as pd
 
 __all__ = [
     "chapter02_claims",
+    "gap_statistics",
     "layer_profiles",
     "rank_agreement",
     "rescaled_gaps",
@@ -41,6 +42,26 @@ def layer_profiles(
         )[list(measures)]
         for target in targets
     }
+
+
+def gap_statistics(gaps: pd.DataFrame, target: str, measures: Sequence[str]) -> pd.DataFrame:
+    """Per measure (rows, in order), over the layers of one target: the mean and standard
+    deviation of the observed values and of the null, and the smallest and largest gap.
+
+    Where the null varies over layers about as much as the observed values, part of the gap
+    profile's shape is the null's noise.
+    """
+    part = gaps[gaps["target"] == target].groupby("measure")
+    return pd.DataFrame(
+        {
+            "observed: mean": part["observed"].mean(),
+            "observed: sd": part["observed"].std(),
+            "null: mean": part["null"].mean(),
+            "null: sd": part["null"].std(),
+            "smallest gap": part["gap"].min(),
+            "largest gap": part["gap"].max(),
+        }
+    ).loc[list(measures)]
 
 
 def rescaled_gaps(gaps: pd.DataFrame) -> pd.Series:

@@ -10,6 +10,7 @@ computes a statistic: the figures show what the tables hold.
 from .base import show
 from .curves import cka_by_layer, lag_curve, layer_profile, noise_cka
 from .matrices import gram, gram_grid, layer_heatmap, layer_heatmaps
+from .measures import measures_with_nulls, rescaled_profiles
 from .signals import ema_trajectories, frame_grid, waveform_spectrogram
 
 __all__ = [
@@ -22,7 +23,9 @@ __all__ = [
     "layer_heatmap",
     "layer_heatmaps",
     "layer_profile",
+    "measures_with_nulls",
     "noise_cka",
+    "rescaled_profiles",
     "show",
     "waveform_spectrogram",
 ]
