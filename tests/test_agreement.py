@@ -117,3 +117,9 @@ def test_gap_statistics_are_over_layers_per_measure(gaps):
         assert row["observed: sd"] == pytest.approx(np.std(values + 0.2, ddof=1))
         assert row["null: mean"] == pytest.approx(0.2) and row["null: sd"] == pytest.approx(0)
         assert (row["smallest gap"], row["largest gap"]) == (values.min(), values.max())
+
+
+def test_score_row_puts_extra_columns_before_the_value():
+    row = A.score_row(3, "EMA", "shift 1", "CKA", np.float32(0.25), filename="r.mat")
+    assert list(row) == ["layer", "target", "version", "measure", "filename", "value"]
+    assert row["value"] == 0.25 and type(row["value"]) is float

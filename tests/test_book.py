@@ -25,6 +25,7 @@ CHAPTERS = [
     "notebooks/03_layer_comparisons",
     "notebooks/04_sanity_checks",
     "notebooks/05_other_measures",
+    "notebooks/06_fitted_measures",
 ]
 
 

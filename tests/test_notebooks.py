@@ -21,10 +21,11 @@ EXPECTED = [
     "03_layer_comparisons",
     "04_sanity_checks",
     "05_other_measures",
+    "06_fitted_measures",
 ]
 
 
-def test_the_five_chapters_exist():
+def test_the_chapters_exist():
     assert [p.stem for p in SOURCES] == EXPECTED
 
 

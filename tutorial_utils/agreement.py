@@ -11,6 +11,7 @@ measure's profile, and :func:`summary` says in sentences what the tables show.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,9 +22,20 @@ __all__ = [
     "layer_profiles",
     "rank_agreement",
     "rescaled_gaps",
+    "score_row",
     "summary",
     "top_layers",
 ]
+
+
+def score_row(
+    layer: int, target: str, version: str, measure: str, value: float, **extra: Any
+) -> dict[str, Any]:
+    """One row of a scores table: ``layer, target, version, measure``, the ``extra`` columns
+    (e.g. ``filename``) and ``value``; the rows whose ``version`` is not ``"observed"`` are
+    the null (:func:`tutorial_utils.stats.null_gap`)."""
+    row = {"layer": layer, "target": target, "version": version, "measure": measure}
+    return row | extra | {"value": float(value)}
 
 
 def layer_profiles(
