@@ -381,32 +381,13 @@ if dataset.source == "sample":
     planted = ground_truth()
     squared = LAYER_PROFILE**2  # each term adds about w² of variance per dimension
     share = squared["articulatory"] / squared.sum(axis=1)
-    observed = gaps.pivot_table(index="layer", columns=["target", "measure"], values="observed")
     print(
         f"planted articulatory share of a layer's variance (≈ w²/Σw²): "
         f"{share.min():.1%}–{share.max():.1%}"
     )
-    recovery = pd.DataFrame(
-        {
-            "EMA gap vs articulatory": profiles["EMA"].corrwith(
-                planted["articulatory"], method="spearman"
-            ),
-            "EMA observed vs articulatory": observed["EMA"][MEASURES].corrwith(
-                planted["articulatory"], method="spearman"
-            ),
-            "MFCC gap vs acoustic": profiles["MFCC"].corrwith(
-                planted["acoustic"], method="spearman"
-            ),
-        }
-    )
+    recovery = agreement.planted_recovery(gaps, MEASURES, planted)
     print(f"Spearman ρ with the planted weight over layers:\n{recovery.round(2).to_string()}")
-    ema_rho = recovery["EMA gap vs articulatory"]
-    print(
-        f"The planted articulatory profile is followed most closely by the gap of "
-        f"{ema_rho.idxmax()} (ρ = {ema_rho.max():.2f}) and least by that of {ema_rho.idxmin()} "
-        f"(ρ = {ema_rho.min():.2f}; its observed values alone: "
-        f"ρ = {recovery['EMA observed vs articulatory'][ema_rho.idxmin()]:.2f})."
-    )
+    print(agreement.recovery_sentence(recovery))
 else:
     print(
         f"This is the real data (source '{dataset.source}'): no planted answer exists, and "

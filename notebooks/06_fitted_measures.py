@@ -353,15 +353,14 @@ if dataset.source == "sample":
 # %% [markdown]
 # ## On the sample: the known answers
 #
-# On the built-in sample the "model" is the simulated encoder of `tutorial_utils.sample`,
-# which **plants** each source with a chosen weight per layer. Its articulatory source is the
-# 12 EMA coordinates themselves, mapped by a fixed random projection into the 768 dimensions:
-# the EMA is present in every layer, but as a small share of the layer's variance (the other
-# sources and the noise take the rest). This is an answer built into the sample, not a finding
-# about speech models; it lets us ask which measures *find* a small linear subspace and follow
-# its planted weight over layers. The rank correlations are given for the gap profiles and for
-# the observed values alone (no null subtracted). On the real data there is no planted
-# answer, and the cell says so.
+# As chapter 05 explained, the sample's simulated encoder **plants** the 12 EMA coordinates in
+# every layer through a fixed random projection, as a small share of the layer's variance and
+# with a chosen weight per layer. That is an answer built into the sample, not a finding about
+# speech models. Here it asks a sharper question than in chapter 05: a probe can *find* a
+# linear subspace whatever its share of the layer's variance, while CKA weighs directions by
+# their variance. The cell prints both at the middle layer, and how closely each measure
+# follows the planted weight over layers. On the real data there is no planted answer, and
+# the cell says so.
 
 # %%
 if dataset.source == "sample":
@@ -380,27 +379,9 @@ if dataset.source == "sample":
         f"EMA CKA {observed['EMA', 'CKA'][middle]:.2f}; layer→MFCC R² "
         f"{observed['MFCC', FORWARD][middle]:.2f}, MFCC CKA {observed['MFCC', 'CKA'][middle]:.2f}"
     )
-    recovery = pd.DataFrame(
-        {
-            "EMA gap vs articulatory": profiles["EMA"].corrwith(
-                planted["articulatory"], method="spearman"
-            ),
-            "EMA observed vs articulatory": observed["EMA"][MEASURES].corrwith(
-                planted["articulatory"], method="spearman"
-            ),
-            "MFCC gap vs acoustic": profiles["MFCC"].corrwith(
-                planted["acoustic"], method="spearman"
-            ),
-        }
-    )
+    recovery = agreement.planted_recovery(gaps, MEASURES, planted)
     print(f"Spearman ρ with the planted weight over layers:\n{recovery.round(2).to_string()}")
-    ema_rho = recovery["EMA gap vs articulatory"]
-    print(
-        f"The planted articulatory profile is followed most closely by the gap of "
-        f"{ema_rho.idxmax()} (ρ = {ema_rho.max():.2f}) and least by that of {ema_rho.idxmin()} "
-        f"(ρ = {ema_rho.min():.2f}; its observed values alone: "
-        f"ρ = {recovery['EMA observed vs articulatory'][ema_rho.idxmin()]:.2f})."
-    )
+    print(agreement.recovery_sentence(recovery))
 else:
     print(
         f"This is the real data (source '{dataset.source}'): no planted answer exists, and "

@@ -123,3 +123,28 @@ def test_score_row_puts_extra_columns_before_the_value():
     row = A.score_row(3, "EMA", "shift 1", "CKA", np.float32(0.25), filename="r.mat")
     assert list(row) == ["layer", "target", "version", "measure", "filename", "value"]
     assert row["value"] == 0.25 and type(row["value"]) is float
+
+
+def test_planted_recovery_is_spearman_with_the_planted_weights(gaps):
+    planted = pd.DataFrame(
+        {"articulatory": [0.1, 0.3, 0.2, 0.6, 0.5, 0.4], "acoustic": [6, 5, 4, 3, 2, 1]},
+        index=pd.Index(LAYERS, name="layer"),
+    )
+    recovery = A.planted_recovery(gaps, MEASURES, planted)
+    assert list(recovery.index) == MEASURES
+    for m in MEASURES:
+        ema, mfcc = PROFILES[m, "EMA"], PROFILES[m, "MFCC"]
+        ema_observed = [g + 0.2 for g in ema]
+        expected = {
+            "EMA gap vs articulatory": spearmanr(ema, planted["articulatory"]).statistic,
+            "EMA observed vs articulatory": spearmanr(
+                ema_observed, planted["articulatory"]
+            ).statistic,
+            "MFCC gap vs acoustic": spearmanr(mfcc, planted["acoustic"]).statistic,
+        }
+        for column, value in expected.items():
+            assert recovery.loc[m, column] == pytest.approx(value)
+    best = recovery["EMA gap vs articulatory"].idxmax()
+    assert A.recovery_sentence(recovery).startswith(
+        f"The planted articulatory profile is followed most closely by the gap of {best} "
+    )

@@ -20,7 +20,9 @@ __all__ = [
     "chapter02_claims",
     "gap_statistics",
     "layer_profiles",
+    "planted_recovery",
     "rank_agreement",
+    "recovery_sentence",
     "rescaled_gaps",
     "score_row",
     "summary",
@@ -154,3 +156,42 @@ def summary(profiles: Mapping[str, pd.DataFrame], claims: pd.DataFrame) -> list[
     rho, tops = rank_agreement(profiles), top_layers(profiles)
     lines = [_pairs_sentence(target, rho[target], tops[target]) for target in profiles]
     return lines + [_claim_sentence(claim, holds) for claim, holds in claims.items()]
+
+
+def planted_recovery(
+    gaps: pd.DataFrame, measures: Sequence[str], planted: pd.DataFrame
+) -> pd.DataFrame:
+    """On the synthetic sample: Spearman's ρ over layers between each measure (rows) and the
+    weight the simulated encoder planted, for the EMA gap and the EMA observed values (against
+    the articulatory weight) and for the MFCC gap (against the acoustic weight).
+
+    ``planted`` is :func:`tutorial_utils.sample.ground_truth` (index ``layer``).
+    """
+    measures = list(measures)
+    profiles = layer_profiles(gaps, measures, ["MFCC", "EMA"])
+    ema = gaps[gaps["target"] == "EMA"].pivot(index="layer", columns="measure", values="observed")
+    return pd.DataFrame(
+        {
+            "EMA gap vs articulatory": profiles["EMA"].corrwith(
+                planted["articulatory"], method="spearman"
+            ),
+            "EMA observed vs articulatory": ema[measures].corrwith(
+                planted["articulatory"], method="spearman"
+            ),
+            "MFCC gap vs acoustic": profiles["MFCC"].corrwith(
+                planted["acoustic"], method="spearman"
+            ),
+        }
+    )
+
+
+def recovery_sentence(recovery: pd.DataFrame) -> str:
+    """Which measure's EMA gap follows the planted articulatory weight most and least closely
+    (:func:`planted_recovery`)."""
+    rho = recovery["EMA gap vs articulatory"]
+    alone = recovery["EMA observed vs articulatory"][rho.idxmin()]
+    return (
+        f"The planted articulatory profile is followed most closely by the gap of "
+        f"{rho.idxmax()} (ρ = {rho.max():.2f}) and least by that of {rho.idxmin()} "
+        f"(ρ = {rho.min():.2f}; its observed values alone: ρ = {alone:.2f})."
+    )
