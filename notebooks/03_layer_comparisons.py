@@ -76,6 +76,7 @@ import pandas as pd
 from IPython.display import display
 
 from tutorial_utils import (
+    CKAAccumulator,
     cka_matrix,
     layers,
     load_dataset,
@@ -84,7 +85,6 @@ from tutorial_utils import (
     plots,
     sanity,
     sentences,
-    streaming_cka_matrix,
 )
 
 pd.set_option("display.precision", 3)
@@ -513,11 +513,13 @@ print(notice.by_design_note(dataset))
 # holding every frame of every layer at once, which stops working long before a corpus of
 # hours. Linear CKA does not need the frames themselves, only a few running sums over them:
 # the cross products of the features $X^\top X$, their column sums and each frame's squared
-# norm. `streaming_cka_matrix` adds these up one chunk at a time (here: one recording), in
-# float64, and returns the same matrix as `cka_matrix` on the pooled frames, biased and
-# debiased alike. Its memory depends on the feature count, not on the number of frames, so the
-# same call works for a speaker or for a corpus that does not fit in memory. To keep this
-# chapter quick we stream four layers; all thirteen work the same way.
+# norm. A `CKAAccumulator` adds these up one chunk at a time (here: one recording), in
+# float64, and returns the same matrix as `cka_matrix` on the pooled frames; the same sums
+# give the biased and the debiased estimate, so one pass over the recordings serves both
+# (`streaming_cka_matrix(chunks)` does the pass and returns one of them). Its memory depends
+# on the feature count, not on the number of frames, so the same code works for a speaker or
+# for a corpus that does not fit in memory. To keep this chapter quick we stream four layers;
+# all thirteen work the same way.
 
 # %%
 stream_layers = [dataset.layers[i] for i in (0, 4, 8, -1)]
@@ -535,8 +537,11 @@ pooled = {
     for layer in stream_layers
 }
 n_pooled = len(next(iter(pooled.values())))
+accumulator = CKAAccumulator()
+for chunk in recording_chunks():
+    accumulator.update(chunk)
 for debiased in (False, True):
-    streamed = streaming_cka_matrix(recording_chunks(), debiased=debiased)
+    streamed = accumulator.result(debiased=debiased)
     in_memory = cka_matrix(pooled, debiased=debiased)
     difference = np.abs(streamed.to_numpy() - in_memory.to_numpy()).max()
     print(
@@ -569,8 +574,9 @@ display(streamed.round(3))
 # - Frame-level comparisons across speakers need an alignment; we resampled linearly to a
 #   common length, which is simple and conservative.
 # - Pooling all frames of a speaker or a corpus does not need them all in memory:
-#   `streaming_cka_matrix` adds up the sums linear CKA needs one recording at a time and gives
-#   the in-memory result (section 7 prints the difference).
+#   a `CKAAccumulator` (or `streaming_cka_matrix`) adds up the sums linear CKA needs one
+#   recording at a time and gives the in-memory result, biased and debiased from one pass
+#   (section 7 prints the difference).
 #
 # ## Exercises
 #
