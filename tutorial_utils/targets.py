@@ -155,7 +155,7 @@ def frame_counts(dataset: Dataset, participants: Iterable[str] | None = None) ->
                 "duration_s": round(audio.size / dataset.sample_rate, 3),
                 "model_frames": n_model_frames(audio.size),
                 "hidden_states": hidden,
-                "mfcc_rows": len(mfcc_frames(audio, sr=dataset.sample_rate)),
+                "mfcc_rows": len(grid_mfcc(audio, dataset.sample_rate)),
                 "ema_rows": int((ema["FILENAME"] == filename).sum()),
                 "original_hop": audio.size // hidden,
             }
