@@ -1,8 +1,10 @@
 """Every notebook also runs on a cache in the *real* data's format.
 
 The real data cannot be downloaded here, so the notebooks' ``dataset.source == "real"``
-branches would otherwise never run. This test writes the synthetic sample into a real-format
-cache (participants F02 and M02, real-style file names, ``source: real``) and, like the real
+branches would otherwise never run. This test writes 10 of the synthetic sample's 15
+recordings (``KEPT_SENTENCES``: fewer frames, shorter runs, the same formats) into a
+real-format cache (participants F02 and M02, real-style file names, ``source: real``) and,
+like the real
 ``--frame-states`` conversion, gives F02 two extra recordings that have audio and EMA but no
 hidden states. Then it executes every notebook against that cache.
 """
@@ -24,6 +26,13 @@ from tutorial_utils.sample import load_sample_dataset
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 RENAME = {"SYN-F": "F02", "SYN-M": "M02"}
 EXTRA_SENTENCES = {"B01_S26": "B01_S59", "B01_S27": "B01_S23"}  # new id -> copied recording
+# A subset of the sample keeps these runs short: each speaker's recordings with hidden states
+# (F02 reads two sentences M02 does not; four are shared, the fewest debiased CKA over
+# sentences allows).
+KEPT_SENTENCES = {
+    "F02": {"S59", "S23", "S18", "S33", "S04", "S52"},
+    "M02": {"S18", "S33", "S04", "S52"},
+}
 
 
 def _rename(name: str, old: str, new: str) -> str:
@@ -31,14 +40,18 @@ def _rename(name: str, old: str, new: str) -> str:
 
 
 def _participant_tables(sample, old: str, new: str):
-    recordings = sample.recordings(old)[["FILENAME", "SENTENCE", "AUDIO"]].copy()
+    keep = KEPT_SENTENCES[new]
+    recordings = sample.recordings(old)[["FILENAME", "SENTENCE", "AUDIO"]]
+    recordings = recordings[[f.split("_")[2] in keep for f in recordings["FILENAME"]]].copy()
     recordings["FILENAME"] = [_rename(f, old, new) for f in recordings["FILENAME"]]
-    ema = sample.ema(old).copy()
+    ema = sample.ema(old)
+    ema = ema[[f.split("_")[2] in keep for f in ema["FILENAME"]]].copy()
     ema["FILENAME"] = [_rename(f, old, new) for f in ema["FILENAME"]]
     states = {
         cache.hidden_state_key(layer, _rename(f, old, new)): frames
         for layer, per_file in sample.hidden_states(old).items()
         for f, frames in per_file.items()
+        if f.split("_")[2] in keep
     }
     return recordings, ema, states
 
@@ -87,8 +100,8 @@ def real_format_cache(tmp_path_factory) -> Path:
 def test_fixture_loads_as_real_data(real_format_cache):
     ds = load_dataset("auto", real_format_cache)
     assert ds.source == "real" and ds.participants == ["F02", "M02"]
-    assert len(ds.recordings("F02")) == 12
-    assert len(ds.hidden_states("F02")[0]) == 10
+    assert len(ds.recordings("F02")) == 8
+    assert len(ds.hidden_states("F02")[0]) == 6
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
