@@ -4,9 +4,8 @@ The real data cannot be downloaded here, so the notebooks' ``dataset.source == "
 branches would otherwise never run. This test writes 10 of the synthetic sample's 15
 recordings (``KEPT_SENTENCES``: fewer frames, shorter runs, the same formats) into a
 real-format cache (participants F02 and M02, real-style file names, ``source: real``) and,
-like the real
-``--frame-states`` conversion, gives F02 two extra recordings that have audio and EMA but no
-hidden states. Then it executes every notebook against that cache.
+like the real ``--frame-states`` conversion, gives F02 two extra recordings that have audio
+and EMA but no hidden states. Then it executes every notebook against that cache.
 """
 
 from __future__ import annotations
