@@ -42,31 +42,15 @@
 # matrices, null baselines). The small-sample bias of CKA is introduced here, in section 1,
 # where we first need it; chapter 04 maps it over many more settings.
 
-# %%
-# Setup: installs the tutorial package when it is missing (Colab, a fresh environment). pip adds
-# only what is missing and upgrades nothing. Locally: `pip install -e .` or `make lab` first.
+# %% tags=["remove-input"]
+# Setup (hidden in the book): installs the package where it is missing, e.g. in Colab.
+import importlib.util, subprocess, sys  # noqa: E401, I001
 REPO_URL = "https://github.com/speech-interpretability/speech-cka-tutorial"
-import importlib
-import json
-import subprocess
-import sys
-
-try:
-    import tutorial_utils  # noqa: F401
-except ImportError:
-    pip = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--report", "-",
-         f"speech-cka-tutorial @ git+{REPO_URL}"],
-        capture_output=True, text=True,
-    )
-    if pip.returncode != 0:
-        raise RuntimeError(f"Installing the tutorial package failed:\n{pip.stderr}") from None
-    added = [f"{p['metadata']['name']} {p['metadata']['version']}"
-             for p in json.loads(pip.stdout)["install"]]
-    print("Installed:", ", ".join(added))
+if importlib.util.find_spec("tutorial_utils") is None:  # pip upgrades nothing Colab has
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPO_URL}"], check=True)
     importlib.invalidate_caches()
-    import tutorial_utils  # noqa: F401
 
+# %%
 # %%
 import time
 
