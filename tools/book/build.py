@@ -61,6 +61,37 @@ def jupyter_book() -> str:
     return found
 
 
+def execute_in_parallel(toc: Path, cache_path: Path) -> None:
+    """Execute the book's notebooks, one per core at a time, into a new jupyter-cache.
+
+    The build then reads every notebook's outputs from that cache (``execute_notebooks: cache``
+    in ``book/_config.yml``) instead of executing them one after the other. The cache is made
+    anew on every build, so the pages always show what the current code prints.
+    """
+    from jupyter_cache import get_cache
+    from jupyter_cache.executors import load_executor
+
+    shutil.rmtree(cache_path, ignore_errors=True)
+    cache = get_cache(cache_path)
+    for notebook in notebooks_in(toc):
+        cache.add_nb_to_project(str(notebook))
+    result = load_executor("local-parallel", cache).run_and_cache(timeout=600)
+    if result.errored:
+        failed = ", ".join(Path(uri).name for uri in result.errored)
+        raise SystemExit(f"executing the notebooks failed: {failed} (tracebacks: jcache).")
+
+
+def notebooks_in(toc: Path) -> list[Path]:
+    """The notebooks named in the table of contents."""
+    import yaml
+
+    entries = yaml.safe_load(toc.read_text())
+    files = [entries.get("root", "")]
+    files += [c["file"] for part in entries.get("parts", []) for c in part.get("chapters", [])]
+    files += [c["file"] for c in entries.get("chapters", [])]
+    return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
+
+
 def build_book(toc: Path) -> Path:
     """Run the strict build from the repository root and install MathJax.
 
@@ -84,8 +115,11 @@ def build_book(toc: Path) -> Path:
     log("$ " + " ".join(["jupyter-book", *command[1:]]))
     # The kernels must use the inline backend, or no figure reaches the pages: a global
     # MPLBACKEND=Agg (as .ci/run exports for the tests) would override ipykernel's default.
-    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    os.environ.pop("MPLBACKEND", None)
     start = time.perf_counter()
+    execute_in_parallel(toc, ROOT / "book" / "_build" / ".jupyter_cache")
+    log(f"notebooks executed in {time.perf_counter() - start:.1f} s")
+    env = dict(os.environ)
     result = subprocess.run(command, cwd=ROOT, env=env)
     if result.returncode != 0:
         raise SystemExit(
