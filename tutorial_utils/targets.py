@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import frames
 from .dataset import Dataset
+from .frames import mfcc_frames
 from .io.feature_cache import cached_features, code_fingerprint
 
 TARGETS = {
@@ -45,7 +46,7 @@ def grid_mfcc(audio: np.ndarray, sr: int) -> np.ndarray:
     return cached_features(
         "mfcc",
         audio,
-        lambda: frames.mfcc_frames(audio, sr=sr),
+        lambda: mfcc_frames(audio, sr=sr),
         params={"sr": int(sr)},
         code=code_fingerprint(frames.__file__),
         shape=(frames.n_model_frames(n_samples_16k), 12),
