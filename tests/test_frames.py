@@ -1,5 +1,4 @@
-"""The 20 ms grid, MFCC and EMA on it (against librosa on isolated windows and explicit
-formulas), and the targets of a recording trimmed to one frame count."""
+"""The 20 ms grid, MFCC/EMA on it (vs librosa on lone windows, explicit formulas), targets."""
 
 import librosa
 import numpy as np
