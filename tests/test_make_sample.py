@@ -1,9 +1,5 @@
-"""The VocalTractLab-free parts of the sample generator (``tools/make_sample``).
-
-Gestural-score parsing and checking, the F0 shift and the segment sequences run without
-vocaltractlab-cython; the full generator is checked by regenerating the sample (``make sample``
-leaves ``git status`` clean).
-"""
+"""The VocalTractLab-free parts of the sample generator (``tools/make_sample``); the rest is
+checked by regenerating the sample (``make sample`` leaves ``git status`` clean)."""
 
 from __future__ import annotations
 
@@ -46,14 +42,18 @@ SCORE = """<gestural_score>
 """  # noqa: E501
 
 
-def test_read_tiers() -> None:
+def test_read_tiers_and_probe_signatures() -> None:
     tiers = score.read_tiers(SCORE)
-    assert tiers["tongue-tip-gestures"] == [
-        ("", 0.1225, True),
-        ("tt-alveolar-closure", 0.085, False),
-    ]
+    tongue_tip = [("", 0.1225, True), ("tt-alveolar-closure", 0.085, False)]
+    assert tiers["tongue-tip-gestures"] == tongue_tip
     assert tiers["lip-gestures"] == []
     assert score.vowel_names(tiers) == ["a", "a"]
+    signature = score.probe_signature("t", False, tiers)
+    assert signature["tongue-tip-gestures"] == ["tt-alveolar-closure"]
+    assert signature["vowel-gestures"] == []
+    schwa_only = {**tiers, "vowel-gestures": [("@", 0.09, False), ("@", 0.1, False)]}
+    with pytest.raises(RuntimeError, match="did not keep"):
+        score.probe_signature("V", True, schwa_only)
 
 
 def test_shift_f0_changes_only_the_f0_targets() -> None:
@@ -61,16 +61,6 @@ def test_shift_f0_changes_only_the_f0_targets() -> None:
     expected = SCORE.replace('value="80.000000"', 'value="89.000000"')
     assert shifted == expected.replace('value="83.000000"', 'value="92.000000"')
     assert score.shift_f0(SCORE, 0.0) == SCORE
-
-
-def test_probe_signature_of_a_consonant_and_a_dropped_vowel() -> None:
-    tiers = score.read_tiers(SCORE)
-    signature = score.probe_signature("t", False, tiers)
-    assert signature["tongue-tip-gestures"] == ["tt-alveolar-closure"]
-    assert signature["vowel-gestures"] == []
-    schwa_only = {**tiers, "vowel-gestures": [("@", 0.09, False), ("@", 0.1, False)]}
-    with pytest.raises(RuntimeError, match="did not keep"):
-        score.probe_signature("V", True, schwa_only)
 
 
 def test_verify_score_finds_a_missing_consonant() -> None:

@@ -1,15 +1,27 @@
-"""The built-in synthetic sample: real schema, determinism, and its planted ground truth."""
+"""The built-in synthetic sample: its committed files, the real data's schema, determinism,
+its log-mel (librosa's, without librosa.feature) and its planted ground truth."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+
+import librosa
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 
 from tutorial_utils import load_dataset, sample, sentence_id
 from tutorial_utils.cka import feature_space_linear_cka, gram_linear
-from tutorial_utils.frames import EMA_TABLE_COLUMNS, mfcc_frames, n_model_frames
+from tutorial_utils.frames import EMA_COLUMNS, EMA_TABLE_COLUMNS, mfcc_frames, n_model_frames
+from tutorial_utils.sample.sources import log_mel_db, mel_filterbank
 from tutorial_utils.sentences import sentence_means
+
+SHARED = ["B01_S04", "B01_S18", "B01_S33", "B01_S42", "B01_S52"]
 
 
 @pytest.fixture(scope="module")
@@ -17,125 +29,136 @@ def ds():
     return load_dataset("sample")
 
 
-def test_sample_is_labelled_synthetic(ds):
-    assert ds.source == "sample"
+def test_committed_files_match_the_manifest():
+    manifest = json.loads((sample.SAMPLE_DIR / "manifest.json").read_text())
+    assert manifest["statement"] == "synthetic: VocalTractLab speech"
+    assert "VERTICAL" in manifest["ema_convention"]["y_axis"]
+    on_disk = {p.name for p in sample.SAMPLE_DIR.iterdir() if p.name != "manifest.json"}
+    assert set(manifest["files"]) == {n for n in on_disk if not n.startswith(".")}
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256((sample.SAMPLE_DIR / name).read_bytes()).hexdigest() == digest
+
+
+def test_committed_tables_and_audio_agree():
+    recordings = pd.read_csv(sample.SAMPLE_DIR / "recordings.csv")
+    phones = pd.read_csv(sample.SAMPLE_DIR / "phones.csv", keep_default_na=False)
+    assert list(recordings.columns) == [
+        "PARTICIPANT", "FILENAME", "SENTENCE", "AUDIO_FILE", "N_SAMPLES", "SAMPLE_RATE",
+    ]  # fmt: skip
+    assert list(phones.columns) == ["PARTICIPANT", "FILENAME", "START_S", "END_S", "PHONE"]
+    for row in recordings.itertuples(index=False):
+        info = sf.info(sample.SAMPLE_DIR / row.AUDIO_FILE)
+        assert (info.samplerate, info.frames, info.channels) == (16000, row.N_SAMPLES, 1)
+        labels = phones[phones["FILENAME"] == row.FILENAME]
+        assert (labels["PARTICIPANT"] == row.PARTICIPANT).all()
+        start, end = labels["START_S"].to_numpy(), labels["END_S"].to_numpy()
+        assert start[0] == 0.0 and (end > start).all()
+        np.testing.assert_allclose(start[1:], end[:-1], atol=1e-6)
+        assert abs(end[-1] - row.N_SAMPLES / 16000) < 0.02, row.FILENAME
+
+
+def test_sample_has_the_real_schema(ds):
+    assert ds.source == "sample" and ds.participants == ["SYN-F", "SYN-M"]
     assert "synthetic: VocalTractLab speech + simulated encoder" in ds.description
-    assert ds.participants == ["SYN-F", "SYN-M"]
-    assert "synthetic" in repr(ds)
-
-
-def test_schema_matches_the_real_data(ds):
-    assert len(ds.recordings("SYN-F")) == 10
-    assert len(ds.recordings("SYN-M")) == 5
+    assert [len(ds.recordings(p)) for p in ds.participants] == [10, 5]
     for p in ds.participants:
-        table = ds.recordings(p)
-        assert {"FILENAME", "SENTENCE", "AUDIO"} <= set(table.columns)
-        assert all(
-            name.startswith(f"{p}_B01_S") and name.endswith("_R01_N.mat")
-            for name in table["FILENAME"]
-        )
-        ema = ds.ema(p)
-        assert tuple(ema.columns) == EMA_TABLE_COLUMNS
+        table, ema, states = ds.recordings(p), ds.ema(p), ds.hidden_states(p)
+        assert tuple(ema.columns) == EMA_TABLE_COLUMNS and sorted(states) == list(range(13))
         assert pd.api.types.is_integer_dtype(ema["TIMESTEP"])
-        states = ds.hidden_states(p)
-        assert sorted(states) == list(range(13))
-        for audio, name in zip(table["AUDIO"], table["FILENAME"], strict=True):
-            assert audio.dtype == np.float32 and audio.ndim == 1
+        assert (ema[list(EMA_COLUMNS)].std() > 0.5).all()  # the sensors move
+        for audio, name, text in table[["AUDIO", "FILENAME", "SENTENCE"]].itertuples(index=False):
+            assert name.startswith(f"{p}_B01_S") and name.endswith("_R01_N.mat")
+            assert audio.dtype == np.float32 and 0 < np.abs(audio).max() <= 1
             n_frames = n_model_frames(len(audio))
-            for layer in range(13):
-                frames = states[layer][name]
-                assert frames.shape == (n_frames, 768)
-                assert frames.dtype == np.float32
-            n_rows = int((ema["FILENAME"] == name).sum())
-            assert abs(n_rows - n_frames) <= 2
-
-
-def test_shared_sentences_are_the_five_of_the_cka_chapter(ds):
+            assert all(states[layer][name].shape == (n_frames, 768) for layer in range(13))
+            assert states[0][name].dtype == np.float32
+            rows = ema[ema["FILENAME"] == name]
+            assert abs(len(rows) - n_frames) <= 2 and (rows["SENTENCE"] == text).all()
+            assert rows["TIMESTEP"].tolist() == list(range(len(rows)))
     shared = ds.shared_sentences("SYN-F", "SYN-M")
-    assert sorted(shared["SENTENCE_ID"]) == sorted(
-        ["B01_S18", "B01_S33", "B01_S04", "B01_S52", "B01_S42"]
-    )
-    assert all(
-        sentence_id(a) == sentence_id(b)
-        for a, b in zip(shared["FILENAME_A"], shared["FILENAME_B"], strict=True)
-    )
+    assert sorted(shared["SENTENCE_ID"]) == SHARED
+    for column in ("FILENAME_A", "FILENAME_B"):
+        assert list(shared[column].map(sentence_id)) == list(shared["SENTENCE_ID"])
 
 
-def test_two_builds_are_identical(ds):
+def test_builds_are_identical_and_read_only(ds):
     first = ds.hidden_state("SYN-M", 7, ds.filenames("SYN-M")[0]).copy()
     sample.loader._build.cache_clear()
-    again = load_dataset("sample")
-    np.testing.assert_array_equal(
-        again.hidden_state("SYN-M", 7, again.filenames("SYN-M")[0]), first
-    )
-
-
-def test_arrays_are_read_only(ds):
-    frames = ds.hidden_state("SYN-F", 0, ds.filenames("SYN-F")[0])
+    again = load_dataset("sample").hidden_state("SYN-M", 7, ds.filenames("SYN-M")[0])
+    np.testing.assert_array_equal(again, first)
     with pytest.raises(ValueError):
-        frames[0, 0] = 1.0
+        again[0, 0] = 1.0
 
 
-def test_ground_truth_table():
-    truth = sample.ground_truth()
-    assert list(truth.index) == list(range(13))
-    assert list(truth.columns) == ["acoustic", "articulatory", "content", "speaker"]
-    assert truth["acoustic"].idxmax() == 0
-    assert 5 <= truth["content"].idxmax() <= 8
+@pytest.mark.parametrize(("sr", "n_fft", "n_mels"), [(16000, 400, 40), (22050, 2048, 128)])
+def test_mel_filterbank_is_librosas(sr, n_fft, n_mels):
+    expected = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)
+    np.testing.assert_allclose(mel_filterbank(sr, n_fft, n_mels), expected, rtol=1e-6, atol=0)
+
+
+def test_log_mel_is_librosas_on_every_sample_recording(ds):
+    for p, name in ds.pick_recordings():
+        audio = ds.audio(p, name)
+        mel = librosa.feature.melspectrogram(
+            y=audio, sr=16000, n_fft=400, hop_length=320, center=False, n_mels=40
+        )
+        expected = librosa.power_to_db(mel, ref=np.max, top_db=80.0)
+        got = log_mel_db(audio, 16000, 400, 320, 40)
+        assert got.dtype == expected.dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-5)
+
+
+def test_loading_the_sample_does_not_import_librosa_feature():
+    code = (
+        "import sys, tutorial_utils\n"
+        "tutorial_utils.load_dataset('sample')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('librosa.feature', 'numba'))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
 def mean_cka_per_layer(ds, participant, feature_of) -> np.ndarray:
     values = np.zeros(13)
-    names = ds.filenames(participant)
-    for name in names:
+    for name in ds.filenames(participant):
         feature = feature_of(name)
         for layer in range(13):
             frames = ds.hidden_state(participant, layer, name)[: len(feature)]
             values[layer] += feature_space_linear_cka(frames, feature[: len(frames)])
-    return values / len(names)
+    return values / len(ds.filenames(participant))
 
 
 def test_planted_acoustic_and_content_profiles_are_recovered(ds):
+    truth = sample.ground_truth()
+    assert list(truth.index) == list(range(13))
+    assert list(truth.columns) == ["acoustic", "articulatory", "content", "speaker"]
+    assert truth["acoustic"].idxmax() == 0 and 5 <= truth["content"].idxmax() <= 8
     p = "SYN-F"
     acoustic = mean_cka_per_layer(ds, p, lambda f: sample.planted_sources(ds, p, f)["acoustic"])
     content = mean_cka_per_layer(ds, p, lambda f: sample.planted_sources(ds, p, f)["content"])
     mfcc = mean_cka_per_layer(ds, p, lambda f: mfcc_frames(ds.audio(p, f)))
-    assert acoustic[0] > acoustic[8] > acoustic[12]
-    assert mfcc[0] > mfcc[7]
-    assert content[6] > content[0]
-    assert np.argmax(content) in range(4, 10)
+    assert acoustic[0] > acoustic[8] > acoustic[12] and mfcc[0] > mfcc[7]
+    assert content[6] > content[0] and np.argmax(content) in range(4, 10)
 
 
-def sentence_gram(ds, layer):
-    shared = ds.shared_sentences("SYN-F", "SYN-M")
-    means = np.vstack(
-        [
-            sentence_means(ds, "SYN-F", layer, shared["FILENAME_A"]),
-            sentence_means(ds, "SYN-M", layer, shared["FILENAME_B"]),
-        ]
-    )
-    z = (means - means.mean(axis=0)) / means.std(axis=0)
-    return gram_linear(z) / z.shape[1]
-
-
-def block_contrast(gram: np.ndarray) -> tuple[float, float]:
+def block_contrast(ds, layer) -> tuple[float, float]:
     """Mean similarity of same-speaker pairs and of same-sentence (other speaker) pairs."""
-    n = len(gram) // 2
-    same_speaker = np.concatenate(
-        [gram[:n, :n][~np.eye(n, dtype=bool)], gram[n:, n:][~np.eye(n, dtype=bool)]]
-    ).mean()
-    same_sentence = np.diag(gram[:n, n:]).mean()
-    return float(same_speaker), float(same_sentence)
+    shared = ds.shared_sentences("SYN-F", "SYN-M")
+    a = sentence_means(ds, "SYN-F", layer, shared["FILENAME_A"])
+    means = np.vstack([a, sentence_means(ds, "SYN-M", layer, shared["FILENAME_B"])])
+    z = (means - means.mean(axis=0)) / means.std(axis=0)
+    gram, n, off = gram_linear(z) / z.shape[1], len(a), ~np.eye(len(a), dtype=bool)
+    same_speaker = np.concatenate([gram[:n, :n][off], gram[n:, n:][off]]).mean()
+    return float(same_speaker), float(np.diag(gram[:n, n:]).mean())
 
 
 def test_speaker_blocks_early_and_sentence_pairs_in_the_middle(ds):
-    speaker_0, sentence_0 = block_contrast(sentence_gram(ds, 0))
-    speaker_7, sentence_7 = block_contrast(sentence_gram(ds, 7))
-    assert speaker_0 > sentence_0
-    assert sentence_7 > speaker_7
+    speaker_0, sentence_0 = block_contrast(ds, 0)
+    speaker_7, sentence_7 = block_contrast(ds, 7)
+    assert speaker_0 > sentence_0 and sentence_7 > speaker_7
 
 
-def test_planted_sources_refuse_real_data(ds):
+def test_planted_sources_refuse_real_data_and_unknown_names(ds):
     class Real:
         source = "real"
 
@@ -146,19 +169,13 @@ def test_planted_sources_refuse_real_data(ds):
 
 
 def test_planted_sources_come_from_the_folder_the_dataset_was_built_from(tmp_path, ds):
-    import shutil
-
     copy = tmp_path / "sample"
     shutil.copytree(sample.SAMPLE_DIR, copy)
-    # Mirror the tongue tip front-to-back in the copy, so its articulatory source differs.
-    ema_path = copy / "ema_labels_SYN-M.csv"
-    ema = pd.read_csv(ema_path)
-    ema["TT_X"] = -ema["TT_X"]
-    ema.to_csv(ema_path, index=False)
-
+    ema = pd.read_csv(copy / "ema_labels_SYN-M.csv")
+    ema["TT_X"] = -ema["TT_X"]  # mirror the tongue tip in the copy
+    ema.to_csv(copy / "ema_labels_SYN-M.csv", index=False)
     changed = sample.load_sample_dataset(copy)
     assert changed.manifest["sample_dir"] == str(copy)
     name = changed.filenames("SYN-M")[0]
     from_copy = sample.planted_sources(changed, "SYN-M", name)["articulatory"]
-    from_default = sample.planted_sources(ds, "SYN-M", name)["articulatory"]
-    assert not np.allclose(from_copy, from_default)
+    assert not np.allclose(from_copy, sample.planted_sources(ds, "SYN-M", name)["articulatory"])

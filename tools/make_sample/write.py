@@ -1,14 +1,15 @@
 """Write the committed sample files: FLAC audio, CSV tables and the manifest.
 
-Every file is written atomically (temporary file, then ``os.replace``) with the package's
-``atomic_write``; the manifest records the settings, the versions and the sha256 of every
-other file.
+Every file is written atomically (temporary file, then ``os.replace``); the manifest records
+the settings, the versions and the sha256 of every other file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 import scipy
 import soundfile as sf
 
-from ._package import SAMPLE_RATE, atomic_write, sha256_file
+from ._package import SAMPLE_RATE
 from .corpus import (
     ANATOMY_NOTE,
     BLOCK,
@@ -49,16 +50,10 @@ RECORDING_COLUMNS = [
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write bytes atomically with the package's ``atomic_write``.
-
-    Parameters
-    ----------
-    path : Path
-        Destination file.
-    data : bytes
-        Its new contents.
-    """
-    atomic_write(path, lambda handle: handle.write(data))
+    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
 
 
 def flac_bytes(audio: np.ndarray) -> bytes:
@@ -209,7 +204,7 @@ def write_manifest(out_dir: Path, recordings: list[dict]) -> None:
         Per-recording facts (table columns plus extras for the manifest).
     """
     files = {
-        p.name: sha256_file(p)
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(out_dir.iterdir())
         if p.is_file() and p.name != "manifest.json" and not p.name.startswith(".")
     }

@@ -1,38 +1,21 @@
-"""The simulated 13-layer encoder of the offline sample (numpy only, deterministic).
+"""The simulated 13-layer, 768-dimensional encoder of the offline sample (numpy, seeded).
 
-Everything here is **synthetic**. Two speakers, ``SYN-F`` and ``SYN-M``, read IEEE sentences
-synthesised with the VocalTractLab articulatory synthesiser. Both use VocalTractLab's bundled
-adult vocal tract (changing the anatomy breaks the synthesis in vocaltractlab-cython 0.0.17);
-they differ in voice pitch (about 153 vs 86 Hz), speaking rate and segment timing.
-``tools/make_sample`` made the committed files in ``data/sample/``: 16 kHz FLAC audio,
-virtual EMA sensors at 50 Hz (``_Y`` is vertical here, lateral in the real data) and the
-phone segments. The sample has the real data's schema, so every notebook runs on it offline.
-
-The "model" is not Wav2Vec2. It is a simulated 13-layer, 768-dimensional encoder built at
-load time (numpy only, deterministic). Each layer ``l`` is a planted mixture of four sources,
-each standardised and passed through a fixed random projection to 768 dimensions::
+It is not Wav2Vec2. Each layer ``l`` mixes the four planted sources (:mod:`.sources`), each
+mapped to 768 dimensions by a fixed random projection ``P_s``::
 
     h_l(t) = Σ_s  w_s(l) · P_s · source_s(t)  +  noise_l(t)  +  anisotropy_l(t)
 
-- ``acoustic``: the log-mel spectrum (40 bands) of the frame's 400 audio samples;
-- ``articulatory``: the 12 virtual EMA coordinates of the frame;
-- ``content``: an embedding of the phone being spoken, identical for both speakers,
-  smoothed over ±2 frames (linguistic content);
-- ``speaker``: a constant per-speaker vector plus the frame's spectral tilt (speaker
-  identity and voice quality);
-- ``noise``: temporally smooth noise that drifts from layer to layer (a few noise fields,
-  each shared by neighbouring layers), so neighbouring layers resemble each other;
-- ``anisotropy``: a few dimensions with very large variance carrying a slow drift, switched
-  on in the last layers (real transformer layers have such "rogue" dimensions).
+``noise`` is smooth in time and drifts from layer to layer (a few noise fields, each shared by
+neighbouring layers), so neighbouring layers resemble each other; ``anisotropy`` is a few
+dimensions of very large variance carrying a slow drift, on in the last two layers (real
+transformer layers have such "rogue" dimensions).
 
-The weights ``w_s(l)`` are :data:`LAYER_PROFILE`. They were chosen to resemble, in shape
-only, what layer-wise analyses report for wav2vec 2.0 base: acoustic information high in the
-first layers, dipping in the middle and partly returning around layer 10, with the last two
-layers diverging (Pasad, Chou & Livescu 2021); speaker information strongest early and
-linguistic content peaking in the middle layers (Pasad et al. 2021; Shen et al. 2023);
-articulatory information present at a roughly constant low level (Cho et al. 2023). It is a
-teaching stand-in with a known answer, not a model of wav2vec 2.0, and its CKA values are
-not the real data's.
+The weights ``w_s(l)`` (:data:`LAYER_PROFILE`) resemble, in shape only, layer-wise analyses
+of wav2vec 2.0 base: acoustic information high early, dipping in the middle and partly
+returning around layer 10, the last two layers diverging (Pasad, Chou & Livescu 2021);
+speaker information strongest early and linguistic content peaking in the middle (Pasad et
+al. 2021; Shen et al. 2023); articulatory information at a roughly constant low level (Cho et
+al. 2023). A teaching stand-in with a known answer: its CKA values are not the real data's.
 """
 
 from __future__ import annotations
@@ -40,92 +23,39 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..dataset import HiddenStates
 from .sources import PARTICIPANTS, SEED, SOURCE_DIMS, SOURCES, planted, stable_seed
 
-__all__ = ["LAYER_PROFILE", "PARTICIPANTS", "SOURCES", "ground_truth", "simulate"]
-
-N_LAYERS = 13
-HIDDEN_DIM = 768
-
-_LAYERS = list(range(N_LAYERS))
+N_LAYERS, HIDDEN_DIM = 13, 768
+_PROFILE = [  # acoustic, articulatory, content, speaker, noise, anisotropy
+    (1.00, 0.60, 0.10, 0.70, 1.40, 0.0),
+    (0.95, 0.62, 0.20, 0.62, 1.40, 0.0),
+    (0.88, 0.63, 0.35, 0.52, 1.40, 0.0),
+    (0.80, 0.62, 0.50, 0.40, 1.40, 0.0),
+    (0.72, 0.58, 0.68, 0.28, 1.40, 0.0),
+    (0.64, 0.52, 0.85, 0.16, 1.40, 0.0),
+    (0.58, 0.48, 0.95, 0.08, 1.40, 0.0),
+    (0.58, 0.48, 0.95, 0.06, 1.40, 0.0),
+    (0.62, 0.48, 0.88, 0.08, 1.40, 0.0),
+    (0.68, 0.48, 0.75, 0.12, 1.40, 0.0),
+    (0.74, 0.46, 0.60, 0.16, 1.40, 0.0),
+    (0.50, 0.25, 0.50, 0.25, 1.50, 1.0),
+    (0.45, 0.22, 0.45, 0.28, 1.60, 1.1),
+]
 LAYER_PROFILE = pd.DataFrame(
-    {
-        # Amplitude of each standardised source in each layer (rows are layers 0-12).
-        "acoustic": [1.00, 0.95, 0.88, 0.80, 0.72, 0.64, 0.58, 0.58, 0.62, 0.68, 0.74, 0.50, 0.45],
-        "articulatory": [
-            0.60,
-            0.62,
-            0.63,
-            0.62,
-            0.58,
-            0.52,
-            0.48,
-            0.48,
-            0.48,
-            0.48,
-            0.46,
-            0.25,
-            0.22,
-        ],
-        "content": [0.10, 0.20, 0.35, 0.50, 0.68, 0.85, 0.95, 0.95, 0.88, 0.75, 0.60, 0.50, 0.45],
-        "speaker": [0.70, 0.62, 0.52, 0.40, 0.28, 0.16, 0.08, 0.06, 0.08, 0.12, 0.16, 0.25, 0.28],
-        # Amplitude of the layer's noise (structured + isotropic, see _layer_noise).
-        "noise": [1.40] * 11 + [1.50, 1.60],
-        # Amplitude of the few high-variance "rogue" dimensions (last two layers only).
-        "anisotropy": [0.0] * 11 + [1.0, 1.1],
-    },
-    index=pd.Index(_LAYERS, name="layer"),
+    _PROFILE,
+    columns=[*SOURCES, "noise", "anisotropy"],
+    index=pd.Index(list(range(N_LAYERS)), name="layer"),
 )
-"""Planted weights per layer (rows 0-12). Columns :data:`SOURCES` plus ``noise`` and
-``anisotropy``; see the module docstring for what each term is."""
+"""Amplitude of each standardised source, of the noise and of the rogue dimensions per layer."""
 
-_NOISE_FIELDS = 5  # independent noise fields shared out over the layers
-_NOISE_LAYER_WIDTH = 2.5  # layers; how far one noise field reaches
-_NOISE_RANK = 6  # dimensions of the structured part of each noise field (low rank, so
-# that the noise competes with the sources' dominant directions as in real layers)
+_FIELDS, _FIELD_WIDTH, _NOISE_RANK = 5, 2.5, 6  # noise fields, their reach (layers), rank
 _ISOTROPIC_SHARE = 0.2  # share of the noise variance spread over all 768 dimensions
 _ROGUE_DIMS = 4
 
 
 def ground_truth() -> pd.DataFrame:
-    """The planted weight of each source in each simulated layer.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``layer`` (0-12), columns ``acoustic``, ``articulatory``, ``content``,
-        ``speaker``: the amplitude with which each standardised source enters the layer.
-    """
+    """The planted weight of each source (columns) in each simulated layer (index ``layer``)."""
     return LAYER_PROFILE[list(SOURCES)].copy()
-
-
-def _projections() -> dict[str, np.ndarray]:
-    """Fixed random maps from each source to the 768 hidden dimensions (seeded)."""
-    rng = np.random.default_rng(SEED + 1)
-    return {
-        name: rng.standard_normal((SOURCE_DIMS[name], HIDDEN_DIM)).astype(np.float32)
-        for name in SOURCES
-    }
-
-
-def _noise_mixing() -> np.ndarray:
-    """Weights (N_LAYERS, _NOISE_FIELDS) that mix a few shared noise fields into each layer.
-
-    Field ``k`` is centred on an evenly spaced layer and falls off as a Gaussian of the layer
-    distance, so neighbouring layers share most of their noise and distant layers little.
-    Rows have unit norm, so every layer's noise has the same variance.
-    """
-    centres = np.linspace(0, N_LAYERS - 1, _NOISE_FIELDS)
-    distance = np.arange(N_LAYERS)[:, None] - centres[None, :]
-    weights = np.exp(-0.5 * (distance / _NOISE_LAYER_WIDTH) ** 2)
-    return weights / np.linalg.norm(weights, axis=1, keepdims=True)
-
-
-def _noise_projections() -> np.ndarray:
-    """Fixed maps (_NOISE_FIELDS, _NOISE_RANK, HIDDEN_DIM) of the structured noise (seeded)."""
-    rng = np.random.default_rng(SEED + 2)
-    return rng.standard_normal((_NOISE_FIELDS, _NOISE_RANK, HIDDEN_DIM), dtype=np.float32)
 
 
 def _smooth_in_time(fields: np.ndarray) -> np.ndarray:
@@ -135,48 +65,32 @@ def _smooth_in_time(fields: np.ndarray) -> np.ndarray:
     return smooth / np.sqrt(0.375)  # 0.25² + 0.5² + 0.25² of the variance is kept
 
 
-def _layer_noise(n_frames: int, rng: np.random.Generator) -> np.ndarray:
-    """Noise (N_LAYERS, n_frames, HIDDEN_DIM): smooth in time, correlated across layers.
-
-    Each of the few noise fields is mostly *structured* (a temporally smooth signal in a
-    random ``_NOISE_RANK``-dimensional subspace: everything else a layer encodes that none
-    of the planted sources explains) plus some isotropic noise over all 768 dimensions.
-    Every layer mixes the fields with :func:`_noise_mixing`; variance is ~1 per dimension.
-    """
-    latent = _smooth_in_time(
-        rng.standard_normal((_NOISE_FIELDS, n_frames, _NOISE_RANK), dtype=np.float32)
-    )
-    structured = np.einsum("ftr,frd->ftd", latent, _noise_projections()) / np.sqrt(_NOISE_RANK)
-    isotropic = _smooth_in_time(
-        rng.standard_normal((_NOISE_FIELDS, n_frames, HIDDEN_DIM), dtype=np.float32)
-    )
-    fields = np.sqrt(1 - _ISOTROPIC_SHARE) * structured + np.sqrt(_ISOTROPIC_SHARE) * isotropic
-    mixed = _noise_mixing().astype(np.float32) @ fields.reshape(_NOISE_FIELDS, -1)
-    return mixed.reshape(N_LAYERS, n_frames, HIDDEN_DIM)
-
-
-def _rogue_drift(n_frames: int, rng: np.random.Generator) -> np.ndarray:
-    """A slow random drift (n_frames, _ROGUE_DIMS) for the high-variance dimensions."""
-    drift = np.cumsum(rng.standard_normal((n_frames, _ROGUE_DIMS)), axis=0)
-    drift -= drift.mean(axis=0)
-    return drift / max(drift.std(), 1e-12)
-
-
-def _encode(sources: dict[str, np.ndarray], projections: dict, seed: int) -> np.ndarray:
+def _encode(sources: dict, projections: dict, noise_maps: np.ndarray, seed: int) -> np.ndarray:
     """The 13 simulated layers of one recording, (N_LAYERS, n_frames, 768) float32."""
     rng = np.random.default_rng(seed)
     n_frames = len(sources["acoustic"])
-    # A standardised source has total variance 1 and the projections have unit-variance
-    # entries, so each projected source has variance ~1 per hidden dimension, like the noise.
+    # Standardised sources (total variance 1) through unit-variance projections: each has
+    # variance ~1 per hidden dimension, like the noise.
     projected = np.stack([sources[name].astype(np.float32) @ projections[name] for name in SOURCES])
     weights = LAYER_PROFILE[list(SOURCES)].to_numpy()
     hidden = np.tensordot(weights.astype(np.float32), projected, axes=1)
-    noise_scale = LAYER_PROFILE["noise"].to_numpy(np.float32)[:, None, None]
-    hidden += noise_scale * _layer_noise(n_frames, rng)
-    # The rogue dimensions carry as much total variance as a source of that weight would,
-    # concentrated in _ROGUE_DIMS dimensions.
+    # Noise fields: mostly a smooth signal in a random low-rank subspace (what a layer encodes
+    # beyond the sources), plus isotropic noise. Field k centres on an evenly spaced layer and
+    # falls off as a Gaussian of the layer distance; unit-norm rows keep the variance at 1.
+    latent = _smooth_in_time(rng.standard_normal((_FIELDS, n_frames, _NOISE_RANK), np.float32))
+    structured = np.einsum("ftr,frd->ftd", latent, noise_maps) / np.sqrt(_NOISE_RANK)
+    isotropic = _smooth_in_time(rng.standard_normal((_FIELDS, n_frames, HIDDEN_DIM), np.float32))
+    fields = np.sqrt(1 - _ISOTROPIC_SHARE) * structured + np.sqrt(_ISOTROPIC_SHARE) * isotropic
+    distance = np.arange(N_LAYERS)[:, None] - np.linspace(0, N_LAYERS - 1, _FIELDS)[None, :]
+    mixing = np.exp(-0.5 * (distance / _FIELD_WIDTH) ** 2)
+    mixing /= np.linalg.norm(mixing, axis=1, keepdims=True)
+    noise = (mixing.astype(np.float32) @ fields.reshape(_FIELDS, -1)).reshape(hidden.shape)
+    hidden += LAYER_PROFILE["noise"].to_numpy(np.float32)[:, None, None] * noise
+    # Rogue dimensions: a slow drift with the total variance of a source of that weight.
+    drift = np.cumsum(rng.standard_normal((n_frames, _ROGUE_DIMS)), axis=0)
+    drift -= drift.mean(axis=0)
+    drift /= max(drift.std(), 1e-12)
     rogue_scale = LAYER_PROFILE["anisotropy"].to_numpy() * np.sqrt(HIDDEN_DIM / _ROGUE_DIMS)
-    drift = _rogue_drift(n_frames, rng)
     hidden[:, :, :_ROGUE_DIMS] += (rogue_scale[:, None, None] * drift[None]).astype(np.float32)
     hidden.flags.writeable = False
     return hidden
@@ -184,25 +98,25 @@ def _encode(sources: dict[str, np.ndarray], projections: dict, seed: int) -> np.
 
 def simulate(
     recordings: pd.DataFrame, phones: pd.DataFrame, ema: dict, audio_of: dict
-) -> tuple[dict, dict[str, HiddenStates]]:
+) -> tuple[dict, dict]:
     """Planted sources and simulated hidden states of every sample recording.
 
-    Returns
-    -------
-    (sources, hidden_states)
-        ``sources[(participant, filename)]`` is a dict of standardised source arrays;
-        ``hidden_states[participant]`` is ``{layer: {filename: (T, 768) float32}}``.
+    Returns ``(sources, hidden_states)``: ``sources[(participant, filename)]`` is a dict of
+    standardised source arrays, ``hidden_states[participant][layer][filename]`` a ``(T, 768)``
+    float32 array.
     """
     sources = planted(recordings, phones, ema, audio_of)
-    projections = _projections()
-    states: dict[str, HiddenStates] = {}
-    for participant in PARTICIPANTS:
-        names = recordings.loc[recordings["PARTICIPANT"] == participant, "FILENAME"]
-        per_layer: HiddenStates = {layer: {} for layer in _LAYERS}
-        for filename in names:
-            seed = stable_seed(participant, filename)
-            layers = _encode(sources[(participant, filename)], projections, seed)
-            for layer in _LAYERS:
-                per_layer[layer][filename] = layers[layer]
-        states[participant] = per_layer
+    rng = np.random.default_rng(SEED + 1)
+    projections = {
+        name: rng.standard_normal((SOURCE_DIMS[name], HIDDEN_DIM)).astype(np.float32)
+        for name in SOURCES
+    }
+    shape = (_FIELDS, _NOISE_RANK, HIDDEN_DIM)
+    noise_maps = np.random.default_rng(SEED + 2).standard_normal(shape, dtype=np.float32)
+    states = {p: {layer: {} for layer in range(N_LAYERS)} for p in PARTICIPANTS}
+    for row in recordings.itertuples(index=False):
+        key = (row.PARTICIPANT, row.FILENAME)
+        layers = _encode(sources[key], projections, noise_maps, stable_seed(*key))
+        for layer in range(N_LAYERS):
+            states[row.PARTICIPANT][layer][row.FILENAME] = layers[layer]
     return sources, states

@@ -1,9 +1,9 @@
-"""The built-in offline sample: read the committed files, simulate the encoder, build a Dataset.
+"""Read the committed sample files, simulate the encoder, build a Dataset (once per process).
 
-The committed files in ``tutorial_utils/data/sample/`` (16 kHz FLAC audio, virtual EMA at
-50 Hz, phone segments, manifest) were written by ``tools/make_sample``; the hidden states come
-from the simulated encoder in :mod:`tutorial_utils.sample.encoder`. See that module for what
-is planted.
+``tools/make_sample`` wrote the files in ``tutorial_utils/data/sample/``: 16 kHz FLAC audio of
+two synthetic speakers (VocalTractLab's adult vocal tract, voice pitch about 153 and 86 Hz),
+virtual EMA at 50 Hz (``_Y`` is vertical here, lateral in the real data), phone segments and
+a manifest. The hidden states come from :mod:`tutorial_utils.sample.encoder`.
 """
 
 from __future__ import annotations
@@ -18,11 +18,8 @@ import soundfile as sf
 from threadpoolctl import threadpool_limits
 
 from ..dataset import Dataset
-from ..frames import SAMPLE_RATE
 from .encoder import simulate
 from .sources import PARTICIPANTS
-
-__all__ = ["SAMPLE_DIR", "load_sample_dataset", "planted_sources"]
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
 _DESCRIPTION = (
@@ -34,70 +31,43 @@ _DESCRIPTION = (
 )
 
 
-def _read_tables(sample_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Recordings, phone segments and per-participant EMA tables of the sample."""
-    if not (sample_dir / "recordings.csv").is_file():
-        raise FileNotFoundError(
-            f"The offline sample is missing from {sample_dir}. Reinstall the package "
-            "(pip install -e .) or restore tutorial_utils/data/sample from the repository."
-        )
-    recordings = pd.read_csv(sample_dir / "recordings.csv")
-    phones = pd.read_csv(sample_dir / "phones.csv", keep_default_na=False)
-    ema = {p: pd.read_csv(sample_dir / f"ema_labels_{p}.csv") for p in PARTICIPANTS}
-    return recordings, phones, ema
-
-
-def _read_audio(path: Path) -> np.ndarray:
-    audio, rate = sf.read(path, dtype="float32")
-    if rate != SAMPLE_RATE:
-        raise ValueError(f"{path.name}: expected {SAMPLE_RATE} Hz audio, found {rate} Hz.")
-    return audio
-
-
 @lru_cache(maxsize=2)
-def _build(sample_dir: str) -> tuple[dict, dict, dict, dict]:
-    """Load the committed files and simulate the encoder once per process."""
+def _build(sample_dir: str) -> tuple[dict, dict, dict, dict, dict]:
+    """Tables, EMA, hidden states, planted sources and manifest of the sample in a folder."""
     folder = Path(sample_dir)
-    recordings, phones, ema = _read_tables(folder)
+    if not (folder / "manifest.json").is_file():
+        raise FileNotFoundError(
+            f"The offline sample is missing from {folder}; reinstall the package (pip install "
+            "-e .) or restore tutorial_utils/data/sample from the repository."
+        )
+    recordings = pd.read_csv(folder / "recordings.csv")
+    phones = pd.read_csv(folder / "phones.csv", keep_default_na=False)  # keep "sil" a string
+    ema = {p: pd.read_csv(folder / f"ema_labels_{p}.csv") for p in PARTICIPANTS}
     audio_of = {}
     for row in recordings.itertuples(index=False):
-        audio_of[row.FILENAME] = _read_audio(folder / row.AUDIO_FILE)
+        audio_of[row.FILENAME] = sf.read(folder / row.AUDIO_FILE, dtype="float32")[0]
         audio_of[row.FILENAME].flags.writeable = False
-    # One BLAS thread: the encoder's products are small and memory-bound, and on a busy
-    # machine extra threads mostly wait for each other (3x slower on 2 shared cores); the
-    # result is the same bits either way.
+    # One BLAS thread: the products are small, and on a busy machine extra threads mostly wait
+    # for each other; the bits are the same either way.
     with threadpool_limits(limits=1, user_api="blas"):
         sources, states = simulate(recordings, phones, ema, audio_of)
     tables = {}
     for participant in PARTICIPANTS:
-        rows = recordings.loc[recordings["PARTICIPANT"] == participant]
-        tables[participant] = pd.DataFrame(
-            {
-                "FILENAME": rows["FILENAME"].to_list(),
-                "SENTENCE": rows["SENTENCE"].to_list(),
-                "AUDIO": [audio_of[name] for name in rows["FILENAME"]],
-            }
-        )
+        rows = recordings.loc[recordings["PARTICIPANT"] == participant, ["FILENAME", "SENTENCE"]]
+        tables[participant] = rows.reset_index(drop=True)
+        tables[participant]["AUDIO"] = [audio_of[name] for name in rows["FILENAME"]]
     manifest = json.loads((folder / "manifest.json").read_text())
-    return tables, ema, states, {"sources": sources, "manifest": manifest}
+    return tables, ema, states, sources, manifest
 
 
 def load_sample_dataset(sample_dir: str | Path | None = None) -> Dataset:
-    """The built-in synthetic sample as a :class:`~tutorial_utils.dataset.Dataset`.
+    """The built-in synthetic sample (``source == "sample"``, participants SYN-F and SYN-M).
 
-    Parameters
-    ----------
-    sample_dir : str or Path, optional
-        Folder with the committed sample files (default: the package's ``data/sample``).
-
-    Returns
-    -------
-    Dataset
-        ``source == "sample"``, participants ``["SYN-F", "SYN-M"]``. Arrays are read-only
-        (they are shared between calls); copy one before changing it.
+    ``sample_dir`` defaults to the package's ``data/sample``. Arrays are read-only (shared
+    between calls); copy one before changing it.
     """
     folder = str(Path(sample_dir) if sample_dir else SAMPLE_DIR)
-    tables, ema, states, extras = _build(folder)
+    tables, ema, states, _, manifest = _build(folder)
     return Dataset(
         source="sample",
         description=_DESCRIPTION,
@@ -105,36 +75,23 @@ def load_sample_dataset(sample_dir: str | Path | None = None) -> Dataset:
         ema=ema,
         hidden_states=states,
         model_name="simulated-encoder (tutorial_utils.sample)",
-        manifest={**extras["manifest"], "sample_dir": folder},
+        manifest={**manifest, "sample_dir": folder},
     )
 
 
 def planted_sources(dataset: Dataset, participant: str, filename: str) -> dict[str, np.ndarray]:
     """The standardised planted sources of one sample recording, on the model frame grid.
 
-    Parameters
-    ----------
-    dataset : Dataset
-        The sample (``load_dataset("sample")``); real data have no planted sources.
-    participant, filename : str
-
-    Returns
-    -------
-    dict
-        ``{"acoustic": (T, 40), "articulatory": (T, 12), "content": (T, 32),
-        "speaker": (T, 17)}`` float64 arrays. Within one recording the speaker vector is
-        constant, so only the spectral-tilt column of ``speaker`` varies; speaker identity
-        is visible across recordings (e.g. in sentence means), not within one.
+    Returns ``{"acoustic": (T, 40), "articulatory": (T, 12), "content": (T, 32), "speaker":
+    (T, 17)}`` float64 copies. Within one recording the speaker vector is constant (only its
+    spectral-tilt column varies); speaker identity shows across recordings.
     """
     if dataset.source != "sample":
         raise ValueError(
-            "Planted sources exist only for the synthetic sample; load it with "
-            'load_dataset("sample").'
+            'Planted sources exist only for the synthetic sample: load_dataset("sample").'
         )
-    # The folder the dataset was built from (cached by _build, so nothing is recomputed).
-    sources = _build(dataset.manifest.get("sample_dir", str(SAMPLE_DIR)))[3]["sources"]
-    key = (participant, filename)
-    if key not in sources:
-        names = sorted(f for p, f in sources if p == participant)
-        raise KeyError(f"No sample recording {filename!r} for {participant!r}; valid: {names}.")
-    return {name: array.copy() for name, array in sources[key].items()}
+    sources = _build(dataset.manifest["sample_dir"])[3]
+    if (participant, filename) not in sources:
+        valid = sorted(f for p, f in sources if p == participant)
+        raise KeyError(f"No sample recording {filename!r} for {participant!r}; valid: {valid}.")
+    return {name: array.copy() for name, array in sources[(participant, filename)].items()}
