@@ -1,10 +1,7 @@
 """The figures the notebooks share: a tidy table or a matrix in, Axes (or a Figure) out.
 
-Curves are :func:`seaborn.lineplot` on the *per-recording* table, so the mean and its band are
-seaborn's (``errorbar=``, e.g. :func:`tutorial_utils.stats.errorbar`); matrices are heatmaps;
-audio uses :mod:`librosa.display`. Nothing here computes a statistic. Matplotlib, seaborn and
-librosa load on the first figure.
-"""
+Curves are :func:`seaborn.lineplot` on the *per-recording* table: the mean and its band are
+seaborn's (``errorbar=``); nothing here computes a statistic. Heavy libraries load lazily."""
 
 from __future__ import annotations
 
@@ -22,12 +19,10 @@ if TYPE_CHECKING:
 
 PALETTE = "colorblind"
 NULL_COLOUR = "0.45"
-BAND = "95% CI over recordings"
 
 
 def show(figure: Figure | Axes) -> None:
-    """Display a figure (or an Axes' figure) once in the notebook output, then close it; works
-    under every backend, ``Agg`` included."""
+    """Display a figure (or an Axes' figure) once, under any backend, then close it."""
     import matplotlib.pyplot as plt
     from IPython.display import display
 
@@ -42,6 +37,27 @@ def _axes(ax: Axes | None, figsize: tuple[float, float] = (7.0, 4.0)) -> Axes:
     return plt.subplots(figsize=figsize, layout="constrained")[1] if ax is None else ax
 
 
+def _panels(n: int, ncols: int, height: float, **kws) -> tuple[Figure, np.ndarray]:
+    """A 13-inch-wide figure with ``n`` panels in rows of ``ncols``, unused cells hidden."""
+    import matplotlib.pyplot as plt
+
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(13.0, height * nrows), squeeze=False, **kws)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
+def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, xticks=None, which="major", **legend):
+    """Ticks, titles, a light grid and a small legend: how every curve figure ends."""
+    if xticks is not None:
+        ax.set_xticks(sorted(xticks))
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3, which=which)
+    ax.legend(fontsize="small", **legend)
+    return ax
+
+
 # ----------------------------------------------------------------- curves over layers or lags
 
 
@@ -49,23 +65,14 @@ def _curves(ax: Axes, table: pd.DataFrame, x: str, hue: str, errorbar, null_labe
     """Mean ``value`` against ``x`` with a band, one curve per ``hue`` level (dashed: null)."""
     import seaborn as sns
 
-    levels = list(dict.fromkeys(table[hue]))
-    names = {lv: str(lv) if null_label is None else f"{lv}: {null_label}" for lv in levels}
-    observed = null_label is None
-    sns.lineplot(
-        data=table.assign(**{hue: table[hue].map(names)}),
-        x=x,
-        y="value",
-        hue=hue,
-        palette=dict(zip(names.values(), sns.color_palette(PALETTE, len(levels)), strict=True)),
-        errorbar=errorbar,
-        seed=0,
-        marker="o" if observed else None,
-        markersize=4,
-        linestyle="-" if observed else "--",
-        err_kws={"alpha": 0.25 if observed else 0.15, "linewidth": 0},
-        ax=ax,
-    )
+    levels, observed = list(dict.fromkeys(table[hue])), null_label is None
+    names = {lv: str(lv) if observed else f"{lv}: {null_label}" for lv in levels}
+    palette = dict(zip(names.values(), sns.color_palette(PALETTE, len(levels)), strict=True))
+    band = {"alpha": 0.25 if observed else 0.15, "linewidth": 0}
+    kws = {"marker": "o" if observed else None, "linestyle": "-" if observed else "--"}
+    kws |= {"errorbar": errorbar, "seed": 0, "markersize": 4, "err_kws": band, "palette": palette}
+    data = table.assign(**{hue: table[hue].map(names)})
+    sns.lineplot(data=data, x=x, y="value", hue=hue, ax=ax, **kws)
 
 
 def cka_by_layer(
@@ -77,25 +84,18 @@ def cka_by_layer(
     errorbar: object = ("ci", 95),
     title: str = "CKA between each layer and the targets",
 ) -> Axes:
-    """CKA against layer: mean over recordings with a band, one curve per ``hue`` level.
-
-    ``table`` has one row per recording and layer (columns ``layer``, ``value``, ``hue``);
-    ``null``, a baseline table with the same columns, is drawn dashed. ``errorbar`` goes to
-    :func:`seaborn.lineplot`.
-    """
+    """CKA against layer, one curve per ``hue`` level: the mean over recordings (a row per
+    recording and layer: ``layer``, ``value``, ``hue``) with a band (``errorbar`` for
+    :func:`seaborn.lineplot`); ``null``, a baseline table with the same columns, dashed."""
     ax = _axes(ax)
     _curves(ax, table, "layer", hue, errorbar)
     if null is not None:
         baselines = null["baseline"].unique() if "baseline" in null.columns else []
         label = f"null ({baselines[0]})" if len(baselines) == 1 else "null"
         _curves(ax, null, "layer", hue, errorbar, null_label=label)
-    ax.set_xticks(sorted(table["layer"].unique()))
-    ax.set_xlabel("layer (0 = transformer input, 1–12 = transformer layers)")
-    ax.set_ylabel("CKA (mean over recordings)")
-    ax.set_title(f"{title}\n(lines: mean; bands: {BAND})")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="best")
-    return ax
+    xlabel = "layer (0 = transformer input, 1–12 = transformer layers)"
+    title = f"{title}\n(lines: mean; bands: 95% CI over recordings)"
+    return _finish(ax, title, xlabel, "CKA (mean over recordings)", table["layer"].unique())
 
 
 def lag_curve(table: pd.DataFrame, *, errorbar: object = ("ci", 95)) -> Axes:
@@ -105,12 +105,9 @@ def lag_curve(table: pd.DataFrame, *, errorbar: object = ("ci", 95)) -> Axes:
     _curves(ax, table, "lag_ms", "target", errorbar)
     ax.axvline(0, color=NULL_COLOUR, linewidth=1)
     layers = ", ".join(str(v) for v in sorted(table["layer"].unique()))
-    ax.set_title(f"CKA of layer {layers} with time-shifted targets\n(bands: {BAND})")
-    ax.set_xlabel("lag (ms); positive = targets from later than the model frame")
-    ax.set_ylabel("linear CKA (mean over recordings)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    return ax
+    title = f"CKA of layer {layers} with time-shifted targets\n(bands: 95% CI over recordings)"
+    xlabel = "lag (ms); positive = targets from later than the model frame"
+    return _finish(ax, title, xlabel, "linear CKA (mean over recordings)")
 
 
 def layer_profile(
@@ -129,23 +126,10 @@ def layer_profile(
     ax = _axes(ax)
     long = table.melt(id_vars="layer", value_vars=list(columns), var_name="curve")
     long["curve"] = [(labels or {}).get(c, c) for c in long["curve"]]
-    sns.lineplot(
-        data=long,
-        x="layer",
-        y="value",
-        hue="curve",
-        estimator=None,
-        marker="o",
-        markersize=4,
-        palette=PALETTE,
-        ax=ax,
-    )
+    kws = {"estimator": None, "marker": "o", "markersize": 4, "palette": PALETTE, "ax": ax}
+    sns.lineplot(data=long, x="layer", y="value", hue="curve", **kws)
     ax.axhline(0, color=NULL_COLOUR, linewidth=1)
-    ax.set_xticks(sorted(table["layer"].unique()))
-    ax.set(xlabel="layer", ylabel=ylabel, title=title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    return ax
+    return _finish(ax, title, "layer", ylabel, table["layer"].unique())
 
 
 def noise_cka(
@@ -158,21 +142,15 @@ def noise_cka(
 
     ax = _axes(ax, (8.0, 4.5))
     groups = list(table.groupby(["estimator", "n_features"], sort=True))
-    for ((estimator, d), part), colour in zip(
-        groups, sns.color_palette(PALETTE, len(groups)), strict=True
-    ):
+    colours = sns.color_palette(PALETTE, len(groups))
+    for ((estimator, d), part), colour in zip(groups, colours, strict=True):
         part = part.sort_values("ratio")
         style = "o-" if estimator == "biased" else "s--"
         ax.plot(part["ratio"], part["mean"], style, color=colour, label=f"{estimator}, d = {d}")
         ax.fill_between(part["ratio"], part["q05"], part["q95"], color=colour, alpha=0.2)
     expected = table[table["estimator"] == "biased"].sort_values("ratio")
-    ax.plot(
-        expected["ratio"],
-        expected["expected"],
-        color=NULL_COLOUR,
-        linewidth=1,
-        label="d / (d + n), approximate biased expectation",
-    )
+    label = "d / (d + n), approximate biased expectation"
+    ax.plot(expected["ratio"], expected["expected"], color=NULL_COLOUR, linewidth=1, label=label)
     for i, (name, ratio) in enumerate((marks or {}).items()):
         ax.axvline(ratio, color="0.3", linestyle=":", linewidth=1)
         ax.annotate(
@@ -180,19 +158,16 @@ def noise_cka(
         )
     ax.axhline(0, color=NULL_COLOUR, linewidth=1)
     ax.set_xscale("log")
-    ax.set_xlabel("d / n (features per stimulus, log scale)")
-    ax.set_ylabel("linear CKA (unrelated data)")
-    ax.set_title("CKA between independent noise matrices\n(lines: mean; bands: 5–95% of repeats)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize="small", loc="upper left")
-    return ax
+    title = "CKA between independent noise matrices\n(lines: mean; bands: 5–95% of repeats)"
+    xlabel = "d / n (features per stimulus, log scale)"
+    return _finish(ax, title, xlabel, "linear CKA (unrelated data)", None, "both", loc="upper left")
 
 
 # ------------------------------------------------------- matrices: Grams, RDMs, layer × layer
 
 
 def _heatmap(ax: Axes, matrix, names, labels=None, cbar_label=None, annot=False, square=False,
-             **style) -> None:  # fmt: skip
+             **style) -> Axes:  # fmt: skip
     """``matrix`` as a ``pcolormesh``, row 0 at the top, as :func:`seaborn.heatmap` draws it
     (which redraws the whole figure per call: seconds for a 13-panel grid). ``names``: title,
     x and y label; ``style``: cmap, vmin, vmax; ``annot`` writes each value in its cell."""
@@ -217,10 +192,10 @@ def _heatmap(ax: Axes, matrix, names, labels=None, cbar_label=None, annot=False,
                 ax.text(col + 0.5, row + 0.5, f"{value:.2f}", ha="center", va="center",
                         fontsize=6, color="0.15" if light[row, col] else "white")  # fmt: skip
     if cbar_label is not None:
-        bar = ax.figure.colorbar(mesh, ax=ax, shrink=0.85)
-        bar.set_label(cbar_label)
+        bar = ax.figure.colorbar(mesh, ax=ax, shrink=0.85, label=cbar_label)
         bar.outline.set_linewidth(0)
     ax.set(title=names[0], xlabel=names[1], ylabel=names[2])
+    return ax
 
 
 def gram(
@@ -242,9 +217,8 @@ def gram(
     if cmap is None and vmin is None and vmax is None and np.nanmin(matrix) < 0:
         cmap, vmax = "RdBu_r", float(np.nanmax(np.abs(matrix)))
         vmin = -vmax
-    names = (title, axis_label, axis_label)
-    _heatmap(ax, matrix, names, labels, cbar_label, cmap=cmap or "viridis", vmin=vmin, vmax=vmax)
-    return ax
+    style = {"cmap": cmap or "viridis", "vmin": vmin, "vmax": vmax}
+    return _heatmap(ax, matrix, (title, axis_label, axis_label), labels, cbar_label, **style)
 
 
 def gram_grid(
@@ -257,25 +231,16 @@ def gram_grid(
 ) -> Figure:
     """``{layer: (n, n)}`` matrices as small multiples on one colour scale centred on 0, the
     ``labels`` on the left column and bottom row, ``panel_titles`` under "layer k"."""
-    import matplotlib.pyplot as plt
-
-    keys, ncols = list(matrices), 5
-    nrows = -(-len(keys) // ncols)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(2.6 * ncols, 2.7 * nrows), layout="constrained", squeeze=False
-    )
+    keys = list(matrices)
+    fig, axes = _panels(len(keys), 5, 2.7, layout="constrained")
     top = max(float(np.nanmax(np.abs(m))) for m in matrices.values())
-    for index, ax in enumerate(axes.flat):
-        if index >= len(keys):
-            ax.set_visible(False)
-            continue
-        row, col = divmod(index, ncols)
-        bottom = row == nrows - 1 or index + ncols >= len(keys)
-        extra = (panel_titles or {}).get(keys[index])
-        names = (f"layer {keys[index]}" + (f"\n{extra}" if extra else ""), "", "")
-        _heatmap(ax, matrices[keys[index]], names, labels, cmap="RdBu_r", vmin=-top, vmax=top)
+    for index, (ax, key) in enumerate(zip(axes.flat, keys, strict=False)):
+        extra = (panel_titles or {}).get(key)
+        names = (f"layer {key}" + (f"\n{extra}" if extra else ""), "", "")
+        _heatmap(ax, matrices[key], names, labels, cmap="RdBu_r", vmin=-top, vmax=top)
         ax.title.set_fontsize(9)
-        ax.tick_params(labelsize=6, left=col == 0, labelleft=col == 0 and labels is not None)
+        left, bottom = index % 5 == 0, index + 5 >= len(keys)  # labels outside the grid only
+        ax.tick_params(labelsize=6, left=left, labelleft=left and labels is not None)
         ax.tick_params(bottom=bottom, labelbottom=bottom and labels is not None)
     fig.supxlabel("recording")
     fig.supylabel("recording")
@@ -300,9 +265,8 @@ def layer_heatmap(
     frame = pd.DataFrame(matrix).astype(float)
     size = (max(5.0, 0.45 * frame.shape[1] + 2.0), max(4.0, 0.4 * frame.shape[0] + 1.5))
     ax = _axes(ax, size)
-    names = (title, xlabel, ylabel)
-    _heatmap(ax, frame, names, None, cbar_label, annot, True, vmin=vmin, vmax=1.0, cmap="magma")
-    return ax
+    style = {"vmin": vmin, "vmax": 1.0, "cmap": "magma"}
+    return _heatmap(ax, frame, (title, xlabel, ylabel), None, cbar_label, annot, True, **style)
 
 
 def layer_heatmaps(
@@ -313,16 +277,11 @@ def layer_heatmaps(
 ) -> Figure:
     """:func:`layer_heatmap` panels two per row, ``{title: matrix}``, without values; colours
     from 0 (or the smallest value, if negative) to 1, so debiased values below 0 show."""
-    import matplotlib.pyplot as plt
-
-    nrows = -(-len(panels) // 2)
-    fig, axes = plt.subplots(nrows, 2, figsize=(13.0, 5.5 * nrows), squeeze=False)
+    fig, axes = _panels(len(panels), 2, 5.5)
     for ax, (title, matrix) in zip(axes.ravel(), panels.items(), strict=False):
         low = min(0.0, float(np.nanmin(np.asarray(matrix, dtype=float))))
         layer_heatmap(matrix, ax=ax, annot=False, vmin=low, title=title, xlabel=xlabel,
                       ylabel=ylabel)  # fmt: skip
-    for ax in axes.ravel()[len(panels) :]:
-        ax.set_visible(False)
     fig.tight_layout()
     return fig
 
@@ -330,37 +289,33 @@ def layer_heatmaps(
 # ------------------------------------------------- several measures (chapters 05 and 06)
 
 
+def _facets(data, y, hue, col, orders, title, title_y, legend_at, **kws) -> Figure:
+    """One :func:`seaborn.relplot` line panel per ``col`` level over ``layer``, the legend
+    beside the grid (``legend_at``: its centre, else right of the grid)."""
+    import seaborn as sns
+
+    grid = sns.relplot(data=data, x="layer", y=y, hue=hue, hue_order=list(orders[0]), col=col,
+                       col_order=list(orders[1]), kind="line", **kws)  # fmt: skip
+    grid.set_titles("{col_name}").set(xticks=sorted(data["layer"].unique())[::2])
+    grid.figure.suptitle(title, y=title_y)
+    where = ("center", legend_at) if legend_at else ("center left", (1.0, 0.5))
+    sns.move_legend(grid, where[0], bbox_to_anchor=where[1], frameon=False)
+    return grid.figure
+
+
 def measures_with_nulls(
     scores: pd.DataFrame, measures: Sequence[str], targets: Sequence[str]
 ) -> Figure:
     """One panel per measure on its own scale: observed solid, null dashed (``scores``:
     ``measure, target, layer, version, value``; a ``version`` other than "observed" is null)."""
-    import seaborn as sns
-
     kind = np.where(scores["version"] == "observed", "observed", "null (circular shift)")
-    grid = sns.relplot(
-        data=scores.assign(kind=kind),
-        x="layer",
-        y="value",
-        hue="target",
-        hue_order=list(targets),
-        style="kind",
-        col="measure",
-        col_order=list(measures),
-        col_wrap=3,
-        kind="line",
-        errorbar=None,
-        height=2.6,
-        aspect=1.3,
+    return _facets(
+        scores.assign(kind=kind), "value", "target", "measure", (targets, measures),
+        "Each measure on its own scale, with its circular-shift null", 1.03,
+        (0.83, 0.27) if len(measures) > 3 and len(measures) % 3 else None,  # empty last panel
+        style="kind", col_wrap=3, errorbar=None, height=2.6, aspect=1.3,
         facet_kws={"sharey": False, "legend_out": False},  # no extra draw to size the legend
-    )
-    grid.set_titles("{col_name}").set(xticks=sorted(scores["layer"].unique())[::2])
-    grid.figure.suptitle("Each measure on its own scale, with its circular-shift null", y=1.03)
-    if len(measures) > 3 and len(measures) % 3:  # the legend in the last row's empty panel
-        sns.move_legend(grid, "center", bbox_to_anchor=(0.83, 0.27), frameon=False)
-    else:
-        sns.move_legend(grid, "center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    return grid.figure
+    )  # fmt: skip
 
 
 def rescaled_profiles(
@@ -368,43 +323,15 @@ def rescaled_profiles(
 ) -> Figure:
     """The ``rescaled gap`` profiles of all measures over ``layer``, one panel per target
     (:func:`tutorial_utils.agreement.rescaled_gaps`)."""
-    import seaborn as sns
-
-    grid = sns.relplot(
-        data=gaps,
-        x="layer",
-        y="rescaled gap",
-        hue="measure",
-        hue_order=list(measures),
-        style="measure",
-        style_order=list(measures),
-        col="target",
-        col_order=list(targets),
-        kind="line",
-        markers=True,
-        dashes=False,
-        height=3.4,
-        aspect=1.3,
-        facet_kws={"legend_out": False},
-    )
-    grid.set_titles("{col_name}").set(xticks=sorted(gaps["layer"].unique())[::2])
-    grid.figure.suptitle(
-        f"Layer profiles of {len(measures)} measures (gap above the null, rescaled)", y=1.04
-    )
-    sns.move_legend(grid, "center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    return grid.figure
+    return _facets(
+        gaps, "rescaled gap", "measure", "target", (measures, targets),
+        f"Layer profiles of {len(measures)} measures (gap above the null, rescaled)", 1.04, None,
+        style="measure", style_order=list(measures), markers=True, dashes=False, height=3.4,
+        aspect=1.3, facet_kws={"legend_out": False},
+    )  # fmt: skip
 
 
 # ------------------------------------------- raw material (chapter 00): EMA, audio, frame grid
-
-SENSOR_NAMES = {
-    "TR": "tongue rear",
-    "TB": "tongue blade",
-    "TT": "tongue tip",
-    "UL": "upper lip",
-    "LL": "lower lip",
-    "JAW": "jaw (lower incisor)",
-}
 
 
 def ema_trajectories(
@@ -420,13 +347,14 @@ def ema_trajectories(
     times = np.arange(len(ema)) / (SAMPLE_RATE / FRAME_HOP)
     fig, axes = plt.subplots(len(EMA_SENSORS), 1, figsize=(8, 9), sharex=True, layout="constrained")
     colours = sns.color_palette(PALETTE, 2)
-    for i, (ax, sensor) in enumerate(zip(axes, EMA_SENSORS, strict=True)):
+    names = "tongue rear,tongue blade,tongue tip,upper lip,lower lip,jaw (lower incisor)".split(",")
+    for i, (ax, sensor, name) in enumerate(zip(axes, EMA_SENSORS, names, strict=True)):
         for j, axis in enumerate(("X", y_axis)):
-            offset = ema[:, 2 * i + j].mean()
-            label = f"{axis} (mean {offset:.1f} mm)"
-            ax.plot(times, ema[:, 2 * i + j] - offset, color=colours[j], label=label)
+            values = ema[:, 2 * i + j]  # drawn around its mean: one scale for both
+            label = f"{axis} (mean {values.mean():.1f} mm)"
+            ax.plot(times, values - values.mean(), color=colours[j], label=label)
         ax.set_ylabel(f"{sensor}\n(mm)")
-        ax.set_title(SENSOR_NAMES.get(sensor, sensor), fontsize=9, loc="left")
+        ax.set_title(name, fontsize=9, loc="left")
         ax.legend(fontsize="x-small", loc="upper right")
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("time (s)")
@@ -453,8 +381,8 @@ def waveform_spectrogram(
     window, hop = int(0.025 * sr), int(0.010 * sr)
     power = np.abs(librosa.stft(audio, n_fft=window, hop_length=hop)) ** 2
     db = librosa.power_to_db(power, ref=np.max, top_db=80.0)
-    mesh = librosa.display.specshow(db, sr=sr, hop_length=hop, n_fft=window, x_axis="time",
-                                    y_axis="hz", ax=bottom, cmap="magma")  # fmt: skip
+    axes = {"x_axis": "time", "y_axis": "hz", "ax": bottom, "cmap": "magma"}
+    mesh = librosa.display.specshow(db, sr=sr, hop_length=hop, n_fft=window, **axes)
     fig.colorbar(mesh, ax=bottom).set_label("power (dB)")
     bottom.set(ylabel="frequency (Hz)", xlabel="time (s)")
     bottom.set_title("spectrogram (25 ms windows, 10 ms hop)", fontsize=9, loc="left")
@@ -463,10 +391,9 @@ def waveform_spectrogram(
 
 
 def frame_grid(n_samples: int) -> Figure:
-    """How model frames, MFCC frames and EMA rows line up on the 20 ms grid, for the first and
-    the last 5 frames of a recording of ``n_samples`` samples: Wav2Vec2's 25 ms windows every
-    20 ms, the grid MFCC windows (identical), the original recipe's centred windows with the
-    stretched hop ``n_samples // T`` (which drift), and the EMA rows at ``t × 20 ms``."""
+    """The first and last 5 frames of a recording of ``n_samples`` samples on the 20 ms grid:
+    Wav2Vec2's 25 ms windows, the grid MFCC windows (identical), the original recipe's centred
+    windows with the stretched hop ``n_samples // T`` (which drift) and the EMA rows."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -479,8 +406,9 @@ def frame_grid(n_samples: int) -> Figure:
     ]
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), layout="constrained", sharey=True)
     n_show = min(5, n_frames)
-    for ax, shown in zip(axes, (range(n_show), range(n_frames - n_show, n_frames)), strict=True):
-        shown = np.asarray(shown)
+    for ax, shown, part in zip(axes, (0, n_frames - n_show), ("start", "end"), strict=True):
+        shown = np.arange(shown, shown + n_show)
+        ax.set_title(f"{part} of the recording", fontsize=9)
         for row, step, offset, length, colour, label in streams:
             for k, start in enumerate(shown * step * ms + offset * ms):  # alternate heights
                 y = row + (0.12 if k % 2 else -0.12)
@@ -495,8 +423,6 @@ def frame_grid(n_samples: int) -> Figure:
         ax.set_ylim(-0.6, 3.7)
         ax.set_xlabel("time (ms)")
         ax.grid(axis="x", alpha=0.3)
-    axes[0].set_title("start of the recording", fontsize=9)
-    axes[1].set_title("end of the recording", fontsize=9)
     axes[0].set_ylabel("frame stream")
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside lower center", ncols=2, fontsize="small")
