@@ -1,9 +1,6 @@
-"""Which data a notebook runs on, and the numbers the tutorial reports for the real data.
-
-The synthetic sample lets every notebook run offline, but its numbers are not the tutorial's
-results. The reported numbers are kept once, in :data:`REAL_CKA` and :data:`REAL_FINDINGS`;
-the callout (:func:`data_notice`) and the comparison tables are written from them.
-"""
+"""Which data a notebook runs on (the offline sample's numbers are not the tutorial's
+results), and the numbers reported for the real data, kept once in :data:`REAL_CKA` and
+:data:`REAL_FINDINGS`: the callout and the comparison tables are written from them."""
 
 from __future__ import annotations
 
@@ -25,8 +22,7 @@ REAL_CKA: dict[str, dict[int, tuple[float, float]]] = {
     "EMA": {0: (0.31, 0.31), 3: (0.34, 0.34), 10: (0.29, 0.29), 11: (0.12, 0.13),
             12: (0.12, 0.13)},
 }  # fmt: skip
-"""Reported frame-level linear CKA of a layer with a target, mean over recordings:
-``{target: {layer: (low, high)}}`` (equal bounds for a single value), rounded as reported."""
+"""Reported frame-level linear CKA, mean over recordings: ``{target: {layer: (low, high)}}``."""
 
 REAL_FINDINGS: dict[str, object] = {
     "source": (
@@ -50,8 +46,7 @@ REPORTED_SETUP: dict[str, object] = {
     "mfcc": "mfcc_original",
     "hidden_states": "frame_states",
 }
-"""What the reported CKA was computed on: one speaker, five shared sentences, the original MFCC
-recipe (a key of :data:`tutorial_utils.targets.TARGETS`) and the original frame states."""
+"""What the reported CKA was computed on (``mfcc``: a key of ``targets.TARGETS``)."""
 
 BY_DESIGN = (
     "On the synthetic sample, agreement with the real numbers is by design: the simulated "
@@ -60,26 +55,21 @@ BY_DESIGN = (
 
 
 def reported_recordings(dataset: Dataset) -> list[tuple[str, str]]:
-    """``(participant, filename)`` of the recordings the reported numbers came from: the
-    :data:`REPORTED_SETUP` speaker's five sentences (on the sample: the first participant's
-    recordings of the same sentence ids, a stand-in)."""
+    """``(participant, filename)`` of the :data:`REPORTED_SETUP` recordings in ``dataset`` (on
+    the sample: the first participant's recordings of the same sentence ids, a stand-in)."""
     speaker = REPORTED_SETUP["participant"]
     if dataset.source == "sample" or speaker not in dataset.participants:
         speaker = dataset.participants[0]
-    return [
-        (p, f)
-        for p, f in dataset.pick_recordings([speaker])
-        if sentence_id(f) in REPORTED_SETUP["sentences"]
-    ]
+    wanted = REPORTED_SETUP["sentences"]
+    return [(p, f) for p, f in dataset.pick_recordings([speaker]) if sentence_id(f) in wanted]
 
 
 def hidden_states_origin(dataset: Dataset, participant: str) -> str:
     """Where ``participant``'s hidden states come from, in words, read from the manifest."""
     if dataset.source == "sample":
         return "the sample's simulated encoder (not Wav2Vec2)"
-    origin = str(
-        dataset.manifest.get("conversions", {}).get(participant, {}).get("hidden_states", "")
-    )
+    recipe = dataset.manifest.get("conversions", {}).get(participant, {})
+    origin = str(recipe.get("hidden_states", ""))
     if origin == REPORTED_SETUP["hidden_states"]:
         return "the original tutorial's frame states (the reported features)"
     if origin.startswith("extracted:"):
@@ -95,36 +85,27 @@ def real_value_text(target: str, layer: int) -> str:
     "≈0.39–0.40"); an empty string where none was reported."""
     if target.upper() not in REAL_CKA:
         raise ValueError(f"target must be 'MFCC' or 'EMA'; got {target!r}.")
-    if int(layer) not in REAL_CKA[target.upper()]:
-        return ""
-    low, high = REAL_CKA[target.upper()][int(layer)]
-    return f"≈{low:.2f}" if low == high else f"≈{low:.2f}–{high:.2f}"
+    low, high = REAL_CKA[target.upper()].get(int(layer), (None, None))
+    return "" if low is None else f"≈{low:.2f}" if low == high else f"≈{low:.2f}–{high:.2f}"
 
 
 def compare_with_real(summary: pd.DataFrame, target: str) -> pd.DataFrame:
-    """This notebook's per-layer ``mean`` of ``target`` (a :func:`tutorial_utils.stats.summarise`
-    table) rounded to 2 decimals (``this data``) beside the reported value (``real data``), for
-    the layers with a reported value."""
+    """Per reported layer: ``this data``, the ``mean`` of ``target`` in ``summary`` (a
+    :func:`tutorial_utils.stats.summarise` table) to 2 decimals, and ``real data``."""
     part = summary[summary["target"] == target].set_index("layer")["mean"]
-    layers = [layer for layer in sorted(REAL_CKA[target.upper()]) if layer in part]
-    return pd.DataFrame(
-        {
-            "this data": [round(float(part[layer]), 2) for layer in layers],
-            "real data": [real_value_text(target, layer) for layer in layers],
-        },
-        index=pd.Index(layers, name="layer"),
-    )
+    layers = pd.Index([n for n in sorted(REAL_CKA[target.upper()]) if n in part], name="layer")
+    ours = [round(float(part[n]), 2) for n in layers]
+    real = [real_value_text(target, n) for n in layers]
+    return pd.DataFrame({"this data": ours, "real data": real}, index=layers)
 
 
 def by_design_note(dataset: Dataset) -> str:
-    """:data:`BY_DESIGN` for the synthetic sample, else ""; printed under every comparison of
-    the dataset's numbers with the reported ones."""
+    """:data:`BY_DESIGN` on the sample, else "": printed under comparisons with real numbers."""
     return BY_DESIGN if dataset.source == "sample" else ""
 
 
 def data_line(dataset: Dataset) -> str:
-    """One sentence naming the data the notebook runs on and its speakers (chapters 01–06;
-    chapter 00 shows :func:`data_notice`)."""
+    """The data the notebook runs on and its speakers in one sentence (chapter 00: the callout)."""
     speakers = ", ".join(str(p) for p in dataset.participants)
     if dataset.source == "sample":
         return (
@@ -138,24 +119,20 @@ def data_line(dataset: Dataset) -> str:
 
 
 def data_notice(dataset: Dataset) -> HTML:
-    """A callout box (renders in Jupyter, VS Code and Jupyter Book) saying which data the
-    notebook runs on: for the sample a warning that every number differs from the real data,
-    with the reported findings; for the real data a note on what may differ."""
+    """A callout (Jupyter, VS Code, Jupyter Book) on the data the notebook runs on: on the sample
+    a warning that every number differs, with the reported findings; else what may differ."""
     from IPython.display import HTML
 
     speakers = ", ".join(html.escape(str(p)) for p in dataset.participants)
     if dataset.source == "sample":
-        kind, heading, border, background = "warning", "Synthetic sample data", "#b45309", "#fff7ed"
+        kind, heading, colours = "warning", "Synthetic sample data", ("#b45309", "#fff7ed")
         f = REAL_FINDINGS
         span = {key: f"{f[key][0]}–{f[key][1]}" for key in f if key.endswith("_layers")}
-        cka = {
-            t: ", ".join(f"{real_value_text(t, layer)} at layer {layer}" for layer in REAL_CKA[t])
-            for t in REAL_CKA
-        }
+        cka = {t: [f"{real_value_text(t, n)} at layer {n}" for n in v] for t, v in REAL_CKA.items()}
         items = [
-            f"Frame-level CKA with MFCCs: {cka['MFCC']} (highest at the input, a dip in "
+            f"Frame-level CKA with MFCCs: {', '.join(cka['MFCC'])} (highest at the input, a dip in "
             "the middle, a second peak at layer 10, lowest at the top).",
-            f"Frame-level CKA with EMA: lower throughout, {cka['EMA']}.",
+            f"Frame-level CKA with EMA: lower throughout, {', '.join(cka['EMA'])}.",
             f"Sentence means: layers {span['sentence_mean_within_block_layers']} all have CKA > "
             f"{f['sentence_mean_within_block_min_cka']} with each other; layers "
             f"{span['sentence_mean_outlier_layers']} stand apart. Across speakers, similarity "
@@ -177,7 +154,7 @@ def data_notice(dataset: Dataset) -> HTML:
             "notebooks then use it automatically.</p>"
         )
     else:
-        kind, heading, border, background = "note", "Real data", "#1d4ed8", "#eff6ff"
+        kind, heading, colours = "note", "Real data", ("#1d4ed8", "#eff6ff")
         body = (
             f"<p>This notebook is running on the <b>real tutorial data</b> (speakers {speakers})."
             " The reported numbers come from speaker F02's five shared sentences, the original "
@@ -185,12 +162,9 @@ def data_notice(dataset: Dataset) -> HTML:
             "that subset. Numbers on other subsets, recipes or re-extracted hidden states may "
             "differ (another speaker, other sentences, frame alignment, library versions).</p>"
         )
-    style = (
-        f"border-left: 6px solid {border}; background: {background}; color: #111827; "
-        "padding: 0.6em 1em; margin: 0.5em 0; border-radius: 4px;"
-    )
     return HTML(
-        f'<div class="admonition {kind}" style="{style}">'
-        f'<p class="admonition-title" style="font-weight: bold; margin: 0 0 0.4em 0;">'
-        f"{html.escape(heading)}</p>{body}</div>"
+        f'<div class="admonition {kind}" style="border-left: 6px solid {colours[0]}; background: '
+        f"{colours[1]}; color: #111827; padding: 0.6em 1em; margin: 0.5em 0; border-radius: 4px;"
+        '"><p class="admonition-title" style="font-weight: bold; margin: 0 0 0.4em 0;">'
+        f"{heading}</p>{body}</div>"
     )
