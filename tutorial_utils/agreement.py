@@ -1,10 +1,8 @@
 """Do several similarity measures tell the same story about the layers? (chapters 05 and 06)
 
-Every measure is reduced to its *gap above the null* per layer and target
-(:func:`tutorial_utils.stats.null_gap`: ``measure, target, layer, observed, null, gap``); its
-*layer profile* is the gap over the layers. Two measures agree when they order the layers
-alike (Spearman's ρ between their profiles), whatever their scales.
-"""
+Each measure's *layer profile* is its gap above the null over the layers, per target (from
+:func:`tutorial_utils.stats.null_gap`: ``measure, target, layer, observed, null, gap``). Two
+measures agree when they order the layers alike (Spearman's ρ), whatever their scales."""
 
 from __future__ import annotations
 
@@ -20,23 +18,16 @@ def score_row(
 ) -> dict[str, Any]:
     """One row of a scores table: ``layer, target, version, measure``, the ``extra`` columns
     (e.g. ``filename``) and ``value``; a ``version`` other than "observed" is the null."""
-    return (
-        {"layer": layer, "target": target, "version": version, "measure": measure}
-        | extra
-        | {"value": float(value)}
-    )
+    row = {"layer": layer, "target": target, "version": version, "measure": measure}
+    return row | extra | {"value": float(value)}
 
 
 def layer_profiles(
     gaps: pd.DataFrame, measures: Sequence[str], targets: Sequence[str]
 ) -> dict[str, pd.DataFrame]:
     """``{target: gap table}`` in the order of ``targets``: layers (rows) by ``measures``."""
-    return {
-        t: gaps[gaps["target"] == t].pivot(index="layer", columns="measure", values="gap")[
-            list(measures)
-        ]
-        for t in targets
-    }
+    wide = gaps.pivot(index="layer", columns=["target", "measure"], values="gap")
+    return {target: wide[target][list(measures)] for target in targets}
 
 
 def gap_statistics(gaps: pd.DataFrame, target: str, measures: Sequence[str]) -> pd.DataFrame:
@@ -131,16 +122,16 @@ def planted_recovery(
     """On the sample: Spearman's ρ over layers between each measure (rows) and the weight the
     simulated encoder planted (``planted``: :func:`tutorial_utils.sample.ground_truth`), for the
     EMA gap and EMA observed values (articulatory weight) and the MFCC gap (acoustic weight)."""
-    ema = gaps[gaps["target"] == "EMA"].pivot(index="layer", columns="measure")
+    wide = gaps.pivot(index="layer", columns=["target", "measure"], values=["gap", "observed"])
     columns = {
-        "EMA gap vs articulatory": (ema["gap"], "articulatory"),
-        "EMA observed vs articulatory": (ema["observed"], "articulatory"),
-        "MFCC gap vs acoustic": (layer_profiles(gaps, measures, ["MFCC"])["MFCC"], "acoustic"),
+        "EMA gap vs articulatory": ("gap", "EMA", "articulatory"),
+        "EMA observed vs articulatory": ("observed", "EMA", "articulatory"),
+        "MFCC gap vs acoustic": ("gap", "MFCC", "acoustic"),
     }
     return pd.DataFrame(
         {
-            name: wide[list(measures)].corrwith(planted[weight], method="spearman")
-            for name, (wide, weight) in columns.items()
+            name: wide[value][target][list(measures)].corrwith(planted[weight], method="spearman")
+            for name, (value, target, weight) in columns.items()
         }
     )
 
