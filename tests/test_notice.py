@@ -10,56 +10,36 @@ from tutorial_utils import notice as D
 
 def _dataset(source, participants=("SYN-F", "SYN-M"), manifest=None):
     def pick_recordings(chosen):
-        sentences = ("59", "18", "33", "04", "52", "42")
-        return [(p, f"{p}_B01_S{s}_R01_N.mat") for p in chosen for s in sentences]
+        return [(p, f"{p}_B01_S{s}_R01_N.mat") for p in chosen for s in "59 18 33 04 52 42".split()]
 
-    return SimpleNamespace(
-        source=source,
-        participants=list(participants),
-        manifest=manifest or {},
-        pick_recordings=pick_recordings,
-    )
+    return SimpleNamespace(source=source, participants=list(participants),
+                           manifest=manifest or {}, pick_recordings=pick_recordings)  # fmt: skip
 
 
-def test_sample_notice_says_synthetic_and_cites_every_reported_number():
+def test_callouts_and_lines_say_which_data_and_cite_every_reported_number():
     html = D.data_notice(_dataset("sample")).data
-    assert 'class="admonition warning"' in html and "VocalTractLab" in html
-    assert "differs from the real data" in html and "0.95" in html
+    assert 'class="admonition warning"' in html and "differs from the real data" in html
     for target, layers in D.REAL_CKA.items():
         for layer in layers:
             assert f"{D.real_value_text(target, layer)} at layer {layer}" in html
-
-
-def test_real_notice_and_data_lines():
     html = D.data_notice(_dataset("real")).data
     assert "real tutorial data" in html and "may differ" in html and "synthetic" not in html
     sample, real = D.data_line(_dataset("sample")), D.data_line(_dataset("real"))
     for line in (sample, real):  # one sentence naming the speakers
-        assert "\n" not in line and line.count(". ") == 0 and line.endswith(".")
-        assert "SYN-F, SYN-M" in line
+        assert "\n" not in line and line.count(". ") == 0 and "SYN-F, SYN-M" in line
     assert "synthetic sample" in sample and "synthetic" not in real
     assert D.by_design_note(_dataset("sample")) == D.BY_DESIGN
     assert D.by_design_note(_dataset("real")) == ""
 
 
-@pytest.mark.parametrize(
-    ("target", "layer", "text"),
-    [("MFCC", 0, "≈0.66"), ("mfcc", 12, "≈0.39–0.40"), ("EMA", 3, "≈0.34"), ("EMA", 5, "")],
-)
-def test_real_value_text(target, layer, text):
-    assert D.real_value_text(target, layer) == text
-
-
-def test_real_value_text_rejects_unknown_target():
+def test_real_values_as_text_and_beside_this_data():
+    texts = [D.real_value_text(*key) for key in [("MFCC", 0), ("mfcc", 12), ("EMA", 5)]]
+    assert texts == ["≈0.66", "≈0.39–0.40", ""]
     with pytest.raises(ValueError):
         D.real_value_text("pitch", 0)
-
-
-def test_compare_with_real():
-    summary = pd.DataFrame({"target": ["EMA"] * 13, "layer": range(13), "mean": [0.123456] * 13})
+    summary = pd.DataFrame({"target": "EMA", "layer": range(13), "mean": 0.123456})
     table = D.compare_with_real(summary, "EMA")
-    assert table.index.tolist() == [0, 3, 10, 11, 12]
-    assert table["this data"].tolist() == [0.12] * 5
+    assert table.index.tolist() == [0, 3, 10, 11, 12] and table["this data"].eq(0.12).all()
     assert table.loc[11, "real data"] == "≈0.12–0.13"
 
 
