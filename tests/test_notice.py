@@ -51,15 +51,12 @@ def test_reported_recordings_are_f02_and_the_five_sentences():
     assert {p for p, _ in sample} == {"SYN-F"} and len(sample) == 5
 
 
-@pytest.mark.parametrize(
-    ("source", "recipe", "text"),
-    [
+def test_hidden_states_origin_reads_the_manifest():
+    for source, recipe, text in [
         ("real", "frame_states", "original tutorial's frame states"),
         ("real", "extracted:facebook/wav2vec2-base", "re-extracted with facebook/wav2vec2-base"),
         ("real", None, "not recorded"),
         ("sample", None, "simulated encoder"),
-    ],
-)
-def test_hidden_states_origin_reads_the_manifest(source, recipe, text):
-    manifest = {"conversions": {"F02": {"hidden_states": recipe}}} if recipe else {}
-    assert text in D.hidden_states_origin(_dataset(source, ["F02"], manifest), "F02")
+    ]:
+        manifest = {"conversions": {"F02": {"hidden_states": recipe}}} if recipe else {}
+        assert text in D.hidden_states_origin(_dataset(source, ["F02"], manifest), "F02")

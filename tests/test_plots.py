@@ -1,17 +1,16 @@
 """The shared figures build on small inputs, draw what the tables hold, and carry their labels."""
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from tutorial_utils import plots as P
+from tutorial_utils import sanity
+from tutorial_utils import stats as S
 
 matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-
-from tutorial_utils import plots as P  # noqa: E402
-from tutorial_utils import sanity  # noqa: E402
-from tutorial_utils import stats as S  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -92,8 +91,7 @@ def test_chapter00_figures():
     fig = P.ema_trajectories(np.random.default_rng(5).standard_normal((60, 12)), y_axis="Y")
     assert len(fig.axes) == 6 and fig.axes[-1].get_xlabel() == "time (s)"
     assert fig.axes[-1].lines[0].get_xdata()[-1] == pytest.approx(59 * 0.02)
-    audio = np.random.default_rng(6).standard_normal(8000).astype(np.float32)
-    fig = P.waveform_spectrogram(audio, title="noise")
+    fig = P.waveform_spectrogram(np.random.default_rng(6).standard_normal(8000), title="noise")
     assert fig.get_suptitle() == "noise" and _colourbars(fig) == ["power (dB)"]
     assert "98 frames" in P.frame_grid(31609).get_suptitle()
 
