@@ -9,12 +9,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .dataset import sentence_id
+from .dataset import Dataset, sentence_id
 
 if TYPE_CHECKING:
     from IPython.display import HTML
-
-    from .dataset import Dataset
 
 REAL_CKA: dict[str, dict[int, tuple[float, float]]] = {
     "MFCC": {0: (0.66, 0.66), 6: (0.52, 0.52), 7: (0.52, 0.52), 10: (0.58, 0.58),
