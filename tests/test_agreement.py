@@ -1,8 +1,7 @@
-"""Agreement between measures: profiles, rank correlations, top layers and chapter 02's claims,
-checked against explicit loops, scipy's Spearman and profiles built to make each claim hold
-or fail."""
+"""Agreement between measures, against explicit loops, scipy's Spearman and gap profiles built
+so that each of chapter 02's claims holds or fails."""
 
-from __future__ import annotations
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -11,8 +10,7 @@ from scipy.stats import spearmanr
 
 from tutorial_utils import agreement as A
 
-LAYERS = list(range(6))
-# Gap profiles (layers 0-5) built so that each measure passes or fails chosen claims.
+LAYERS, MEASURES, TARGETS = list(range(6)), ["good", "EMA wins", "late high"], ["MFCC", "EMA"]
 PROFILES = {
     ("good", "MFCC"): [0.9, 0.8, 0.7, 0.6, 0.2, 0.1],
     ("good", "EMA"): [0.5, 0.6, 0.4, 0.3, 0.1, 0.0],
@@ -21,102 +19,62 @@ PROFILES = {
     ("late high", "MFCC"): [0.9, 0.8, 0.7, 0.6, 0.95, 0.1],
     ("late high", "EMA"): [0.5, 0.6, 0.4, 0.3, 0.1, 0.0],
 }
-MEASURES = ["good", "EMA wins", "late high"]
-
-
-@pytest.fixture
-def gaps():
-    rng = np.random.default_rng(0)
-    rows = [
-        {"measure": m, "target": t, "layer": layer, "observed": g + 0.2, "null": 0.2, "gap": g}
+NULL = np.array([0.3, 0.1, 0.4, 0.1, 0.5, 0.9])  # observed = gap + null, not a monotone map
+GAPS = pd.DataFrame(
+    [
+        {"measure": m, "target": t, "layer": n, "observed": g + NULL[n], "null": NULL[n], "gap": g}
         for (m, t), values in PROFILES.items()
-        for layer, g in zip(LAYERS, values, strict=True)
+        for n, g in zip(LAYERS, values, strict=True)
     ]
-    return pd.DataFrame(rows).sample(frac=1, random_state=rng.integers(1000))  # any row order
+).sample(frac=1, random_state=0)  # any row order
 
 
-def test_layer_profiles_are_the_gaps_by_layer_and_measure_in_order(gaps):
-    profiles = A.layer_profiles(gaps, MEASURES[::-1], ["MFCC", "EMA"])
-    assert list(profiles) == ["MFCC", "EMA"]
-    for target, table in profiles.items():
-        assert list(table.columns) == MEASURES[::-1] and list(table.index) == LAYERS
-        for measure in MEASURES:
-            np.testing.assert_array_equal(table[measure], PROFILES[measure, target])
-
-
-def test_rescaled_gaps_run_from_0_to_1_per_measure_and_target(gaps):
-    rescaled = A.rescaled_gaps(gaps)
-    for (measure, target), part in gaps.groupby(["measure", "target"]):
-        values = np.array(PROFILES[measure, target])
-        expected = (values - values.min()) / (values.max() - values.min())
-        order = part.sort_values("layer").index
-        np.testing.assert_allclose(rescaled.loc[order], expected)
-
-
-def test_rank_agreement_is_spearman_between_profiles(gaps):
-    profiles = A.layer_profiles(gaps, MEASURES, ["MFCC", "EMA"])
-    rho = A.rank_agreement(profiles)
-    for target in ("MFCC", "EMA"):
+def test_profiles_rescaled_gaps_ranks_and_top_layers_against_loops():
+    profiles = A.layer_profiles(GAPS, MEASURES[::-1], TARGETS)
+    rho, tops, rescaled = A.rank_agreement(profiles), A.top_layers(profiles), A.rescaled_gaps(GAPS)
+    assert list(profiles) == TARGETS
+    for t in TARGETS:
+        assert list(profiles[t].columns) == MEASURES[::-1] and list(profiles[t].index) == LAYERS
         for a in MEASURES:
+            values = np.array(PROFILES[a, t])
+            np.testing.assert_array_equal(profiles[t][a], values)
+            order = GAPS.query("measure == @a and target == @t").sort_values("layer").index
+            np.testing.assert_allclose(rescaled[order], (values - values.min()) / np.ptp(values))
+            assert tops.loc[a, t] == np.argmax(values)
             for b in MEASURES:
-                expected = spearmanr(PROFILES[a, target], PROFILES[b, target]).statistic
-                assert rho[target].loc[a, b] == pytest.approx(expected)
+                assert rho[t].loc[a, b] == pytest.approx(spearmanr(values, PROFILES[b, t])[0])
 
 
-def test_top_layers_are_each_profiles_argmax(gaps):
-    tops = A.top_layers(A.layer_profiles(gaps, MEASURES, ["MFCC", "EMA"]))
-    for measure in MEASURES:
-        for target in ("MFCC", "EMA"):
-            assert tops.loc[measure, target] == int(np.argmax(PROFILES[measure, target]))
-
-
-def test_chapter02_claims_hold_and_fail_where_the_profiles_were_built_to(gaps):
-    claims = A.chapter02_claims(A.layer_profiles(gaps, MEASURES, ["MFCC", "EMA"]))
-    expected = pd.DataFrame(
-        {
-            "MFCC gap > EMA gap at most layers": [True, False, True],
-            "layers 4–5 lowest (MFCC)": [True, True, False],
-            "layers 4–5 lowest (EMA)": [True, True, True],
-        },
-        index=pd.Index(MEASURES, name="measure"),
-    )
-    pd.testing.assert_frame_equal(claims, expected)
-
-
-def test_summary_states_the_tables(gaps):
-    profiles = A.layer_profiles(gaps, MEASURES, ["MFCC", "EMA"])
-    lines = A.summary(profiles, A.chapter02_claims(profiles))
-    rho = A.rank_agreement(profiles)["EMA"]
-    pairs = [rho.loc[a, b] for i, a in enumerate(MEASURES) for b in MEASURES[i + 1 :]]
-    assert lines[1].startswith(f"EMA: the 3 pairs of measures have ρ from {min(pairs):.2f}")
-    assert f"median {np.median(pairs):.2f}" in lines[1]
+def test_claims_hold_and_fail_where_built_to_and_the_summary_states_them():
+    profiles = A.layer_profiles(GAPS, MEASURES, TARGETS)
+    claims = A.chapter02_claims(profiles)
+    assert list(claims.index) == MEASURES  # columns: the statements, named in the summary
+    assert claims.T.to_numpy().tolist() == [[1, 0, 1], [1, 1, 0], [1, 1, 1]]
+    lines = A.summary(profiles, claims)
+    rho = [
+        spearmanr(PROFILES[a, "EMA"], PROFILES[b, "EMA"])[0] for a, b in combinations(MEASURES, 2)
+    ]
+    assert lines[1].startswith(f"EMA: the 3 pairs of measures have ρ from {min(rho):.2f}")
+    assert f"median {np.median(rho):.2f}" in lines[1]
     assert lines[0].endswith("their top layers range over 0–4 (layer 0 for 2 of 3).")
-    assert lines[2] == "- 'MFCC gap > EMA gap at most layers' holds for 2 of 3 measures " + (
-        "(not for: EMA wins)."
-    )
-    assert lines[4] == "- 'layers 4–5 lowest (EMA)' holds for all 3 measures."
-
-
-def test_summary_names_a_shared_top_layer():
-    table = pd.DataFrame({"a": [0.1, 0.9, 0.2], "b": [0.3, 0.5, 0.4]}, index=[0, 1, 2])
-    profiles = {"MFCC": table, "EMA": table}
-    (line, _, *_) = A.summary(profiles, A.chapter02_claims(profiles))
-    assert line == (
-        "MFCC: the 1 pairs of measures have ρ from 1.00 (a vs b) to 1.00, median 1.00; "
+    assert lines[2:] == [
+        "- 'MFCC gap > EMA gap at most layers' holds for 2 of 3 measures (not for: EMA wins).",
+        "- 'layers 4–5 lowest (MFCC)' holds for 2 of 3 measures (not for: late high).",
+        "- 'layers 4–5 lowest (EMA)' holds for all 3 measures.",
+    ]
+    same = {t: pd.DataFrame({"a": [0.1, 0.9, 0.2], "b": [0.3, 0.5, 0.4]}) for t in TARGETS}
+    assert A.summary(same, A.chapter02_claims(same))[0].endswith(
         "all 2 measures put their top layer at 1."
     )
 
 
-def test_gap_statistics_are_over_layers_per_measure(gaps):
-    table = A.gap_statistics(gaps, "EMA", MEASURES[::-1])
+def test_gap_statistics_are_over_layers_per_measure():
+    table = A.gap_statistics(GAPS, "EMA", MEASURES[::-1])
     assert list(table.index) == MEASURES[::-1]
-    for measure in MEASURES:
-        values = np.array(PROFILES[measure, "EMA"])
-        row = table.loc[measure]
-        assert row["observed: mean"] == pytest.approx(np.mean(values + 0.2))
-        assert row["observed: sd"] == pytest.approx(np.std(values + 0.2, ddof=1))
-        assert row["null: mean"] == pytest.approx(0.2) and row["null: sd"] == pytest.approx(0)
-        assert (row["smallest gap"], row["largest gap"]) == (values.min(), values.max())
+    for m in MEASURES:
+        v, o = np.array(PROFILES[m, "EMA"]), np.add(PROFILES[m, "EMA"], NULL)
+        expected = [o.mean(), o.std(ddof=1), NULL.mean(), NULL.std(ddof=1), v.min(), v.max()]
+        assert table.loc[m].tolist() == pytest.approx(expected)
 
 
 def test_score_row_puts_extra_columns_before_the_value():
@@ -125,26 +83,14 @@ def test_score_row_puts_extra_columns_before_the_value():
     assert row["value"] == 0.25 and type(row["value"]) is float
 
 
-def test_planted_recovery_is_spearman_with_the_planted_weights(gaps):
-    planted = pd.DataFrame(
-        {"articulatory": [0.1, 0.3, 0.2, 0.6, 0.5, 0.4], "acoustic": [6, 5, 4, 3, 2, 1]},
-        index=pd.Index(LAYERS, name="layer"),
-    )
-    recovery = A.planted_recovery(gaps, MEASURES, planted)
+def test_planted_recovery_is_spearman_with_the_planted_weights():
+    planted = pd.DataFrame({"articulatory": [0.1, 0.3, 0.2, 0.6, 0.5, 0.4], "acoustic": LAYERS})
+    recovery = A.planted_recovery(GAPS, MEASURES, planted)
     assert list(recovery.index) == MEASURES
     for m in MEASURES:
-        ema, mfcc = PROFILES[m, "EMA"], PROFILES[m, "MFCC"]
-        ema_observed = [g + 0.2 for g in ema]
-        expected = {
-            "EMA gap vs articulatory": spearmanr(ema, planted["articulatory"]).statistic,
-            "EMA observed vs articulatory": spearmanr(
-                ema_observed, planted["articulatory"]
-            ).statistic,
-            "MFCC gap vs acoustic": spearmanr(mfcc, planted["acoustic"]).statistic,
-        }
-        for column, value in expected.items():
-            assert recovery.loc[m, column] == pytest.approx(value)
-    best = recovery["EMA gap vs articulatory"].idxmax()
-    assert A.recovery_sentence(recovery).startswith(
-        f"The planted articulatory profile is followed most closely by the gap of {best} "
-    )
+        ema, weight = PROFILES[m, "EMA"], planted["articulatory"]
+        pairs = [(ema, weight), (np.add(ema, NULL), weight), (PROFILES[m, "MFCC"], LAYERS)]
+        assert recovery.loc[m].tolist() == pytest.approx([spearmanr(*p)[0] for p in pairs])
+    best, worst = recovery["EMA gap vs articulatory"].agg(["idxmax", "idxmin"])
+    sentence = A.recovery_sentence(recovery)
+    assert f"closely by the gap of {best} " in sentence and f"by that of {worst} " in sentence

@@ -1,4 +1,4 @@
-"""The data-source callout and the real-data reference numbers."""
+"""The data-source callout and the real-data reference numbers, each number kept once."""
 
 from types import SimpleNamespace
 
@@ -8,121 +8,55 @@ import pytest
 from tutorial_utils import notice as D
 
 
-def _dataset(source):
-    return SimpleNamespace(source=source, participants=["SYN-F", "SYN-M"])
+def _dataset(source, participants=("SYN-F", "SYN-M"), manifest=None):
+    def pick_recordings(chosen):
+        return [(p, f"{p}_B01_S{s}_R01_N.mat") for p in chosen for s in "59 18 33 04 52 42".split()]
+
+    return SimpleNamespace(source=source, participants=list(participants),
+                           manifest=manifest or {}, pick_recordings=pick_recordings)  # fmt: skip
 
 
-def test_sample_notice_says_synthetic_and_cites_real_numbers():
+def test_callouts_and_lines_say_which_data_and_cite_every_reported_number():
     html = D.data_notice(_dataset("sample")).data
-    assert "synthetic sample" in html.lower()
-    assert "VocalTractLab" in html and "simulated" in html
-    assert "differs from the real data" in html
-    for number in ("0.66", "0.52", "0.58", "0.31", "0.34", "0.29", "0.95"):
-        assert number in html
-    assert 'class="admonition warning"' in html
-
-
-def test_real_notice_is_short_and_different():
+    assert 'class="admonition warning"' in html and "differs from the real data" in html
+    for target, layers in D.REAL_CKA.items():
+        for layer in layers:
+            assert f"{D.real_value_text(target, layer)} at layer {layer}" in html
     html = D.data_notice(_dataset("real")).data
-    assert "real tutorial data" in html and "synthetic" not in html.lower()
+    assert "real tutorial data" in html and "may differ" in html and "synthetic" not in html
+    sample, real = D.data_line(_dataset("sample")), D.data_line(_dataset("real"))
+    for line in (sample, real):  # one sentence naming the speakers
+        assert "\n" not in line and line.count(". ") == 0 and "SYN-F, SYN-M" in line
+    assert "synthetic sample" in sample and "synthetic" not in real
+    assert D.by_design_note(_dataset("sample")) == D.BY_DESIGN
+    assert D.by_design_note(_dataset("real")) == ""
 
 
-def test_real_findings_numbers():
-    assert D.REAL_FINDINGS["mfcc_cka"][0] == (0.66, 0.66)
-    assert D.REAL_FINDINGS["ema_cka"][11] == (0.12, 0.13)
-    assert D.REAL_FINDINGS["across_speaker_peak_layers"] == (5, 8)
-    assert D.REAL_FINDINGS["sentence_mean_within_block_min_cka"] == 0.95
-
-
-@pytest.mark.parametrize(
-    ("measure", "layer", "text"),
-    [("MFCC", 0, "≈0.66"), ("MFCC", 12, "≈0.39–0.40"), ("EMA", 3, "≈0.34"), ("EMA", 5, "")],
-)
-def test_real_value_text(measure, layer, text):
-    assert D.real_value_text(measure, layer) == text
-
-
-def test_real_value_text_rejects_unknown_measure():
+def test_real_values_as_text_and_beside_this_data():
+    texts = [D.real_value_text(*key) for key in [("MFCC", 0), ("mfcc", 12), ("EMA", 5)]]
+    assert texts == ["≈0.66", "≈0.39–0.40", ""]
     with pytest.raises(ValueError):
         D.real_value_text("pitch", 0)
-
-
-def test_compare_with_real():
-    summary = pd.DataFrame({"target": ["EMA"] * 13, "layer": range(13), "mean": [0.123456] * 13})
+    summary = pd.DataFrame({"target": "EMA", "layer": range(13), "mean": 0.123456})
     table = D.compare_with_real(summary, "EMA")
-    assert table.index.tolist() == [0, 3, 10, 11, 12]
-    assert table["this data"].tolist() == [0.12] * 5
+    assert table.index.tolist() == [0, 3, 10, 11, 12] and table["this data"].eq(0.12).all()
     assert table.loc[11, "real data"] == "≈0.12–0.13"
 
 
-def test_reported_numbers_are_kept_once():
-    """The callout and the findings are written from REAL_CKA; no number is typed twice."""
-    assert list(D.REAL_CKA.columns) == ["target", "layer", "low", "high"]
-    html = D.data_notice(_dataset("sample")).data
-    for row in D.REAL_CKA.itertuples():
-        assert f"{D.real_value_text(row.target, row.layer)} at layer {row.layer}" in html
-    assert D.REAL_FINDINGS["mfcc_cka"] == {
-        r.layer: (r.low, r.high) for r in D.REAL_CKA[D.REAL_CKA.target == "MFCC"].itertuples()
-    }
-
-
-def test_by_design_note_only_on_the_sample():
-    sample = SimpleNamespace(source="sample", participants=["A"])
-    real = SimpleNamespace(source="real", participants=["A"])
-    assert D.by_design_note(sample) == D.BY_DESIGN and "by design" in D.BY_DESIGN
-    assert D.by_design_note(real) == ""
-
-
-def test_data_line_is_one_sentence_per_source():
-    sample = D.data_line(_dataset("sample"))
-    real = D.data_line(_dataset("real"))
-    for line in (sample, real):
-        assert isinstance(line, str) and "\n" not in line
-        assert line.count(". ") == 0 and line.endswith(".")
-        assert "SYN-F, SYN-M" in line
-    assert "synthetic sample" in sample
-    assert "real tutorial data" in real and "synthetic" not in real
-
-
-def _recordings_dataset(source, participants, manifest=None):
-    names = {
-        p: [f"{p}_B01_S{s}_R01_N.mat" for s in ("59", "18", "33", "04", "52", "42")]
-        for p in participants
-    }
-
-    def pick_recordings(chosen=None):
-        return [(p, f) for p in (chosen or participants) for f in names[p]]
-
-    return SimpleNamespace(
-        source=source,
-        participants=participants,
-        manifest=manifest or {},
-        pick_recordings=pick_recordings,
-    )
-
-
 def test_reported_recordings_are_f02_and_the_five_sentences():
-    real = _recordings_dataset("real", ["M02", "F02"])
-    chosen = D.reported_recordings(real)
+    chosen = D.reported_recordings(_dataset("real", ["M02", "F02"]))
     assert {p for p, _ in chosen} == {"F02"} and len(chosen) == 5
     assert "F02_B01_S59_R01_N.mat" not in [f for _, f in chosen]
-    sample = D.reported_recordings(_recordings_dataset("sample", ["SYN-F", "SYN-M"]))
+    sample = D.reported_recordings(_dataset("sample"))
     assert {p for p, _ in sample} == {"SYN-F"} and len(sample) == 5
 
 
 def test_hidden_states_origin_reads_the_manifest():
-    def origin(source, recipe):
+    for source, recipe, text in [
+        ("real", "frame_states", "original tutorial's frame states"),
+        ("real", "extracted:facebook/wav2vec2-base", "re-extracted with facebook/wav2vec2-base"),
+        ("real", None, "not recorded"),
+        ("sample", None, "simulated encoder"),
+    ]:
         manifest = {"conversions": {"F02": {"hidden_states": recipe}}} if recipe else {}
-        return D.hidden_states_origin(_recordings_dataset(source, ["F02"], manifest), "F02")
-
-    assert "original tutorial's frame states" in origin("real", "frame_states")
-    assert "re-extracted with facebook/wav2vec2-base" in origin(
-        "real", "extracted:facebook/wav2vec2-base"
-    )
-    assert "not recorded" in origin("real", None)
-    assert "simulated encoder" in origin("sample", None)
-
-
-def test_real_notice_says_what_may_differ():
-    html = D.data_notice(_dataset("real")).data
-    assert "should be close" not in html and "may differ" in html
+        assert text in D.hidden_states_origin(_dataset(source, ["F02"], manifest), "F02")

@@ -1,59 +1,56 @@
-"""Means and confidence intervals over recordings."""
+"""Means and confidence intervals over recordings, against the textbook formulas."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from tutorial_utils import recordings as R
 from tutorial_utils import stats as S
 
 
-def test_t_interval_matches_scipy():
-    values = [0.2, 0.4, 0.35, 0.5]
-    mean, low, high = S.confidence_interval(values)
-    expected = stats.t.interval(0.95, 3, loc=np.mean(values), scale=stats.sem(values))
-    assert mean == pytest.approx(np.mean(values))
-    assert (low, high) == pytest.approx(expected)
+def _t_interval(values, level):  # mean ± t quantile × s / √n
+    v = np.asarray(values, dtype=float)
+    half = stats.t.ppf((1 + level) / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size)
+    return v.mean(), v.mean() - half, v.mean() + half
 
 
-def test_bootstrap_interval_is_seeded():
-    values = np.random.default_rng(0).normal(size=12)
+@pytest.mark.parametrize("level", [0.9, 0.95])
+def test_t_interval_is_the_formula_and_the_errorbar(level):
+    values = [0.2, 0.4, 0.35, 0.5, np.nan]
+    assert S.confidence_interval(values, level) == pytest.approx(_t_interval(values[:4], level))
+    assert S.errorbar(level)(values) == pytest.approx(_t_interval(values[:4], level)[1:])
+
+
+def test_bootstrap_interval_is_seeded_and_the_percentiles_of_resampled_means():
+    values = np.random.default_rng(0).normal(size=30)
     first = S.confidence_interval(values, method="bootstrap", seed=4)
     assert first == S.confidence_interval(values, method="bootstrap", seed=4)
-    assert first[1] < first[0] < first[2]
+    means = np.random.default_rng(1).choice(values, (20000, values.size)).mean(axis=1)
+    assert first[1:] == pytest.approx(np.percentile(means, [2.5, 97.5]), abs=0.03)
 
 
-def test_interval_of_one_value_is_nan():
-    mean, low, high = S.confidence_interval([0.3, np.nan])
-    assert mean == 0.3 and np.isnan(low) and np.isnan(high)
-
-
-def test_unknown_method_is_rejected():
+def test_one_value_or_no_spread_gives_no_interval_and_unknown_methods_are_rejected():
+    for values in ([0.3, np.nan], [0.3, 0.3]):
+        assert S.confidence_interval(values) == pytest.approx((0.3, np.nan, np.nan), nan_ok=True)
     with pytest.raises(ValueError, match="method"):
         S.confidence_interval([1.0, 2.0], method="normal")
     with pytest.raises(ValueError, match="method"):
         S.errorbar(method="normal")
 
 
-def test_errorbar_is_the_confidence_interval():
-    values = [0.2, 0.4, 0.35, 0.5]
-    _, low, high = S.confidence_interval(values, 0.9)
-    assert S.errorbar(0.9)(values) == (low, high)
-
-
-def test_summarise_groups(two_speakers):
-    observed = R.layer_target_cka(two_speakers, ("mfcc", "ema"))
-    summary = S.summarise(observed)
+def test_summarise_is_the_interval_per_group():
+    values = np.random.default_rng(2).uniform(size=12)
+    table = pd.DataFrame({"target": ["EMA", "MFCC"] * 6, "layer": [0, 1] * 3 + [1, 0] * 3})
+    table["value"] = values
+    summary = S.summarise(table)
     assert list(summary.columns) == ["target", "layer", "mean", "low", "high", "n"]
-    assert len(summary) == 6 and (summary["n"] == 7).all()
-    inside = summary.dropna()
-    assert ((inside["low"] <= inside["mean"]) & (inside["mean"] <= inside["high"])).all()
+    for row in summary.itertuples():
+        group = table.query("target == @row.target and layer == @row.layer")["value"]
+        assert (row.mean, row.low, row.high) == pytest.approx(_t_interval(group, 0.95))
+        assert row.n == 3
 
 
 def test_null_gap_is_observed_minus_null():
     observed = pd.DataFrame({"target": ["EMA"] * 4, "layer": [0, 0, 1, 1], "value": [1, 3, 2, 2]})
-    null = observed.assign(value=[0.5, 0.5, 1.0, 3.0])
-    gap = S.null_gap(observed, null)
-    assert gap["observed"].tolist() == [2.0, 2.0] and gap["null"].tolist() == [0.5, 2.0]
-    assert gap["gap"].tolist() == [1.5, 0.0]
+    gap = S.null_gap(observed, observed.assign(value=[0.5, 0.5, 1.0, 3.0]))
+    assert gap[["observed", "null", "gap"]].values.tolist() == [[2, 0.5, 1.5], [2, 2, 0]]

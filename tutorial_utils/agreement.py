@@ -1,12 +1,8 @@
 """Do several similarity measures tell the same story about the layers? (chapters 05 and 06)
 
-Every measure is first reduced to its *gap above the null* per layer and target
-(:func:`tutorial_utils.stats.null_gap`, columns ``measure, target, layer, observed, null,
-gap``). A measure's *layer profile* is its gap over the layers. Two measures agree when they
-order the layers alike (Spearman's rank correlation between their profiles), whatever their
-scales. :func:`chapter02_claims` checks three statements of chapter 02's CKA story against each
-measure's profile, and :func:`summary` says in sentences what the tables show.
-"""
+Each measure's *layer profile* is its gap above the null over the layers, per target (from
+:func:`tutorial_utils.stats.null_gap`: ``measure, target, layer, observed, null, gap``). Two
+measures agree when they order the layers alike (Spearman's ρ), whatever their scales."""
 
 from __future__ import annotations
 
@@ -16,26 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = [
-    "chapter02_claims",
-    "gap_statistics",
-    "layer_profiles",
-    "planted_recovery",
-    "rank_agreement",
-    "recovery_sentence",
-    "rescaled_gaps",
-    "score_row",
-    "summary",
-    "top_layers",
-]
-
 
 def score_row(
     layer: int, target: str, version: str, measure: str, value: float, **extra: Any
 ) -> dict[str, Any]:
     """One row of a scores table: ``layer, target, version, measure``, the ``extra`` columns
-    (e.g. ``filename``) and ``value``; the rows whose ``version`` is not ``"observed"`` are
-    the null (:func:`tutorial_utils.stats.null_gap`)."""
+    (e.g. ``filename``) and ``value``; a ``version`` other than "observed" is the null."""
     row = {"layer": layer, "target": target, "version": version, "measure": measure}
     return row | extra | {"value": float(value)}
 
@@ -43,28 +25,15 @@ def score_row(
 def layer_profiles(
     gaps: pd.DataFrame, measures: Sequence[str], targets: Sequence[str]
 ) -> dict[str, pd.DataFrame]:
-    """Each target's gap above the null: layers (rows) by measures (columns, in order).
-
-    Returns
-    -------
-    dict of str to pandas.DataFrame
-        ``{target: table}`` in the order of ``targets``.
-    """
-    return {
-        target: gaps[gaps["target"] == target].pivot(
-            index="layer", columns="measure", values="gap"
-        )[list(measures)]
-        for target in targets
-    }
+    """``{target: gap table}`` in the order of ``targets``: layers (rows) by ``measures``."""
+    wide = gaps.pivot(index="layer", columns=["target", "measure"], values="gap")
+    return {target: wide[target][list(measures)] for target in targets}
 
 
 def gap_statistics(gaps: pd.DataFrame, target: str, measures: Sequence[str]) -> pd.DataFrame:
-    """Per measure (rows, in order), over the layers of one target: the mean and standard
-    deviation of the observed values and of the null, and the smallest and largest gap.
-
-    Where the null varies over layers about as much as the observed values, part of the gap
-    profile's shape is the null's noise.
-    """
+    """Per measure (rows, in order), over the layers of ``target``: mean and standard deviation
+    of the observed values and of the null, smallest and largest gap. Where the null varies
+    about as much as the observed values, part of the profile's shape is the null's noise."""
     part = gaps[gaps["target"] == target].groupby("measure")
     return pd.DataFrame(
         {
@@ -79,8 +48,8 @@ def gap_statistics(gaps: pd.DataFrame, target: str, measures: Sequence[str]) -> 
 
 
 def rescaled_gaps(gaps: pd.DataFrame) -> pd.Series:
-    """Each measure's gap rescaled to ``[0, 1]`` over the layers of each target (0 at its
-    lowest layer, 1 at its highest): the shapes of the profiles, without their scales."""
+    """Each measure's gap rescaled to 0 (lowest layer) – 1 (highest) per target: the shapes of
+    the profiles without their scales."""
     return gaps.groupby(["measure", "target"])["gap"].transform(
         lambda g: (g - g.min()) / (g.max() - g.min())
     )
@@ -99,16 +68,12 @@ def top_layers(profiles: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 def chapter02_claims(
     profiles: Mapping[str, pd.DataFrame], acoustic: str = "MFCC", articulatory: str = "EMA"
 ) -> pd.DataFrame:
-    """Which of chapter 02's statements hold for each measure (rows) on these profiles.
-
-    The statements (columns): the acoustic gap is larger than the articulatory gap at more
-    than half of the layers; the last two layers have the smallest acoustic gaps (both below
-    every other layer's); the same for the articulatory gaps.
-    """
-    acoustic_gaps, articulatory_gaps = profiles[acoustic], profiles[articulatory]
-    layers = list(acoustic_gaps.index)
+    """Which of chapter 02's statements (columns) hold for each measure (rows): the acoustic
+    gap beats the articulatory gap at more than half of the layers; the last two layers have
+    the smallest acoustic gaps (each below every other layer's); the same for articulatory."""
+    layers = list(profiles[acoustic].index)
     late, rest = layers[-2:], layers[:-2]
-    wins = (acoustic_gaps > articulatory_gaps).sum()
+    wins = (profiles[acoustic] > profiles[articulatory]).sum()
     return pd.DataFrame(
         {
             f"{acoustic} gap > {articulatory} gap at most layers": wins > len(layers) / 2,
@@ -121,66 +86,52 @@ def chapter02_claims(
     )
 
 
-def _pairs_sentence(target: str, rho: pd.DataFrame, tops: pd.Series) -> str:
-    """One target's range of ρ over the pairs of measures, and where the top layers lie."""
-    pairs = rho.where(np.triu(~np.eye(len(rho), dtype=bool))).stack().dropna()
-    low_pair = pairs.idxmin()
-    where = (
-        f"all {len(tops)} measures put their top layer at {tops.iloc[0]}"
-        if tops.nunique() == 1
-        else f"their top layers range over {tops.min()}–{tops.max()} (layer "
-        f"{tops.value_counts().idxmax()} for {tops.value_counts().max()} of {len(tops)})"
-    )
-    return (
-        f"{target}: the {len(pairs)} pairs of measures have ρ from {pairs.min():.2f} "
-        f"({low_pair[0]} vs {low_pair[1]}) to {pairs.max():.2f}, median {pairs.median():.2f}; "
-        f"{where}."
-    )
-
-
-def _claim_sentence(claim: str, holds: pd.Series) -> str:
-    """For how many measures one statement holds, and for which it does not."""
-    verdict = (
-        f"holds for all {len(holds)} measures"
-        if holds.all()
-        else f"holds for {holds.sum()} of {len(holds)} measures "
-        f"(not for: {', '.join(holds.index[~holds])})"
-    )
-    return f"- '{claim}' {verdict}."
-
-
 def summary(profiles: Mapping[str, pd.DataFrame], claims: pd.DataFrame) -> list[str]:
-    """Sentences for the agreement tables: per target, the range and median of ρ over the
-    pairs of measures and the spread of their top layers; per statement of ``claims``
+    """Sentences for the tables: per target, the range and median of ρ over the pairs of
+    measures and the spread of their top layers; per statement of ``claims``
     (:func:`chapter02_claims`), the measures it holds for."""
-    rho, tops = rank_agreement(profiles), top_layers(profiles)
-    lines = [_pairs_sentence(target, rho[target], tops[target]) for target in profiles]
-    return lines + [_claim_sentence(claim, holds) for claim, holds in claims.items()]
+    lines = []
+    for target, wide in profiles.items():
+        rho, tops = wide.corr(method="spearman"), wide.idxmax()
+        pairs = rho.where(np.triu(~np.eye(len(rho), dtype=bool))).stack().dropna()
+        (a, b), counts = pairs.idxmin(), tops.value_counts()
+        where = (
+            f"all {len(tops)} measures put their top layer at {tops.iloc[0]}"
+            if tops.nunique() == 1
+            else f"their top layers range over {tops.min()}–{tops.max()} (layer "
+            f"{counts.idxmax()} for {counts.max()} of {len(tops)})"
+        )
+        lines.append(
+            f"{target}: the {len(pairs)} pairs of measures have ρ from {pairs.min():.2f} "
+            f"({a} vs {b}) to {pairs.max():.2f}, median {pairs.median():.2f}; {where}."
+        )
+    for claim, holds in claims.items():
+        verdict = (
+            f"holds for all {len(holds)} measures"
+            if holds.all()
+            else f"holds for {holds.sum()} of {len(holds)} measures "
+            f"(not for: {', '.join(holds.index[~holds])})"
+        )
+        lines.append(f"- '{claim}' {verdict}.")
+    return lines
 
 
 def planted_recovery(
     gaps: pd.DataFrame, measures: Sequence[str], planted: pd.DataFrame
 ) -> pd.DataFrame:
-    """On the synthetic sample: Spearman's ρ over layers between each measure (rows) and the
-    weight the simulated encoder planted, for the EMA gap and the EMA observed values (against
-    the articulatory weight) and for the MFCC gap (against the acoustic weight).
-
-    ``planted`` is :func:`tutorial_utils.sample.ground_truth` (index ``layer``).
-    """
-    measures = list(measures)
-    profiles = layer_profiles(gaps, measures, ["MFCC", "EMA"])
-    ema = gaps[gaps["target"] == "EMA"].pivot(index="layer", columns="measure", values="observed")
+    """On the sample: Spearman's ρ over layers between each measure (rows) and the weight the
+    simulated encoder planted (``planted``: :func:`tutorial_utils.sample.ground_truth`), for the
+    EMA gap and EMA observed values (articulatory weight) and the MFCC gap (acoustic weight)."""
+    wide = gaps.pivot(index="layer", columns=["target", "measure"], values=["gap", "observed"])
+    columns = {
+        "EMA gap vs articulatory": ("gap", "EMA", "articulatory"),
+        "EMA observed vs articulatory": ("observed", "EMA", "articulatory"),
+        "MFCC gap vs acoustic": ("gap", "MFCC", "acoustic"),
+    }
     return pd.DataFrame(
         {
-            "EMA gap vs articulatory": profiles["EMA"].corrwith(
-                planted["articulatory"], method="spearman"
-            ),
-            "EMA observed vs articulatory": ema[measures].corrwith(
-                planted["articulatory"], method="spearman"
-            ),
-            "MFCC gap vs acoustic": profiles["MFCC"].corrwith(
-                planted["acoustic"], method="spearman"
-            ),
+            name: wide[value][target][list(measures)].corrwith(planted[weight], method="spearman")
+            for name, (value, target, weight) in columns.items()
         }
     )
 
