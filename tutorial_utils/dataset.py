@@ -1,56 +1,36 @@
-"""The tutorial's dataset: recordings, EMA and model hidden states of a few participants.
+"""The tutorial's data: recordings, EMA and model hidden states of a few participants.
 
-One call gives the notebooks their data (see :func:`tutorial_utils.load_dataset`)::
-
-    from tutorial_utils import load_dataset
-    ds = load_dataset()          # real cache if complete, else the built-in synthetic sample
-
-Names used everywhere: *hidden states* are the model's per-frame activations
-(``{layer: {filename: (T, d) float32}}``); *targets* are what they are compared with
-(MFCC and EMA frames).
+``load_dataset()`` gives the real cache when it is complete (``python -m tutorial_utils.io``),
+else the built-in synthetic sample. *Hidden states* are the model's per-frame activations
+``{layer: {filename: (T, d) float32}}``; *targets* are what they are compared with (MFCC, EMA).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .frames import EMA_TABLE_COLUMNS, SAMPLE_RATE
+from .io import cache
 
 HiddenStates = dict[int, dict[str, np.ndarray]]
-"""Hidden states of one participant: ``{layer: {filename: (T, d) float32}}``."""
-
-_SENTENCE_ID = re.compile(r"(B\d+)_(S\d+)")
 
 
 def sentence_id(filename: str) -> str:
-    """Block and sentence id of a recording, shared across speakers.
-
-    Parameters
-    ----------
-    filename : str
-        E.g. ``"F02_B01_S18_R01_N.mat"`` or ``"SYN-F_B01_S18_R01_N.mat"``.
-
-    Returns
-    -------
-    str
-        E.g. ``"B01_S18"``.
-    """
-    match = _SENTENCE_ID.search(Path(str(filename)).name)
+    """Block and sentence id shared across speakers: ``"F02_B01_S18_R01_N.mat"`` → ``"B01_S18"``."""
+    match = re.search(r"(B\d+)_(S\d+)", Path(str(filename)).name)
     if match is None:
-        raise ValueError(
-            f"Cannot find a block/sentence id like 'B01_S18' in the filename {filename!r}."
-        )
+        raise ValueError(f"Cannot find a block/sentence id like 'B01_S18' in {filename!r}.")
     return f"{match.group(1)}_{match.group(2)}"
 
 
-def _valid(names: Iterable[Any]) -> str:
-    """Comma-separated list for error messages (first 12 items)."""
+def _valid(names: Iterable) -> str:
     names = [str(n) for n in names]
     return ", ".join(names[:12]) + (f", ... ({len(names)} in all)" if len(names) > 12 else "")
 
@@ -60,29 +40,19 @@ class Dataset:
 
     Parameters
     ----------
-    source : str
-        ``"real"`` (the tutorial's data) or ``"sample"`` (the built-in synthetic sample).
+    source : {"real", "sample"}
     description : str
-        One or two human-readable sentences about where the data come from.
+        Where the data come from, in a sentence or two.
     recordings : Mapping[str, pandas.DataFrame]
-        Per participant (in display order) a table with at least ``FILENAME``, ``SENTENCE`` and
-        ``AUDIO`` (1-D float32 arrays at ``sample_rate``).
+        Per participant (in display order) ``FILENAME``, ``SENTENCE``, ``AUDIO`` (1-D float32).
     ema : Mapping[str, pandas.DataFrame]
-        Per participant the EMA table with exactly the 15 columns of
-        :data:`tutorial_utils.frames.EMA_TABLE_COLUMNS`.
+        Per participant the 15 columns of :data:`tutorial_utils.frames.EMA_TABLE_COLUMNS`.
     hidden_states : Mapping[str, HiddenStates or Callable[[], HiddenStates]]
-        Per participant ``{layer: {filename: (T, d) float32}}``, or a callable returning it,
-        called on first use and cached.
+        Per participant, or a callable returning them on first use.
     model_name : str, default "facebook/wav2vec2-base"
-        Model the hidden states come from.
     sample_rate : int, default 16000
-        Sampling rate of the audio.
     manifest : dict, optional
-        Cache manifest (provenance), kept as is.
-
-    Attributes
-    ----------
-    source, description, participants, model_name, sample_rate, manifest
+        Provenance, kept as is.
     """
 
     def __init__(
@@ -107,20 +77,20 @@ class Dataset:
                     f"{sorted(participants)}; give every participant all three."
                 )
         for p in participants:
-            check_recordings_table(recordings[p], p)
-            check_ema_table(ema[p], p)
-        self.source = source
-        self.description = description
-        self.participants = participants
-        self.model_name = model_name
-        self.sample_rate = int(sample_rate)
+            missing = {"FILENAME", "SENTENCE", "AUDIO"} - set(recordings[p].columns)
+            if missing:
+                raise ValueError(f"Recordings of {p!r} lack the columns {sorted(missing)}.")
+            if tuple(ema[p].columns) != EMA_TABLE_COLUMNS:
+                raise ValueError(
+                    f"EMA table of {p!r} has the columns {list(ema[p].columns)}; "
+                    f"expected exactly {list(EMA_TABLE_COLUMNS)}."
+                )
+        self.source, self.description, self.participants = source, description, participants
+        self.model_name, self.sample_rate = model_name, int(sample_rate)
         self.manifest = dict(manifest) if manifest else {}
         self._recordings = {p: recordings[p].reset_index(drop=True) for p in participants}
-        self._ema = {p: ema[p] for p in participants}
-        self._hidden_source = dict(hidden_states)
+        self._ema, self._hidden_source = dict(ema), dict(hidden_states)
         self._hidden: dict[str, HiddenStates] = {}
-
-    # -- participants and layers ------------------------------------------------------------
 
     def _check_participant(self, participant: str) -> str:
         if participant not in self._recordings:
@@ -132,17 +102,13 @@ class Dataset:
     @property
     def layers(self) -> list[int]:
         """Sorted layer indices (0 = encoder input, then one per transformer layer)."""
-        layers = self.manifest.get("layers")
-        if layers is None:
-            layers = self.hidden_states(self.participants[0]).keys()
+        layers = self.manifest.get("layers") or self.hidden_states(self.participants[0])
         return sorted(int(layer) for layer in layers)
 
     @property
     def n_layers(self) -> int:
         """Number of hidden states per recording (13 for wav2vec2-base)."""
         return len(self.layers)
-
-    # -- per participant tables ---------------------------------------------------------------
 
     def recordings(self, participant: str) -> pd.DataFrame:
         """Recordings table of ``participant`` (``FILENAME``, ``SENTENCE``, ``AUDIO``, ...)."""
@@ -162,11 +128,7 @@ class Dataset:
         return self._hidden[participant]
 
     def filenames(self, participant: str, *, with_hidden_states: bool = False) -> list[str]:
-        """Filenames of ``participant`` in recording order.
-
-        With ``with_hidden_states=True`` only the recordings that have hidden states (e.g. the real
-        original frame-states files cover only the 10 test sentences of F02).
-        """
+        """Filenames in recording order (only those with hidden states, if asked)."""
         names = self.recordings(participant)["FILENAME"].tolist()
         if with_hidden_states:
             have = self.hidden_states(participant).get(self.layers[0], {})
@@ -174,22 +136,14 @@ class Dataset:
         return names
 
     def pick_filenames(self, participant: str, filenames: Iterable[str] | None = None) -> list[str]:
-        """The recordings of ``participant`` an analysis uses.
-
-        This is the one default every analysis follows: ``filenames`` as given (in that order),
-        or, when it is None, every recording of ``participant`` that has hidden states.
-        """
+        """The recordings an analysis uses: ``filenames`` as given, else all with hidden states."""
         self._check_participant(participant)
         if filenames is None:
             return self.filenames(participant, with_hidden_states=True)
         return list(filenames)
 
     def pick_recordings(self, participants: Iterable[str] | None = None) -> list[tuple[str, str]]:
-        """``(participant, filename)`` of the recordings an analysis uses, in order.
-
-        ``participants`` default to all of them; each one's recordings follow
-        :meth:`pick_filenames`.
-        """
+        """``(participant, filename)`` of the recordings an analysis uses (all participants)."""
         chosen = self.participants if participants is None else list(participants)
         return [(p, name) for p in chosen for name in self.pick_filenames(p)]
 
@@ -213,40 +167,29 @@ class Dataset:
         states = self.hidden_states(participant)
         if int(layer) not in states:
             raise KeyError(f"Unknown layer {layer!r}; valid: {_valid(sorted(states))}.")
-        per_file = states[int(layer)]
-        if filename not in per_file:
+        if filename not in states[int(layer)]:
             self._check_filename(participant, filename)
             raise KeyError(
                 f"No layer {layer} states for {filename!r} of {participant!r}; "
-                f"recordings with states: {_valid(per_file)}."
+                f"recordings with states: {_valid(states[int(layer)])}."
             )
-        return per_file[filename]
-
-    # -- helpers for the notebooks ------------------------------------------------------------
+        return states[int(layer)][filename]
 
     def shared_sentences(
         self, participant_a: str, participant_b: str, *, with_hidden_states: bool = True
     ) -> pd.DataFrame:
-        """Recordings of the same sentences by two participants.
+        """Recordings of the same sentences (:func:`sentence_id`) by two participants.
 
-        A sentence is identified by :func:`sentence_id` (block and sentence number). When a
-        participant read a sentence more than once, the first recording in table order is used.
-        By default only recordings with hidden states count (``with_hidden_states=False``: all).
-
-        Returns
-        -------
-        pandas.DataFrame
-            Columns ``SENTENCE_ID, SENTENCE, FILENAME_A, FILENAME_B``, one row per sentence id
-            both have, in ``participant_a``'s recording order; ``SENTENCE`` is A's text.
+        Returns ``SENTENCE_ID, SENTENCE, FILENAME_A, FILENAME_B``, one row per sentence both
+        read, in A's recording order; a sentence read twice counts by its first recording.
         """
         first_b: dict[str, str] = {}
         for name in self.filenames(participant_b, with_hidden_states=with_hidden_states):
             first_b.setdefault(sentence_id(name), name)
         usable_a = set(self.filenames(participant_a, with_hidden_states=with_hidden_states))
         rows, seen = [], set()
-        for name, text in self.recordings(participant_a)[["FILENAME", "SENTENCE"]].itertuples(
-            index=False
-        ):
+        table = self.recordings(participant_a)[["FILENAME", "SENTENCE"]]
+        for name, text in table.itertuples(index=False):
             sid = sentence_id(name)
             if name in usable_a and sid in first_b and sid not in seen:
                 seen.add(sid)
@@ -262,18 +205,66 @@ class Dataset:
         )
 
 
-def check_recordings_table(table: pd.DataFrame, participant: str) -> None:
-    missing = [c for c in ("FILENAME", "SENTENCE", "AUDIO") if c not in table.columns]
-    if missing:
-        raise ValueError(
-            f"Recordings of {participant!r} lack the columns {missing}; "
-            "expected at least FILENAME, SENTENCE, AUDIO."
-        )
+def _load_sample() -> Dataset:
+    from .sample import load_sample_dataset  # sample/loader.py imports Dataset (see the issue)
+
+    return load_sample_dataset()
 
 
-def check_ema_table(table: pd.DataFrame, participant: str) -> None:
-    if tuple(table.columns) != EMA_TABLE_COLUMNS:
-        raise ValueError(
-            f"EMA table of {participant!r} has the columns {list(table.columns)}; "
-            f"expected exactly {list(EMA_TABLE_COLUMNS)}."
-        )
+def load_dataset(
+    source: str = "auto", data_dir: str | os.PathLike | None = None, *, verify_hashes: bool = False
+) -> Dataset:
+    """Load the tutorial data.
+
+    Parameters
+    ----------
+    source : {"auto", "real", "sample"}
+        ``"real"``: the converted real data (``python -m tutorial_utils.io`` first);
+        ``"sample"``: the built-in synthetic sample; ``"auto"``: the real data if the cache is
+        complete, else the sample, with a warning when a cache was asked for (``data_dir``,
+        ``$TUTORIAL_DATA_DIR``, the data command's record) or is there but damaged.
+    data_dir : path, optional
+        Cache directory (see README, "Where the cache goes").
+    verify_hashes : bool, default False
+        Recompute the sha256 of every cache file (sizes and the csv files' are always checked).
+    """
+    if source not in ("auto", "real", "sample"):
+        raise ValueError(f"source must be 'auto', 'real' or 'sample', got {source!r}.")
+    if source == "sample":
+        return _load_sample()
+    directory, origin = (
+        (Path(data_dir), "argument") if data_dir is not None else cache.find_data_dir()
+    )
+    try:
+        tables = cache.read_cache(directory, verify_hashes=verify_hashes)
+    except cache.CacheUnusable as err:
+        if source == "real":
+            raise
+        if origin in ("argument", "env", "pointer") or (directory / cache.MANIFEST_NAME).exists():
+            warnings.warn(_not_found(directory, origin, str(err)), stacklevel=2)
+        return _load_sample()
+    manifest = tables.pop("manifest")
+    return Dataset(
+        source="real", description=str(manifest.get("description", "Tutorial data (Haskins).")),
+        model_name=str(manifest.get("model_name", "facebook/wav2vec2-base")),
+        sample_rate=int(manifest.get("sample_rate", SAMPLE_RATE)), manifest=manifest, **tables,
+    )  # fmt: skip
+
+
+def _not_found(directory: Path, origin: str, reason: str) -> str:
+    state = (
+        "does not exist" if not directory.is_dir()
+        else "holds no real-data cache" if not (directory / cache.MANIFEST_NAME).exists()
+        else f"holds a cache that is incomplete or damaged ({reason})"
+    )  # fmt: skip
+    why = {
+        "argument": "load_dataset(data_dir=...) names it",
+        "env": "$TUTORIAL_DATA_DIR names it",
+        "pointer": f"the data command recorded it in {cache.pointer_file()}",
+    }.get(origin, "it is the default cache directory")
+    mounted = " (On Colab, mount Google Drive first, e.g. with 00_data_tour's optional cell.)"
+    return (
+        f"The real-data cache directory {directory} {state}; {why}. Using the synthetic sample "
+        f"instead. Run `{cache.DOWNLOAD_HINT} --data-dir {directory}` to create or repair it."
+        + (mounted if origin == "pointer" else "")
+    )

@@ -1,18 +1,8 @@
 """Value checks of the data going into the cache: names, audio, EMA and hidden states.
 
-Each check raises ``ValueError`` with a message that names the file (and recording) and says
-what is wrong, or returns cleaned values. What is converted rather than refused, with a
-:class:`DataWarning` that says what was done:
-
-* integer PCM audio (``int16``, ``int32``, ``uint8``) is scaled to [-1, 1) floats;
-* float audio that holds unscaled 16-bit PCM values (all whole numbers, peak above 1 and at
-  most 32768) is divided by 32768.
-
-Everything else that cannot be right is refused: non-finite, complex or non-numeric values,
-audio shorter than one model frame (400 samples), EMA rows that do not match the recording's
-length (more than :data:`EMA_ROW_TOLERANCE` frames off, as :func:`tutorial_utils.frames.ema_frames`
-allows) or name unknown recordings, and hidden states whose layers disagree in files or sizes
-or whose frame counts do not match the audio.
+Each check raises ``ValueError`` naming the file (and recording) and what is wrong, or returns
+cleaned values. Integer PCM audio, and float audio holding unscaled 16-bit values, is scaled
+to [-1, 1) with a :class:`DataWarning`; everything else that cannot be right is refused.
 """
 
 from __future__ import annotations
@@ -98,17 +88,7 @@ def _float_audio(array: np.ndarray, where: str) -> np.ndarray:
 
 
 def clean_audio(values: Any, where: str, min_samples: int = FRAME_LENGTH) -> np.ndarray:
-    """One recording's audio as 1-D float32, checked (see the module docstring).
-
-    Parameters
-    ----------
-    values : array-like
-        The samples at 16 kHz.
-    where : str
-        ``"<file>: <recording>"`` for messages.
-    min_samples : int, default 400
-        Fewer samples give no model frame.
-    """
+    """One recording's 16 kHz audio as 1-D float32, checked (``where``: for messages)."""
     try:
         array = np.asarray(values)
     except (TypeError, ValueError) as err:
