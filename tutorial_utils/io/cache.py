@@ -1,16 +1,12 @@
 """The real-data cache: where it lives, how it is written and read back (no pickles).
 
-A cache directory holds::
-
-    manifest.json            the current cache: its generation, participants, files' sha256
-    cache-<id>/<P>/          recordings.csv, audio.npz, ema.csv, hidden_states.npz
-    downloads/               the originals fetched from Google Drive
-    .lock                    held by the one conversion writing here
-
-:func:`write_cache` builds a new ``cache-<id>/`` beside the current one and switches to it by
-renaming a new ``manifest.json`` over the old one: until that rename readers see the previous
-cache, whole; after it the new one. Reading checks sizes and the csv files' sha256 (every
-file's with ``verify``), opens npz files with ``allow_pickle=False`` and returns plain tables.
+A cache directory holds ``manifest.json`` (the current generation, participants, every file's
+sha256), ``cache-<id>/<P>/`` (recordings.csv, audio.npz, ema.csv, hidden_states.npz),
+``downloads/`` (the originals) and ``.lock``. :func:`write_cache` builds a new ``cache-<id>/``
+beside the current one and switches to it by renaming a new ``manifest.json`` over the old
+one, so readers see the previous cache whole until then. Reading checks sizes and the csv
+files' sha256 (every file's with ``verify``), opens npz files with ``allow_pickle=False`` and
+returns plain tables.
 """
 
 from __future__ import annotations
@@ -49,11 +45,8 @@ class CacheUnusable(FileNotFoundError):
     """The real-data cache is missing, incomplete or damaged (the message says what to do)."""
 
 
-# -- Where the cache goes ------------------------------------------------------------------------
-
-
 def pointer_file() -> Path:
-    """The record of the last cache the data command completed (in the user's config folder)."""
+    """Where the data command records the last cache it completed (the user's config folder)."""
     return platformdirs.user_config_path(APP) / "data_dir"
 
 
@@ -72,11 +65,10 @@ def find_data_dir() -> tuple[Path, str]:
     if os.environ.get("TUTORIAL_DATA_DIR"):
         return Path(os.environ["TUTORIAL_DATA_DIR"]).expanduser(), "env"
     try:
-        recorded = pointer_file().read_text().strip()
+        if recorded := pointer_file().read_text().strip():
+            return Path(recorded), "pointer"
     except (OSError, UnicodeDecodeError):
-        recorded = ""
-    if recorded:
-        return Path(recorded), "pointer"
+        pass
     repo = Path(__file__).resolve().parents[2]
     if (repo / "pyproject.toml").is_file():
         return repo / "data", "checkout"
@@ -88,9 +80,6 @@ def default_data_dir() -> Path:
     return find_data_dir()[0]
 
 
-# -- Writing -------------------------------------------------------------------------------------
-
-
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex sha256 of a file."""
     digest = hashlib.sha256()
@@ -100,14 +89,14 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def atomic_write(path: Path, write: Callable[[Any], Any]) -> dict[str, Any]:
-    """``write(file)`` into a temporary file beside ``path``, then rename it to ``path``;
-    returns ``{"sha256", "size"}`` of the bytes written (nothing is left on failure)."""
+def atomic_write(path: Path, data: bytes | Callable[[Any], Any]) -> dict[str, Any]:
+    """Write ``data`` (or ``data(file)``) to a temporary file beside ``path``, then rename it
+    to ``path``; returns ``{"sha256", "size"}`` of the bytes written. Nothing is left on failure."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            write(handle)
+            data(handle) if callable(data) else handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         record = {"sha256": sha256_file(tmp), "size": os.path.getsize(tmp)}
@@ -120,15 +109,9 @@ def atomic_write(path: Path, write: Callable[[Any], Any]) -> dict[str, Any]:
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Atomically write float32 arrays as an uncompressed npz; returns its record."""
+    """Atomically write float32 arrays as an uncompressed npz (no pickles); returns its record."""
     plain = {key: np.asarray(value, np.float32) for key, value in arrays.items()}
     return atomic_write(path, lambda handle: np.savez(handle, **plain))
-
-
-def write_json(path: Path, obj: Any) -> dict[str, Any]:
-    """Atomically write indented, key-sorted JSON; returns its record."""
-    text = json.dumps(obj, indent=2, sort_keys=True).encode()
-    return atomic_write(path, lambda handle: handle.write(text))
 
 
 def hidden_state_key(layer: int, filename: str) -> str:
@@ -136,76 +119,47 @@ def hidden_state_key(layer: int, filename: str) -> str:
     return f"L{int(layer)}__{filename}"
 
 
-def parse_hidden_state_key(key: str) -> tuple[int, str]:
-    """Inverse of :func:`hidden_state_key`."""
-    head, sep, filename = key.partition("__")
-    if not sep or not head.startswith("L") or not head[1:].isdigit() or not filename:
-        raise ValueError(f"{key!r} is not a hidden-state key 'L<layer>__<filename>'")
-    return int(head[1:]), filename
-
-
-def _write_participant(folder: Path, p: str, recordings, ema, states) -> dict[str, dict]:
-    validate.check_participant(p, "participant")
-    names = validate.check_filenames(recordings["FILENAME"], f"recordings of {p}")
-    audio = {n: np.asarray(a, np.float32) for n, a in zip(names, recordings["AUDIO"], strict=True)}
-    table = pd.DataFrame({"FILENAME": names, "SENTENCE": recordings["SENTENCE"].astype(str)})
+def _write_participant(folder: Path, recordings, ema, states) -> dict[str, dict]:
+    pairs = zip(recordings.FILENAME, recordings.AUDIO, strict=True)
+    audio = {name: np.asarray(values, np.float32) for name, values in pairs}
+    table = pd.DataFrame({"FILENAME": list(audio), "SENTENCE": recordings.SENTENCE.astype(str)})
     table["N_SAMPLES"], table["SAMPLE_RATE"] = [a.size for a in audio.values()], SAMPLE_RATE
-    if tuple(ema.columns) != EMA_TABLE_COLUMNS:
-        raise ValueError(f"the EMA table of {p} has the columns {list(ema.columns)}")
-    for key in states:
-        parse_hidden_state_key(key)
-    records = {}
-    for name, csv in ((RECORDINGS, table), (EMA, ema)):
-        text = csv.to_csv(index=False, lineterminator="\n").encode()
-        records[name] = atomic_write(folder / name, lambda handle, t=text: handle.write(t))
-    records[AUDIO] = write_npz(folder / AUDIO, audio)
-    records[STATES] = write_npz(folder / STATES, states)
-    return records
+    csv = {
+        n: t.to_csv(index=False, lineterminator="\n").encode()
+        for n, t in ((RECORDINGS, table), (EMA, ema))
+    }
+    records = {name: atomic_write(folder / name, text) for name, text in csv.items()}
+    return {
+        **records,
+        AUDIO: write_npz(folder / AUDIO, audio),
+        STATES: write_npz(folder / STATES, states),
+    }
 
 
 def write_cache(
-    data_dir: str | os.PathLike, participants: Iterable[tuple[str, tuple]], **fields: Any
-) -> dict[str, Any]:
+    data_dir: str | os.PathLike, participants: Iterable[tuple[str, tuple]], **fields
+) -> dict:
     """Write a complete cache beside the current one and switch to it with one rename.
 
-    Parameters
-    ----------
-    data_dir : path
-        The cache directory (hold its lock, see :mod:`.convert`).
-    participants : iterable of (participant, (recordings, ema, states))
-        Written one at a time as they come; ``states`` is ``{hidden_state_key: (T, d)}``.
-    **fields
-        Further manifest entries (source, description, model_name, ...).
-
-    Returns
-    -------
-    dict
-        The new manifest. On any failure the new folder is removed and the previous cache
-        stays current.
+    ``participants`` yields ``(participant, (recordings, ema, {hidden_state_key: (T, d)}))``,
+    written one at a time; ``fields`` go into the manifest, which is returned. On any failure
+    the new folder is removed and the previous cache stays current. Hold the folder's lock.
     """
-    data_dir = Path(data_dir)
-    generation = f"cache-{secrets.token_hex(6)}"
-    files: dict[str, dict] = {}
-    names = []
+    data_dir, generation = Path(data_dir), f"cache-{secrets.token_hex(6)}"
+    files, names = {}, []
     try:
         (data_dir / generation).mkdir(parents=True)
         for p, tables in participants:
-            names.append(p)
-            written = _write_participant(data_dir / generation / p, p, *tables)
+            names.append(validate.check_participant(p, "participant"))
+            written = _write_participant(data_dir / generation / p, *tables)
             files.update({f"{generation}/{p}/{n}": record for n, record in written.items()})
         layers = {tuple(_layers(data_dir / rel)) for rel in files if rel.endswith(STATES)}
         if len(layers) != 1:
             raise ValueError(f"the participants' hidden states have different layers {layers}")
-        manifest = {
-            **fields,
-            "format_version": CACHE_FORMAT_VERSION,
-            "complete": True,
-            "generation": generation,
-            "participants": names,
-            "files": files,
-            "layers": list(layers.pop()),
-        }
-        write_json(data_dir / MANIFEST_NAME, manifest)  # the switch
+        manifest = {**fields, "format_version": CACHE_FORMAT_VERSION, "complete": True,
+                    "generation": generation, "participants": names, "files": files,
+                    "layers": list(layers.pop())}  # fmt: skip
+        atomic_write(data_dir / MANIFEST_NAME, json.dumps(manifest, indent=1).encode())  # switch
     except BaseException:
         shutil.rmtree(data_dir / generation, ignore_errors=True)
         raise
@@ -222,9 +176,6 @@ def sweep(data_dir: Path, current: str | None = None) -> None:
             path.unlink(missing_ok=True)
 
 
-# -- Reading -------------------------------------------------------------------------------------
-
-
 def _unusable(data_dir: Path, why: str) -> CacheUnusable:
     return CacheUnusable(
         f"The real-data cache in {data_dir} is missing, incomplete or damaged ({why}). Run "
@@ -233,9 +184,8 @@ def _unusable(data_dir: Path, why: str) -> CacheUnusable:
     )
 
 
-def read_manifest(data_dir: str | os.PathLike) -> dict[str, Any]:
+def read_manifest(data_dir: Path) -> dict[str, Any]:
     """The manifest of a cache directory, its structure checked, or :class:`CacheUnusable`."""
-    data_dir = Path(data_dir)
     try:
         manifest = json.loads((data_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -243,29 +193,24 @@ def read_manifest(data_dir: str | os.PathLike) -> dict[str, Any]:
     except (OSError, ValueError):
         raise _unusable(data_dir, "there is no readable manifest.json") from None
     get = manifest.get if isinstance(manifest, dict) else {}.get
-    people = get("participants")
-    why = (
-        f"cache format {get('format_version')}, expected {CACHE_FORMAT_VERSION}"
-        if get("format_version") != CACHE_FORMAT_VERSION
-        else "its conversion did not finish"
-        if get("complete") is not True
-        else f"the manifest names the generation {get('generation')!r}"
-        if not GENERATION.fullmatch(str(get("generation")))
-        else "the manifest lists no participants"
-        if not isinstance(people, list) or not people
-        else f"invalid participants {people}"
-        if not all(validate.PARTICIPANT_PATTERN.fullmatch(str(p)) for p in people)
-        else "the manifest's files are not a mapping"
-        if not isinstance(get("files"), dict)
-        else None
-    )
-    if why:
-        raise _unusable(data_dir, why)
+    people = get("participants") if isinstance(get("participants"), list) else []
+    ids = all(validate.PARTICIPANT_PATTERN.fullmatch(str(p)) for p in people)
+    checks = [
+        (get("format_version") == CACHE_FORMAT_VERSION, f"cache format {get('format_version')}"),
+        (get("complete") is True, "its conversion did not finish"),
+        (GENERATION.fullmatch(str(get("generation"))), f"generation {get('generation')!r}"),
+        (people, "the manifest lists no participants"),
+        (ids, f"invalid participants {people}"),
+        (isinstance(get("files"), dict), "the manifest's files are not a mapping"),
+    ]
+    for ok, why in checks:
+        if not ok:
+            raise _unusable(data_dir, why)
     return manifest
 
 
 def cache_problems(data_dir: Path, manifest: dict, verify: bool = False) -> list[str]:
-    """What is missing or wrong in the files of a cache (sizes; sha256 of csv files, or of
+    """What is missing or wrong in a cache's files (sizes; the sha256 of the csv files, or of
     every file with ``verify``)."""
     problems = []
     for p in manifest["participants"]:
@@ -281,59 +226,66 @@ def cache_problems(data_dir: Path, manifest: dict, verify: bool = False) -> list
     return problems
 
 
+def _keys(names: Iterable[str]) -> list[tuple[int, str]]:
+    """``(layer, filename)`` of ``hidden_states.npz`` keys (``L{layer}__{filename}``)."""
+    parsed = [(key, *key.partition("__")) for key in names]
+    if any(not (s and h[:1] == "L" and h[1:].isdigit() and f) for _, h, s, f in parsed):
+        raise ValueError("it has keys that are not of the form 'L<layer>__<filename>'")
+    return [(int(h[1:]), f) for _, h, _, f in parsed]
+
+
 def _layers(path: Path, filenames: Iterable[str] | None = None) -> list[int]:
     """The layers in a ``hidden_states.npz`` (from its zip directory), keys checked."""
     with zipfile.ZipFile(path) as archive:
-        keys = [parse_hidden_state_key(n.removesuffix(".npy")) for n in archive.namelist()]
-    unknown = {f for _, f in keys} - set(
-        filenames if filenames is not None else [f for _, f in keys]
-    )
-    if unknown:
-        raise ValueError(f"it holds states of unknown recordings {sorted(unknown)[:3]}")
+        keys = _keys(n.removesuffix(".npy") for n in archive.namelist())
+    if filenames is not None and {f for _, f in keys} - set(filenames):
+        raise ValueError("it holds states of unknown recordings")
     return sorted({layer for layer, _ in keys})
 
 
-def read_hidden_states(
-    path: Path, data_dir: Path | None = None
-) -> dict[int, dict[str, np.ndarray]]:
-    """``{layer: {filename: (T, d) float32}}`` from a ``hidden_states.npz``."""
+def read_hidden_states(path: Path, data_dir: Path) -> dict[int, dict[str, np.ndarray]]:
+    """``{layer: {filename: (T, d) float32}}`` from a cache's ``hidden_states.npz``."""
     states: dict[int, dict[str, np.ndarray]] = {}
     try:
         with np.load(path, allow_pickle=False) as npz:
-            for key in npz.files:
-                layer, filename = parse_hidden_state_key(key)
+            for key, (layer, filename) in zip(npz.files, _keys(npz.files), strict=True):
                 states.setdefault(layer, {})[filename] = npz[key]
     except _READ_ERRORS as err:
-        raise _unusable(data_dir or path.parent, f"{path}: {err}") from err
+        raise _unusable(data_dir, f"{path.relative_to(data_dir)}: {err}") from err
     return dict(sorted(states.items()))
 
 
 def _read_participant(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[int]]:
     text = {"FILENAME": str, "SENTENCE": str}
     table = pd.read_csv(folder / RECORDINGS, dtype=text, keep_default_na=False)
-    names = validate.check_filenames(table["FILENAME"], RECORDINGS)
+    names = table["FILENAME"].tolist()
     with np.load(folder / AUDIO, allow_pickle=False) as npz:
         if sorted(npz.files) != sorted(names):
             raise ValueError(f"{AUDIO} does not hold exactly the recordings of {RECORDINGS}")
         audio = [npz[name] for name in names]
-    for name, values, n in zip(names, audio, table["N_SAMPLES"], strict=True):
-        if values.dtype != np.float32 or values.shape != (n,):
-            raise ValueError(f"{AUDIO}: {name} is {values.dtype} {values.shape}")
+    if any(
+        a.dtype != np.float32 or a.shape != (n,)
+        for a, n in zip(audio, table.N_SAMPLES, strict=True)
+    ):
+        raise ValueError(f"{AUDIO} holds arrays of other types or lengths than {RECORDINGS}")
     table.insert(2, "AUDIO", audio)
     ema = pd.read_csv(folder / EMA, dtype=text, keep_default_na=False)
     if tuple(ema.columns) != EMA_TABLE_COLUMNS:
         raise ValueError(f"{EMA} has the columns {list(ema.columns)}")
-    return table, ema, _layers(folder / STATES, names)
+    try:
+        return table, ema, _layers(folder / STATES, names)
+    except _READ_ERRORS as err:
+        raise ValueError(f"{STATES}: {err}") from err
 
 
 def read_cache(data_dir: str | os.PathLike, verify_hashes: bool = False) -> dict[str, Any]:
     """The cache as plain tables: ``{"manifest", "recordings", "ema", "hidden_states"}``, the
-    last three per participant; hidden states are a callable that reads them on first use.
+    last three per participant (hidden states: a callable reading them on first use).
 
     Raises
     ------
     CacheUnusable
-        A ``FileNotFoundError`` whose message names the problem and the command to fix it.
+        A ``FileNotFoundError`` naming the problem and the command that fixes it.
     """
     data_dir = Path(data_dir)
     manifest = read_manifest(data_dir)
