@@ -231,7 +231,10 @@ def test_bad_values_are_refused_and_int16_audio_is_scaled_with_a_warning(tmp_pat
 # -- the real formats, round trip ---------------------------------------------------------------
 
 
-def test_real_format_round_trip_and_nothing_to_do_the_second_time(tmp_path, first, capsys):
+def test_real_format_round_trip_and_nothing_to_do_the_second_time(
+    tmp_path, first, monkeypatch, capsys
+):
+    monkeypatch.delenv("TUTORIAL_DATA_DIR", raising=False)
     io_setup.write_m02(first)
     cache = tmp_path / "cache"
     assert _from(cache, first) == 0
@@ -239,7 +242,7 @@ def test_real_format_round_trip_and_nothing_to_do_the_second_time(tmp_path, firs
     assert main(["--frame-states", "--data-dir", str(cache), "--from-dir", str(first)]) == 0
     assert "nothing to do" in capsys.readouterr().err
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
-    ds = load_dataset("auto", cache, verify_hashes=True)
+    ds = load_dataset(verify_hashes=True)  # found through the command's record
     assert ds.source == "real" and ds.participants == ["F02", "M02"] and ds.layers == [0, 1]
     for name, audio in GOOD_AUDIO.items():
         np.testing.assert_array_equal(ds.audio("F02", name), audio)
