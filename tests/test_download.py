@@ -178,3 +178,12 @@ def test_sample_list_help_and_the_script(tmp_path, drive, capsys):
         [sys.executable, str(script), "--sample"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "sample" in result.stdout
+
+
+def test_importing_the_data_tools_does_not_import_torch():
+    code = "import sys, tutorial_utils.io.cli\n"
+    code += "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "False"]
