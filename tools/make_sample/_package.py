@@ -15,7 +15,7 @@ from tutorial_utils.frames import (
     SAMPLE_RATE,
     n_model_frames,
 )
-from tutorial_utils.io.files import atomic_write, sha256_file
+from tutorial_utils.io.cache import atomic_write, sha256_file
 from tutorial_utils.sample import SAMPLE_DIR
 
 __all__ = [
