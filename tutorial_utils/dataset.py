@@ -1,9 +1,6 @@
-"""The tutorial's data: recordings, EMA and model hidden states of a few participants.
-
-``load_dataset()`` gives the real cache when it is complete (``python -m tutorial_utils.io``),
-else the built-in synthetic sample. *Hidden states* are the model's per-frame activations
-``{layer: {filename: (T, d) float32}}``; *targets* are what they are compared with (MFCC, EMA).
-"""
+"""The tutorial's data: recordings, EMA and model hidden states of a few participants, from
+the real cache (``python -m tutorial_utils.io``) or the built-in synthetic sample. *Hidden
+states* are per-frame activations ``{layer: {filename: (T, d) float32}}``."""
 
 from __future__ import annotations
 
@@ -38,21 +35,10 @@ def _valid(names: Iterable) -> str:
 class Dataset:
     """Recordings, EMA and model hidden states of a few participants.
 
-    Parameters
-    ----------
-    source : {"real", "sample"}
-    description : str
-        Where the data come from, in a sentence or two.
-    recordings : Mapping[str, pandas.DataFrame]
-        Per participant (in display order) ``FILENAME``, ``SENTENCE``, ``AUDIO`` (1-D float32).
-    ema : Mapping[str, pandas.DataFrame]
-        Per participant the 15 columns of :data:`tutorial_utils.frames.EMA_TABLE_COLUMNS`.
-    hidden_states : Mapping[str, HiddenStates or Callable[[], HiddenStates]]
-        Per participant, or a callable returning them on first use.
-    model_name : str, default "facebook/wav2vec2-base"
-    sample_rate : int, default 16000
-    manifest : dict, optional
-        Provenance, kept as is.
+    ``source`` is "real" or "sample"; per participant (in display order) ``recordings`` holds
+    ``FILENAME``, ``SENTENCE``, ``AUDIO`` (1-D float32 at ``sample_rate``), ``ema`` the 15
+    columns of :data:`~tutorial_utils.frames.EMA_TABLE_COLUMNS` and ``hidden_states`` the
+    states (or a callable returning them on first use); ``manifest`` is provenance.
     """
 
     def __init__(
@@ -70,21 +56,16 @@ class Dataset:
         if source not in ("real", "sample"):
             raise ValueError(f"source must be 'real' or 'sample', got {source!r}.")
         participants = list(recordings)
-        for name, mapping in (("ema", ema), ("hidden_states", hidden_states)):
-            if set(mapping) != set(participants):
-                raise ValueError(
-                    f"{name} has participants {sorted(mapping)} but recordings has "
-                    f"{sorted(participants)}; give every participant all three."
-                )
+        if not set(participants) == set(ema) == set(hidden_states):
+            raise ValueError(f"recordings, ema and hidden_states have the participants "
+                             f"{list(recordings)}, {list(ema)}, {list(hidden_states)}; give every "
+                             "participant all three.")  # fmt: skip
         for p in participants:
-            missing = {"FILENAME", "SENTENCE", "AUDIO"} - set(recordings[p].columns)
-            if missing:
-                raise ValueError(f"Recordings of {p!r} lack the columns {sorted(missing)}.")
+            if {"FILENAME", "SENTENCE", "AUDIO"} - set(recordings[p].columns):
+                raise ValueError(f"Recordings of {p!r} lack FILENAME, SENTENCE or AUDIO.")
             if tuple(ema[p].columns) != EMA_TABLE_COLUMNS:
-                raise ValueError(
-                    f"EMA table of {p!r} has the columns {list(ema[p].columns)}; "
-                    f"expected exactly {list(EMA_TABLE_COLUMNS)}."
-                )
+                raise ValueError(f"EMA table of {p!r} has the columns {list(ema[p].columns)}; "
+                                 f"expected exactly {list(EMA_TABLE_COLUMNS)}.")  # fmt: skip
         self.source, self.description, self.participants = source, description, participants
         self.model_name, self.sample_rate = model_name, int(sample_rate)
         self.manifest = dict(manifest) if manifest else {}
@@ -103,7 +84,7 @@ class Dataset:
     def layers(self) -> list[int]:
         """Sorted layer indices (0 = encoder input, then one per transformer layer)."""
         layers = self.manifest.get("layers") or self.hidden_states(self.participants[0])
-        return sorted(int(layer) for layer in layers)
+        return sorted(map(int, layers))
 
     @property
     def n_layers(self) -> int:
@@ -111,7 +92,7 @@ class Dataset:
         return len(self.layers)
 
     def recordings(self, participant: str) -> pd.DataFrame:
-        """Recordings table of ``participant`` (``FILENAME``, ``SENTENCE``, ``AUDIO``, ...)."""
+        """Recordings of ``participant`` (``FILENAME``, ``SENTENCE``, ``AUDIO``, ...)."""
         return self._recordings[self._check_participant(participant)]
 
     def ema(self, participant: str) -> pd.DataFrame:
@@ -120,8 +101,7 @@ class Dataset:
 
     def hidden_states(self, participant: str) -> HiddenStates:
         """Hidden states ``{layer: {filename: (T, d) float32}}`` of ``participant``."""
-        self._check_participant(participant)
-        if participant not in self._hidden:
+        if self._check_participant(participant) not in self._hidden:
             value = self._hidden_source[participant]
             states = value() if callable(value) else value
             self._hidden[participant] = {int(k): v for k, v in states.items()}
@@ -148,19 +128,16 @@ class Dataset:
         return [(p, name) for p in chosen for name in self.pick_filenames(p)]
 
     def _check_filename(self, participant: str, filename: str) -> None:
-        names = self.filenames(participant)
-        if filename not in names:
+        if filename not in (names := self.filenames(participant)):
             raise KeyError(
-                f"Participant {participant!r} has no recording {filename!r}; "
-                f"valid: {_valid(names)}."
+                f"{participant!r} has no recording {filename!r}; valid: {_valid(names)}."
             )
 
     def audio(self, participant: str, filename: str) -> np.ndarray:
         """Audio of one recording (1-D float32 at :attr:`sample_rate`)."""
         self._check_filename(participant, filename)
         table = self.recordings(participant)
-        row = table.index[table["FILENAME"] == filename][0]
-        return np.asarray(table.at[row, "AUDIO"], dtype=np.float32)
+        return np.asarray(table.loc[table["FILENAME"] == filename, "AUDIO"].iloc[0], np.float32)
 
     def hidden_state(self, participant: str, layer: int, filename: str) -> np.ndarray:
         """Hidden states ``(T, d)`` of one recording at one layer."""
@@ -169,32 +146,26 @@ class Dataset:
             raise KeyError(f"Unknown layer {layer!r}; valid: {_valid(sorted(states))}.")
         if filename not in states[int(layer)]:
             self._check_filename(participant, filename)
-            raise KeyError(
-                f"No layer {layer} states for {filename!r} of {participant!r}; "
-                f"recordings with states: {_valid(states[int(layer)])}."
-            )
+            raise KeyError(f"No layer {layer} states for {filename!r} of {participant!r}.")
         return states[int(layer)][filename]
 
     def shared_sentences(
         self, participant_a: str, participant_b: str, *, with_hidden_states: bool = True
     ) -> pd.DataFrame:
-        """Recordings of the same sentences (:func:`sentence_id`) by two participants.
+        """``SENTENCE_ID, SENTENCE, FILENAME_A, FILENAME_B``: one row per sentence
+        (:func:`sentence_id`) both read, in A's recording order, each by its first recording."""
 
-        Returns ``SENTENCE_ID, SENTENCE, FILENAME_A, FILENAME_B``, one row per sentence both
-        read, in A's recording order; a sentence read twice counts by its first recording.
-        """
-        first_b: dict[str, str] = {}
-        for name in self.filenames(participant_b, with_hidden_states=with_hidden_states):
-            first_b.setdefault(sentence_id(name), name)
-        usable_a = set(self.filenames(participant_a, with_hidden_states=with_hidden_states))
-        rows, seen = [], set()
-        table = self.recordings(participant_a)[["FILENAME", "SENTENCE"]]
-        for name, text in table.itertuples(index=False):
-            sid = sentence_id(name)
-            if name in usable_a and sid in first_b and sid not in seen:
-                seen.add(sid)
-                rows.append((sid, text, name, first_b[sid]))
-        return pd.DataFrame(rows, columns=["SENTENCE_ID", "SENTENCE", "FILENAME_A", "FILENAME_B"])
+        def first(p: str) -> pd.DataFrame:
+            keep = self.filenames(p, with_hidden_states=with_hidden_states)
+            table = self.recordings(p).loc[
+                lambda t: t.FILENAME.isin(keep), ["FILENAME", "SENTENCE"]
+            ]
+            ids = table.FILENAME.map(sentence_id)
+            return table.assign(SENTENCE_ID=ids).drop_duplicates("SENTENCE_ID")
+
+        b = first(participant_b)[["SENTENCE_ID", "FILENAME"]]
+        shared = first(participant_a).merge(b, on="SENTENCE_ID", suffixes=("_A", "_B"))
+        return shared[["SENTENCE_ID", "SENTENCE", "FILENAME_A", "FILENAME_B"]]
 
     def __repr__(self) -> str:
         kind = "synthetic sample" if self.source == "sample" else "real data"
@@ -206,7 +177,7 @@ class Dataset:
 
 
 def _load_sample() -> Dataset:
-    from .sample import load_sample_dataset  # sample/loader.py imports Dataset (see the issue)
+    from .sample import load_sample_dataset  # on use: sample/loader.py imports Dataset
 
     return load_sample_dataset()
 
@@ -226,7 +197,7 @@ def load_dataset(
     data_dir : path, optional
         Cache directory (see README, "Where the cache goes").
     verify_hashes : bool, default False
-        Recompute the sha256 of every cache file (sizes and the csv files' are always checked).
+        Recompute the sha256 of every cache file, not only of the csv files.
     """
     if source not in ("auto", "real", "sample"):
         raise ValueError(f"source must be 'auto', 'real' or 'sample', got {source!r}.")

@@ -1,14 +1,10 @@
 """Hidden states of a Hugging Face speech model, on the CPU or a GPU (optional: torch).
 
-As the original tutorial made its features: the model's feature extractor normalises each
-recording (zero mean, unit variance for wav2vec2-base), the model runs with
-``output_hidden_states=True`` and every hidden state is kept as a ``(T, d)`` float32 array
-(13 of 768 dimensions for ``facebook/wav2vec2-base``). One recording per forward pass: padding
-would change every frame of a group-norm front end such as wav2vec2-base's. On a GPU the model
-runs in full float32, not TF32, so the states agree with the CPU's to float rounding.
-
-Needs the ``extract`` extra: ``pip install torch==2.13.0 transformers`` (torch's CPU wheel
-index on Linux avoids a multi-GB CUDA download). Importing this module never imports torch.
+As the original tutorial: the model's feature extractor normalises each recording, the model
+runs with ``output_hidden_states=True`` on one recording at a time (padding would leak into a
+group-norm front end such as wav2vec2-base's), every state kept as ``(T, d)`` float32. GPUs run
+in full float32 (not TF32). Needs ``pip install torch==2.13.0 transformers``; importing this
+module never imports torch.
 """
 
 from __future__ import annotations
@@ -22,9 +18,7 @@ from ..frames import SAMPLE_RATE
 
 DEFAULT_MODEL = "facebook/wav2vec2-base"
 DEVICES = ("auto", "cpu", "cuda")
-ALLOW_TF32 = False
-"""Let CUDA round float32 convolutions and products to TF32 (on an H100 torch's default moved
-the states of a random base-sized Wav2Vec2 by up to 6.6e-3; ``benchmarks/bench_gpu.py``)."""
+ALLOW_TF32 = False  # torch's TF32 default moved H100 states by 6.6e-3 (benchmarks/bench_gpu.py)
 INSTALL_HINT = (
     "Re-extracting features needs torch and transformers: `pip install torch==2.13.0 "
     "transformers` (on Linux use PyTorch's CPU wheel index for torch), or convert the "
@@ -72,17 +66,8 @@ def load_model(model_name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
 
 
 def hidden_states(audio: np.ndarray, model: Any, feature_extractor: Any = None) -> list[np.ndarray]:
-    """All hidden states of one 16 kHz recording, as ``(T, d)`` float32 arrays.
-
-    Parameters
-    ----------
-    audio : numpy.ndarray
-        1-D float audio at 16 kHz.
-    model : transformers.PreTrainedModel
-        A speech encoder (wav2vec 2.0, HuBERT, WavLM, ...), run on the device it is on.
-    feature_extractor : optional
-        Normalises the audio as the model expects; without one the raw audio is used.
-    """
+    """All hidden states of one 16 kHz recording as ``(T, d)`` float32 arrays, from ``model``
+    on its device; ``feature_extractor`` (optional) normalises the audio as the model expects."""
     torch, _ = require_torch()
     values = np.asarray(audio, dtype=np.float32)
     if values.ndim != 1:
@@ -124,9 +109,8 @@ def extract_hidden_states(
     model, feature_extractor
         See :func:`hidden_states`; the model is moved to ``device`` (and left there).
     device : {"auto", "cpu", "cuda"}, default "auto"
-        Where the model runs (:func:`resolve_device`); outputs always come back to the host.
+        Where the model runs (:func:`resolve_device`).
     progress : bool, default True
-        Show a tqdm progress bar.
     """
     from tqdm.auto import tqdm
 
