@@ -302,3 +302,12 @@ def test_the_command_refuses_a_recorded_cache_that_is_gone(installed, capsys):
     err = " ".join(capsys.readouterr().err.split())
     assert "Google Drive mounted" in err and "--data-dir" in err and "Traceback" not in err
     assert not drive.exists()  # nothing written where the mount should be
+
+
+def test_iter_recordings_streams_one_recording_at_a_time(tmp_path):
+    original = _write_cache(tmp_path)
+    chunks = list(cache.iter_recordings(tmp_path, "M02"))
+    assert len(chunks) == len(original.filenames("M02"))
+    for chunk, name in zip(chunks, original.filenames("M02"), strict=True):
+        for layer in original.layers:
+            np.testing.assert_array_equal(chunk[layer], original.hidden_state("M02", layer, name))

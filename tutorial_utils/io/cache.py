@@ -20,7 +20,7 @@ import secrets
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -308,3 +308,13 @@ def read_cache(data_dir: str | os.PathLike, verify_hashes: bool = False) -> dict
             read_hidden_states, folder / STATES, data_dir
         )
     return {"manifest": manifest, **tables}
+
+
+def iter_recordings(data_dir: str | os.PathLike, participant: str) -> Iterator[dict]:
+    """One participant's hidden states ``{layer: (T, d)}``, one recording at a time, read from
+    the cache's npz without loading the others (for corpora larger than memory)."""
+    manifest = read_manifest(Path(data_dir))
+    folder = Path(data_dir) / manifest["generation"] / validate.check_participant(participant)
+    with np.load(folder / STATES, allow_pickle=False) as npz:
+        for filename in dict.fromkeys(f for _, f in _keys(npz.files)):
+            yield {layer: npz[hidden_state_key(layer, filename)] for layer in manifest["layers"]}

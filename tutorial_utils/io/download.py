@@ -1,9 +1,6 @@
-"""Get the tutorial's original files: from its public Google Drive folder, or a local folder.
-
-gdown lists the Drive folder; pooch fetches each missing file through a gdown downloader into
-``<data_dir>/downloads/`` (a temporary file, renamed when complete) and checks the sha256
-pinned in the registry passed in (:data:`.originals.KNOWN_SHA256`). gdown 5.2 and 6 both work.
-"""
+"""The tutorial's original files, from its Google Drive folder or a local folder: gdown lists
+the folder, pooch fetches each missing file through gdown (into a temporary file, renamed when
+complete) and checks the pinned sha256 (:data:`.originals.KNOWN_SHA256`). gdown 5.2 and 6."""
 
 from __future__ import annotations
 
@@ -20,7 +17,6 @@ DRIVE_SUBFOLDER = "ema_probing_data"
 DRIVE_URL = f"https://drive.google.com/drive/folders/{DRIVE_FOLDER_ID}"
 PARTICIPANTS = ("F02", "M02")
 FRAME_STATES_FILES = {"F02": "frame_states_p1_test.pkl", "M02": "frame_states_p2_test.pkl"}
-DOWNLOADS_DIR = "downloads"
 
 
 class DownloadFailed(Exception):
@@ -74,8 +70,8 @@ def list_drive() -> dict[str, str]:
 def fetch(
     names: Iterable[str], downloads: Path, known: Mapping[str, str], quiet: bool = False
 ) -> dict[str, Path]:
-    """``{name: path}`` of the originals in ``downloads``, fetching the missing ones (and any
-    whose pinned sha256 in ``known`` differs); Drive is listed only when something is missing."""
+    """``{name: path}`` of the originals in ``downloads``, fetching those missing or not matching
+    their pinned sha256 in ``known``; Drive is listed only when something is to be fetched."""
     names = list(names)
     pending = [
         n for n in names if not (downloads / n).is_file()

@@ -1,12 +1,10 @@
-"""Features computed from audio (the MFCCs), kept on disk as npz so later chapters read them back.
+"""Features computed from audio (the MFCCs), kept as npz so that later chapters read them back.
 
-An entry is ``<folder>/<kind>/<key>.npz``, ``key`` the sha256 of everything the array depends
-on: the kind and its parameters, the computing module's source, the versions of numpy, scipy
-and librosa, and the audio's bytes; so an entry never answers for another input and nothing
-needs invalidating. Entries are written atomically and read with ``allow_pickle=False`` after a
-size check; a damaged or misshapen one is recomputed and replaced. The folder is
-``<data dir>/features``, or ``$TUTORIAL_FEATURE_CACHE``; ``off`` keeps nothing.
-"""
+An entry is ``<folder>/<kind>/<key>.npz``, ``key`` the sha256 of all it depends on (kind,
+parameters, the computing module's source, numpy/scipy/librosa versions, the audio's bytes), so
+nothing needs invalidating. Written atomically, read with ``allow_pickle=False`` after a size
+check; a damaged entry is recomputed. The folder is ``<data dir>/features`` or
+``$TUTORIAL_FEATURE_CACHE``; ``off`` keeps nothing."""
 
 from __future__ import annotations
 
@@ -76,20 +74,10 @@ def cached_features(
     code: str,
     shape: tuple[int, ...],
 ) -> np.ndarray:
-    """``compute()`` for ``audio``, read back from the folder when it was kept before.
+    """``compute()`` (a float32 array of ``shape``) for ``audio``, read back when kept before.
 
-    Parameters
-    ----------
-    kind : str
-        The kind of features (a sub-folder), e.g. ``"mfcc"``.
-    audio : numpy.ndarray
-        The input the features are computed from (its bytes enter the key).
-    compute : callable
-        Computes the features: a float32 array of shape ``shape``.
-    params, code : mapping, str
-        The recipe's parameters and :func:`code_fingerprint` of the code computing it.
-    shape : tuple of int
-        The shape ``compute()`` returns; an entry of another shape is recomputed.
+    ``kind`` names a sub-folder (e.g. ``"mfcc"``); ``params`` and ``code`` (see
+    :func:`code_fingerprint`) describe the recipe; all of them and the audio's bytes make the key.
     """
     where = folder()
     if where is None:
