@@ -237,7 +237,11 @@ def test_real_format_round_trip_and_nothing_to_do_the_second_time(
     monkeypatch.delenv("TUTORIAL_DATA_DIR", raising=False)
     io_setup.write_m02(first)
     cache = tmp_path / "cache"
+    outside = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
     assert _from(cache, first) == 0
+    assert {
+        p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if cache not in (p, *p.parents)
+    } == outside  # nothing written outside the data folder
     stamps = {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()}
     assert main(["--frame-states", "--data-dir", str(cache), "--from-dir", str(first)]) == 0
     assert "nothing to do" in capsys.readouterr().err

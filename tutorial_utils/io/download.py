@@ -5,7 +5,6 @@ complete) and checks the pinned sha256 (:data:`.originals.KNOWN_SHA256`). gdown 
 from __future__ import annotations
 
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -51,14 +50,13 @@ def _offline(what: str, err: BaseException) -> DownloadFailed:
     )
 
 
-def list_drive() -> dict[str, str]:
+def list_drive(downloads: Path) -> dict[str, str]:
     """``{name: file_id}`` of the files in the Drive folder's ``ema_probing_data/``."""
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            entries = gdown.download_folder(
-                id=DRIVE_FOLDER_ID, output=scratch, quiet=True, skip_download=True,
-                use_cookies=False,
-            )  # fmt: skip
+    try:  # gdown writes nothing when skipping downloads (else only into the data folder)
+        entries = gdown.download_folder(
+            id=DRIVE_FOLDER_ID, output=f"{downloads}/", quiet=True, skip_download=True,
+            use_cookies=False,
+        )  # fmt: skip
     except GDOWN_ERRORS as err:
         raise _offline("list the files", err) from err
     if entries is None:  # gdown 5.2 returns None when the listing fails
@@ -77,7 +75,7 @@ def fetch(
         n for n in names if not (downloads / n).is_file()
         or (n in known and pooch.file_hash(str(downloads / n)) != known[n])
     ]  # fmt: skip
-    listing = list_drive() if pending else {}
+    listing = list_drive(downloads) if pending else {}
     missing = [n for n in pending if n not in listing]
     if missing:
         raise DownloadFailed(
