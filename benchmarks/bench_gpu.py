@@ -2,7 +2,6 @@
 
 Run on a machine with a GPU: ``python benchmarks/bench_gpu.py``. A smoke run anywhere:
 ``python benchmarks/bench_gpu.py --device cpu --frames 20000 --check-frames 2000``.
-Extraction speed on the GPU is ``python benchmarks/bench_extract.py --device cuda``.
 
 Prints:
 
@@ -127,7 +126,7 @@ def extraction_difference(torch, device: str, n_recordings: int) -> None:
 
     def run(where: str) -> dict:
         return extract.extract_hidden_states(
-            recordings, model, features, device=where, batch_size=4, progress=False
+            recordings, model, features, device=where, progress=False
         )
 
     cpu = run("cpu")

@@ -119,35 +119,21 @@ def test_an_entry_larger_than_its_shape_allows_is_not_read(folder, monkeypatch):
     assert compute.calls == 2
 
 
-def test_an_unwritable_folder_still_gives_the_features(tmp_path, monkeypatch):
-    blocker = tmp_path / "a file"
-    blocker.write_text("not a folder")
-    monkeypatch.setenv(FEATURE_CACHE_ENV, str(blocker / "features"))
-    compute = Counting(np.ones((5, 3), np.float32))
-    for _ in range(2):
-        np.testing.assert_array_equal(_cached(_audio(), compute), compute.array)
-    assert compute.calls == 2
-
-
-def test_off_keeps_nothing(tmp_path, monkeypatch):
-    monkeypatch.setenv(FEATURE_CACHE_ENV, "off")
-    monkeypatch.setattr(feature_cache, "default_data_dir", lambda: tmp_path)
-    compute = Counting(np.ones((5, 3), np.float32))
-    _cached(_audio(), compute)
-    _cached(_audio(), compute)
-    assert compute.calls == 2 and not any(tmp_path.iterdir())
-
-
-def test_the_default_folder_is_features_in_the_data_dir(tmp_path, monkeypatch):
-    monkeypatch.delenv(FEATURE_CACHE_ENV, raising=False)
-    monkeypatch.setenv("TUTORIAL_DATA_DIR", str(tmp_path))
-    assert feature_cache.folder() == tmp_path / "features"
-
-
-def test_a_result_of_another_shape_is_returned_but_not_kept(folder):
-    compute = Counting(np.ones((4, 3), np.float32))
+def test_where_entries_are_kept_and_when_nothing_is(tmp_path, monkeypatch, folder):
+    compute = Counting(np.ones((4, 3), np.float32))  # another shape than asked: not kept
     np.testing.assert_array_equal(_cached(_audio(), compute), compute.array)
     assert _entries(folder) == []
+    monkeypatch.delenv(FEATURE_CACHE_ENV)
+    monkeypatch.setenv("TUTORIAL_DATA_DIR", str(tmp_path / "data"))
+    assert feature_cache.folder() == tmp_path / "data" / "features"
+    for value in ("off", str(tmp_path / "a file" / "features")):  # off; a folder that can't be
+        (tmp_path / "a file").write_text("not a folder")
+        monkeypatch.setenv(FEATURE_CACHE_ENV, value)
+        compute = Counting(np.ones((5, 3), np.float32))
+        for _ in range(2):
+            np.testing.assert_array_equal(_cached(_audio(), compute), compute.array)
+        assert compute.calls == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["a file"]  # nothing kept anywhere
 
 
 @pytest.mark.parametrize("sr", [16000, 22050, 8000])

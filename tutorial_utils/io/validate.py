@@ -1,18 +1,8 @@
 """Value checks of the data going into the cache: names, audio, EMA and hidden states.
 
-Each check raises ``ValueError`` with a message that names the file (and recording) and says
-what is wrong, or returns cleaned values. What is converted rather than refused, with a
-:class:`DataWarning` that says what was done:
-
-* integer PCM audio (``int16``, ``int32``, ``uint8``) is scaled to [-1, 1) floats;
-* float audio that holds unscaled 16-bit PCM values (all whole numbers, peak above 1 and at
-  most 32768) is divided by 32768.
-
-Everything else that cannot be right is refused: non-finite, complex or non-numeric values,
-audio shorter than one model frame (400 samples), EMA rows that do not match the recording's
-length (more than :data:`EMA_ROW_TOLERANCE` frames off, as :func:`tutorial_utils.frames.ema_frames`
-allows) or name unknown recordings, and hidden states whose layers disagree in files or sizes
-or whose frame counts do not match the audio.
+Each check raises ``ValueError`` naming the file (and recording) and what is wrong, or returns
+cleaned values. Integer PCM audio, and float audio holding unscaled 16-bit values, is scaled
+to [-1, 1) with a :class:`DataWarning`; everything else that cannot be right is refused.
 """
 
 from __future__ import annotations
@@ -31,8 +21,6 @@ from ..frames import EMA_COLUMNS, EMA_TABLE_COLUMNS, FRAME_LENGTH, n_model_frame
 EMA_ROW_TOLERANCE = 2
 """EMA rows per recording may differ from its model frame count by this much."""
 PARTICIPANT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
-"""Participant ids: letters, digits, ``_`` and ``-`` (they become folder and file names)."""
-_INT_PCM = {np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2.0**31}
 
 
 class DataWarning(UserWarning):
@@ -45,7 +33,7 @@ def _some(values: Iterable[Any], n: int = 3) -> str:
 
 
 def check_participant(name: Any, where: str = "--participants") -> str:
-    """A participant id safe to use as a folder name (e.g. ``F02``), or ValueError."""
+    """A participant id safe as a folder name (e.g. ``F02``), or ValueError."""
     if not isinstance(name, str) or not PARTICIPANT_PATTERN.fullmatch(name):
         raise ValueError(
             f"{where}: {name!r} is not a participant id. Use letters, digits, '_' or '-' only "
@@ -57,91 +45,55 @@ def check_participant(name: Any, where: str = "--participants") -> str:
 def check_filenames(values: Iterable[Any], source: str) -> list[str]:
     """FILENAME values that survive the cache's csv and npz round trip, or ValueError."""
     names = list(values)
-    not_text = [v for v in names if not isinstance(v, str)]
-    if not_text:
-        raise ValueError(f"{source}: FILENAME values must be text; found {_some(not_text)}.")
-    bad = [n for n in names if not n or n != n.strip() or re.search(r"[\x00-\x1f/\\]", n)]
-    if bad:
-        raise ValueError(
-            f"{source}: FILENAME values {_some(bad)} are empty or contain spaces at the ends, "
-            "control characters (such as NUL) or path separators; they cannot be file keys."
-        )
-    read_back = pd.read_csv(io.StringIO(pd.DataFrame({"F": names}).to_csv(index=False)), dtype=str)
-    lost = [n for n, r in zip(names, read_back["F"], strict=True) if n != r]
-    if lost:
-        raise ValueError(
-            f"{source}: FILENAME values {_some(lost)} read back from a csv file as missing "
-            "values (pandas treats them as NA). Rename those recordings."
-        )
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise ValueError(f"{source}: FILENAME values {_some(duplicated)} appear more than once.")
+
+    def read_back() -> list:
+        csv = pd.DataFrame({"F": names}).to_csv(index=False)
+        return pd.read_csv(io.StringIO(csv), dtype=str)["F"].tolist()
+
+    checks = [
+        (lambda: [v for v in names if not isinstance(v, str)], "must be text"),
+        (lambda: [n for n in names if not n or n != n.strip() or re.search(r"[\x00-\x1f/\\]", n)],
+         "are empty or hold spaces at the ends, control characters or path separators"),
+        (lambda: [n for n, r in zip(names, read_back(), strict=True) if n != r],
+         "read back from a csv file as missing values (pandas treats them as NA)"),
+        (lambda: sorted({n for n in names if names.count(n) > 1}), "appear more than once"),
+    ]  # fmt: skip
+    for find, why in checks:
+        if bad := find():
+            raise ValueError(f"{source}: FILENAME values {_some(bad)} {why}; rename them.")
     return names
 
 
-def _float_audio(array: np.ndarray, where: str) -> np.ndarray:
-    """Integer PCM -> floats in [-1, 1), with a warning; other dtypes refused."""
-    kind = array.dtype.kind
-    if kind == "c":
-        raise ValueError(f"{where}: the audio is complex ({array.dtype}); expected real samples.")
-    if kind == "u" and array.dtype.itemsize == 1:
-        warnings.warn(f"{where}: 8-bit PCM audio scaled to [-1, 1).", DataWarning, stacklevel=3)
-        return (array.astype(np.float64) - 128.0) / 128.0
-    if array.dtype in _INT_PCM:
-        scale = _INT_PCM[array.dtype]
-        message = f"{where}: {array.dtype} PCM audio divided by {scale:.0f} to floats in [-1, 1)."
-        warnings.warn(message, DataWarning, stacklevel=3)
-        return array / scale
-    if kind != "f":
-        raise ValueError(f"{where}: the audio has the type {array.dtype}; expected floats.")
-    return array
-
-
 def clean_audio(values: Any, where: str, min_samples: int = FRAME_LENGTH) -> np.ndarray:
-    """One recording's audio as 1-D float32, checked (see the module docstring).
-
-    Parameters
-    ----------
-    values : array-like
-        The samples at 16 kHz.
-    where : str
-        ``"<file>: <recording>"`` for messages.
-    min_samples : int, default 400
-        Fewer samples give no model frame.
-    """
+    """One recording's 16 kHz audio as 1-D float32, checked (``where``: for messages)."""
     try:
         array = np.asarray(values)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{where}: the audio is not an array of numbers ({err}).") from None
-    if array.ndim != 1:
-        raise ValueError(f"{where}: the audio has shape {array.shape}; expected 1-D mono.")
-    array = _float_audio(array, where)
-    bad = int(np.count_nonzero(~np.isfinite(array)))
-    if bad:
+    if array.ndim != 1 or array.dtype.kind not in "fiu":
+        raise ValueError(
+            f"{where}: the audio is {array.dtype} {array.shape}; expected floats, 1-D mono."
+        )
+    if array.dtype.kind in "iu":
+        scale = {1: 128.0, 2: 32768.0, 4: 2.0**31}.get(array.dtype.itemsize)
+        if scale is None or array.dtype == np.int8:
+            raise ValueError(f"{where}: the audio has the type {array.dtype}; expected floats.")
+        message = f"{where}: {array.dtype} PCM audio divided by {scale:.0f} to floats in [-1, 1)."
+        warnings.warn(message, DataWarning, stacklevel=2)
+        array = (array.astype(np.float64) - (128.0 if array.dtype == np.uint8 else 0.0)) / scale
+    if not np.isfinite(array).all():
+        bad = int(np.count_nonzero(~np.isfinite(array)))
         raise ValueError(f"{where}: the audio has {bad} NaN or infinite samples.")
     if array.size < min_samples:
         raise ValueError(
             f"{where}: the audio has {array.size} samples, fewer than one model frame "
             f"({min_samples} samples at 16 kHz)."
         )
-    peak = float(np.abs(array).max())
-    if 1.0 < peak <= 32768.0 and np.array_equal(array, np.round(array)):
+    if 1.0 < np.abs(array).max() <= 32768.0 and np.array_equal(array, np.round(array)):
         message = f"{where}: the audio holds unscaled 16-bit PCM values; divided by 32768."
         warnings.warn(message, DataWarning, stacklevel=2)
         array = array / 32768.0
     return array.astype(np.float32)
-
-
-def _numeric_column(table: pd.DataFrame, column: str, source: str) -> pd.Series:
-    values = pd.to_numeric(table[column], errors="coerce")
-    text = table[column][values.isna() & table[column].notna()]
-    if len(text):
-        examples = _some(text.unique())
-        raise ValueError(f"{source}: column {column} has non-numeric values {examples}.")
-    bad = int((~np.isfinite(values.to_numpy(dtype=np.float64))).sum())
-    if bad:
-        raise ValueError(f"{source}: column {column} has {bad} missing or infinite values.")
-    return values
 
 
 def check_ema(table: pd.DataFrame, lengths: Mapping[str, int], source: str) -> pd.DataFrame:
@@ -155,12 +107,18 @@ def check_ema(table: pd.DataFrame, lengths: Mapping[str, int], source: str) -> p
         raise ValueError(f"{source}: there are no rows of EMA data.")
     table = table.copy()
     for column in ("TIMESTEP", *EMA_COLUMNS):
-        table[column] = _numeric_column(table, column, source)
-    names = table["FILENAME"]
-    unknown = sorted(set(names[~names.isin(list(lengths))].astype(str)))
+        values = pd.to_numeric(table[column], errors="coerce")
+        text = table[column][values.isna() & table[column].notna()]
+        if len(text):
+            raise ValueError(f"{source}: column {column} has non-numeric values {_some(text)}.")
+        bad = int((~np.isfinite(values.to_numpy(dtype=np.float64))).sum())
+        if bad:
+            raise ValueError(f"{source}: column {column} has {bad} missing or infinite values.")
+        table[column] = values
+    unknown = sorted(set(table["FILENAME"].astype(str)) - set(lengths))
     if unknown:
         raise ValueError(f"{source}: there are EMA rows for {_some(unknown)}, which have no audio.")
-    for name, rows in names.value_counts(sort=False).items():
+    for name, rows in table["FILENAME"].value_counts(sort=False).items():
         frames = n_model_frames(lengths[name])
         if abs(int(rows) - frames) > EMA_ROW_TOLERANCE:
             raise ValueError(
@@ -178,32 +136,26 @@ def check_hidden_states(
     finite values, and ``T == n_model_frames(n_samples)`` for every recording."""
     if not states:
         raise ValueError(f"{source}: there are no hidden states.")
-    first = min(states)
-    files, dims = set(states[first]), set()
+    files, dims = set(states[min(states)]), set()
     for layer, per_file in states.items():
         if set(per_file) != files:
             raise ValueError(
-                f"{source}: layer {layer} has states for other recordings than layer {first} "
-                f"(differing: {_some(sorted(set(per_file) ^ files))})."
+                f"{source}: layer {layer} has states for other recordings than layer "
+                f"{min(states)} (differing: {_some(sorted(set(per_file) ^ files))})."
             )
         for filename, array in per_file.items():
             where = f"{source}: {filename} layer {layer}"
             if array.ndim != 2 or array.dtype.kind != "f":
-                shape = f"{array.shape} ({array.dtype})"
-                raise ValueError(f"{where} has shape {shape}; expected (T, d) floats.")
-            check_frame_count(array.shape[0], lengths[filename], f"{source}: {filename}")
+                raise ValueError(f"{where} is {array.dtype} {array.shape}; expected (T, d) floats.")
+            expected = n_model_frames(lengths[filename])
+            if array.shape[0] != expected:
+                raise ValueError(
+                    f"{source}: {filename}: {array.shape[0]} frames of hidden states but "
+                    f"{expected} expected from {lengths[filename]} audio samples; the hidden "
+                    "states do not belong to this audio."
+                )
             if not np.isfinite(array).all():
                 raise ValueError(f"{where} has NaN or infinite values.")
             dims.add(array.shape[1])
     if len(dims) > 1:
         raise ValueError(f"{source}: the hidden states have different sizes {sorted(dims)}.")
-
-
-def check_frame_count(n_frames: int, n_samples: int, where: str) -> None:
-    """Refuse hidden states whose frame count does not fit the audio length."""
-    expected = n_model_frames(n_samples)
-    if n_frames != expected:
-        raise ValueError(
-            f"{where}: {n_frames} frames of hidden states but {expected} expected from "
-            f"{n_samples} audio samples; the hidden states do not belong to this audio."
-        )
