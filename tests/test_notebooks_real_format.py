@@ -19,8 +19,6 @@ from nbclient import NotebookClient
 
 from tutorial_utils import load_dataset
 from tutorial_utils.io import cache
-from tutorial_utils.io import files as io_files
-from tutorial_utils.sample import load_sample_dataset
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 RENAME = {"SYN-F": "F02", "SYN-M": "M02"}
@@ -70,29 +68,15 @@ def _add_recordings_without_states(recordings: pd.DataFrame, ema: pd.DataFrame, 
 @pytest.fixture(scope="module")
 def real_format_cache(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("real_format_cache")
-    sample = load_sample_dataset()
-    files = {}
+    sample = load_dataset("sample")
+    tables = []
     for old, new in RENAME.items():
         recordings, ema, states = _participant_tables(sample, old, new)
         if new == "F02":
             recordings, ema = _add_recordings_without_states(recordings, ema, new)
-        paths = cache.write_recordings(directory, new, recordings)
-        paths += [
-            cache.write_ema(directory, new, ema),
-            cache.write_hidden_states(directory, new, states),
-        ]
-        files.update({p.relative_to(directory).as_posix(): cache.file_record(p) for p in paths})
-    manifest = {
-        "format_version": cache.CACHE_FORMAT_VERSION,
-        "complete": True,
-        "source": "real",
-        "participants": list(RENAME.values()),
-        "model_name": "facebook/wav2vec2-base",
-        "files": files,
-        "layers": list(range(13)),
-        "description": "TEST FIXTURE: the synthetic sample written in the real cache format.",
-    }
-    io_files.write_json(directory / cache.MANIFEST_NAME, manifest)
+        tables.append((new, (recordings, ema, states)))
+    description = "TEST FIXTURE: the synthetic sample written in the real cache format."
+    cache.write_cache(directory, tables, source="real", description=description)
     return directory
 
 

@@ -17,6 +17,7 @@ import soundfile as sf
 
 from tutorial_utils import load_dataset, sample, sentence_id
 from tutorial_utils.cka import feature_space_linear_cka, gram_linear
+from tutorial_utils.dataset import Dataset
 from tutorial_utils.frames import EMA_COLUMNS, EMA_TABLE_COLUMNS, mfcc_frames, n_model_frames
 from tutorial_utils.sample.sources import log_mel_db, mel_filterbank
 from tutorial_utils.sentences import sentence_means
@@ -174,7 +175,7 @@ def test_planted_sources_come_from_the_folder_the_dataset_was_built_from(tmp_pat
     ema = pd.read_csv(copy / "ema_labels_SYN-M.csv")
     ema["TT_X"] = -ema["TT_X"]  # mirror the tongue tip in the copy
     ema.to_csv(copy / "ema_labels_SYN-M.csv", index=False)
-    changed = sample.load_sample_dataset(copy)
+    changed = Dataset(**sample.sample_tables(copy))
     assert changed.manifest["sample_dir"] == str(copy)
     name = changed.filenames("SYN-M")[0]
     from_copy = sample.planted_sources(changed, "SYN-M", name)["articulatory"]

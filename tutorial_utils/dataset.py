@@ -15,6 +15,7 @@ import pandas as pd
 
 from .frames import EMA_TABLE_COLUMNS, SAMPLE_RATE
 from .io import cache
+from .sample import sample_tables
 
 HiddenStates = dict[int, dict[str, np.ndarray]]
 
@@ -177,9 +178,7 @@ class Dataset:
 
 
 def _load_sample() -> Dataset:
-    from .sample import load_sample_dataset  # on use: sample/loader.py imports Dataset
-
-    return load_sample_dataset()
+    return Dataset(**sample_tables())
 
 
 def load_dataset(

@@ -1,4 +1,4 @@
-"""Read the committed sample files, simulate the encoder, build a Dataset (once per process).
+"""Read the committed sample files and simulate the encoder (once per process).
 
 ``tools/make_sample`` wrote the files in ``tutorial_utils/data/sample/``: 16 kHz FLAC audio of
 two synthetic speakers (VocalTractLab's adult vocal tract, voice pitch about 153 and 86 Hz),
@@ -17,7 +17,6 @@ import pandas as pd
 import soundfile as sf
 from threadpoolctl import threadpool_limits
 
-from ..dataset import Dataset
 from .encoder import simulate
 from .sources import PARTICIPANTS
 
@@ -60,15 +59,15 @@ def _build(sample_dir: str) -> tuple[dict, dict, dict, dict, dict]:
     return tables, ema, states, sources, manifest
 
 
-def load_sample_dataset(sample_dir: str | Path | None = None) -> Dataset:
-    """The built-in synthetic sample (``source == "sample"``, participants SYN-F and SYN-M).
+def sample_tables(sample_dir: str | Path | None = None) -> dict:
+    """The built-in synthetic sample as the arguments of a ``Dataset`` (``load_dataset("sample")``).
 
     ``sample_dir`` defaults to the package's ``data/sample``. Arrays are read-only (shared
     between calls); copy one before changing it.
     """
     folder = str(Path(sample_dir) if sample_dir else SAMPLE_DIR)
     tables, ema, states, _, manifest = _build(folder)
-    return Dataset(
+    return dict(
         source="sample",
         description=_DESCRIPTION,
         recordings=tables,
@@ -79,8 +78,8 @@ def load_sample_dataset(sample_dir: str | Path | None = None) -> Dataset:
     )
 
 
-def planted_sources(dataset: Dataset, participant: str, filename: str) -> dict[str, np.ndarray]:
-    """The standardised planted sources of one sample recording, on the model frame grid.
+def planted_sources(dataset, participant: str, filename: str) -> dict[str, np.ndarray]:
+    """The standardised planted sources of one recording of the sample ``Dataset``, per frame.
 
     Returns ``{"acoustic": (T, 40), "articulatory": (T, 12), "content": (T, 32), "speaker":
     (T, 17)}`` float64 copies. Within one recording the speaker vector is constant (only its
