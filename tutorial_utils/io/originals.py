@@ -62,7 +62,7 @@ def _fault(path: Path, err: Exception) -> str:
             "it is an HTML page, not data. Google Drive sends such a page instead of the file "
             "when a download is refused (quota, permissions or a virus-scan warning)."
         )
-    if isinstance(err, EOFError) or "truncated" in str(err):
+    if isinstance(err, EOFError) or "truncated" in str(err) or "exhausted" in str(err):
         return "it ends too early (truncated): an interrupted download or copy?"
     if isinstance(err, zipfile.BadZipFile):
         return f"it is a damaged zip archive (the torch.save format): {err}."
