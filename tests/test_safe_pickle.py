@@ -150,7 +150,7 @@ def test_safe_formats_that_are_not_read_are_unsupported_not_unsafe(tmp_path):
     path = tmp_path / "x.pkl"
     for storage, itemsize, kind in [
         ("BFloat16Storage", 2, "bfloat16"),
-        ("ComplexFloatStorage", 8, "complex64"),
+        ("ComplexFloatStorage", 8, "complexfloat"),
     ]:  # noqa: E501
         path.write_bytes(hostile.tensor_of_storage(storage, 3, itemsize))
         with pytest.raises(ValueError, match=f"Unsupported format: torch {kind}") as info:

@@ -1,12 +1,11 @@
 """Restricted unpickling of the original files (pandas DataFrames, torch tensors without torch).
 
 Unpickling runs whatever a file asks for, so :func:`load` resolves only the globals of
-:data:`CALLS` (called only with arguments of the listed types) and :data:`VALUES` (classes,
-never called); gives state (``BUILD``) only to arrays, dtypes and pandas data, never to a class
-(no class pollution); and charges every allocation a file declares to a budget of
-4 x its size + 16 MiB *before* allocating it. Torch storages become numpy arrays, and large
-ones are forgotten after use, so a frame-states file (each frame pickles its recording's whole
-storage) unpickles in memory bounded by its output.
+:func:`allowed` (classes only as values, functions only with arguments of the listed types);
+gives state (``BUILD``) only to arrays, dtypes and pandas data, never to a class
+(no class pollution); and charges every allocation a file declares to a budget of 4 x its size
++ 16 MiB *before* allocating it. Torch storages become numpy arrays, forgotten after use, so a
+frame-states file (each frame pickles its recording's whole storage) needs little memory.
 """
 
 from __future__ import annotations
@@ -22,34 +21,13 @@ from typing import IO, Any
 
 import numpy as np
 
-TORCH_MAGIC, TORCH_PROTOCOL, ZIP_MAGIC = 0x1950A86A20F9469CFC6C, 1001, b"PK\x03\x04"
 STORAGES = {"FloatStorage": "f4", "DoubleStorage": "f8", "HalfStorage": "f2", "LongStorage": "i8",
             "IntStorage": "i4", "ShortStorage": "i2", "CharStorage": "i1", "ByteStorage": "u1",
             "BoolStorage": "?"}  # fmt: skip
-UNSUPPORTED = {
-    "_codecs.encode": "a protocol-2 pickle (bytes stored as text, Python 2 era)",
-    "copy_reg._reconstructor": "a protocol 0/1 pickle",
-    "copyreg._reconstructor": "a protocol 0/1 pickle",
-    **{f"torch.{k}Storage": f"torch {v} tensors ({k}Storage)" for k, v in {
-        "BFloat16": "bfloat16", "ComplexHalf": "complex32", "ComplexFloat": "complex64",
-        "ComplexDouble": "complex128", "QInt8": "quantised", "QUInt8": "quantised",
-        "QInt32": "quantised", "QUInt4x2": "quantised", "QUInt2x4": "quantised"}.items()},
-}  # fmt: skip
-VALUES = {"numpy.ndarray", "pandas.DataFrame", "pandas.RangeIndex", "pandas.Index",
-          "pandas.arrays.StringArray"}  # fmt: skip
-"""Classes that may be arguments, never called (a DataFrame may be created empty)."""
-RENAMES = {
-    "pandas.core.frame.DataFrame": "pandas.DataFrame",
-    "pandas.core.indexes.range.RangeIndex": "pandas.RangeIndex",
-    "pandas.core.indexes.base.Index": "pandas.Index",
-    "pandas.core.indexes.numeric.Int64Index": "pandas.Index",
-    "pandas.core.indexes.numeric.UInt64Index": "pandas.Index",
-    "pandas.core.indexes.numeric.Float64Index": "pandas.Index",
-    "pandas.core.internals.blocks.new_block": "pandas._libs.internals._unpickle_block",
-    "pandas.core.arrays.string_.StringArray": "pandas.arrays.StringArray",
-    "pandas.core.arrays.string_.StringDtype": "pandas.StringDtype",
-}
-"""Older spellings of the allowed globals (and ``numpy.core`` is ``numpy._core``)."""
+"""Torch storage types that are read, by the numpy dtype they stand for."""
+ALIASES = {"Int64Index": "Index", "UInt64Index": "Index", "Float64Index": "Index",
+           "new_block": "_unpickle_block"}  # fmt: skip
+"""Names of older pandas."""
 
 
 class UnsafePickle(ValueError):
@@ -57,11 +35,7 @@ class UnsafePickle(ValueError):
 
 
 def unsupported(what: str) -> ValueError:
-    return ValueError(
-        f"Unsupported format: {what}. It is not unsafe, but this loader does not read it. "
-        "Re-save it with a current pandas/torch (`df.to_pickle(path)`, `torch.save(t.float(), "
-        "path)`)."
-    )
+    return ValueError(f"Unsupported format: {what}. Re-save it with a current pandas or torch.")
 
 
 class Budget:
@@ -89,11 +63,9 @@ class Budget:
 
 
 def _nbytes(shape: Any, dtype: Any) -> int:
-    if not (type(shape) is tuple and all(type(d) is int and d >= 0 for d in shape)):
+    if type(shape) is not tuple or not all(type(d) is int and d >= 0 for d in shape):
         raise UnsafePickle(f"Invalid array shape {shape!r} in the pickle.")
-    if not isinstance(dtype, np.dtype):
-        raise UnsafePickle(f"Invalid array dtype {type(dtype).__name__} in the pickle.")
-    return math.prod(shape) * dtype.itemsize
+    return math.prod(shape) * np.dtype(dtype).itemsize
 
 
 def _real(key: str) -> Any:
@@ -104,13 +76,68 @@ def _real(key: str) -> Any:
         return getattr(importlib.import_module(module.replace("numpy._core", "numpy.core")), name)
 
 
+def _fits(arg: Any, spec: Any) -> bool:
+    if type(spec) is list:
+        return any(type(arg) is type(value) and arg == value for value in spec)
+    return isinstance(arg, spec)
+
+
+class Storage(np.ndarray):
+    """A torch storage: its elements as a flat numpy array."""
+
+
+def _storage(data: bytes, dtype: str, numel: int) -> Storage:
+    if len(data) != numel * np.dtype(dtype).itemsize:
+        raise ValueError(f"A torch storage is truncated ({len(data)} bytes for {numel} {dtype}).")
+    return np.frombuffer(data, "<" + dtype).view(Storage)
+
+
+def _rebuild_tensor(u: Unpickler, storage: Any, offset: Any, size: Any, stride: Any, *_: Any):
+    """Numpy copy of just the tensor's own elements (charged before it is made)."""
+    if not (type(storage) is Storage and type(offset) is int and type(stride) is tuple):
+        raise UnsafePickle("A torch tensor in the pickle is not made of a storage and ints.")
+    u.budget.charge(_nbytes(size, storage.dtype), f"A tensor of shape {size}")
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
+    if min(offset, *stride, 0) < 0 or (0 not in size and last >= storage.size):
+        raise ValueError(f"Invalid tensor geometry: size {size}, stride {stride}, offset {offset}.")
+    strides = tuple(s * storage.itemsize for s in stride)
+    view = np.lib.stride_tricks.as_strided(storage[offset:], size, strides, writeable=False)
+    return np.array(view, dtype=storage.dtype.newbyteorder("="), order="C")
+
+
+def _storage_from_bytes(u: Unpickler, data: Any) -> Storage:
+    """A legacy ``torch.save`` stream: 3 header pickles, the storage, its key, its data."""
+    if u.fetch is not None:
+        raise ValueError("A torch stream is nested inside another one; the file is corrupt.")
+    f, found = io.BytesIO(data), []
+    fetch = lambda *pid: found.append(pid) or pid  # noqa: E731 (the data comes after the pickles)
+    header = [Unpickler(f, u.budget, fetch).load() for _ in range(3)]
+    if header[:2] != [0x1950A86A20F9469CFC6C, 1001] or not header[2].get("little_endian"):
+        raise ValueError("Not a little-endian torch.save stream (wrong magic number or protocol).")
+    obj, keys = Unpickler(f, u.budget, fetch).load(), Unpickler(f, u.budget, fetch).load()
+    if found != [obj] or keys != [obj[0]] or int.from_bytes(f.read(8), "little") != obj[2]:
+        raise ValueError("The torch stream does not hold one storage.")
+    return _storage(f.read(obj[2] * np.dtype(obj[1]).itemsize), obj[1], obj[2])
+
+
 @functools.cache
-def calls() -> dict[str, tuple]:
-    """Globals that may be called -> the types (in a list: the values) of their arguments."""
+def allowed() -> dict[str, Any]:
+    """The globals a pickle may name -> ``None`` for classes that may only be values (a
+    DataFrame may be created empty), the types (in a list: the values) of the arguments a
+    function may be called with, or (torch) a stand-in ``f(unpickler, *args)``."""
     import pandas as pd
 
     arrays, opt = (np.ndarray, pd.api.extensions.ExtensionArray), (int, float, str, type(None))
     return {
+        **dict.fromkeys(
+            [
+                "numpy.ndarray",
+                "pandas.DataFrame",
+                "pandas.RangeIndex",
+                "pandas.Index",
+                "pandas.arrays.StringArray",
+            ]
+        ),  # fmt: skip
         "numpy._core.multiarray._reconstruct": ([np.ndarray], [(0,)], [b"b"]),  # empty
         "numpy._core.numeric._frombuffer": ((bytes, bytearray), np.dtype, tuple, str),  # a view
         "numpy.dtype": (str, bool, bool),
@@ -122,70 +149,10 @@ def calls() -> dict[str, tuple]:
         "pandas.core.internals.managers.BlockManager": ((tuple, list), list, bool),
         "builtins.slice": ((int, type(None)),) * 3,
         "collections.OrderedDict": (),
+        "torch._utils._rebuild_tensor_v2": _rebuild_tensor,
+        "torch._utils._rebuild_tensor": _rebuild_tensor,
+        "torch.storage._load_from_bytes": _storage_from_bytes,
     }
-
-
-def _fits(arg: Any, spec: Any) -> bool:
-    """``arg`` is an instance of ``spec``, or one of the values in the list ``spec``."""
-    if type(spec) is list:
-        return any(type(arg) is type(value) and arg == value for value in spec)
-    return isinstance(arg, spec)
-
-
-class Storage:
-    """A torch storage as a flat little-endian numpy array (filled once its bytes are read)."""
-
-    def __init__(self, dtype: str, numel: int) -> None:
-        self.array, self.numel = np.empty(0, "<" + dtype), numel
-
-    def __len__(self) -> int:
-        return self.numel * self.array.itemsize
-
-    def fill(self, data: bytes) -> None:
-        if len(data) != len(self):
-            raise ValueError(
-                f"Truncated torch storage: {len(data)} bytes instead of {len(self)}. The file is "
-                "incomplete; download it again."
-            )
-        self.array = np.frombuffer(data, self.array.dtype)
-
-
-def _rebuild_tensor(u: Unpickler, storage: Any, offset: Any, size: Any, stride: Any, *_: Any):
-    """Numpy copy of just the tensor's own elements (charged before it is made)."""
-    if not (isinstance(storage, Storage) and type(offset) is int and type(stride) is tuple):
-        raise UnsafePickle("A torch tensor in the pickle is not made of a storage and ints.")
-    u.budget.charge(_nbytes(size, storage.array.dtype), f"A tensor of shape {size}")
-    flat, last = storage.array, offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
-    if min(offset, *stride, 0) < 0 or (0 not in size and last >= flat.size):
-        raise ValueError(f"Invalid tensor geometry: size {size}, stride {stride}, offset {offset}.")
-    strides = tuple(s * flat.itemsize for s in stride)
-    view = np.lib.stride_tricks.as_strided(flat[offset:], size, strides, writeable=False)
-    return np.array(view, dtype=flat.dtype.newbyteorder("="), order="C")
-
-
-def _storage_from_bytes(u: Unpickler, data: Any) -> Storage:
-    """A legacy ``torch.save`` stream: 3 header pickles, the storage, its keys, its data."""
-    if u.storages is not None:
-        raise ValueError("A torch stream is nested inside another one; the file is corrupt.")
-    f, storages = io.BytesIO(data), {}
-    header = [Unpickler(f, u.budget, {}).load() for _ in range(3)]
-    if header[:2] != [TORCH_MAGIC, TORCH_PROTOCOL] or not header[2].get("little_endian"):
-        raise ValueError("Not a little-endian torch.save stream (wrong magic number or protocol).")
-    storage, keys = Unpickler(f, u.budget, storages).load(), Unpickler(f, u.budget, {}).load()
-    if not isinstance(storage, Storage) or keys != [*storages] or len(keys) != 1:
-        raise ValueError("The torch stream does not hold one storage.")
-    if int.from_bytes(f.read(8), "little") != storage.numel:
-        raise ValueError("The torch storage's element count differs from its header's.")
-    storage.fill(f.read(len(storage)))
-    return storage
-
-
-TORCH = {
-    "torch._utils._rebuild_tensor_v2": _rebuild_tensor,
-    "torch._utils._rebuild_tensor": _rebuild_tensor,
-    "torch.storage._load_from_bytes": _storage_from_bytes,
-}
-"""Torch globals that may be called, each replaced by ``f(unpickler, *args)``."""
 
 
 class _Call(str):
@@ -193,11 +160,11 @@ class _Call(str):
 
 
 class _Memo(dict):
-    """Memo that forgets large storages and bytes: a genuine file never refers back to them."""
+    """Memo that forgets storages and large bytes: a genuine file never refers back to them."""
 
     def __setitem__(self, key: int, value: Any) -> None:
         items = value if type(value) is tuple else (value,)  # e.g. the arguments of a call
-        big = any(isinstance(v, Storage | bytes | bytearray) and len(v) > 65536 for v in items)
+        big = any(type(v) is Storage or type(v) is bytes and len(v) > 65536 for v in items)
         super().__setitem__(key, _Memo if big else value)
 
     def __getitem__(self, key: int) -> Any:
@@ -207,53 +174,56 @@ class _Memo(dict):
 
 
 class Unpickler(pickle._Unpickler):
-    """The pure-Python unpickler, with every opcode that calls, creates or changes an object
-    checked. ``storages``: the storages of a torch stream (``None`` outside one: persistent ids
-    are refused, and the memo forgets large objects); ``fetch(key)``: a storage's bytes."""
+    """The pure-Python unpickler, every opcode that calls, creates or changes an object checked.
+
+    ``fetch(key, dtype, numel)`` gives the storages of a torch file's persistent ids (``None``
+    outside one: they are refused, and the memo forgets storages and large bytes).
+    """
 
     dispatch = dict(pickle._Unpickler.dispatch)
 
-    def __init__(self, file: IO[bytes], budget: Budget, storages: dict | None = None,
-                 fetch: Any = None) -> None:  # fmt: skip
+    def __init__(self, file: IO[bytes], budget: Budget, fetch: Any = None) -> None:
         super().__init__(file)
-        self.budget, self.storages, self.fetch = budget, storages, fetch
+        self.budget, self.fetch = budget, fetch
         self._file_read = functools.partial(budget.read, file)  # (no reference cycle)
-        self.memo = _Memo() if storages is None else {}
+        self.memo = _Memo() if fetch is None else {}
 
     def find_class(self, module: str, name: str) -> Any:
-        key = f"{module}.{name}".replace("numpy.core.", "numpy._core.")
-        key = RENAMES.get(key, key)
-        if key in TORCH or key in calls():
-            return _Call(key)
-        if key in VALUES:
-            return _real(key)
+        """The allowed global of that name in the same package (old pandas and numpy 1 place
+        them elsewhere); the module named in the file is never imported."""
+        package = module.split(".")[0]
+        for key, spec in allowed().items():
+            if key.endswith(f".{ALIASES.get(name, name)}") and key.split(".")[0] == package:
+                return _real(key) if spec is None else _Call(key)
         if module == "torch" and name in STORAGES:
             return STORAGES[name]  # a storage type is just its numpy dtype
-        if key in UNSUPPORTED:
-            raise unsupported(UNSUPPORTED[key])
+        if module == "torch" and name.endswith("Storage"):
+            raise unsupported(f"torch {name.removesuffix('Storage').lower()} tensors")
+        if f"{package}.{name}" in (
+            "_codecs.encode",
+            "copy_reg._reconstructor",
+            "copyreg._reconstructor",
+        ):
+            raise unsupported("a protocol 0-2 pickle (Python 2 era)")
         raise UnsafePickle(
             f"Refusing to load the global {module}.{name}: it is not on the allow-list of "
             "tutorial_utils.io (nothing was executed). Only open pickles you trust."
         )
 
-    def persistent_load(self, pid: Any) -> Storage:
+    def persistent_load(self, pid: Any) -> Any:
         """A torch storage ``('storage', dtype, key, location, numel[, None])``."""
         ok = type(pid) is tuple and len(pid) in (5, 6) and pid[0] == "storage"
         ok = ok and pid[1] in STORAGES.values() and type(pid[4]) is int and pid[4] >= 0
-        if self.storages is None or not ok or pid[5:] not in ((), (None,)):
+        if self.fetch is None or not ok or pid[5:] not in ((), (None,)):
             raise UnsafePickle(f"Refusing the persistent id {pid!r} (not a torch storage).")
-        if (key := str(pid[2])) not in self.storages:
-            self.storages[key] = Storage(pid[1], pid[4])
-            if self.fetch is not None:
-                self.storages[key].fill(self.fetch(key))
-        return self.storages[key]
+        return self.fetch(str(pid[2]), pid[1], pid[4])
 
     def _reduce(self) -> None:
         args, func = self.stack.pop(), self.stack[-1]
-        if type(func) is _Call and func in TORCH:
-            self.stack[-1] = TORCH[func](self, *args)
+        spec = allowed().get(func) if type(func) is _Call else None
+        if callable(spec):
+            self.stack[-1] = spec(self, *args)
             return
-        spec = calls().get(func) if type(func) is _Call else None
         fits = spec is not None and type(args) is tuple and len(args) <= len(spec)
         if not fits or not all(map(_fits, args, spec)):
             raise UnsafePickle(
@@ -273,18 +243,11 @@ class Unpickler(pickle._Unpickler):
 
     def _build(self) -> None:
         state, inst = self.stack.pop(), self.stack[-1]
+        keys = {"_mgr", "_data", "_typ", "_metadata", "attrs", "_attrs", "_flags"}
         if isinstance(inst, np.ndarray) and type(state) is tuple and len(state) in (4, 5):
             self.budget.charge(_nbytes(*state[-4:-2]), "An array in the pickle")
         elif isinstance(inst, _real("pandas.DataFrame")) and type(state) is dict:
-            if not set(state) <= {
-                "_mgr",
-                "_data",
-                "_typ",
-                "_metadata",
-                "attrs",
-                "_attrs",
-                "_flags",
-            }:
+            if not set(state) <= keys:
                 raise UnsafePickle(f"A DataFrame in the pickle sets unknown fields {[*state]}.")
         elif not isinstance(inst, np.dtype | _real("pandas._libs.arrays.NDArrayBacked")):
             raise UnsafePickle(
@@ -308,19 +271,11 @@ class Unpickler(pickle._Unpickler):
 
 
 def load(path: str | os.PathLike) -> Any:
-    """Unpickle ``path`` (a pickle or a ``torch.save`` zip archive) through the allow-list.
-
-    Raises
-    ------
-    UnsafePickle
-        When the file names a global, call or state outside the allow-list, or would allocate
-        more than 4 x its size + 16 MiB; nothing from it is executed.
-    ValueError
-        When the file is broken or in an unsupported format.
-    """
+    """Unpickle ``path`` (a pickle or a ``torch.save`` zip archive) through the allow-list;
+    :class:`UnsafePickle` when refused, ``ValueError`` when broken or unsupported."""
     with open(path, "rb") as handle:
         budget = Budget(os.fstat(handle.fileno()).st_size)
-        if handle.read(4) != ZIP_MAGIC:
+        if handle.read(4) != b"PK\x03\x04":
             handle.seek(0)
             return Unpickler(handle, budget).load()
         with zipfile.ZipFile(handle) as archive:  # <prefix>/data.pkl + <prefix>/data/<key>
@@ -332,6 +287,10 @@ def load(path: str | os.PathLike) -> Any:
             pkl = [n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
             if len(pkl) != 1:
                 raise ValueError("Not a torch.save zip archive (no <prefix>/data.pkl).")
-            prefix = pkl[0].split("/")[0]
-            fetch = lambda key: member(f"{prefix}/data/{key}")  # noqa: E731
-            return Unpickler(io.BytesIO(member(pkl[0])), budget, {}, fetch).load()
+            prefix = pkl[0].removesuffix("/data.pkl")
+
+            @functools.cache
+            def fetch(key: str, dtype: str, numel: int) -> Storage:
+                return _storage(member(f"{prefix}/data/{key}"), dtype, numel)
+
+            return Unpickler(io.BytesIO(member(pkl[0])), budget, fetch).load()
