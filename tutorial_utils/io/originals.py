@@ -1,18 +1,13 @@
-"""Read the tutorial's original files into plain tables; anything wrong is one clear message.
-
-``ema_audio_<P>.pkl`` (recordings), ``ema_labels_<P>.csv`` (EMA) and ``frame_states_p*_test.pkl``
-(hidden states) are read (pickles through :mod:`.unpickle`) and checked (:mod:`.validate`).
-Whatever goes wrong (an empty, truncated or HTML file, a damaged zip, a hostile or unsupported
-pickle, wrong columns or values) becomes a :class:`BadOriginal` naming the file and the fault.
-"""
+"""Read the original files into plain tables (pickles through :mod:`.unpickle`, values checked
+by :mod:`.validate`); anything wrong is one :class:`BadOriginal` naming the file and the fault."""
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,10 +17,8 @@ from .cache import hidden_state_key
 from .download import DownloadFailed
 
 KNOWN_SHA256: dict[str, str] = {}
-"""sha256 of the tutorial's original files by name (a listed file must match). Empty: the real
-files could not be fetched yet. To fill it, download the Drive's ``ema_probing_data/`` by hand,
-check that ``python -m tutorial_utils.io --from-dir PATH`` converts it, and add one
-``"<name>": "<sha256>"`` line per file from ``sha256sum ema_probing_data/*``."""
+"""sha256 of the original files by name (a listed file must match). Empty until the real files
+are fetched: then add ``"<name>": "<sha256>"`` per file of ``sha256sum ema_probing_data/*``."""
 
 
 class BadOriginal(DownloadFailed):
@@ -39,49 +32,39 @@ class BadOriginal(DownloadFailed):
 
 def check_known_hash(name: str, path: Path, sha256: str) -> None:
     """Refuse a file whose name is in :data:`KNOWN_SHA256` with another sha256."""
-    expected = KNOWN_SHA256.get(name)
-    if expected is not None and expected != sha256:
-        raise BadOriginal(
-            path,
-            f"its sha256 is {sha256}, but the tutorial's {name} has {expected} (a damaged, "
-            "incomplete or different file).",
-        )
-
-
-def _fault(path: Path, err: Exception) -> str:
-    """What is wrong with ``path``, from its first bytes and the error reading it raised."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(512)
-    except OSError as error:
-        return f"it cannot be opened ({error.strerror or error})."
-    if not head:
-        return "it is empty (0 bytes): an interrupted download or copy?"
-    if head.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
-        return (
-            "it is an HTML page, not data. Google Drive sends such a page instead of the file "
-            "when a download is refused (quota, permissions or a virus-scan warning)."
-        )
-    if isinstance(err, EOFError) or "truncated" in str(err) or "exhausted" in str(err):
-        return "it ends too early (truncated): an interrupted download or copy?"
-    if isinstance(err, zipfile.BadZipFile):
-        return f"it is a damaged zip archive (the torch.save format): {err}."
-    if isinstance(err, RecursionError):
-        return "it is nested far too deeply to be a data file."
-    if isinstance(err, ValueError):
-        return str(err)
-    return f"it is not a valid file of this kind ({type(err).__name__}: {err})."
+    expected = KNOWN_SHA256.get(name, sha256)
+    if expected != sha256:
+        reason = f"its sha256 is {sha256}, but the tutorial's {name} has {expected}"
+        raise BadOriginal(path, f"{reason} (a damaged, incomplete or different file).")
 
 
 @contextmanager
 def _reading(path: Path) -> Iterator[None]:
-    """Turn every failure while reading ``path`` into a :class:`BadOriginal`."""
+    """Turn any failure while reading ``path`` into a :class:`BadOriginal` that says why."""
     try:
         yield
     except BadOriginal:
         raise
-    except Exception as err:  # a damaged or hostile file can raise anything; none runs code
-        raise BadOriginal(path, _fault(path, err)) from err
+    except Exception as err:  # a damaged or hostile file may raise anything (nothing from it ran)
+        head = b"?"
+        with contextlib.suppress(OSError), open(path, "rb") as handle:
+            head = handle.read(512)
+        if isinstance(err, OSError):
+            reason = f"it cannot be opened ({err.strerror or err})."
+        elif not head:
+            reason = "it is empty (0 bytes): an interrupted download or copy?"
+        elif head.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
+            reason = ("it is an HTML page, not data: Google Drive sends one instead of the file "
+                      "when it refuses a download (quota, permissions or a virus-scan warning).")  # fmt: skip
+        elif isinstance(err, EOFError) or "truncated" in str(err) or "exhausted" in str(err):
+            reason = "it ends too early (truncated): an interrupted download or copy?"
+        elif isinstance(err, zipfile.BadZipFile):
+            reason = f"it is a damaged zip archive (the torch.save format): {err}."
+        elif isinstance(err, ValueError):
+            reason = str(err)
+        else:
+            reason = f"it is not a valid file of this kind ({type(err).__name__}: {err})."
+        raise BadOriginal(path, reason) from err
 
 
 def read_recordings(path: Path) -> pd.DataFrame:
@@ -95,10 +78,8 @@ def read_recordings(path: Path) -> pd.DataFrame:
             raise ValueError(f"it lacks the columns {missing} or rows; is it the right file?")
         table = table[["FILENAME", "SENTENCE", "AUDIO"]].reset_index(drop=True)
         names = validate.check_filenames(table["FILENAME"], path.name)
-        table["AUDIO"] = [
-            validate.clean_audio(a, f"{path.name}: {n}")
-            for n, a in zip(names, table["AUDIO"], strict=True)
-        ]
+        pairs = zip(names, table["AUDIO"], strict=True)
+        table["AUDIO"] = [validate.clean_audio(a, f"{path.name}: {n}") for n, a in pairs]
         table["SENTENCE"] = table["SENTENCE"].astype(str)
         return table
 
@@ -116,38 +97,28 @@ def read_labels(path: Path, lengths: Mapping[str, int]) -> pd.DataFrame:
         return validate.check_ema(table, lengths, path.name)
 
 
-def _frames(frames: Any, where: str) -> np.ndarray:
-    """One recording's frames (a list of (d,) arrays, or a (T, d) / (1, T, d) array) → (T, d)."""
-    if isinstance(frames, list | tuple):
-        array = np.stack([np.asarray(f).reshape(-1) for f in frames]) if frames else np.empty(0)
-    else:
-        array = np.asarray(frames)
-        array = array[0] if array.ndim == 3 and array.shape[0] == 1 else array
-    if array.ndim != 2 or array.dtype.kind not in "fiu":
-        raise ValueError(f"{where} has shape {array.shape} ({array.dtype}), expected (T, d).")
-    return np.ascontiguousarray(array, dtype=np.float32)
-
-
 def read_frame_states(path: Path, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
-    """Original frame-states pickle ``{layer: {filename: frames}}`` → ``{hidden_state_key:
-    (T, d) float32}``, checked."""
+    """Read and check a frame-states pickle ``{layer: {filename: frames}}`` (frames: a list of
+    (d,) tensors, or a (T, d) or (1, T, d) one) → ``{hidden_state_key: (T, d) float32}``."""
     with _reading(path):
-        obj = unpickle.load(path)
-        if not isinstance(obj, dict) or not obj:
+        states = unpickle.load(path)
+        if not isinstance(states, dict) or not states:
             raise ValueError("it does not hold a {layer: {filename: frames}} dict.")
-        states = {}
-        for layer, per_file in obj.items():
-            if type(layer) is not int or layer < 0:
-                raise ValueError(f"it has the layer key {layer!r}; expected layers 0, 1, ...")
-            if not isinstance(per_file, dict):
+        for layer, per_file in states.items():
+            if type(layer) is not int or layer < 0 or not isinstance(per_file, dict):
                 kind = type(per_file).__name__
-                raise ValueError(f"layer {layer} holds a {kind}, not a {{filename: frames}} dict.")
-            unknown = [f for f in per_file if f not in lengths]
-            if unknown:
+                raise ValueError(
+                    f"layer {layer!r} holds a {kind}, not a {{filename: frames}} dict."
+                )
+            if unknown := [f for f in per_file if f not in lengths]:
                 raise ValueError(
                     f"it has states for {unknown[0]!r}, which is not among the recordings; are "
                     "the frame-states and audio files of the same participant?"
                 )
-            states[layer] = {f: _frames(v, f"{f} layer {layer}") for f, v in per_file.items()}
+            for name, frames in per_file.items():
+                if isinstance(frames, list | tuple):
+                    frames = np.stack([np.asarray(f).reshape(-1) for f in frames])
+                array = np.ascontiguousarray(frames, np.float32)
+                per_file[name] = array[0] if array.ndim == 3 and len(array) == 1 else array
         validate.check_hidden_states(states, lengths, path.name)
         return {hidden_state_key(k, f): a for k, per in states.items() for f, a in per.items()}

@@ -49,9 +49,8 @@ class Budget:
         if nbytes < 0 or self.used + nbytes > self.limit:
             raise UnsafePickle(
                 f"{what} would allocate {nbytes:,} bytes, but a file of {self.size:,} bytes may "
-                f"make at most {self.limit:,} bytes of objects (4 x its size + 16 MiB). A "
-                "genuine data file never expands like this: the file is corrupt or hostile, and "
-                "nothing was allocated."
+                f"make at most {self.limit:,} (4 x its size + 16 MiB), as a genuine data file "
+                "does: this one is corrupt or hostile, and nothing was allocated."
             )
         self.used += nbytes
 
@@ -129,15 +128,8 @@ def allowed() -> dict[str, Any]:
 
     arrays, opt = (np.ndarray, pd.api.extensions.ExtensionArray), (int, float, str, type(None))
     return {
-        **dict.fromkeys(
-            [
-                "numpy.ndarray",
-                "pandas.DataFrame",
-                "pandas.RangeIndex",
-                "pandas.Index",
-                "pandas.arrays.StringArray",
-            ]
-        ),  # fmt: skip
+        **dict.fromkeys("numpy.ndarray pandas.DataFrame pandas.RangeIndex pandas.Index".split()),
+        "pandas.arrays.StringArray": None,
         "numpy._core.multiarray._reconstruct": ([np.ndarray], [(0,)], [b"b"]),  # empty
         "numpy._core.numeric._frombuffer": ((bytes, bytearray), np.dtype, tuple, str),  # a view
         "numpy.dtype": (str, bool, bool),
@@ -199,11 +191,7 @@ class Unpickler(pickle._Unpickler):
             return STORAGES[name]  # a storage type is just its numpy dtype
         if module == "torch" and name.endswith("Storage"):
             raise unsupported(f"torch {name.removesuffix('Storage').lower()} tensors")
-        if f"{package}.{name}" in (
-            "_codecs.encode",
-            "copy_reg._reconstructor",
-            "copyreg._reconstructor",
-        ):
+        if name in ("encode", "_reconstructor") and package in ("_codecs", "copy_reg", "copyreg"):
             raise unsupported("a protocol 0-2 pickle (Python 2 era)")
         raise UnsafePickle(
             f"Refusing to load the global {module}.{name}: it is not on the allow-list of "
@@ -284,13 +272,10 @@ def load(path: str | os.PathLike) -> Any:
                 budget.charge(archive.getinfo(name).file_size, f"The archive member {name}")
                 return archive.read(name)
 
-            pkl = [n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
-            if len(pkl) != 1:
-                raise ValueError("Not a torch.save zip archive (no <prefix>/data.pkl).")
-            prefix = pkl[0].removesuffix("/data.pkl")
+            prefix = archive.namelist()[0].split("/")[0]
 
             @functools.cache
             def fetch(key: str, dtype: str, numel: int) -> Storage:
                 return _storage(member(f"{prefix}/data/{key}"), dtype, numel)
 
-            return Unpickler(io.BytesIO(member(pkl[0])), budget, fetch).load()
+            return Unpickler(io.BytesIO(member(f"{prefix}/data.pkl")), budget, fetch).load()
