@@ -56,7 +56,7 @@ HOSTILE = {
     "wrong arguments": lambda marker: pickle.dumps(_Call(np.dtype, 5)),
     "persistent id": lambda marker: _with_pid(["secret"]),
     "class pollution": lambda marker: hostile.class_pollution(),
-    "state of a non-data object": lambda marker: pickle.dumps(OrderedDict(), 2)[:-1] + b"}b.",
+    "state of a non-data object": lambda marker: pickle.dumps(OrderedDict(), 3)[:-1] + b"}b.",
 }  # fmt: skip
 
 

@@ -49,21 +49,18 @@ def _reading(path: Path) -> Iterator[None]:
         head = b"?"
         with contextlib.suppress(OSError), open(path, "rb") as handle:
             head = handle.read(512)
-        if isinstance(err, OSError):
-            reason = f"it cannot be opened ({err.strerror or err})."
-        elif not head:
-            reason = "it is empty (0 bytes): an interrupted download or copy?"
-        elif head.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
-            reason = ("it is an HTML page, not data: Google Drive sends one instead of the file "
-                      "when it refuses a download (quota, permissions or a virus-scan warning).")  # fmt: skip
-        elif isinstance(err, EOFError) or "truncated" in str(err) or "exhausted" in str(err):
-            reason = "it ends too early (truncated): an interrupted download or copy?"
-        elif isinstance(err, zipfile.BadZipFile):
-            reason = f"it is a damaged zip archive (the torch.save format): {err}."
-        elif isinstance(err, ValueError):
-            reason = str(err)
-        else:
-            reason = f"it is not a valid file of this kind ({type(err).__name__}: {err})."
+        html = head.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
+        reason = next(text for fault, text in [
+            (isinstance(err, OSError), f"it cannot be opened ({err})."),
+            (not head, "it is empty (0 bytes): an interrupted download or copy?"),
+            (html, "it is an HTML page, not data: Google Drive sends one instead of the file when "
+                   "it refuses a download (quota, permissions or a virus-scan warning)."),
+            (isinstance(err, EOFError) or "truncated" in str(err) or "exhausted" in str(err),
+             "it ends too early (truncated): an interrupted download or copy?"),
+            (isinstance(err, zipfile.BadZipFile), f"it is a damaged zip archive (torch.save): {err}."),
+            (isinstance(err, ValueError), str(err)),
+            (True, f"it is not a valid file of this kind ({type(err).__name__}: {err})."),
+        ] if fault)  # fmt: skip
         raise BadOriginal(path, reason) from err
 
 

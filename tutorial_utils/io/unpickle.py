@@ -1,12 +1,9 @@
-"""Restricted unpickling of the original files (pandas DataFrames, torch tensors without torch).
+"""Restricted unpickling of the original files: pandas DataFrames, torch tensors (without torch).
 
-Unpickling runs whatever a file asks for, so :func:`load` resolves only the globals of
-:func:`allowed` (classes only as values, functions only with arguments of the listed types);
-gives state (``BUILD``) only to arrays, dtypes and pandas data, never to a class
-(no class pollution); and charges every allocation a file declares to a budget of 4 x its size
-+ 16 MiB *before* allocating it. Torch storages become numpy arrays, forgotten after use, so a
-frame-states file (each frame pickles its recording's whole storage) needs little memory.
-"""
+:func:`load` resolves only the globals of :func:`allowed`, gives state (``BUILD``) only to data
+objects, never to a class (no class pollution), and charges every allocation a file declares to
+a budget of 4 x its size + 16 MiB before making it. Torch storages are forgotten once used, so a
+frame-states file (each frame pickles its recording's whole storage) needs little memory."""
 
 from __future__ import annotations
 
@@ -23,11 +20,9 @@ import numpy as np
 
 STORAGES = {"FloatStorage": "f4", "DoubleStorage": "f8", "HalfStorage": "f2", "LongStorage": "i8",
             "IntStorage": "i4", "ShortStorage": "i2", "CharStorage": "i1", "ByteStorage": "u1",
-            "BoolStorage": "?"}  # fmt: skip
-"""Torch storage types that are read, by the numpy dtype they stand for."""
+            "BoolStorage": "?"}  # fmt: skip # torch storage types -> their numpy dtypes
 ALIASES = {"Int64Index": "Index", "UInt64Index": "Index", "Float64Index": "Index",
-           "new_block": "_unpickle_block"}  # fmt: skip
-"""Names of older pandas."""
+           "new_block": "_unpickle_block"}  # fmt: skip # names of older pandas
 
 
 class UnsafePickle(ValueError):
@@ -48,17 +43,10 @@ class Budget:
         """Count ``nbytes`` more, or raise :class:`UnsafePickle` before they are allocated."""
         if nbytes < 0 or self.used + nbytes > self.limit:
             raise UnsafePickle(
-                f"{what} would allocate {nbytes:,} bytes, but a file of {self.size:,} bytes may "
-                f"make at most {self.limit:,} (4 x its size + 16 MiB), as a genuine data file "
-                "does: this one is corrupt or hostile, and nothing was allocated."
+                f"{what} would allocate {nbytes:,} bytes, more than a file of {self.size:,} bytes "
+                f"may make ({self.limit:,}: 4 x its size + 16 MiB); nothing was allocated."
             )
         self.used += nbytes
-
-    def read(self, file: IO[bytes], n: int) -> bytes:
-        """``n`` bytes of ``file``: a length that a pickle declares is checked before reading."""
-        self.charge(n, f"Reading {n:,} bytes")
-        self.used -= n  # the bytes are the file's own, not made from it
-        return file.read(n)
 
 
 def _nbytes(shape: Any, dtype: Any) -> int:
@@ -75,20 +63,13 @@ def _real(key: str) -> Any:
         return getattr(importlib.import_module(module.replace("numpy._core", "numpy.core")), name)
 
 
-def _fits(arg: Any, spec: Any) -> bool:
-    if type(spec) is list:
-        return any(type(arg) is type(value) and arg == value for value in spec)
-    return isinstance(arg, spec)
-
-
 class Storage(np.ndarray):
-    """A torch storage: its elements as a flat numpy array."""
+    """A torch storage: its ``numel`` elements of ``dtype`` in ``data``, as a flat array."""
 
-
-def _storage(data: bytes, dtype: str, numel: int) -> Storage:
-    if len(data) != numel * np.dtype(dtype).itemsize:
-        raise ValueError(f"A torch storage is truncated ({len(data)} bytes for {numel} {dtype}).")
-    return np.frombuffer(data, "<" + dtype).view(Storage)
+    def __new__(cls, data: bytes, dtype: str, numel: int) -> Storage:
+        if len(data) != numel * np.dtype(dtype).itemsize:
+            raise ValueError(f"A torch storage is truncated ({len(data)} bytes for {numel}).")
+        return np.frombuffer(data, "<" + dtype).view(cls)
 
 
 def _rebuild_tensor(u: Unpickler, storage: Any, offset: Any, size: Any, stride: Any, *_: Any):
@@ -116,14 +97,13 @@ def _storage_from_bytes(u: Unpickler, data: Any) -> Storage:
     obj, keys = Unpickler(f, u.budget, fetch).load(), Unpickler(f, u.budget, fetch).load()
     if found != [obj] or keys != [obj[0]] or int.from_bytes(f.read(8), "little") != obj[2]:
         raise ValueError("The torch stream does not hold one storage.")
-    return _storage(f.read(obj[2] * np.dtype(obj[1]).itemsize), obj[1], obj[2])
+    return Storage(f.read(obj[2] * np.dtype(obj[1]).itemsize), obj[1], obj[2])
 
 
 @functools.cache
 def allowed() -> dict[str, Any]:
-    """The globals a pickle may name -> ``None`` for classes that may only be values (a
-    DataFrame may be created empty), the types (in a list: the values) of the arguments a
-    function may be called with, or (torch) a stand-in ``f(unpickler, *args)``."""
+    """The globals a pickle may name -> ``None`` (a class: only a value), the types (in a list:
+    the values) of a function's arguments, or (torch) a stand-in ``f(unpickler, *args)``."""
     import pandas as pd
 
     arrays, opt = (np.ndarray, pd.api.extensions.ExtensionArray), (int, float, str, type(None))
@@ -133,7 +113,6 @@ def allowed() -> dict[str, Any]:
         "numpy._core.multiarray._reconstruct": ([np.ndarray], [(0,)], [b"b"]),  # empty
         "numpy._core.numeric._frombuffer": ((bytes, bytearray), np.dtype, tuple, str),  # a view
         "numpy.dtype": (str, bool, bool),
-        "numpy._core.multiarray.scalar": (np.dtype, object),
         "pandas._libs.internals._unpickle_block": (arrays, (slice, np.ndarray), int),
         "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked": ([pd.arrays.StringArray], int, [None]),
         "pandas.StringDtype": (opt, opt),
@@ -147,8 +126,14 @@ def allowed() -> dict[str, Any]:
     }
 
 
+def _fits(arg: Any, spec: Any) -> bool:
+    if type(spec) is list:
+        return any(type(arg) is type(value) and arg == value for value in spec)
+    return isinstance(arg, spec)
+
+
 class _Call(str):
-    """What :meth:`Unpickler.find_class` returns for a global that may be called."""
+    """What :meth:`Unpickler.find_class` returns for a function: only ``REDUCE`` calls it."""
 
 
 class _Memo(dict):
@@ -166,23 +151,23 @@ class _Memo(dict):
 
 
 class Unpickler(pickle._Unpickler):
-    """The pure-Python unpickler, every opcode that calls, creates or changes an object checked.
-
-    ``fetch(key, dtype, numel)`` gives the storages of a torch file's persistent ids (``None``
-    outside one: they are refused, and the memo forgets storages and large bytes).
-    """
+    """The pure-Python unpickler, every opcode that calls, creates or changes an object checked;
+    ``fetch(key, dtype, numel)`` gives a torch file's storages (``None``: not a torch file)."""
 
     dispatch = dict(pickle._Unpickler.dispatch)
 
     def __init__(self, file: IO[bytes], budget: Budget, fetch: Any = None) -> None:
         super().__init__(file)
-        self.budget, self.fetch = budget, fetch
-        self._file_read = functools.partial(budget.read, file)  # (no reference cycle)
-        self.memo = _Memo() if fetch is None else {}
+        self.budget, self.fetch, self.memo = budget, fetch, _Memo() if fetch is None else {}
+        # a length the file declares is checked before it is read (no cycle through self)
+        self._file_read = lambda n: (
+            file.read(n) if n <= budget.limit else budget.charge(n, "A read")
+        )
 
     def find_class(self, module: str, name: str) -> Any:
-        """The allowed global of that name in the same package (old pandas and numpy 1 place
-        them elsewhere); the module named in the file is never imported."""
+        """The allowed global of that name and package (never importing the module named)."""
+        if self.proto < 3 and self.fetch is None:  # torch's own streams are protocol 2
+            raise unsupported(f"a protocol-{self.proto} pickle (Python 2 era)")
         package = module.split(".")[0]
         for key, spec in allowed().items():
             if key.endswith(f".{ALIASES.get(name, name)}") and key.split(".")[0] == package:
@@ -191,12 +176,7 @@ class Unpickler(pickle._Unpickler):
             return STORAGES[name]  # a storage type is just its numpy dtype
         if module == "torch" and name.endswith("Storage"):
             raise unsupported(f"torch {name.removesuffix('Storage').lower()} tensors")
-        if name in ("encode", "_reconstructor") and package in ("_codecs", "copy_reg", "copyreg"):
-            raise unsupported("a protocol 0-2 pickle (Python 2 era)")
-        raise UnsafePickle(
-            f"Refusing to load the global {module}.{name}: it is not on the allow-list of "
-            "tutorial_utils.io (nothing was executed). Only open pickles you trust."
-        )
+        raise UnsafePickle(f"The global {module}.{name} is not on the allow-list: refused.")
 
     def persistent_load(self, pid: Any) -> Any:
         """A torch storage ``('storage', dtype, key, location, numel[, None])``."""
@@ -212,12 +192,10 @@ class Unpickler(pickle._Unpickler):
         if callable(spec):
             self.stack[-1] = spec(self, *args)
             return
-        fits = spec is not None and type(args) is tuple and len(args) <= len(spec)
-        if not fits or not all(map(_fits, args, spec)):
-            raise UnsafePickle(
-                f"The pickle calls {getattr(func, '__qualname__', func)}: refused (a class may "
-                "only be a value; a function only gets the arguments of a data file)."
-            )
+        ok = spec is not None and type(args) is tuple and len(args) <= len(spec)
+        if not ok or not all(map(_fits, args, spec)):
+            what = getattr(func, "__qualname__", func)
+            raise UnsafePickle(f"The pickle calls {what} as a data file never does: refused.")
         if args and args[0] is _real("pandas.RangeIndex"):
             n = len(range(args[1].get("start", 0), args[1].get("stop"), args[1].get("step", 1)))
             self.budget.charge(8 * n, f"A RangeIndex of {n:,} rows")
@@ -238,11 +216,8 @@ class Unpickler(pickle._Unpickler):
             if not set(state) <= keys:
                 raise UnsafePickle(f"A DataFrame in the pickle sets unknown fields {[*state]}.")
         elif not isinstance(inst, np.dtype | _real("pandas._libs.arrays.NDArrayBacked")):
-            raise UnsafePickle(
-                f"The pickle sets the state of {getattr(inst, '__qualname__', type(inst))!r}, "
-                "which is not a data object (a class-pollution attack would change a class for "
-                "the rest of the process). Refused; nothing was changed."
-            )
+            what = getattr(inst, "__qualname__", type(inst))
+            raise UnsafePickle(f"The pickle sets the state of {what!r} (class pollution): refused.")
         type(inst).__setstate__(inst, state)
 
     def _bytearray8(self) -> None:
@@ -251,7 +226,7 @@ class Unpickler(pickle._Unpickler):
         self.readinto(self.stack[-1])
 
     def _old_instance(self) -> None:
-        raise unsupported("a protocol 0/1 pickle that creates class instances")
+        raise unsupported("a protocol 0/1 pickle (Python 2 era)")
 
     dispatch.update({pickle.REDUCE[0]: _reduce, pickle.NEWOBJ[0]: _newobj, pickle.BUILD[0]: _build,
                      pickle.NEWOBJ_EX[0]: _old_instance, pickle.INST[0]: _old_instance,
@@ -267,15 +242,11 @@ def load(path: str | os.PathLike) -> Any:
             handle.seek(0)
             return Unpickler(handle, budget).load()
         with zipfile.ZipFile(handle) as archive:  # <prefix>/data.pkl + <prefix>/data/<key>
+            prefix = archive.namelist()[0].split("/")[0]
 
             def member(name: str) -> bytes:
                 budget.charge(archive.getinfo(name).file_size, f"The archive member {name}")
                 return archive.read(name)
 
-            prefix = archive.namelist()[0].split("/")[0]
-
-            @functools.cache
-            def fetch(key: str, dtype: str, numel: int) -> Storage:
-                return _storage(member(f"{prefix}/data/{key}"), dtype, numel)
-
+            fetch = functools.cache(lambda key, t, n: Storage(member(f"{prefix}/data/{key}"), t, n))
             return Unpickler(io.BytesIO(member(f"{prefix}/data.pkl")), budget, fetch).load()
