@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import zipfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +15,7 @@ from . import unpickle, validate
 from .cache import hidden_state_key
 from .download import DownloadFailed
 
-KNOWN_SHA256: dict[str, str] = {}
-"""sha256 of the original files by name (a listed file must match). Empty until the real files
-are fetched: then add ``"<name>": "<sha256>"`` per file of ``sha256sum ema_probing_data/*``."""
+KNOWN_SHA256: dict[str, str] = {}  # name -> sha256 (add those of ema_probing_data/* once seen)
 
 
 class BadOriginal(DownloadFailed):
@@ -38,13 +35,11 @@ def check_known_hash(name: str, path: Path, sha256: str) -> None:
         raise BadOriginal(path, f"{reason} (a damaged, incomplete or different file).")
 
 
-@contextmanager
+@contextlib.contextmanager
 def _reading(path: Path) -> Iterator[None]:
     """Turn any failure while reading ``path`` into a :class:`BadOriginal` that says why."""
     try:
         yield
-    except BadOriginal:
-        raise
     except Exception as err:  # a damaged or hostile file may raise anything (nothing from it ran)
         head = b"?"
         with contextlib.suppress(OSError), open(path, "rb") as handle:
@@ -57,7 +52,7 @@ def _reading(path: Path) -> Iterator[None]:
                    "it refuses a download (quota, permissions or a virus-scan warning)."),
             (isinstance(err, EOFError) or "truncated" in str(err) or "exhausted" in str(err),
              "it ends too early (truncated): an interrupted download or copy?"),
-            (isinstance(err, zipfile.BadZipFile), f"it is a damaged zip archive (torch.save): {err}."),
+            (isinstance(err, zipfile.BadZipFile), f"it is a damaged zip archive: {err}."),
             (isinstance(err, ValueError), str(err)),
             (True, f"it is not a valid file of this kind ({type(err).__name__}: {err})."),
         ] if fault)  # fmt: skip
@@ -67,13 +62,10 @@ def _reading(path: Path) -> Iterator[None]:
 def read_recordings(path: Path) -> pd.DataFrame:
     """Read and check an ``ema_audio_<P>.pkl``: FILENAME, SENTENCE, AUDIO (float32, 16 kHz)."""
     with _reading(path):
-        table = unpickle.load(path)
-        if not isinstance(table, pd.DataFrame):
-            raise ValueError(f"it holds a {type(table).__name__}, not a pandas DataFrame.")
-        missing = [c for c in ("FILENAME", "SENTENCE", "AUDIO") if c not in table.columns]
-        if missing or table.empty:
-            raise ValueError(f"it lacks the columns {missing} or rows; is it the right file?")
-        table = table[["FILENAME", "SENTENCE", "AUDIO"]].reset_index(drop=True)
+        table, columns = unpickle.load(path), ["FILENAME", "SENTENCE", "AUDIO"]
+        if not isinstance(table, pd.DataFrame) or table.empty or {*columns} - {*table.columns}:
+            raise ValueError(f"it is not a table of recordings with the columns {columns}.")
+        table = table[columns].reset_index(drop=True)
         names = validate.check_filenames(table["FILENAME"], path.name)
         pairs = zip(names, table["AUDIO"], strict=True)
         table["AUDIO"] = [validate.clean_audio(a, f"{path.name}: {n}") for n, a in pairs]
@@ -103,15 +95,9 @@ def read_frame_states(path: Path, lengths: Mapping[str, int]) -> dict[str, np.nd
             raise ValueError("it does not hold a {layer: {filename: frames}} dict.")
         for layer, per_file in states.items():
             if type(layer) is not int or layer < 0 or not isinstance(per_file, dict):
-                kind = type(per_file).__name__
-                raise ValueError(
-                    f"layer {layer!r} holds a {kind}, not a {{filename: frames}} dict."
-                )
+                raise ValueError(f"layer {layer!r} holds a {type(per_file).__name__}, not a dict.")
             if unknown := [f for f in per_file if f not in lengths]:
-                raise ValueError(
-                    f"it has states for {unknown[0]!r}, which is not among the recordings; are "
-                    "the frame-states and audio files of the same participant?"
-                )
+                raise ValueError(f"it has states for {unknown[0]!r}, not among the recordings.")
             for name, frames in per_file.items():
                 if isinstance(frames, list | tuple):
                     frames = np.stack([np.asarray(f).reshape(-1) for f in frames])

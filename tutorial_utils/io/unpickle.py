@@ -21,16 +21,13 @@ import numpy as np
 STORAGES = {"FloatStorage": "f4", "DoubleStorage": "f8", "HalfStorage": "f2", "LongStorage": "i8",
             "IntStorage": "i4", "ShortStorage": "i2", "CharStorage": "i1", "ByteStorage": "u1",
             "BoolStorage": "?"}  # fmt: skip # torch storage types -> their numpy dtypes
+RESAVE = "It is not unsafe, but not read here: re-save it with a current pandas or torch."
 ALIASES = {"Int64Index": "Index", "UInt64Index": "Index", "Float64Index": "Index",
            "new_block": "_unpickle_block"}  # fmt: skip # names of older pandas
 
 
 class UnsafePickle(ValueError):
     """A pickle asked for a global, call, state or memory that is refused (nothing ran)."""
-
-
-def unsupported(what: str) -> ValueError:
-    return ValueError(f"Unsupported format: {what}. Re-save it with a current pandas or torch.")
 
 
 class Budget:
@@ -48,11 +45,11 @@ class Budget:
             )
         self.used += nbytes
 
-
-def _nbytes(shape: Any, dtype: Any) -> int:
-    if type(shape) is not tuple or not all(type(d) is int and d >= 0 for d in shape):
-        raise UnsafePickle(f"Invalid array shape {shape!r} in the pickle.")
-    return math.prod(shape) * np.dtype(dtype).itemsize
+    def array(self, shape: Any, dtype: Any, what: str) -> None:
+        """Charge an array of ``shape`` and ``dtype``."""
+        if type(shape) is not tuple or not all(type(d) is int and d >= 0 for d in shape):
+            raise UnsafePickle(f"Invalid array shape {shape!r} in the pickle.")
+        self.charge(math.prod(shape) * np.dtype(dtype).itemsize, what)
 
 
 def _real(key: str) -> Any:
@@ -76,7 +73,7 @@ def _rebuild_tensor(u: Unpickler, storage: Any, offset: Any, size: Any, stride: 
     """Numpy copy of just the tensor's own elements (charged before it is made)."""
     if not (type(storage) is Storage and type(offset) is int and type(stride) is tuple):
         raise UnsafePickle("A torch tensor in the pickle is not made of a storage and ints.")
-    u.budget.charge(_nbytes(size, storage.dtype), f"A tensor of shape {size}")
+    u.budget.array(size, storage.dtype, f"A tensor of shape {size}")
     last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
     if min(offset, *stride, 0) < 0 or (0 not in size and last >= storage.size):
         raise ValueError(f"Invalid tensor geometry: size {size}, stride {stride}, offset {offset}.")
@@ -91,10 +88,7 @@ def _storage_from_bytes(u: Unpickler, data: Any) -> Storage:
         raise ValueError("A torch stream is nested inside another one; the file is corrupt.")
     f, found = io.BytesIO(data), []
     fetch = lambda *pid: found.append(pid) or pid  # noqa: E731 (the data comes after the pickles)
-    header = [Unpickler(f, u.budget, fetch).load() for _ in range(3)]
-    if header[:2] != [0x1950A86A20F9469CFC6C, 1001] or not header[2].get("little_endian"):
-        raise ValueError("Not a little-endian torch.save stream (wrong magic number or protocol).")
-    obj, keys = Unpickler(f, u.budget, fetch).load(), Unpickler(f, u.budget, fetch).load()
+    *_, obj, keys = [Unpickler(f, u.budget, fetch).load() for _ in range(5)]  # 3 header pickles
     if found != [obj] or keys != [obj[0]] or int.from_bytes(f.read(8), "little") != obj[2]:
         raise ValueError("The torch stream does not hold one storage.")
     return Storage(f.read(obj[2] * np.dtype(obj[1]).itemsize), obj[1], obj[2])
@@ -167,7 +161,7 @@ class Unpickler(pickle._Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         """The allowed global of that name and package (never importing the module named)."""
         if self.proto < 3 and self.fetch is None:  # torch's own streams are protocol 2
-            raise unsupported(f"a protocol-{self.proto} pickle (Python 2 era)")
+            raise ValueError(f"Unsupported format: a protocol-{self.proto} pickle. {RESAVE}")
         package = module.split(".")[0]
         for key, spec in allowed().items():
             if key.endswith(f".{ALIASES.get(name, name)}") and key.split(".")[0] == package:
@@ -175,7 +169,7 @@ class Unpickler(pickle._Unpickler):
         if module == "torch" and name in STORAGES:
             return STORAGES[name]  # a storage type is just its numpy dtype
         if module == "torch" and name.endswith("Storage"):
-            raise unsupported(f"torch {name.removesuffix('Storage').lower()} tensors")
+            raise ValueError(f"Unsupported format: torch {name[:-7].lower()} tensors. {RESAVE}")
         raise UnsafePickle(f"The global {module}.{name} is not on the allow-list: refused.")
 
     def persistent_load(self, pid: Any) -> Any:
@@ -211,7 +205,7 @@ class Unpickler(pickle._Unpickler):
         state, inst = self.stack.pop(), self.stack[-1]
         keys = {"_mgr", "_data", "_typ", "_metadata", "attrs", "_attrs", "_flags"}
         if isinstance(inst, np.ndarray) and type(state) is tuple and len(state) in (4, 5):
-            self.budget.charge(_nbytes(*state[-4:-2]), "An array in the pickle")
+            self.budget.array(*state[-4:-2], "An array in the pickle")
         elif isinstance(inst, _real("pandas.DataFrame")) and type(state) is dict:
             if not set(state) <= keys:
                 raise UnsafePickle(f"A DataFrame in the pickle sets unknown fields {[*state]}.")
@@ -225,12 +219,12 @@ class Unpickler(pickle._Unpickler):
         self.append(bytearray(n))
         self.readinto(self.stack[-1])
 
-    def _old_instance(self) -> None:
-        raise unsupported("a protocol 0/1 pickle (Python 2 era)")
+    def _instance(self) -> None:
+        raise UnsafePickle("The pickle makes an instance with INST, OBJ or NEWOBJ_EX: refused.")
 
     dispatch.update({pickle.REDUCE[0]: _reduce, pickle.NEWOBJ[0]: _newobj, pickle.BUILD[0]: _build,
-                     pickle.NEWOBJ_EX[0]: _old_instance, pickle.INST[0]: _old_instance,
-                     pickle.OBJ[0]: _old_instance, pickle.BYTEARRAY8[0]: _bytearray8})  # fmt: skip
+                     pickle.NEWOBJ_EX[0]: _instance, pickle.INST[0]: _instance,
+                     pickle.OBJ[0]: _instance, pickle.BYTEARRAY8[0]: _bytearray8})  # fmt: skip
 
 
 def load(path: str | os.PathLike) -> Any:
