@@ -104,9 +104,9 @@ def test_memory_bombs_are_refused_before_allocating(tmp_path, bomb):
     assert time.perf_counter() - start < 2 and peak < 32e6
     assert "nothing was allocated" in str(info.value)
     budget = Budget(1000)
-    budget.charge(4 * 1000 + (16 << 20), "all of it")
+    budget.charge("all of it", (4 * 1000 + (16 << 20),))
     with pytest.raises(UnsafePickle):
-        budget.charge(1, "one more byte")
+        budget.charge("one more byte", (1,))
 
 
 def test_real_formats_read_exactly_without_torch(tmp_path):

@@ -22,9 +22,8 @@ class BadOriginal(DownloadFailed):
     """An original file cannot be used; the message names it and says why."""
 
     def __init__(self, path: Path, reason: str) -> None:
-        self.path = Path(path)
-        self.reason = reason.removeprefix(f"{self.path.name}: ")
-        super().__init__(f"{self.path.name} ({self.path}) cannot be used: {self.reason}")
+        self.path, name = Path(path), Path(path).name  # validate's messages start with name
+        super().__init__(f"{name} ({path}) cannot be used: {reason.removeprefix(name + ': ')}")
 
 
 def check_known_hash(name: str, path: Path, sha256: str) -> None:
@@ -99,9 +98,7 @@ def read_frame_states(path: Path, lengths: Mapping[str, int]) -> dict[str, np.nd
             if unknown := [f for f in per_file if f not in lengths]:
                 raise ValueError(f"it has states for {unknown[0]!r}, not among the recordings.")
             for name, frames in per_file.items():
-                if isinstance(frames, list | tuple):
-                    frames = np.stack([np.asarray(f).reshape(-1) for f in frames])
-                array = np.ascontiguousarray(frames, np.float32)
+                array = np.ascontiguousarray(frames, np.float32)  # a list of (d,) frames, or (T, d)
                 per_file[name] = array[0] if array.ndim == 3 and len(array) == 1 else array
         validate.check_hidden_states(states, lengths, path.name)
         return {hidden_state_key(k, f): a for k, per in states.items() for f, a in per.items()}

@@ -1,9 +1,7 @@
 """Restricted unpickling of the original files: pandas DataFrames, torch tensors (without torch).
 
-:func:`load` resolves only the globals of :func:`allowed`, gives state (``BUILD``) only to data
-objects, never to a class (no class pollution), and charges every allocation a file declares to
-a budget of 4 x its size + 16 MiB before making it. Torch storages are forgotten once used, so a
-frame-states file (each frame pickles its recording's whole storage) needs little memory."""
+:func:`load` resolves only the globals of :func:`allowed`, gives state only to data objects (no
+class pollution), and charges every allocation a file declares to a :class:`Budget` first."""
 
 from __future__ import annotations
 
@@ -36,20 +34,16 @@ class Budget:
     def __init__(self, size: int) -> None:
         self.size, self.limit, self.used = size, 4 * size + (16 << 20), 0
 
-    def charge(self, nbytes: int, what: str) -> None:
-        """Count ``nbytes`` more, or raise :class:`UnsafePickle` before they are allocated."""
-        if nbytes < 0 or self.used + nbytes > self.limit:
+    def charge(self, what: str, shape: Any, itemsize: int = 1) -> None:
+        """Count an array of ``shape`` more, or raise :class:`UnsafePickle` before it is made."""
+        if type(shape) is not tuple or not all(type(d) is int and d >= 0 for d in shape):
+            raise UnsafePickle(f"Invalid shape {shape!r} in the pickle.")
+        if (nbytes := math.prod(shape) * itemsize) + self.used > self.limit:
             raise UnsafePickle(
                 f"{what} would allocate {nbytes:,} bytes, more than a file of {self.size:,} bytes "
                 f"may make ({self.limit:,}: 4 x its size + 16 MiB); nothing was allocated."
             )
         self.used += nbytes
-
-    def array(self, shape: Any, dtype: Any, what: str) -> None:
-        """Charge an array of ``shape`` and ``dtype``."""
-        if type(shape) is not tuple or not all(type(d) is int and d >= 0 for d in shape):
-            raise UnsafePickle(f"Invalid array shape {shape!r} in the pickle.")
-        self.charge(math.prod(shape) * np.dtype(dtype).itemsize, what)
 
 
 def _real(key: str) -> Any:
@@ -73,7 +67,7 @@ def _rebuild_tensor(u: Unpickler, storage: Any, offset: Any, size: Any, stride: 
     """Numpy copy of just the tensor's own elements (charged before it is made)."""
     if not (type(storage) is Storage and type(offset) is int and type(stride) is tuple):
         raise UnsafePickle("A torch tensor in the pickle is not made of a storage and ints.")
-    u.budget.array(size, storage.dtype, f"A tensor of shape {size}")
+    u.budget.charge(f"A tensor of shape {size}", size, storage.itemsize)
     last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
     if min(offset, *stride, 0) < 0 or (0 not in size and last >= storage.size):
         raise ValueError(f"Invalid tensor geometry: size {size}, stride {stride}, offset {offset}.")
@@ -155,7 +149,7 @@ class Unpickler(pickle._Unpickler):
         self.budget, self.fetch, self.memo = budget, fetch, _Memo() if fetch is None else {}
         # a length the file declares is checked before it is read (no cycle through self)
         self._file_read = lambda n: (
-            file.read(n) if n <= budget.limit else budget.charge(n, "A read")
+            file.read(n) if n <= budget.limit else budget.charge("A read", (n,))
         )
 
     def find_class(self, module: str, name: str) -> Any:
@@ -192,7 +186,7 @@ class Unpickler(pickle._Unpickler):
             raise UnsafePickle(f"The pickle calls {what} as a data file never does: refused.")
         if args and args[0] is _real("pandas.RangeIndex"):
             n = len(range(args[1].get("start", 0), args[1].get("stop"), args[1].get("step", 1)))
-            self.budget.charge(8 * n, f"A RangeIndex of {n:,} rows")
+            self.budget.charge(f"A RangeIndex of {n:,} rows", (n,), 8)
         self.stack[-1] = _real(func)(*args)
 
     def _newobj(self) -> None:
@@ -205,7 +199,7 @@ class Unpickler(pickle._Unpickler):
         state, inst = self.stack.pop(), self.stack[-1]
         keys = {"_mgr", "_data", "_typ", "_metadata", "attrs", "_attrs", "_flags"}
         if isinstance(inst, np.ndarray) and type(state) is tuple and len(state) in (4, 5):
-            self.budget.array(*state[-4:-2], "An array in the pickle")
+            self.budget.charge("An array in the pickle", state[-4], np.dtype(state[-3]).itemsize)
         elif isinstance(inst, _real("pandas.DataFrame")) and type(state) is dict:
             if not set(state) <= keys:
                 raise UnsafePickle(f"A DataFrame in the pickle sets unknown fields {[*state]}.")
@@ -215,7 +209,7 @@ class Unpickler(pickle._Unpickler):
         type(inst).__setstate__(inst, state)
 
     def _bytearray8(self) -> None:
-        self.budget.charge(n := int.from_bytes(self.read(8), "little"), "A bytearray")
+        self.budget.charge("A bytearray", (n := int.from_bytes(self.read(8), "little"),))
         self.append(bytearray(n))
         self.readinto(self.stack[-1])
 
@@ -239,7 +233,7 @@ def load(path: str | os.PathLike) -> Any:
             prefix = archive.namelist()[0].split("/")[0]
 
             def member(name: str) -> bytes:
-                budget.charge(archive.getinfo(name).file_size, f"The archive member {name}")
+                budget.charge(f"The archive member {name}", (archive.getinfo(name).file_size,))
                 return archive.read(name)
 
             fetch = functools.cache(lambda key, t, n: Storage(member(f"{prefix}/data/{key}"), t, n))
