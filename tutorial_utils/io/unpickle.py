@@ -1,6 +1,6 @@
 """Restricted unpickling of the original files: pandas DataFrames, torch tensors (without torch).
 
-:func:`load` resolves only the globals of :func:`allowed`, gives state only to data objects (no
+:func:`load` resolves only the globals of :data:`ALLOWED`, gives state only to data objects (no
 class pollution), and charges every allocation a file declares to a :class:`Budget` first."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import zipfile
 from typing import IO, Any
 
 import numpy as np
+import pandas as pd
 
 STORAGES = {"FloatStorage": "f4", "DoubleStorage": "f8", "HalfStorage": "f2", "LongStorage": "i8",
             "IntStorage": "i4", "ShortStorage": "i2", "CharStorage": "i1", "ByteStorage": "u1",
@@ -88,30 +89,26 @@ def _storage_from_bytes(u: Unpickler, data: Any) -> Storage:
     return Storage(f.read(obj[2] * np.dtype(obj[1]).itemsize), obj[1], obj[2])
 
 
-@functools.cache
-def allowed() -> dict[str, Any]:
-    """The globals a pickle may name -> ``None`` (a class: only a value), the types (in a list:
-    the values) of a function's arguments, or (torch) a stand-in ``f(unpickler, *args)``."""
-    import pandas as pd
-
-    arrays, opt = (np.ndarray, pd.api.extensions.ExtensionArray), (int, float, str, type(None))
-    return {
-        **dict.fromkeys("numpy.ndarray pandas.DataFrame pandas.RangeIndex pandas.Index".split()),
-        "pandas.arrays.StringArray": None,
-        "numpy._core.multiarray._reconstruct": ([np.ndarray], [(0,)], [b"b"]),  # empty
-        "numpy._core.numeric._frombuffer": ((bytes, bytearray), np.dtype, tuple, str),  # a view
-        "numpy.dtype": (str, bool, bool),
-        "pandas._libs.internals._unpickle_block": (arrays, (slice, np.ndarray), int),
-        "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked": ([pd.arrays.StringArray], int, [None]),
-        "pandas.StringDtype": (opt, opt),
-        "pandas.core.indexes.base._new_Index": ([pd.Index, pd.RangeIndex], dict),
-        "pandas.core.internals.managers.BlockManager": ((tuple, list), list, bool),
-        "builtins.slice": ((int, type(None)),) * 3,
-        "collections.OrderedDict": (),
-        "torch._utils._rebuild_tensor_v2": _rebuild_tensor,
-        "torch._utils._rebuild_tensor": _rebuild_tensor,
-        "torch.storage._load_from_bytes": _storage_from_bytes,
-    }
+_ARRAYS, _OPT = (np.ndarray, pd.api.extensions.ExtensionArray), (int, float, str, type(None))
+ALLOWED: dict[str, Any] = {
+    **dict.fromkeys("numpy.ndarray pandas.DataFrame pandas.RangeIndex pandas.Index".split()),
+    "pandas.arrays.StringArray": None,
+    "numpy._core.multiarray._reconstruct": ([np.ndarray], [(0,)], [b"b"]),  # empty
+    "numpy._core.numeric._frombuffer": ((bytes, bytearray), np.dtype, tuple, str),  # a view
+    "numpy.dtype": (str, bool, bool),
+    "pandas._libs.internals._unpickle_block": (_ARRAYS, (slice, np.ndarray), int),
+    "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked": ([pd.arrays.StringArray], int, [None]),
+    "pandas.StringDtype": (_OPT, _OPT),
+    "pandas.core.indexes.base._new_Index": ([pd.Index, pd.RangeIndex], dict),
+    "pandas.core.internals.managers.BlockManager": ((tuple, list), list, bool),
+    "builtins.slice": ((int, type(None)),) * 3,
+    "collections.OrderedDict": (),
+    "torch._utils._rebuild_tensor_v2": _rebuild_tensor,
+    "torch._utils._rebuild_tensor": _rebuild_tensor,
+    "torch.storage._load_from_bytes": _storage_from_bytes,
+}
+"""The globals a pickle may name -> ``None`` (a class: only a value), the types (in a list: the
+values) of a function's arguments, or (torch) a stand-in ``f(unpickler, *args)``."""
 
 
 def _fits(arg: Any, spec: Any) -> bool:
@@ -157,7 +154,7 @@ class Unpickler(pickle._Unpickler):
         if self.proto < 3 and self.fetch is None:  # torch's own streams are protocol 2
             raise ValueError(f"Unsupported format: a protocol-{self.proto} pickle. {RESAVE}")
         package = module.split(".")[0]
-        for key, spec in allowed().items():
+        for key, spec in ALLOWED.items():
             if key.endswith(f".{ALIASES.get(name, name)}") and key.split(".")[0] == package:
                 return _real(key) if spec is None else _Call(key)
         if module == "torch" and name in STORAGES:
@@ -176,7 +173,7 @@ class Unpickler(pickle._Unpickler):
 
     def _reduce(self) -> None:
         args, func = self.stack.pop(), self.stack[-1]
-        spec = allowed().get(func) if type(func) is _Call else None
+        spec = ALLOWED.get(func) if type(func) is _Call else None
         if callable(spec):
             self.stack[-1] = spec(self, *args)
             return
@@ -184,14 +181,14 @@ class Unpickler(pickle._Unpickler):
         if not ok or not all(map(_fits, args, spec)):
             what = getattr(func, "__qualname__", func)
             raise UnsafePickle(f"The pickle calls {what} as a data file never does: refused.")
-        if args and args[0] is _real("pandas.RangeIndex"):
+        if args and args[0] is pd.RangeIndex:
             n = len(range(args[1].get("start", 0), args[1].get("stop"), args[1].get("step", 1)))
             self.budget.charge(f"A RangeIndex of {n:,} rows", (n,), 8)
         self.stack[-1] = _real(func)(*args)
 
     def _newobj(self) -> None:
         args, cls = self.stack.pop(), self.stack.pop()
-        if cls is not _real("pandas.DataFrame") or args != ():
+        if cls is not pd.DataFrame or args != ():
             raise UnsafePickle(f"The pickle creates a {cls!r} with arguments: refused.")
         self.append(cls.__new__(cls))
 
@@ -200,10 +197,10 @@ class Unpickler(pickle._Unpickler):
         keys = {"_mgr", "_data", "_typ", "_metadata", "attrs", "_attrs", "_flags"}
         if isinstance(inst, np.ndarray) and type(state) is tuple and len(state) in (4, 5):
             self.budget.charge("An array in the pickle", state[-4], np.dtype(state[-3]).itemsize)
-        elif isinstance(inst, _real("pandas.DataFrame")) and type(state) is dict:
+        elif isinstance(inst, pd.DataFrame) and type(state) is dict:
             if not set(state) <= keys:
                 raise UnsafePickle(f"A DataFrame in the pickle sets unknown fields {[*state]}.")
-        elif not isinstance(inst, np.dtype | _real("pandas._libs.arrays.NDArrayBacked")):
+        elif not isinstance(inst, np.dtype | pd._libs.arrays.NDArrayBacked):
             what = getattr(inst, "__qualname__", type(inst))
             raise UnsafePickle(f"The pickle sets the state of {what!r} (class pollution): refused.")
         type(inst).__setstate__(inst, state)
