@@ -28,8 +28,7 @@ class BadOriginal(DownloadFailed):
 
 def check_known_hash(name: str, path: Path, sha256: str) -> None:
     """Refuse a file whose name is in :data:`KNOWN_SHA256` with another sha256."""
-    expected = KNOWN_SHA256.get(name, sha256)
-    if expected != sha256:
+    if (expected := KNOWN_SHA256.get(name, sha256)) != sha256:
         reason = f"its sha256 is {sha256}, but the tutorial's {name} has {expected}"
         raise BadOriginal(path, f"{reason} (a damaged, incomplete or different file).")
 
@@ -47,8 +46,7 @@ def _reading(path: Path) -> Iterator[None]:
         reason = next(text for fault, text in [
             (isinstance(err, OSError), f"it cannot be opened ({err})."),
             (not head, "it is empty (0 bytes): an interrupted download or copy?"),
-            (html, "it is an HTML page, not data: Google Drive sends one instead of the file when "
-                   "it refuses a download (quota, permissions or a virus-scan warning)."),
+            (html, "it is an HTML page, not data (Google Drive's answer to a refused download)."),
             (isinstance(err, EOFError) or "truncated" in str(err) or "exhausted" in str(err),
              "it ends too early (truncated): an interrupted download or copy?"),
             (isinstance(err, zipfile.BadZipFile), f"it is a damaged zip archive: {err}."),
@@ -74,8 +72,7 @@ def read_recordings(path: Path) -> pd.DataFrame:
 
 def audio_lengths(recordings: pd.DataFrame) -> dict[str, int]:
     """``{filename: n_samples}`` of a recordings table."""
-    pairs = zip(recordings["FILENAME"], recordings["AUDIO"], strict=True)
-    return {name: int(audio.size) for name, audio in pairs}
+    return dict(zip(recordings["FILENAME"], map(len, recordings["AUDIO"]), strict=True))
 
 
 def read_labels(path: Path, lengths: Mapping[str, int]) -> pd.DataFrame:
@@ -86,8 +83,7 @@ def read_labels(path: Path, lengths: Mapping[str, int]) -> pd.DataFrame:
 
 
 def read_frame_states(path: Path, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
-    """Read and check a frame-states pickle ``{layer: {filename: frames}}`` (frames: a list of
-    (d,) tensors, or a (T, d) or (1, T, d) one) → ``{hidden_state_key: (T, d) float32}``."""
+    """Read and check ``{layer: {filename: frames}}`` → ``{hidden_state_key: (T, d) float32}``."""
     with _reading(path):
         states = unpickle.load(path)
         if not isinstance(states, dict) or not states:

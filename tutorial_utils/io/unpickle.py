@@ -17,10 +17,8 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-STORAGES = {"FloatStorage": "f4", "DoubleStorage": "f8", "HalfStorage": "f2", "LongStorage": "i8",
-            "IntStorage": "i4", "ShortStorage": "i2", "CharStorage": "i1", "ByteStorage": "u1",
-            "BoolStorage": "?"}  # fmt: skip # torch storage types -> their numpy dtypes
-RESAVE = "It is not unsafe, but not read here: re-save it with a current pandas or torch."
+_TORCH = "Float:f4 Double:f8 Half:f2 Long:i8 Int:i4 Short:i2 Char:i1 Byte:u1 Bool:?"
+STORAGES = {f"{k}Storage": v for k, v in (s.split(":") for s in _TORCH.split())}  # numpy dtypes
 ALIASES = {"Int64Index": "Index", "UInt64Index": "Index", "Float64Index": "Index",
            "new_block": "_unpickle_block"}  # fmt: skip # names of older pandas
 
@@ -48,11 +46,9 @@ class Budget:
 
 
 def _real(key: str) -> Any:
-    module, _, name = key.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except ImportError:  # numpy 1
-        return getattr(importlib.import_module(module.replace("numpy._core", "numpy.core")), name)
+    core = "numpy.core" if np.__version__ < "2" else "numpy._core"  # numpy 1 or 2
+    module, _, name = key.replace("numpy._core", core).rpartition(".")
+    return getattr(importlib.import_module(module), name)
 
 
 class Storage(np.ndarray):
@@ -151,8 +147,8 @@ class Unpickler(pickle._Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         """The allowed global of that name and package (never importing the module named)."""
-        if self.proto < 3 and self.fetch is None:  # torch's own streams are protocol 2
-            raise ValueError(f"Unsupported format: a protocol-{self.proto} pickle. {RESAVE}")
+        if self.proto < 3 and self.fetch is None:  # (torch's own streams are protocol 2)
+            raise ValueError(f"Unsupported format: a protocol-{self.proto} pickle; re-save it.")
         package = module.split(".")[0]
         for key, spec in ALLOWED.items():
             if key.endswith(f".{ALIASES.get(name, name)}") and key.split(".")[0] == package:
@@ -160,7 +156,7 @@ class Unpickler(pickle._Unpickler):
         if module == "torch" and name in STORAGES:
             return STORAGES[name]  # a storage type is just its numpy dtype
         if module == "torch" and name.endswith("Storage"):
-            raise ValueError(f"Unsupported format: torch {name[:-7].lower()} tensors. {RESAVE}")
+            raise ValueError(f"Unsupported format: torch {name[:-7].lower()} tensors; use float32.")
         raise UnsafePickle(f"The global {module}.{name} is not on the allow-list: refused.")
 
     def persistent_load(self, pid: Any) -> Any:
@@ -228,10 +224,7 @@ def load(path: str | os.PathLike) -> Any:
             return Unpickler(handle, budget).load()
         with zipfile.ZipFile(handle) as archive:  # <prefix>/data.pkl + <prefix>/data/<key>
             prefix = archive.namelist()[0].split("/")[0]
-
-            def member(name: str) -> bytes:
-                budget.charge(f"The archive member {name}", (archive.getinfo(name).file_size,))
-                return archive.read(name)
-
+            size = lambda name: (archive.getinfo(name).file_size,)  # noqa: E731 (declared)
+            member = lambda name: budget.charge(name, size(name)) or archive.read(name)  # noqa: E731
             fetch = functools.cache(lambda key, t, n: Storage(member(f"{prefix}/data/{key}"), t, n))
             return Unpickler(io.BytesIO(member(f"{prefix}/data.pkl")), budget, fetch).load()
