@@ -164,7 +164,7 @@ class Unpickler(pickle._Unpickler):
         ok = type(pid) is tuple and len(pid) in (5, 6) and pid[0] == "storage"
         ok = ok and pid[1] in STORAGES.values() and type(pid[4]) is int and pid[4] >= 0
         if self.fetch is None or not ok or pid[5:] not in ((), (None,)):
-            raise UnsafePickle(f"Refusing the persistent id {pid!r} (not a torch storage).")
+            raise UnsafePickle(f"The persistent id {pid!r} is not a torch storage: refused.")
         return self.fetch(str(pid[2]), pid[1], pid[4])
 
     def _reduce(self) -> None:
