@@ -33,8 +33,8 @@ class Budget:
     def __init__(self, size: int) -> None:
         self.size, self.limit, self.used = size, 4 * size + (16 << 20), 0
 
-    def charge(self, what: str, shape: Any, itemsize: int = 1) -> None:
-        """Count an array of ``shape`` more, or raise :class:`UnsafePickle` before it is made."""
+    def charge(self, what: str, shape: Any, itemsize: int = 1) -> int:
+        """Count (and return) the bytes of an array of ``shape``, or raise :class:`UnsafePickle`."""
         if type(shape) is not tuple or not all(type(d) is int and d >= 0 for d in shape):
             raise UnsafePickle(f"Invalid shape {shape!r} in the pickle.")
         if (nbytes := math.prod(shape) * itemsize) + self.used > self.limit:
@@ -43,6 +43,7 @@ class Budget:
                 f"may make ({self.limit:,}: 4 x its size + 16 MiB); nothing was allocated."
             )
         self.used += nbytes
+        return nbytes
 
 
 def _real(key: str) -> Any:
@@ -132,8 +133,7 @@ class _Memo(dict):
 
 
 class Unpickler(pickle._Unpickler):
-    """The pure-Python unpickler, every opcode that calls, creates or changes an object checked;
-    ``fetch(key, dtype, numel)`` gives a torch file's storages (``None``: not a torch file)."""
+    """Checks every opcode that calls, creates or changes an object; ``fetch`` reads storages."""
 
     dispatch = dict(pickle._Unpickler.dispatch)
 
@@ -215,8 +215,7 @@ class Unpickler(pickle._Unpickler):
 
 
 def load(path: str | os.PathLike) -> Any:
-    """Unpickle ``path`` (a pickle or a ``torch.save`` zip archive) through the allow-list;
-    :class:`UnsafePickle` when refused, ``ValueError`` when broken or unsupported."""
+    """Unpickle ``path`` (a pickle or a ``torch.save`` zip archive) through the allow-list."""
     with open(path, "rb") as handle:
         budget = Budget(os.fstat(handle.fileno()).st_size)
         if handle.read(4) != b"PK\x03\x04":
@@ -224,7 +223,7 @@ def load(path: str | os.PathLike) -> Any:
             return Unpickler(handle, budget).load()
         with zipfile.ZipFile(handle) as archive:  # <prefix>/data.pkl + <prefix>/data/<key>
             prefix = archive.namelist()[0].split("/")[0]
-            size = lambda name: (archive.getinfo(name).file_size,)  # noqa: E731 (declared)
-            member = lambda name: budget.charge(name, size(name)) or archive.read(name)  # noqa: E731
+            size = lambda name: archive.getinfo(name).file_size  # noqa: E731 (as declared)
+            member = lambda name: archive.open(name).read(budget.charge(name, (size(name),)))  # noqa: E731
             fetch = functools.cache(lambda key, t, n: Storage(member(f"{prefix}/data/{key}"), t, n))
             return Unpickler(io.BytesIO(member(f"{prefix}/data.pkl")), budget, fetch).load()
