@@ -1,197 +1,100 @@
-"""Read the tutorial's original files, turning anything wrong into one clear message.
-
-``ema_audio_<P>.pkl`` (recordings), ``ema_labels_<P>.csv`` (EMA) and
-``frame_states_p*_test.pkl`` (hidden states) are read and checked here. Whatever goes wrong
-(an empty or truncated file, an HTML error page saved under the data's name, a damaged zip,
-a hostile or unsupported pickle, wrong columns or values) becomes a :class:`BadOriginal` whose
-message names the file and says what is wrong, never a traceback.
-
-:data:`KNOWN_SHA256` pins the sha256 of original files whose contents are known in advance.
-"""
+"""Read the original files into plain tables (pickles through :mod:`.unpickle`, values checked
+by :mod:`.validate`); anything wrong is one :class:`BadOriginal` naming the file and the fault."""
 
 from __future__ import annotations
 
-import pickle
-import struct
+import contextlib
 import zipfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import validate
+from . import unpickle, validate
 from .cache import hidden_state_key
 from .download import DownloadFailed
-from .pickle_policy import PickleTooLarge, UnsafePickleError, UnsupportedPickleFormat
-from .safe_pickle import load_dataframe, safe_load
 
-KNOWN_SHA256: dict[str, str] = {}
-"""sha256 of the tutorial's original files, by file name; a listed file must match.
-
-Empty for now: the real files could not be fetched when this was written. To fill it, download
-the Drive folder's ``ema_probing_data/`` by hand, check that it converts
-(``python -m tutorial_utils.io --from-dir PATH``), then add one line per file from
-``sha256sum ema_probing_data/*``, e.g. ``"ema_audio_F02.pkl": "<64 hex digits>",``.
-"""
+KNOWN_SHA256: dict[str, str] = {}  # name -> sha256 (add those of ema_probing_data/* once seen)
 
 
 class BadOriginal(DownloadFailed):
     """An original file cannot be used; the message names it and says why."""
 
     def __init__(self, path: Path, reason: str) -> None:
-        self.path = Path(path)
-        self.reason = reason.removeprefix(f"{self.path.name}: ")
-        super().__init__(f"{self.path.name} ({self.path}) cannot be used: {self.reason}")
+        self.path, name = Path(path), Path(path).name  # validate's messages start with name
+        super().__init__(f"{name} ({path}) cannot be used: {reason.removeprefix(name + ': ')}")
 
 
 def check_known_hash(name: str, path: Path, sha256: str) -> None:
     """Refuse a file whose name is in :data:`KNOWN_SHA256` with another sha256."""
-    expected = KNOWN_SHA256.get(name)
-    if expected is not None and expected != sha256:
-        raise BadOriginal(
-            path,
-            f"its sha256 is {sha256}, but the tutorial's {name} has {expected} (a damaged, "
-            "incomplete or different file).",
-        )
+    if (expected := KNOWN_SHA256.get(name, sha256)) != sha256:
+        reason = f"its sha256 is {sha256}, but the tutorial's {name} has {expected}"
+        raise BadOriginal(path, f"{reason} (a damaged, incomplete or different file).")
 
 
-def _sniff(path: Path) -> str | None:
-    """What the file obviously is instead of data, if anything."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(512)
-    except OSError as err:
-        return f"it cannot be opened ({err.strerror or err})."
-    if not head:
-        return "it is empty (0 bytes): an interrupted download or copy?"
-    if head.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
-        return (
-            "it is an HTML page, not data. Google Drive sends such a page instead of the file "
-            "when a download is refused (quota, permissions or a virus-scan warning)."
-        )
-    return None
-
-
-def _describe(path: Path, err: BaseException) -> str:
-    """One sentence about what is wrong, from the exception the reader raised."""
-    if isinstance(err, UnsupportedPickleFormat | UnsafePickleError | PickleTooLarge):
-        return str(err)
-    if isinstance(err, EOFError) or "truncated" in str(err):
-        return "it ends too early (truncated): an interrupted download or copy?"
-    if isinstance(err, zipfile.BadZipFile):
-        return f"it is a damaged zip archive (the torch.save format): {err}."
-    if isinstance(err, RecursionError):
-        return "it is nested far too deeply to be a data file."
-    if isinstance(err, ValueError):
-        return str(err)
-    return f"it is not a valid file of this kind ({type(err).__name__}: {err})."
-
-
-@contextmanager
-def reading(path: Path) -> Iterator[None]:
-    """Turn every failure while reading ``path`` into a :class:`BadOriginal`."""
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn any failure while reading ``path`` into a :class:`BadOriginal` that says why."""
     try:
         yield
-    except BadOriginal:
-        raise
-    except (
-        pickle.UnpicklingError,
-        EOFError,
-        zipfile.BadZipFile,
-        RecursionError,
-        ValueError,
-        KeyError,
-        TypeError,
-        AttributeError,
-        IndexError,
-        OverflowError,
-        struct.error,
-        UnicodeDecodeError,
-        MemoryError,
-    ) as err:
-        raise BadOriginal(path, _sniff(path) or _describe(path, err)) from err
+    except Exception as err:  # a damaged or hostile file may raise anything (nothing from it ran)
+        head = b"?"
+        with contextlib.suppress(OSError), open(path, "rb") as handle:
+            head = handle.read(512)
+        html = head.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
+        reason = next(text for fault, text in [
+            (isinstance(err, OSError), f"it cannot be opened ({err})."),
+            (not head, "it is empty (0 bytes): an interrupted download or copy?"),
+            (html, "it is an HTML page, not data (Google Drive's answer to a refused download)."),
+            (isinstance(err, EOFError) or "truncated" in str(err) or "exhausted" in str(err),
+             "it ends too early (truncated): an interrupted download or copy?"),
+            (isinstance(err, zipfile.BadZipFile), f"it is a damaged zip archive: {err}."),
+            (isinstance(err, ValueError), str(err)),
+            (True, f"it is not a valid file of this kind ({type(err).__name__}: {err})."),
+        ] if fault)  # fmt: skip
+        raise BadOriginal(path, reason) from err
 
 
 def read_recordings(path: Path) -> pd.DataFrame:
     """Read and check an ``ema_audio_<P>.pkl``: FILENAME, SENTENCE, AUDIO (float32, 16 kHz)."""
-    with reading(path):
-        table = load_dataframe(path)
-        missing = [c for c in ("FILENAME", "SENTENCE", "AUDIO") if c not in table.columns]
-        if missing:
-            raise ValueError(f"it lacks the columns {missing}; is it the right file?")
-        if table.empty:
-            raise ValueError("it holds no recordings.")
-        table = table[["FILENAME", "SENTENCE", "AUDIO"]].reset_index(drop=True)
+    with _reading(path):
+        table, columns = unpickle.load(path), ["FILENAME", "SENTENCE", "AUDIO"]
+        if not isinstance(table, pd.DataFrame) or table.empty or {*columns} - {*table.columns}:
+            raise ValueError(f"it is not a table of recordings with the columns {columns}.")
+        table = table[columns].reset_index(drop=True)
         names = validate.check_filenames(table["FILENAME"], path.name)
-        table["AUDIO"] = [
-            validate.clean_audio(a, f"{path.name}: {n}")
-            for n, a in zip(names, table["AUDIO"], strict=True)
-        ]
+        pairs = zip(names, table["AUDIO"], strict=True)
+        table["AUDIO"] = [validate.clean_audio(a, f"{path.name}: {n}") for n, a in pairs]
         table["SENTENCE"] = table["SENTENCE"].astype(str)
         return table
 
 
 def audio_lengths(recordings: pd.DataFrame) -> dict[str, int]:
     """``{filename: n_samples}`` of a recordings table."""
-    pairs = zip(recordings["FILENAME"], recordings["AUDIO"], strict=True)
-    return {name: int(audio.size) for name, audio in pairs}
+    return dict(zip(recordings["FILENAME"], map(len, recordings["AUDIO"]), strict=True))
 
 
 def read_labels(path: Path, lengths: Mapping[str, int]) -> pd.DataFrame:
     """Read and check an ``ema_labels_<P>.csv`` against the recordings' lengths."""
-    with reading(path):
+    with _reading(path):
         table = pd.read_csv(path, dtype={"FILENAME": str, "SENTENCE": str})
         return validate.check_ema(table, lengths, path.name)
 
 
-def _stack_frames(frames: Any, where: str) -> np.ndarray:
-    """One recording's frames (list of (d,) arrays, or a (T, d) / (1, T, d) array) → (T, d)."""
-    if isinstance(frames, list | tuple):
-        if not frames:
-            raise ValueError(f"{where} has no frames.")
-        array = np.stack([np.asarray(f).reshape(-1) for f in frames])
-    else:
-        array = np.asarray(frames)
-        if array.ndim == 3 and array.shape[0] == 1:
-            array = array[0]
-    if array.ndim != 2 or array.dtype.kind not in "fiu":
-        raise ValueError(f"{where} has shape {array.shape} ({array.dtype}), expected (T, d).")
-    return np.ascontiguousarray(array, dtype=np.float32)
-
-
-def _layer_states(obj: Any, lengths: Mapping[str, int]) -> dict[int, dict[str, np.ndarray]]:
-    """``{layer: {filename: frames}}`` → ``{layer: {filename: (T, d) float32}}``, checked."""
-    if not isinstance(obj, dict) or not obj:
-        raise ValueError("it does not hold a {layer: {filename: frames}} dict.")
-    states: dict[int, dict[str, np.ndarray]] = {}
-    for layer, per_file in obj.items():
-        if not isinstance(layer, int) or isinstance(layer, bool) or layer < 0:
-            raise ValueError(f"it has the layer key {layer!r}; expected layer numbers 0, 1, ...")
-        if not isinstance(per_file, dict):
-            raise ValueError(
-                f"layer {layer} holds a {type(per_file).__name__} where a {{filename: frames}} "
-                "dict is expected."
-            )
-        unknown = [f for f in per_file if f not in lengths]
-        if unknown:
-            raise ValueError(
-                f"it has states for {unknown[0]!r}, which is not among the recordings; are the "
-                "frame-states and audio files of the same participant?"
-            )
-        states[layer] = {f: _stack_frames(v, f"{f} layer {layer}") for f, v in per_file.items()}
-    return states
-
-
 def read_frame_states(path: Path, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
-    """Original frame-states pickle → ``{hidden_state_key: (T, d) float32}``, checked."""
-    with reading(path):
-        states = _layer_states(safe_load(path), lengths)
+    """Read and check ``{layer: {filename: frames}}`` → ``{hidden_state_key: (T, d) float32}``."""
+    with _reading(path):
+        states = unpickle.load(path)
+        if not isinstance(states, dict) or not states:
+            raise ValueError("it does not hold a {layer: {filename: frames}} dict.")
+        for layer, per_file in states.items():
+            if type(layer) is not int or layer < 0 or not isinstance(per_file, dict):
+                raise ValueError(f"layer {layer!r} holds a {type(per_file).__name__}, not a dict.")
+            if unknown := [f for f in per_file if f not in lengths]:
+                raise ValueError(f"it has states for {unknown[0]!r}, not among the recordings.")
+            for name, frames in per_file.items():
+                array = np.ascontiguousarray(frames, np.float32)  # a list of (d,) frames, or (T, d)
+                per_file[name] = array[0] if array.ndim == 3 and len(array) == 1 else array
         validate.check_hidden_states(states, lengths, path.name)
-        return {
-            hidden_state_key(layer, name): array
-            for layer, per_file in states.items()
-            for name, array in per_file.items()
-        }
+        return {hidden_state_key(k, f): a for k, per in states.items() for f, a in per.items()}
