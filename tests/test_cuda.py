@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tutorial_utils.all_pairs import cka_matrix
+from tutorial_utils.cka import cka_matrix
 from tutorial_utils.frames import n_model_frames
-from tutorial_utils.streaming import CKAAccumulator, streaming_cka_matrix
+from tutorial_utils.scale import CKAAccumulator, streaming_cka_matrix
 
 torch = pytest.importorskip("torch", reason="the extract extra (torch) is not installed")
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="torch sees no CUDA GPU")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from test_cka import degenerate_four_stimuli, oracle_linear_cka
 
-from tutorial_utils.all_pairs import cka_matrix
+from tutorial_utils.cka import cka_matrix
 
 da = pytest.importorskip("dask.array", reason="dask is optional: pip install '.[scale]'")
 distributed = pytest.importorskip("distributed", reason="dask.distributed is optional (scale)")

@@ -11,7 +11,7 @@ import pytest
 from test_cka import degenerate_four_stimuli, oracle_linear_cka
 
 from tutorial_utils import CKAAccumulator, streaming_cka_matrix
-from tutorial_utils.all_pairs import cka_matrix
+from tutorial_utils.cka import cka_matrix
 
 
 def make_layers(n: int, dims=(4, 30, 7, 50), seed: int = 0, offset: float = 0.0) -> list:

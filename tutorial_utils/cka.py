@@ -1,16 +1,14 @@
 """Gram matrices, HSIC and Centered Kernel Alignment (CKA), top to bottom.
 
-A *representation* is an ``(n, d)`` array: ``d`` features for each of ``n`` stimuli
-(frames or recordings). Two representations can be compared when they describe the same
-``n`` stimuli in the same order; their feature counts may differ. Linear CKA (Kornblith
-et al., 2019) between ``X`` and ``Y`` is
+A *representation* is an ``(n, d)`` array: ``d`` features for each of ``n`` stimuli (frames
+or recordings); two are compared over the same stimuli in the same order. Linear CKA
+(Kornblith et al., 2019) is
 
     CKA(K, L) = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)),   K = X Xᵀ,  L = Y Yᵀ.
 
-The biased HSIC is ``tr(K H L H)`` up to a constant factor (``H = I - 11ᵀ/n``), so centring
-the Gram matrix is the same as centring the features. The debiased HSIC of Song et al.
-(2012) removes the positive bias CKA has when there are few stimuli for many features; it
-can be slightly negative.
+The biased HSIC is ``tr(K H L H)`` up to a factor (``H = I - 11ᵀ/n``), so centring the Gram
+is centring the features. The debiased HSIC of Song et al. (2012) removes the positive bias
+CKA has for few stimuli and many features; it can be slightly negative.
 
 Undefined values, one policy for every route (applied by :func:`cka_from_hsic`):
 
@@ -22,14 +20,9 @@ Undefined values, one policy for every route (applied by :func:`cka_from_hsic`):
   negative in exact arithmetic, and zero only in degenerate designs, e.g. all stimuli but one
   identical; values within rounding of zero count as zero, so every route agrees.)
 
-Numbers: all arithmetic is float64 whatever the input dtype. Each representation is centred
-and divided by its largest magnitude before any product is taken (each Gram matrix is divided
-by its largest magnitude), so CKA is exact for inputs of any scale float64 can hold and for
-large offsets. :func:`gram_linear` returns the raw ``x xᵀ`` and so refuses inputs whose
-products would overflow or underflow.
-
-For more frames than fit in memory, see ``tutorial_utils.scale`` (``streaming_cka_matrix``,
-``CKAAccumulator``, and :func:`cka_matrix` on dask arrays).
+Numbers: float64 arithmetic whatever the input dtype. Each representation (Gram matrix) is
+divided by its largest magnitude before any product, so CKA is exact at any scale float64
+holds and for large offsets. More frames than fit in memory: ``tutorial_utils.scale``.
 """
 
 from __future__ import annotations
@@ -37,10 +30,12 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy.linalg import blas
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "NotEnoughMemoryError",
@@ -55,18 +50,13 @@ __all__ = [
     "gram_rbf",
 ]
 
-RepresentationSet = Sequence[np.ndarray] | Mapping[Hashable, np.ndarray]
-"""Several representations of the same stimuli: a list, or a dict keyed by label."""
+RepresentationSet = Sequence[np.ndarray] | Mapping[Hashable, np.ndarray]  # list or dict
 
-NEGLIGIBLE = 1e-12
-"""Relative size (to the largest input value) below which a centred input is constant."""
-ROUNDING = 1e-12
-"""Relative size (to the terms it is made of) below which a debiased HSIC is zero."""
-SYMMETRY_RTOL = 1e-6
-"""Largest accepted difference of a Gram matrix's row and column means (relative)."""
+NEGLIGIBLE = 1e-12  # relative to the largest input value: a centred input this small is constant
+ROUNDING = 1e-12  # relative to its terms: a debiased HSIC this small is zero
+SYMMETRY_RTOL = 1e-6  # relative to max|K|: accepted difference of row and column means
 EPS = np.finfo(np.float64).eps
-_GRAM_TINY = 1e-146
-"""Below this magnitude the products in ``x xᵀ`` lose precision (float64 subnormals)."""
+_GRAM_TINY = 1e-146  # below this magnitude x xᵀ loses precision (float64 subnormals)
 
 
 # --------------------------------------------------------------------------- Gram matrices
@@ -79,16 +69,14 @@ def gram_linear(x: np.ndarray) -> np.ndarray:
     range (``max |x|`` above about ``1e154`` or below ``1e-146``): rescale ``x`` first (CKA
     does not depend on scale) or use :func:`feature_space_linear_cka`.
     """
-    x = _checked(x)
-    peak = _peak(x, "x")
+    x, peak = _checked(x)
     x = x.astype(np.float64, copy=False)
     with np.errstate(over="ignore"):  # an overflow is reported just below
         gram = x @ x.T
     if 0 < peak < _GRAM_TINY or not np.isfinite(gram).all():
         raise ValueError(
-            f"x's largest magnitude is {peak:.3g}, so x xᵀ cannot be held in float64 "
-            "without overflow or loss of precision. Rescale x first, e.g. "
-            "x / np.abs(x).max() (CKA does not depend on scale), or use "
+            f"x's largest magnitude is {peak:.3g}, so x xᵀ does not fit float64. Rescale x "
+            "first, e.g. x / np.abs(x).max() (CKA does not depend on scale), or use "
             "feature_space_linear_cka, which rescales internally."
         )
     return gram
@@ -127,7 +115,7 @@ def center_gram(gram: np.ndarray, unbiased: bool = False) -> np.ndarray:
     the features). ``unbiased=True``: Székely & Rizzo's U-centring (zero diagonal), for which
     ``<Ũ(K), Ũ(L)> / (n (n - 3))`` is Song et al.'s unbiased HSIC (needs ``n >= 4``).
     """
-    gram, peak = _checked_gram(gram, "gram", 4 if unbiased else 2)
+    gram, peak = _checked(gram, "gram", 4 if unbiased else 2, square=True)
     gram = gram.astype(np.float64, copy=False)
     means = gram.mean(axis=0)
     _check_symmetric(gram, means, peak, "gram")
@@ -144,51 +132,64 @@ def center_gram(gram: np.ndarray, unbiased: bool = False) -> np.ndarray:
     return gram
 
 
+def _check_symmetric(gram: np.ndarray, col_means: np.ndarray, peak: float, name: str) -> None:
+    """Row and column means of a symmetric matrix agree: one BLAS pass, no transpose."""
+    if np.abs(gram @ np.full(len(gram), 1.0 / len(gram)) - col_means).max() > SYMMETRY_RTOL * peak:
+        raise ValueError(
+            f"{name} is not symmetric, so it is not a Gram (kernel) matrix. Build it with "
+            "gram_linear or gram_rbf, or symmetrise it with (g + g.T) / 2."
+        )
+
+
+def _centred_gram(gram, name: str, min_n: int) -> tuple[np.ndarray, float]:
+    """``H K H / max|K|`` (one new array, centred in place) and its self-HSIC, after the
+    checks a centred Gram matrix allows cheaply (constant, PSD diagonal and trace)."""
+    gram, peak = _checked(gram, name, min_n, square=True)
+    if peak == 0:
+        raise _constant(name)
+    scaled = np.divide(gram, peak, dtype=np.float64)
+    n = len(scaled)
+    means = scaled.sum(axis=0) / n  # as scaled.mean(axis=0), with less overhead
+    _check_symmetric(scaled, means, 1.0, name)
+    scaled -= means[:, None]
+    scaled -= means[None, :]
+    scaled += means.sum() / n
+    self_hsic_ = np.vdot(scaled, scaled)
+    norm, diagonal = np.sqrt(self_hsic_), np.diagonal(scaled)
+    if norm <= n * NEGLIGIBLE:
+        raise _constant(name)
+    rounding = 4.0 * n * EPS  # of one entry of the uncentred Gram, divided by max|K|
+    if diagonal.min() < -rounding or norm > diagonal.sum() + 2 * n * rounding:
+        raise _not_psd(name)
+    return scaled, self_hsic_
+
+
 # --------------------------------------------------------------------------- CKA
 
 
 def cka(gram_x: np.ndarray, gram_y: np.ndarray, debiased: bool = False) -> float:
-    """CKA between two Gram matrices over the same stimuli.
+    """CKA between two symmetric positive semi-definite ``(n, n)`` Gram matrices.
 
-    Parameters
-    ----------
-    gram_x, gram_y : ndarray, shape (n, n)
-        Symmetric positive semi-definite Gram matrices (e.g. from :func:`gram_linear` or
-        :func:`gram_rbf`).
-    debiased : bool, default False
-        Use Song et al.'s unbiased HSIC (needs ``n >= 4``); it can be slightly negative.
+    Biased CKA lies in [0, 1]; ``debiased=True`` uses Song et al.'s unbiased HSIC (needs
+    ``n >= 4``; slightly negative values are kept; undefined values are ``nan``, see the
+    policy above). Raises ``ValueError`` for non-square, asymmetric, non-finite or
+    mismatched input, too few stimuli, a Gram that is zero after centring, or one that is
+    not PSD.
 
-    Returns
-    -------
-    float
-        Biased CKA lies in [0, 1]; undefined debiased CKA is ``nan`` (see the policy above).
-
-    Raises
-    ------
-    ValueError
-        Non-square, non-symmetric, non-finite or mismatched input, too few stimuli, a Gram
-        matrix that is zero after centring, or one that is not positive semi-definite.
-
-    Notes
-    -----
-    Validation costs no factorisation: it reads what the computation produces. After
-    centring, a PSD matrix has a non-negative diagonal and a Frobenius norm at most its
-    trace, and two PSD matrices have a non-negative inner product (and |CKA| <= 1). Each
-    test allows the rounding of the *uncentred* Gram matrix (``n·eps·max|K|`` per entry), so
-    valid Grams with a large offset are never refused; a slightly indefinite matrix may
-    pass. Symmetry is read from the row and column means, which agree for a symmetric
-    matrix.
+    Validation reads what the computation produces, no factorisation: after centring, a PSD
+    matrix has a non-negative diagonal and a Frobenius norm at most its trace, two PSD
+    matrices a non-negative inner product and |CKA| <= 1. Each test allows the rounding of
+    the *uncentred* Gram (``n·eps·max|K|`` per entry), so valid Grams with a large offset
+    pass (so may a slightly indefinite one). Symmetry: row and column means must agree.
     """
-    min_n = 4 if debiased else 2
-    cx, self_x = _centred_gram(gram_x, "gram_x", min_n)
-    cy, self_y = _centred_gram(gram_y, "gram_y", min_n)
+    cx, self_x = _centred_gram(gram_x, "gram_x", 4 if debiased else 2)
+    cy, self_y = _centred_gram(gram_y, "gram_y", 4 if debiased else 2)
     if cx.shape != cy.shape:
         raise ValueError(
             f"gram_x and gram_y describe different numbers of stimuli: {cx.shape} vs "
             f"{cy.shape}. Both must be built from the same stimuli in the same order."
         )
-    n = cx.shape[0]
-    cross = np.vdot(cx, cy)
+    n, cross = cx.shape[0], np.vdot(cx, cy)
     noise = 4.0 * n * n * EPS * (np.sqrt(self_x) + np.sqrt(self_y))  # from each entry's
     if cross < -noise:
         raise _not_psd("gram_x or gram_y")
@@ -233,11 +234,9 @@ def cka_from_hsic(cross, self_x, self_y, *, debiased: bool = False):
     self-HSIC <= 0 (a constant representation) or non-finite values (an overflow); a
     debiased self-HSIC <= 0 gives ``nan`` with a ``RuntimeWarning``.
     """
-    scalar = np.ndim(cross) == 0
-    cross = np.atleast_2d(np.asarray(cross, dtype=np.float64))
-    self_x = np.atleast_1d(np.asarray(self_x, dtype=np.float64))
-    self_y = np.atleast_1d(np.asarray(self_y, dtype=np.float64))
-    if not all(np.all(np.isfinite(v)) for v in (cross, self_x, self_y)):
+    scalar, cross = np.ndim(cross) == 0, np.atleast_2d(np.asarray(cross, dtype=np.float64))
+    self_x, self_y = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (self_x, self_y))
+    if not (np.isfinite(cross).all() and np.isfinite(self_x).all() and np.isfinite(self_y).all()):
         raise ValueError(
             "An HSIC value is not finite (the products overflowed). Rescale the "
             "representations, e.g. x / np.abs(x).max(); CKA does not depend on scale."
@@ -283,10 +282,8 @@ def self_hsic(x: np.ndarray) -> float:
 # --------------------------------------------------------------------------- all pairs
 
 
-MEMORY_LIMIT: float | None = None
-"""Bytes :func:`cka_matrix` may use; ``None``: what the machine reports as available."""
-GRAM_MEMORY_LIMIT = 2.0 * 2**30
-"""Working memory above which :func:`choose_route` avoids a route (2 GiB)."""
+MEMORY_LIMIT: float | None = None  # bytes cka_matrix may use; None: what the machine has
+GRAM_MEMORY_LIMIT = 2.0 * 2**30  # working memory above which choose_route avoids a route
 
 
 class NotEnoughMemoryError(ValueError, MemoryError):
@@ -309,11 +306,9 @@ def cka_matrix(
 
     Parameters
     ----------
-    reps_a : sequence or dict of ndarray, each (n, d_i)
-        E.g. ``{layer: frames}``. Row-chunked dask arrays are computed lazily through
-        ``tutorial_utils.scale`` (needs the ``scale`` extra).
-    reps_b : sequence or dict of ndarray, each (n, d_j), optional
-        Same stimuli. ``None`` compares ``reps_a`` with itself (symmetric, unit diagonal).
+    reps_a, reps_b : sequence or dict of (n, d_i) arrays
+        E.g. ``{layer: frames}``; ``reps_b=None`` compares ``reps_a`` with itself (symmetric,
+        unit diagonal). Row-chunked dask arrays go lazily through ``tutorial_utils.scale``.
     debiased : bool, default False
         Use Song et al.'s unbiased HSIC (needs ``n >= 4``).
     route : {"auto", "gram", "feature"}, default "auto"
@@ -322,39 +317,38 @@ def cka_matrix(
     Returns
     -------
     ndarray or pandas.DataFrame, shape (len(reps_a), len(reps_b))
-        Labelled with the keys when either input is a dict.
-
-    Raises
-    ------
-    ValueError
-        Invalid input, or :class:`NotEnoughMemoryError` when the working memory would not
-        fit: use ``streaming_cka_matrix``.
+        Labelled with the keys when either input is a dict. :class:`NotEnoughMemoryError`
+        (a ``ValueError``) when the working memory would not fit: use streaming_cka_matrix.
     """
     if route not in ("auto", "gram", "feature"):
         raise ValueError(f"route must be 'auto', 'gram' or 'feature'; got {route!r}.")
     as_frame = isinstance(reps_a, Mapping) or isinstance(reps_b, Mapping)
     labels_a, arrays_a, names_a = _labelled(reps_a, "a")
     labels_b, arrays_b, names_b = (labels_a, None, []) if reps_b is None else _labelled(reps_b, "b")
-    everything = arrays_a + (arrays_b or [])
-    if any(type(x).__module__.split(".")[0] == "dask" for x in everything):
+    if any(type(x).__module__.split(".")[0] == "dask" for x in arrays_a + (arrays_b or [])):
         from .scale.dask_route import dask_cka_matrix  # optional: only for dask arrays
 
         result = dask_cka_matrix(arrays_a, arrays_b, labels=names_a + names_b, debiased=debiased)
-        return pd.DataFrame(result, labels_a, labels_b) if as_frame else result
-    min_n = 4 if debiased else 2
-    arrays_a = [_checked(x, name, min_n) for x, name in zip(arrays_a, names_a, strict=True)]
-    if arrays_b is not None:
-        arrays_b = [_checked(y, name, min_n) for y, name in zip(arrays_b, names_b, strict=True)]
-    n = check_same_n(dict(zip(names_a + names_b, arrays_a + (arrays_b or []), strict=True)))
+        return _labelled_frame(result, labels_a, labels_b) if as_frame else result
+    arrays = [  # shapes checked here, values when centred
+        _checked(x, name, 4 if debiased else 2, finite=False)[0]
+        for x, name in zip(arrays_a + (arrays_b or []), names_a + names_b, strict=True)
+    ]
+    n = check_same_n(dict(zip(names_a + names_b, arrays, strict=True)))
+    arrays_a, arrays_b = (
+        arrays[: len(names_a)],
+        (None if arrays_b is None else arrays[len(names_a) :]),
+    )
     dims_a = [x.shape[1] for x in arrays_a]
     dims_b = None if arrays_b is None else [y.shape[1] for y in arrays_b]
     route = choose_route(n, dims_a, dims_b) if route == "auto" else route
     _check_memory(n, dims_a, dims_b, _route_bytes(n, dims_a, dims_b)[route])
     parts_a, buffer_a, edges_a = _centred_side(arrays_a, names_a, n, route == "feature")
-    if arrays_b is None:
-        parts_b, buffer_b, edges_b = parts_a, buffer_a, edges_a
-    else:
-        parts_b, buffer_b, edges_b = _centred_side(arrays_b, names_b, n, route == "feature")
+    parts_b, buffer_b, edges_b = (
+        (parts_a, buffer_a, edges_a)
+        if arrays_b is None
+        else _centred_side(arrays_b, names_b, n, route == "feature")
+    )
     if route == "gram":  # tr(K_i L_j): the Frobenius inner product of the centred Grams
         tri_a = _gram_triangles(parts_a)
         tri_b = tri_a if arrays_b is None else _gram_triangles(parts_b)
@@ -374,9 +368,8 @@ def cka_matrix(
             self_a = np.array([self_hsic(x) for x in parts_a])
             self_b = np.array([self_hsic(y) for y in parts_b])
     if debiased:  # the diagonals of the centred Grams: squared norms of the centred rows
-        diag_a = np.stack([np.einsum("ij,ij->i", x, x) for x in parts_a])
-        diag_b = (
-            diag_a if arrays_b is None else np.stack([np.einsum("ij,ij->i", y, y) for y in parts_b])
+        diag_a, diag_b = (
+            np.stack([np.einsum("ij,ij->i", x, x) for x in p]) for p in (parts_a, parts_b)
         )
         sum_a, sum_b = diag_a.sum(axis=1), diag_b.sum(axis=1)
         cross = debiased_hsic(cross, diag_a @ diag_b.T, sum_a[:, None], sum_b[None, :], n)
@@ -385,7 +378,7 @@ def cka_matrix(
     result = cka_from_hsic(cross, self_a, self_b, debiased=debiased)
     if arrays_b is None:
         result = symmetrised(result)
-    return pd.DataFrame(result, labels_a, labels_b) if as_frame else result
+    return _labelled_frame(result, labels_a, labels_b) if as_frame else result
 
 
 def choose_route(
@@ -431,7 +424,7 @@ def available_memory() -> float:
         pass
     try:
         return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
+    except (ValueError, OSError, AttributeError):  # no way to know: never refuse
         return float("inf")
 
 
@@ -464,6 +457,8 @@ def _centred_side(arrays: list, names: list[str], n: int, shared: bool):
 def _gram_triangles(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """One triangle of each centred Gram (one ``dsyrk`` each, the other triangle zero),
     flattened, and the diagonals."""
+    from scipy.linalg import blas  # loaded on first use, like pandas below
+
     n = parts[0].shape[0]
     grams = np.zeros((len(parts), n, n))
     for gram, x in zip(grams, parts, strict=True):
@@ -476,6 +471,12 @@ def _gram_triangles(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def _triangle_products(a, b) -> np.ndarray:
     """``<K_i, L_j>`` from triangles: twice the triangle products minus the diagonal ones."""
     return 2.0 * (a[0] @ b[0].T) - a[1] @ b[1].T
+
+
+def _labelled_frame(result: np.ndarray, index: list, columns: list) -> pd.DataFrame:
+    import pandas as pd  # loaded on first use: import tutorial_utils stays fast
+
+    return pd.DataFrame(result, index, columns)
 
 
 def symmetrised(result: np.ndarray) -> np.ndarray:
@@ -492,20 +493,19 @@ def symmetrised(result: np.ndarray) -> np.ndarray:
 def as_representation(x: np.ndarray, name: str = "x", min_n: int = 2) -> np.ndarray:
     """``x`` as a finite, real, float64 ``(n, d)`` array with ``n >= min_n`` (a view when
     possible), or a ``ValueError`` that says what is wrong and what to do."""
-    arr = _checked(x, name, min_n)
-    _peak(arr, name)
-    return arr.astype(np.float64, copy=False)
+    return _checked(x, name, min_n)[0].astype(np.float64, copy=False)
 
 
-def _checked(x, name: str = "x", min_n: int = 2) -> np.ndarray:
-    """The shape half of :func:`as_representation`: ``np.asarray(x)``, dtype unchanged."""
+def _checked(x, name: str = "x", min_n: int = 2, *, square: bool = False, finite: bool = True):
+    """The one input check: ``(np.asarray(x), its largest magnitude)``, dtype unchanged
+    (the magnitude, which also proves finiteness, is ``None`` for ``finite=False``)."""
     arr = np.asarray(x)
     if arr.ndim != 2:
         raise ValueError(
-            f"{name} must be a 2-D array of shape (n_stimuli, n_features); got shape "
-            f"{arr.shape}. Reshape it, e.g. x.reshape(len(x), -1)."
+            f"{name} must be a 2-D (n_stimuli, n_features) array; got shape {arr.shape}. "
+            "Reshape it, e.g. x.reshape(len(x), -1)."
         )
-    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+    if arr.dtype.kind not in "iuf":  # signed, unsigned, floating
         raise ValueError(f"{name} must hold real numbers; got dtype {arr.dtype}.")
     if arr.shape[0] < min_n:
         raise ValueError(
@@ -514,15 +514,14 @@ def _checked(x, name: str = "x", min_n: int = 2) -> np.ndarray:
         )
     if arr.shape[1] < 1:
         raise ValueError(f"{name} has no features (shape {arr.shape}).")
-    return arr
-
-
-def _peak(arr: np.ndarray, name: str) -> float:
-    """The finite half of :func:`as_representation`: the largest magnitude, or a refusal."""
+    if square and arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"{name} must be square (n, n); got shape {arr.shape}.")
+    if not finite:
+        return arr, None
     high, low = arr.max(), arr.min()  # NaN and inf propagate to max/min
     if not (np.isfinite(high) and np.isfinite(low)):
         raise ValueError(f"{name} contains NaN or infinite values; clean or impute them first.")
-    return float(max(high, -low))
+    return arr, float(max(high, -low))
 
 
 def max_abs(arr: np.ndarray) -> float:
@@ -534,8 +533,7 @@ def centred(x: np.ndarray, name: str = "x", min_n: int = 2, *, out=None) -> np.n
     """``x`` checked, centred and divided by its largest centred magnitude, as float64
     (written into ``out`` when given). The column means are taken on scaled values when a
     plain sum could overflow, so no later product overflows or underflows."""
-    x = _checked(x, name, min_n)
-    peak = _peak(x, name)
+    x, peak = _checked(x, name, min_n)
     out = np.empty(x.shape) if out is None else out
     if peak == 0:
         raise _constant(name)
@@ -577,45 +575,6 @@ def _labelled(reps: RepresentationSet, side: str) -> tuple[list, list, list[str]
     if not arrays:
         raise ValueError(f"reps_{side} is empty; pass at least one (n, d) array.")
     return labels, arrays, [f"reps_{side}[{label!r}]" for label in labels]
-
-
-def _checked_gram(gram, name: str, min_n: int) -> tuple[np.ndarray, float]:
-    """A checked square matrix and its largest magnitude."""
-    gram = _checked(gram, name, min_n)
-    if gram.shape[0] != gram.shape[1]:
-        raise ValueError(f"{name} must be square (n, n); got shape {gram.shape}.")
-    return gram, _peak(gram, name)
-
-
-def _check_symmetric(gram: np.ndarray, col_means: np.ndarray, peak: float, name: str) -> None:
-    """Row and column means of a symmetric matrix agree: a one-pass check, no transpose."""
-    if np.abs(gram.mean(axis=1) - col_means).max() > SYMMETRY_RTOL * peak:
-        raise ValueError(
-            f"{name} is not symmetric, so it is not a Gram (kernel) matrix. Build it with "
-            "gram_linear or gram_rbf, or symmetrise it with (g + g.T) / 2."
-        )
-
-
-def _centred_gram(gram, name: str, min_n: int) -> tuple[np.ndarray, float]:
-    """``H K H / max|K|`` (one new array, centred in place) and its self-HSIC, after the
-    checks a centred Gram matrix allows cheaply (constant, PSD diagonal and trace)."""
-    gram, peak = _checked_gram(gram, name, min_n)
-    if peak == 0:
-        raise _constant(name)
-    scaled = np.divide(gram, peak, dtype=np.float64)
-    means = scaled.mean(axis=0)
-    _check_symmetric(scaled, means, 1.0, name)
-    scaled -= means[:, None]
-    scaled -= means[None, :]
-    scaled += means.mean()
-    n, self_hsic_ = scaled.shape[0], np.vdot(scaled, scaled)
-    norm, diagonal = np.sqrt(self_hsic_), np.diagonal(scaled)
-    if norm <= n * NEGLIGIBLE:
-        raise _constant(name)
-    rounding = 4.0 * n * EPS  # of one entry of the uncentred Gram, divided by max|K|
-    if diagonal.min() < -rounding or norm > diagonal.sum() + 2 * n * rounding:
-        raise _not_psd(name)
-    return scaled, self_hsic_
 
 
 def _constant(name: str) -> ValueError:
