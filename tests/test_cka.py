@@ -7,7 +7,6 @@ import sys
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.stats import ortho_group
 
@@ -73,7 +72,6 @@ def degenerate_four_stimuli() -> np.ndarray:
 
 
 def every_route(x, y, debiased=False) -> list[float]:
-    """Linear CKA of x and y by every route of the module."""
     return [
         cka(gram_linear(x), gram_linear(y), debiased=debiased),
         feature_space_linear_cka(x, y, debiased=debiased),
@@ -139,10 +137,11 @@ def test_center_gram_is_hkh_and_u_centring_gives_the_unbiased_hsic(n):
 # --------------------------------------------------------------------------- properties
 
 
-def test_cka_of_a_representation_with_itself_is_one():
-    x = np.random.default_rng(4).standard_normal((25, 10))
+def test_cka_of_a_representation_with_itself_is_one_and_biased_cka_is_symmetric():
+    x, y = related_pair(np.random.default_rng(4), 25, 10, 30)
     np.testing.assert_allclose(every_route(x, x) + every_route(x, x, True), 1.0, atol=1e-12)
     assert cka(gram_rbf(x), gram_rbf(x)) == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_allclose(every_route(x, y), every_route(y, x), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("debiased", [False, True])
@@ -155,23 +154,11 @@ def test_invariant_to_rotation_scale_and_translation(debiased):
     assert feature_space_linear_cka(moved, y, debiased) == pytest.approx(base, abs=1e-10)
     rbf = cka(gram_rbf(x), gram_rbf(y), debiased)
     assert cka(gram_rbf(moved), gram_rbf(y), debiased) == pytest.approx(rbf, abs=1e-10)
-
-
-def test_not_invariant_to_a_general_invertible_linear_map():
-    # x = [signal, noise], y = signal: stretching the noise axis lets noise dominate x.
-    rng = np.random.default_rng(8)
-    signal, noise = rng.standard_normal(200), rng.standard_normal(200)
-    x = np.column_stack([signal, noise])
-    assert feature_space_linear_cka(x, signal[:, None]) > 0.6
-    assert feature_space_linear_cka(x * [1.0, 10.0], signal[:, None]) < 0.1
-
-
-def test_biased_cka_is_symmetric_and_in_the_unit_interval():
-    rng = np.random.default_rng(10)
-    for _ in range(20):
-        x, y = related_pair(rng, 15, 5, 30)
-        assert 0.0 <= feature_space_linear_cka(x, y) <= 1.0
-        assert feature_space_linear_cka(x, y) == pytest.approx(feature_space_linear_cka(y, x))
+    # Not invariant to a general invertible map: stretching a noise axis lets noise dominate.
+    signal = np.column_stack([y[:, 0], rng.standard_normal(40)])
+    assert feature_space_linear_cka(signal * [1.0, 30.0], y[:, :1]) < 0.5 * (
+        feature_space_linear_cka(signal, y[:, :1])
+    )
 
 
 def test_small_n_bias_lesson_and_negative_debiased_values_are_kept():
@@ -195,25 +182,15 @@ def test_cka_matrix_entries_equal_the_oracle_pair_by_pair(debiased, route):
     reps = [latent @ rng.standard_normal((4, d)) + rng.standard_normal((20, d)) for d in (3, 30)]
     others = [rng.standard_normal((20, d)) + latent[:, :1] for d in (5, 50, 2)]
     square = cka_matrix(reps + others, debiased=debiased, route=route)
-    cross = cka_matrix(reps, others, debiased=debiased, route=route)
-    assert square.shape == (5, 5) and cross.shape == (2, 3)
+    labelled = dict(zip("ab", reps, strict=True)), dict(zip("xyz", others, strict=True))
+    table = cka_matrix(*labelled, debiased=debiased, route=route)
+    assert list(table.index) == ["a", "b"] and list(table.columns) == ["x", "y", "z"]
+    cross = table.to_numpy()
     np.testing.assert_array_equal(square, square.T)
     np.testing.assert_array_equal(np.diag(square), 1.0)
     oracle = [[oracle_linear_cka(a, b, debiased) for b in reps + others] for a in reps + others]
     np.testing.assert_allclose(square, oracle, rtol=0, atol=1e-10)
     np.testing.assert_allclose(cross, np.asarray(oracle)[:2, 2:], rtol=0, atol=1e-10)
-
-
-def test_cka_matrix_labels_dict_inputs():
-    rng = np.random.default_rng(12)
-    layers = {layer: rng.standard_normal((15, 6)) for layer in range(4)}
-    features = {"mfcc": rng.standard_normal((15, 12)), "ema": rng.standard_normal((15, 12))}
-    table = cka_matrix(layers, features)
-    assert isinstance(table, pd.DataFrame)
-    assert list(table.index) == [0, 1, 2, 3] and list(table.columns) == ["mfcc", "ema"]
-    assert table.loc[2, "ema"] == pytest.approx(
-        feature_space_linear_cka(layers[2], features["ema"])
-    )
 
 
 def test_choose_route_prefers_grams_for_few_stimuli_and_avoids_what_does_not_fit():
@@ -250,12 +227,7 @@ def test_float32_features_with_a_large_offset(debiased):
     x = rng.standard_normal((500, 100)).astype(np.float32)
     y = (2 * x[:, :20] - 5000 + rng.standard_normal((500, 20))).astype(np.float32)
     expected = oracle_linear_cka(x, y, debiased)
-    assert feature_space_linear_cka(x, y, debiased) == pytest.approx(expected, abs=1e-10)
     np.testing.assert_allclose(every_route(x, y, debiased), expected, rtol=0, atol=1e-8)
-    shifted = (rng.standard_normal((300, 64)) + 1e3).astype(np.float32)
-    assert cka(gram_linear(shifted), gram_linear(y[:300])) == pytest.approx(
-        oracle_linear_cka(shifted, y[:300]), abs=1e-8
-    )
 
 
 @pytest.mark.parametrize("scale", [1e150, 1e-150, 1e300, 1e-300])
@@ -263,16 +235,13 @@ def test_float32_features_with_a_large_offset(debiased):
 def test_exact_over_the_float64_range(scale, debiased):
     x, y = related_pair(np.random.default_rng(30), 40, 12, 7)
     expected = oracle_linear_cka(x, y, debiased)
-    for route in ("gram", "feature"):
-        assert cka_matrix([x * scale, y], debiased=debiased, route=route)[0, 1] == pytest.approx(
-            expected, abs=1e-10
-        )
-    assert feature_space_linear_cka(x * scale, y / scale, debiased) == pytest.approx(
-        expected, abs=1e-10
-    )
+    got = [
+        cka_matrix([x * scale, y], debiased=debiased, route=r)[0, 1] for r in ("gram", "feature")
+    ]
+    got.append(feature_space_linear_cka(x * scale, y / scale, debiased))
     if abs(math.log10(scale)) < 200:  # Grams of x * 1e±150 as gram_linear cannot build them
-        got = cka(gram_linear(x) * scale, gram_linear(y) / scale, debiased=debiased)
-        assert got == pytest.approx(expected, abs=1e-10)
+        got.append(cka(gram_linear(x) * scale, gram_linear(y) / scale, debiased=debiased))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10)
     offset = 1e-100 * x + 5e-90  # varies by 1e-100 around a larger offset: not constant
     assert feature_space_linear_cka(offset, y) == pytest.approx(oracle_linear_cka(x, y), abs=1e-6)
 

@@ -1,5 +1,4 @@
-"""tutorial_utils.rsa against the definitions (plain loops, scipy's correlations), and the
-RSA-CKA bridge."""
+"""tutorial_utils.rsa against the definitions (loops, scipy's correlations); the CKA bridge."""
 
 from __future__ import annotations
 

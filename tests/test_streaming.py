@@ -15,7 +15,7 @@ from tutorial_utils.scale import CKAAccumulator, streaming_cka_matrix
 
 
 def make_layers(n: int, dims=(4, 30, 7, 50), seed: int = 0, offset: float = 0.0) -> list:
-    """Correlated layers (a shared latent) with an optional large common offset."""
+    """Correlated layers (a shared latent) plus an offset; ``chunked`` cuts them at ``cuts``."""
     rng = np.random.default_rng(seed)
     latent = rng.standard_normal((n, 5))
     return [
@@ -24,7 +24,6 @@ def make_layers(n: int, dims=(4, 30, 7, 50), seed: int = 0, offset: float = 0.0)
 
 
 def chunked(layers: list, cuts: list[int]) -> list[list[np.ndarray]]:
-    """Split every layer at the same frame positions ``cuts`` (0 and n included)."""
     return [[x[a:b] for x in layers] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
 
 
