@@ -128,7 +128,7 @@ def test_policy_constant_raises_and_undefined_debiased_is_nan_with_a_warning():
         ([[np.ones((0, 2))]], "non-zero number of frames"),
         ([[np.ones(3)]], "2-D"),
         ([np.ones((3, 2))], "wrap a single layer"),
-        ([[]], "no layers"),
+        ([[]], "at least one layer"),
         ([[np.array([[1.0, np.nan], [0.0, 1.0]])]], "NaN or infinite"),
         ([[np.ones((3, 2), dtype=complex)]], "real numbers"),
         ([], "No frames"),

@@ -63,14 +63,9 @@ def dask_cka_matrix(
             "blocks": {(a, b): z[a].T @ z[b] for a in range(len(z)) for b in range(a, len(z))},
         }
     )
-    moments = Moments(
-        n=int(layers[0].shape[0]),
-        edges=np.cumsum([0] + [x.shape[1] for x in layers]),
-        col_sums=sums["col_sums"],
-        norm_cross=sums["norm_cross"],
-        norm_feature=sums["norm_feature"],
-        peaks=np.asarray(sums["peaks"], dtype=np.float64) / scales,
-        block=lambda a, b: sums["blocks"][(a, b)],
-    )
+    edges = np.cumsum([0] + [x.shape[1] for x in layers])
+    peaks = np.asarray(sums["peaks"], dtype=np.float64) / scales
+    totals = [sums[key] for key in ("col_sums", "norm_cross", "norm_feature")]
+    moments = Moments(int(layers[0].shape[0]), edges, *totals, peaks, sums["blocks"].get)
     matrix = moments_cka(moments, labels, debiased=debiased)
     return matrix if arrays_b is None else matrix[: len(arrays_a), len(arrays_a) :]

@@ -43,7 +43,7 @@ class Moments:
     norm_cross: np.ndarray  # (L, L) G
     norm_feature: np.ndarray  # (L, D) M
     peaks: np.ndarray  # (L,) largest |x| of each layer seen, in units of z
-    block: Callable[[int, int], np.ndarray]  # S_ab for a <= b (upper triangle for a == b)
+    block: Callable[[tuple[int, int]], np.ndarray]  # S_ab for (a, b), a <= b (a == b: upper)
 
 
 def scales_of(peaks: list[float]) -> np.ndarray:
@@ -66,7 +66,7 @@ def moments_cka(m: Moments, labels: list, *, debiased: bool = False) -> np.ndarr
     raw_trace = np.empty(n_layers)
     for a in range(n_layers):
         for b in range(a, n_layers):
-            block = m.block(a, b)
+            block = m.block((a, b))
             if a == b:
                 block = np.triu(block) + np.triu(block, 1).T
                 raw_trace[a] = np.trace(block)

@@ -1,17 +1,16 @@
-"""Layer × layer linear CKA over more frames than fit in memory: feed them in chunks.
+"""Layer × layer linear CKA over more frames than fit in memory, fed chunk by chunk.
 
-:class:`CKAAccumulator` keeps only running sums whose size depends on the number of features,
-not of frames (see :mod:`.moments`), and gives the numbers of ``cka_matrix`` over all the
-frames (biased and debiased)::
+:class:`CKAAccumulator` keeps running sums whose size depends on the number of features, not
+of frames (:mod:`.moments`), and gives the numbers of ``cka_matrix`` over all the frames::
 
     acc = CKAAccumulator()
     for recording in recordings:                  # any iterable
         acc.update({layer: states[recording][layer] for layer in range(13)})
     acc.result()                                  # 13 x 13 DataFrame, like cka_matrix
 
-Memory: one ``(D, D)`` float64 matrix, ``D`` the total number of features (13 × 768: 0.8 GB),
-plus one chunk. Numpy chunks are summed with BLAS ``dsyrk``; torch tensors with torch on the
-first chunk's device (torch is imported only then), copied to the host once at the end.
+Memory: one ``(D, D)`` float64 matrix, ``D`` the total number of features (13 × 768: 0.8 GB).
+Numpy chunks are summed with BLAS ``dsyrk``; torch tensors with torch on the first chunk's
+device (torch is imported only then), copied to the host once, at the end.
 """
 
 from __future__ import annotations
@@ -27,40 +26,31 @@ from .moments import Moments, moments_cka, scales_of, shift_of
 
 __all__ = ["PRECISIONS", "CKAAccumulator", "streaming_cka_matrix"]
 
-PRECISIONS = ("float64", "float32-chunks")
-"""``precision`` options: all products in float64, or each chunk's products in float32."""
-
+PRECISIONS = ("float64", "float32-chunks")  # products in float64, or per chunk in float32
 Chunk = Sequence | Mapping
 
 
 class _NumpySums:
-    """Float64 sums over frames of numpy chunks; ``cross`` (upper triangle) grows by ``dsyrk``
-    (or by ``ssyrk`` in float32 per chunk, for ``precision="float32-chunks"``)."""
+    """Float64 sums over frames of numpy chunks; the upper triangle of ``cross`` grows by
+    ``dsyrk`` (``ssyrk`` per chunk for "float32-chunks")."""
 
     def __init__(self, first: list, peaks: list[float], precision: str) -> None:
         self.edges = np.cumsum([0] + [x.shape[1] for x in first])
         self.spans = list(zip(self.edges[:-1].tolist(), self.edges[1:].tolist(), strict=True))
-        self.scales = scales_of(peaks)
-        self.shift = self._shifts(first)
-        self.precision, self.n = precision, 0
-        self.peaks = np.zeros(len(first))
-        self.cross, self.col_sums, self.norm_cross, self.norm_feature = self._zeros(
-            int(self.edges[-1]), len(first)
-        )
+        self.scales, self.precision, self.n = scales_of(peaks), precision, 0
+        self.shift, self.peaks = self._shifts(first), np.zeros(len(first))
+        d, n_layers = int(self.edges[-1]), len(first)
+        shapes = [(d, d), (d,), (n_layers, n_layers), (n_layers, d)]
+        self.cross, self.col_sums, self.norm_cross, self.norm_feature = map(self._zeros, shapes)
 
     def _shifts(self, first: list) -> list:
         return [shift_of(x, s) for x, s in zip(first, self.scales, strict=True)]
 
-    def _zeros(self, n_features: int, n_layers: int) -> tuple:
-        return (
-            np.zeros((n_features, n_features), order="F"),
-            np.zeros(n_features),
-            np.zeros((n_layers, n_layers)),
-            np.zeros((n_layers, n_features)),
-        )
+    def _zeros(self, shape: tuple):
+        return np.zeros(shape, order="F")
 
     def add(self, arrays: list[np.ndarray], peaks: list[float]) -> None:
-        """Add one (validated) chunk: shifted and scaled per layer into one ``(m, D)`` array."""
+        """Add one (checked) chunk, shifted and scaled per layer into one ``(m, D)`` array."""
         z = np.empty((arrays[0].shape[0], int(self.edges[-1])))
         for (lo, hi), x, shift, s in zip(self.spans, arrays, self.shift, self.scales, strict=True):
             np.subtract(x, shift, out=z[:, lo:hi])
@@ -70,10 +60,11 @@ class _NumpySums:
         else:
             self.cross += blas.ssyrk(1.0, z.astype(np.float32).T)
         self.col_sums += z.sum(axis=0)
-        norms = np.stack(
-            [np.einsum("ij,ij->i", z[:, lo:hi], z[:, lo:hi]) for lo, hi in self.spans], 1
+        self._count(
+            np.stack([np.einsum("ij,ij->i", z[:, a:b], z[:, a:b]) for a, b in self.spans], 1),
+            z,
+            peaks,
         )
-        self._count(norms, z, peaks)
 
     def _count(self, norms, z, peaks: list[float]) -> None:
         self.norm_cross += norms.T @ norms
@@ -83,20 +74,15 @@ class _NumpySums:
 
     def moments(self, host=np.asarray) -> Moments:
         """The sums as :func:`.moments.moments_cka` reads them (``host`` copies them there)."""
-        cross = host(self.cross)
-
-        def block(a: int, b: int) -> np.ndarray:
-            (ra, rb), (ca, cb) = self.spans[a], self.spans[b]
-            return cross[ra:rb, ca:cb]
-
+        cross, spans = host(self.cross), self.spans
         sums = (host(s) for s in (self.col_sums, self.norm_cross, self.norm_feature))
+        block = lambda ab: cross[slice(*spans[ab[0]]), slice(*spans[ab[1]])]  # noqa: E731
         return Moments(self.n, self.edges, *sums, peaks=self.peaks, block=block)
 
 
 class _TorchSums(_NumpySums):
-    """The same sums as float64 tensors on the first chunk's device. ``cross`` grows by its
-    upper block triangle (the rows of each layer from its own columns on), like ``syrk``;
-    "float32-chunks" multiplies each chunk in float32 (fast where float64 is slow)."""
+    """The same sums as float64 tensors on the first chunk's device; ``cross`` grows by its
+    upper block triangle (each layer's rows from its own columns on), like ``syrk``."""
 
     def __init__(self, first: list, peaks: list[float], precision: str) -> None:
         import torch  # optional: reached only when the chunks are torch tensors
@@ -112,21 +98,18 @@ class _TorchSums(_NumpySums):
             for x, s in zip(first, self.scales, strict=True)
         ]
 
-    def _zeros(self, n_features: int, n_layers: int) -> tuple:
-        options = {"dtype": self.torch.float64, "device": self.device}
-        shapes = [(n_features, n_features), (n_features,), (n_layers, n_layers)]
-        return tuple(self.torch.zeros(s, **options) for s in [*shapes, (n_layers, n_features)])
+    def _zeros(self, shape: tuple):
+        return self.torch.zeros(shape, dtype=self.torch.float64, device=self.device)
 
     def add(self, tensors: list, peaks: list[float]) -> None:
         torch, f64 = self.torch, self.torch.float64
         with torch.no_grad():
+            parts = zip(tensors, self.shift, self.scales, strict=True)
             z = torch.cat(
-                [
-                    ((x.to(self.device).detach().to(f64) - shift) * (1.0 / float(s))).to(self.work)
-                    for x, shift, s in zip(tensors, self.shift, self.scales, strict=True)
-                ],
+                [((x.to(self.device).detach().to(f64) - m) * (1.0 / float(s))).to(self.work)
+                 for x, m, s in parts],
                 dim=1,
-            )
+            )  # fmt: skip
             for lo, hi in self.spans:
                 if self.work == f64:
                     self.cross[lo:hi, lo:].addmm_(z[:, lo:hi].T, z[:, lo:])
@@ -141,28 +124,14 @@ class _TorchSums(_NumpySums):
         return super().moments(lambda t: t.cpu().numpy())
 
 
-def _is_torch(x: object) -> bool:
-    """True for a torch tensor, found without importing torch (an optional dependency)."""
-    return type(x).__module__.startswith("torch")
-
-
-def _check_array(x, name: str, dims: int | None, torch: bool) -> float:
-    """Check one layer of a chunk; return its largest magnitude (raise if not finite)."""
+def _checked_layer(x, name: str, dims: int | None, torch: bool) -> float:
+    """Check one layer of a chunk; return its largest magnitude."""
     if getattr(x, "ndim", None) != 2:
         raise ValueError(f"{name} must be a 2-D (frames, features) array; got {x!r:.80}.")
-    if torch:
-        bad = x.dtype.is_complex or str(x.dtype) == "torch.bool"
-    else:
-        bad = not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating)
-    if bad:
+    if (x.dtype.is_complex or str(x.dtype) == "torch.bool") if torch else x.dtype.kind not in "iuf":
         raise ValueError(f"{name} must hold real numbers; got dtype {x.dtype}.")
-    if x.shape[1] == 0:
-        raise ValueError(f"{name} has no features (shape {tuple(x.shape)}).")
-    if dims is not None and x.shape[1] != dims:
-        raise ValueError(
-            f"{name} has {x.shape[1]} features, but {dims} in the first step; every step "
-            "must give the same layers with the same dimensions."
-        )
+    if x.shape[1] == 0 or (dims is not None and x.shape[1] != dims):
+        raise ValueError(f"{name} has {x.shape[1]} features; every step needs {dims or '> 0'}.")
     if x.shape[0] == 0:
         return 0.0  # an empty step is refused by the caller
     peak = float(x.detach().abs().max()) if torch else max_abs(x)
@@ -174,46 +143,34 @@ def _check_array(x, name: str, dims: int | None, torch: bool) -> float:
 class CKAAccumulator:
     """Accumulates frames chunk by chunk for exact all-pairs linear CKA.
 
-    Parameters
-    ----------
-    precision : {"float64", "float32-chunks"}, default "float64"
-        "float64": every product in float64. "float32-chunks": each chunk's cross products in
-        float32, summed in float64, for devices whose float64 is slow. Measured with
-        ``benchmarks/bench_gpu.py`` (13 × 768 dims): CPU torch, 10,000 frames, 1.3e-9 from
-        float64; one H100, 1,000,000 frames, float64 3.5 s, float32-chunks 3.7 s, 6.5e-8
-        apart. Each chunk is shifted by the first chunk's mean first, which keeps float32
-        accurate.
+    Each :meth:`update` takes a sequence or dict of ``(m_k, d_i)`` arrays (numpy or torch), one
+    per layer, with the same layers and dimensions every step; ``m_k`` may change.
 
-    Notes
-    -----
-    Each :meth:`update` takes a sequence or dict of ``(m_k, d_i)`` arrays, one per layer,
-    with the same layers (keys) and dimensions every step; ``m_k`` may change.
+    ``precision="float32-chunks"`` takes each chunk's cross products in float32 (summed in
+    float64), for devices whose float64 is slow. ``benchmarks/bench_gpu.py`` (13 × 768 dims):
+    1.3e-9 from float64 on CPU torch; on one H100, 10⁶ frames in 3.5 s (float64) vs 3.7 s,
+    6.5e-8 apart. Chunks are shifted by the first chunk's mean, which keeps float32 accurate.
     """
 
     def __init__(self, *, precision: str = "float64") -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
-        self.precision = precision
-        self.labels: list | None = None
+        self.precision, self.labels, self._sums, self._count = precision, None, None, 0
         self._as_frame = self._torch = False
-        self._dims: list[int] | None = None
-        self._sums: _NumpySums | None = None
-        self._count = 0
 
     @property
     def n_frames(self) -> int:
         """Number of frames accumulated so far."""
         return 0 if self._sums is None else self._sums.n
 
-    def _split(self, chunk: Chunk, step: str) -> tuple[list, list]:
+    def _layers(self, chunk: Chunk, step: str) -> tuple[list, list]:
         """Labels and arrays of one step, in the order of the first step."""
         if self._sums is not None and isinstance(chunk, Mapping) != self._as_frame:
             raise ValueError("Every step must be of the same kind: all dicts or all sequences.")
         if isinstance(chunk, Mapping):
             if self.labels is not None and set(chunk) != set(self.labels):
                 raise ValueError(
-                    f"{step} has layers {list(chunk)}, but the first step had {self.labels}; "
-                    "every step must give the same layers."
+                    f"{step} has layers {list(chunk)}; every step needs the same layers."
                 )
             labels = list(chunk) if self.labels is None else self.labels
             return labels, [chunk[label] for label in labels]
@@ -224,51 +181,41 @@ class CKAAccumulator:
             )
         arrays = list(chunk)
         if self.labels is not None and len(arrays) != len(self.labels):
-            raise ValueError(
-                f"{step} has {len(arrays)} layers, but the first step had {len(self.labels)}."
-            )
+            raise ValueError(f"{step} has {len(arrays)} layers, not {len(self.labels)}.")
         return list(range(len(arrays))), arrays
 
     def update(self, chunk: Chunk) -> CKAAccumulator:
-        """Add one step of frames: a sequence or dict of ``(m, d_i)`` arrays, one per layer.
-
-        Returns the accumulator, so calls can be chained.
-        """
+        """Add one step of frames (see the class); returns the accumulator, for chaining."""
         step = f"Step {self._count + 1}"
-        labels, arrays = self._split(chunk, step)
-        if not arrays:
-            raise ValueError("A step holds no layers; give at least one (frames, features) array.")
-        torch = all(_is_torch(x) for x in arrays)
-        if not torch and any(_is_torch(x) for x in arrays):
+        labels, arrays = self._layers(chunk, step)
+        torch = bool(arrays) and all(type(x).__module__.startswith("torch") for x in arrays)
+        if not torch and any(type(x).__module__.startswith("torch") for x in arrays):
             raise ValueError("A step mixes torch tensors and other arrays; use one kind.")
         if self._sums is not None and torch != self._torch:
-            raise ValueError(
-                f"{step} and the first step differ in kind (torch tensors vs arrays); use one "
-                "kind throughout."
-            )
+            raise ValueError(f"{step} and the first step differ in kind (torch vs numpy).")
         arrays = arrays if torch else [np.asarray(x) for x in arrays]
-        dims = self._dims or [None] * len(arrays)
+        dims = (
+            [None] * len(arrays)
+            if self._sums is None
+            else self._sums.edges[1:] - self._sums.edges[:-1]
+        )
         names = [f"layer {label!r}" for label in labels]
-        peaks = [_check_array(x, s, d, torch) for x, s, d in zip(arrays, names, dims, strict=True)]
-        if len({x.shape[0] for x in arrays}) != 1 or arrays[0].shape[0] == 0:
+        peaks = [_checked_layer(*args, torch) for args in zip(arrays, names, dims, strict=True)]
+        if not arrays or len({x.shape[0] for x in arrays}) != 1 or arrays[0].shape[0] == 0:
             raise ValueError(
-                "Every layer of a step must have the same, non-zero number of frames; got "
-                f"{[x.shape[0] for x in arrays]}. Skip empty recordings."
+                "A step needs at least one layer, all with the same, non-zero number of frames;"
+                f" got {[x.shape[0] for x in arrays]}. Skip empty recordings."
             )
         if self._sums is None:
             self.labels, self._as_frame, self._torch = labels, isinstance(chunk, Mapping), torch
-            self._dims = [x.shape[1] for x in arrays]
             self._sums = (_TorchSums if torch else _NumpySums)(arrays, peaks, self.precision)
         self._sums.add(arrays, peaks)
         self._count += 1
         return self
 
     def result(self, debiased: bool = False) -> np.ndarray | pd.DataFrame:
-        """Linear CKA between every pair of layers over all frames seen so far.
-
-        Like ``cka_matrix``: an ``(L, L)`` DataFrame labelled with the keys when the steps
-        were dicts, else an array; ``debiased`` needs at least 4 frames.
-        """
+        """Linear CKA between every pair of layers over all frames so far, like ``cka_matrix``
+        (a DataFrame labelled with the keys when the steps were dicts)."""
         if self._sums is None:
             raise ValueError("No frames were added; call update() with at least one step.")
         matrix = moments_cka(self._sums.moments(), self.labels, debiased=debiased)
@@ -280,9 +227,9 @@ def streaming_cka_matrix(
 ) -> np.ndarray | pd.DataFrame:
     """Layer × layer linear CKA over all frames of an iterable of chunks.
 
-    ``chunks`` yields, per step, a sequence or dict of ``(m_k, d_i)`` numpy arrays or torch
-    tensors, one per layer (e.g. one recording at a time). Equal (to rounding) to
-    ``cka_matrix`` of the concatenated frames; ``precision`` as in :class:`CKAAccumulator`.
+    Each chunk is a sequence or dict of ``(m_k, d_i)`` numpy arrays or torch tensors, one per
+    layer (e.g. one recording). Equal to rounding to ``cka_matrix`` of the concatenated
+    frames; ``precision`` as in :class:`CKAAccumulator`.
     """
     accumulator = CKAAccumulator(precision=precision)
     for chunk in chunks:
