@@ -27,7 +27,6 @@ holds and for large offsets. More frames than fit in memory: ``tutorial_utils.sc
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -36,19 +35,6 @@ import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
-
-__all__ = [
-    "NotEnoughMemoryError",
-    "as_representation",
-    "center_gram",
-    "choose_route",
-    "cka",
-    "cka_from_hsic",
-    "cka_matrix",
-    "feature_space_linear_cka",
-    "gram_linear",
-    "gram_rbf",
-]
 
 RepresentationSet = Sequence[np.ndarray] | Mapping[Hashable, np.ndarray]  # list or dict
 
@@ -287,7 +273,7 @@ GRAM_MEMORY_LIMIT = 2.0 * 2**30  # working memory above which choose_route avoid
 
 
 class NotEnoughMemoryError(ValueError, MemoryError):
-    """The computation would need more memory than is available."""
+    """The computation would need more memory than is available (use streaming)."""
 
 
 def cka_matrix(
@@ -414,17 +400,11 @@ def _route_bytes(n: int, dims_a: list[int], dims_b: list[int] | None) -> dict[st
 
 
 def available_memory() -> float:
-    """Bytes available to new allocations (Linux ``MemAvailable``; else free pages; or inf)."""
+    """Bytes available to new allocations: Linux's ``MemAvailable`` (inf where unknown)."""
     try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024.0
-    except OSError:
-        pass
-    try:
-        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):  # no way to know: never refuse
+        with open("/proc/meminfo", encoding="ascii") as info:
+            return next(float(s.split()[1]) * 1024 for s in info if s.startswith("MemAvailable:"))
+    except (OSError, StopIteration):  # not Linux: never refuse
         return float("inf")
 
 
