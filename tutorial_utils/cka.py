@@ -144,7 +144,7 @@ def _centred_gram(gram, name: str, min_n: int) -> tuple[np.ndarray, float]:
     norm, diagonal = np.sqrt(self_hsic_), np.diagonal(scaled)
     if norm <= n * NEGLIGIBLE:
         raise _constant(name)
-    rounding = 4.0 * n * EPS  # of one entry of the uncentred Gram, divided by max|K|
+    rounding = 64.0 * n * EPS  # of an entry of the uncentred Gram / max|K|, with a margin
     if diagonal.min() < -rounding or norm > diagonal.sum() + 2 * n * rounding:
         raise _not_psd(name)
     return scaled, self_hsic_
@@ -165,7 +165,7 @@ def cka(gram_x: np.ndarray, gram_y: np.ndarray, debiased: bool = False) -> float
     Validation reads what the computation produces, no factorisation: after centring, a PSD
     matrix has a non-negative diagonal and a Frobenius norm at most its trace, two PSD
     matrices a non-negative inner product and |CKA| <= 1. Each test allows the rounding of
-    the *uncentred* Gram (``n·eps·max|K|`` per entry), so valid Grams with a large offset
+    the *uncentred* Gram (``n·eps·max|K|`` per entry, times 64), so valid Grams with an offset
     pass (so may a slightly indefinite one). Symmetry: row and column means must agree.
     """
     cx, self_x = _centred_gram(gram_x, "gram_x", 4 if debiased else 2)
@@ -176,7 +176,7 @@ def cka(gram_x: np.ndarray, gram_y: np.ndarray, debiased: bool = False) -> float
             f"{cy.shape}. Both must be built from the same stimuli in the same order."
         )
     n, cross = cx.shape[0], np.vdot(cx, cy)
-    noise = 4.0 * n * n * EPS * (np.sqrt(self_x) + np.sqrt(self_y))  # from each entry's
+    noise = 64.0 * n * n * EPS * (np.sqrt(self_x) + np.sqrt(self_y))  # of <Kx, Ky>, likewise
     if cross < -noise:
         raise _not_psd("gram_x or gram_y")
     if debiased:
