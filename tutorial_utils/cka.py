@@ -82,10 +82,8 @@ def gram_rbf(x: np.ndarray, threshold: float = 1.0, *, include_diagonal: bool = 
     dots = x @ x.T
     sq_norms = np.diag(dots)
     sq_distances = np.maximum(sq_norms[:, None] + sq_norms[None, :] - 2.0 * dots, 0.0)
-    if include_diagonal:
-        sq_median = np.median(sq_distances)
-    else:
-        sq_median = np.median(sq_distances[np.triu_indices_from(sq_distances, k=1)])
+    pairs = sq_distances if include_diagonal else sq_distances[np.triu_indices(len(x), k=1)]
+    sq_median = np.median(pairs)
     if sq_median <= 0:
         raise ValueError(
             "The median squared distance is 0 (most stimuli coincide), so the RBF "
@@ -269,7 +267,6 @@ def self_hsic(x: np.ndarray) -> float:
 
 
 MEMORY_LIMIT: float | None = None  # bytes cka_matrix may use; None: what the machine has
-GRAM_MEMORY_LIMIT = 2.0 * 2**30  # working memory above which choose_route avoids a route
 
 
 class NotEnoughMemoryError(ValueError, MemoryError):
@@ -321,10 +318,7 @@ def cka_matrix(
         for x, name in zip(arrays_a + (arrays_b or []), names_a + names_b, strict=True)
     ]
     n = check_same_n(dict(zip(names_a + names_b, arrays, strict=True)))
-    arrays_a, arrays_b = (
-        arrays[: len(names_a)],
-        (None if arrays_b is None else arrays[len(names_a) :]),
-    )
+    arrays_a, arrays_b = arrays[: len(names_a)], arrays[len(names_a) :] or None
     dims_a = [x.shape[1] for x in arrays_a]
     dims_b = None if arrays_b is None else [y.shape[1] for y in arrays_b]
     route = choose_route(n, dims_a, dims_b) if route == "auto" else route
@@ -367,17 +361,11 @@ def cka_matrix(
     return _labelled_frame(result, labels_a, labels_b) if as_frame else result
 
 
-def choose_route(
-    n: int,
-    dims_a: list[int],
-    dims_b: list[int] | None = None,
-    *,
-    max_bytes: float = GRAM_MEMORY_LIMIT,
-) -> str:
+def choose_route(n: int, dims_a: list, dims_b: list | None = None, *, max_bytes=2.0**31) -> str:
     """The cheaper exact route, "gram" (about ``n² Σd`` operations) or "feature" (``n (Σd)²``).
 
-    A route whose float64 working memory exceeds ``max_bytes`` is avoided when the other
-    fits (13 Gram matrices of 9000 frames would need 8.4 GB).
+    A route whose float64 working memory exceeds ``max_bytes`` (2 GiB) is avoided when the
+    other fits (13 Gram matrices of 9000 frames would need 8.4 GB).
     """
     if dims_b is None:
         total = sum(dims_a)
