@@ -26,9 +26,9 @@ import time
 import numpy as np
 from bench_streaming import chunk_sizes  # this script's folder is on sys.path
 
-from tutorial_utils.all_pairs import cka_matrix
+from tutorial_utils.cka import cka_matrix
 from tutorial_utils.io import extract
-from tutorial_utils.streaming import CKAAccumulator, streaming_cka_matrix
+from tutorial_utils.scale import CKAAccumulator, streaming_cka_matrix
 
 N_LAYERS, DIM, LATENT = 13, 768, 64
 

@@ -30,7 +30,7 @@ import time
 import numpy as np
 from scipy.linalg import blas
 
-from tutorial_utils.streaming import CKAAccumulator
+from tutorial_utils.scale import CKAAccumulator
 
 N_LAYERS, DIM, LATENT = 13, 768, 64
 
@@ -88,7 +88,7 @@ def dask_run(sizes: list[int], reference: np.ndarray) -> None:
     import dask.array as da
     from distributed import Client, LocalCluster
 
-    from tutorial_utils.all_pairs import cka_matrix
+    from tutorial_utils.cka import cka_matrix
 
     chunks = [dask.delayed(make_chunk, pure=True)(k, m) for k, m in enumerate(sizes)]
     layers = [

@@ -1,7 +1,6 @@
 """The CUDA paths: streaming accumulation on GPU tensors and extraction with ``device="cuda"``.
 
-Skipped where torch sees no GPU (CI, this project's build machines). Run them on a GPU
-machine with ``pytest tests/test_cuda.py``; ``benchmarks/bench_gpu.py`` times the same paths.
+Skipped where torch sees no GPU; ``benchmarks/bench_gpu.py`` times the same paths.
 """
 
 from __future__ import annotations
@@ -11,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_streaming import chunked, make_layers
 
-from tutorial_utils.all_pairs import cka_matrix
+from tutorial_utils.cka import cka_matrix
 from tutorial_utils.frames import n_model_frames
-from tutorial_utils.streaming import CKAAccumulator, streaming_cka_matrix
+from tutorial_utils.scale import CKAAccumulator, streaming_cka_matrix
 
 torch = pytest.importorskip("torch", reason="the extract extra (torch) is not installed")
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="torch sees no CUDA GPU")
@@ -26,18 +26,10 @@ real_format = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(real_format)
 
 
-def _steps(seed: int = 0, dims=(24, 7, 40), sizes=(90, 1, 333, 57)) -> list[list[np.ndarray]]:
-    """Correlated float32 layers with a large common offset, a few chunks of uneven size."""
-    rng = np.random.default_rng(seed)
-    mixes = [rng.standard_normal((5, d)) for d in dims]
-    steps = []
-    for m in sizes:
-        latent = rng.standard_normal((m, 5))
-        steps.append(
-            [(latent @ w + rng.standard_normal((m, w.shape[1])) + 50.0).astype(np.float32)
-             for w in mixes]
-        )  # fmt: skip
-    return steps
+def _steps(seed: int = 0) -> list[list[np.ndarray]]:
+    """Correlated float32 layers with a large common offset, in chunks of uneven size."""
+    layers = make_layers(481, dims=(24, 7, 40), seed=seed, offset=50.0)
+    return chunked([x.astype(np.float32) for x in layers], [0, 90, 91, 424, 481])
 
 
 @pytest.mark.parametrize("debiased", [False, True], ids=["biased", "debiased"])

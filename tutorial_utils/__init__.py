@@ -50,7 +50,7 @@ from .cka import center_gram, cka, cka_matrix, feature_space_linear_cka, gram_li
 from .dataset import Dataset, sentence_id
 from .loading import load_dataset
 from .rsa import compare_rdms, rdm
-from .streaming import CKAAccumulator, streaming_cka_matrix
+from .scale import CKAAccumulator, streaming_cka_matrix
 
 __all__ = [
     "CKAAccumulator",

@@ -1,141 +1,80 @@
-"""Gram matrices, HSIC and Centered Kernel Alignment (CKA).
+"""Gram matrices, HSIC and Centered Kernel Alignment (CKA), top to bottom.
 
-Notation: a *representation* is an ``(n, d)`` array holding ``d`` features for
-each of ``n`` stimuli (frames or recordings). Two representations can be
-compared whenever they describe the same ``n`` stimuli in the same order; their
-feature counts may differ.
+A *representation* is an ``(n, d)`` array: ``d`` features for each of ``n`` stimuli (frames
+or recordings); two are compared over the same stimuli in the same order. Linear CKA
+(Kornblith et al., 2019) is
 
-Linear CKA (Kornblith et al., 2019) between representations ``X`` and ``Y`` is
+    CKA(K, L) = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)),   K = X Xᵀ,  L = Y Yᵀ.
 
-    CKA(K, L) = HSIC(K, L) / sqrt(HSIC(K, K) * HSIC(L, L)),
+The biased HSIC is ``tr(K H L H)`` up to a factor (``H = I - 11ᵀ/n``), so centring the Gram
+is centring the features. The debiased HSIC of Song et al. (2012) removes the positive bias
+CKA has for few stimuli and many features; it can be slightly negative.
 
-with ``K = X Xᵀ`` and ``L = Y Yᵀ``. The *biased* HSIC is ``tr(K H L H)`` up to a
-constant factor (``H = I - 11ᵀ/n``), so centring the Gram matrix is the same as
-centring the features. The *debiased* (unbiased) HSIC of Song et al. (2012)
-removes the positive bias that biased CKA has when the number of stimuli is
-small relative to the number of features; it can be slightly negative.
+Undefined values, one policy for every route (applied by :func:`cka_from_hsic`):
 
-When CKA is undefined (one policy for every function of the package, applied
-by :func:`tutorial_utils.hsic.cka_from_hsic`):
+- a representation (or Gram matrix) that is constant after centring raises ``ValueError``
+  ("constant"), whichever estimator is asked for;
+- biased estimator: a self-HSIC of zero can only come from a constant representation, so it
+  raises ``ValueError`` too;
+- debiased estimator: a self-HSIC <= 0 gives ``nan`` with a ``RuntimeWarning``. (It is never
+  negative in exact arithmetic, and zero only in degenerate designs, e.g. all stimuli but one
+  identical; values within rounding of zero count as zero, so every route agrees.)
 
-- a representation (or Gram matrix) that is constant after centring raises
-  ``ValueError`` ("constant"), whichever estimator is asked for;
-- biased estimator: a self-HSIC of zero can only come from a constant
-  representation, so it raises ``ValueError`` too;
-- debiased estimator: a self-HSIC <= 0 gives ``nan`` with a ``RuntimeWarning``.
-  (It is never negative in exact arithmetic, and zero only in degenerate
-  designs, e.g. all stimuli but one identical; values within rounding of zero
-  count as zero, so every route agrees.)
-
-Gram matrices passed to :func:`cka` must be positive semi-definite after
-centring (checked; otherwise ``ValueError``).
-
-Numbers: all arithmetic is float64 whatever the input dtype. Each
-representation is centred and divided by its largest magnitude before any
-product is taken (each Gram matrix is divided by its largest magnitude), so
-CKA is exact for inputs of any scale float64 can hold and for large offsets.
-:func:`gram_linear` returns the raw ``x xᵀ`` and therefore refuses inputs whose
-products would overflow or underflow.
-
-All pairs of many representations at once: :func:`cka_matrix` (in
-:mod:`tutorial_utils.all_pairs`); for more frames than fit in memory:
-:func:`tutorial_utils.streaming.streaming_cka_matrix`.
+Numbers: float64 arithmetic whatever the input dtype. Each representation (Gram matrix) is
+divided by its largest magnitude before any product, so CKA is exact at any scale float64
+holds and for large offsets. More frames than fit in memory: ``tutorial_utils.scale``.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from ._arrays import (
-    NEGLIGIBLE,
-    as_gram,
-    as_representation,
-    centred,
-    check_psd,
-    check_same_n,
-    max_abs,
-)
-from ._arrays import min_stimuli as _min_stimuli
-from .all_pairs import choose_route, cka_matrix
-from .hsic import cka_from_hsic, debiased_hsic, self_hsic
+if TYPE_CHECKING:
+    import pandas as pd
 
-__all__ = [
-    "center_gram",
-    "choose_route",
-    "cka",
-    "cka_from_hsic",
-    "cka_matrix",
-    "feature_space_linear_cka",
-    "gram_linear",
-    "gram_rbf",
-]
+RepresentationSet = Sequence[np.ndarray] | Mapping[Hashable, np.ndarray]  # list or dict
 
-_GRAM_TINY = 1e-146
-"""Below this magnitude the products in ``x xᵀ`` lose precision (float64 subnormals)."""
+NEGLIGIBLE = 1e-12  # relative to the largest input value: a centred input this small is constant
+ROUNDING = 1e-12  # relative to its terms: a debiased HSIC this small is zero
+SYMMETRY_RTOL = 1e-6  # relative to max|K|: accepted difference of row and column means
+EPS = np.finfo(np.float64).eps
+_GRAM_TINY = 1e-146  # below this magnitude x xᵀ loses precision (float64 subnormals)
 
 
 # --------------------------------------------------------------------------- Gram matrices
 
 
 def gram_linear(x: np.ndarray) -> np.ndarray:
-    """Linear-kernel Gram matrix ``x xᵀ``.
+    """Linear-kernel Gram matrix ``x xᵀ`` (not centred), float64, shape ``(n, n)``.
 
-    Parameters
-    ----------
-    x : ndarray, shape (n, d)
-        One row per stimulus.
-
-    Returns
-    -------
-    ndarray, shape (n, n), float64
-        Dot products between all pairs of stimuli (not centred).
-
-    Raises
-    ------
-    ValueError
-        If the dot products overflow float64 or fall into its subnormal range
-        (``max |x|`` above about ``1e154`` or below ``1e-146``): rescale ``x``
-        first (CKA does not depend on scale), or use
-        :func:`feature_space_linear_cka`, which rescales internally.
+    Raises ``ValueError`` if the dot products overflow float64 or fall into its subnormal
+    range (``max |x|`` above about ``1e154`` or below ``1e-146``): rescale ``x`` first (CKA
+    does not depend on scale) or use :func:`feature_space_linear_cka`.
     """
-    x = as_representation(x)
-    peak = max_abs(x)
+    x, peak = _checked(x)
+    x = x.astype(np.float64, copy=False)
     with np.errstate(over="ignore"):  # an overflow is reported just below
         gram = x @ x.T
-    if 0 < peak < _GRAM_TINY or not np.all(np.isfinite(gram)):
+    if 0 < peak < _GRAM_TINY or not np.isfinite(gram).all():
         raise ValueError(
-            f"x's largest magnitude is {peak:.3g}, so x xᵀ cannot be held in float64 "
-            "without overflow or loss of precision. Rescale x first, e.g. "
-            "x / np.abs(x).max() (CKA does not depend on scale), or use "
+            f"x's largest magnitude is {peak:.3g}, so x xᵀ does not fit float64. Rescale x "
+            "first, e.g. x / np.abs(x).max() (CKA does not depend on scale), or use "
             "feature_space_linear_cka, which rescales internally."
         )
     return gram
 
 
 def gram_rbf(x: np.ndarray, threshold: float = 1.0, *, include_diagonal: bool = True) -> np.ndarray:
-    """Gaussian (RBF) kernel Gram matrix with a median-distance bandwidth.
+    """Gaussian (RBF) Gram matrix ``exp(-||x_i - x_j||² / (2 σ²))``, float64 ``(n, n)``.
 
-    ``K_ij = exp(-||x_i - x_j||² / (2 σ²))`` with ``σ² = threshold² · m``, where
-    ``m`` is the median of the squared pairwise distances. So ``σ`` is
-    ``threshold`` times the (root of the) median squared distance.
-
-    Parameters
-    ----------
-    x : ndarray, shape (n, d)
-        One row per stimulus.
-    threshold : float, default 1.0
-        Bandwidth as a fraction of the median distance. Small values make the
-        kernel local (only near neighbours are similar); large values make it
-        close to linear.
-    include_diagonal : bool, default True
-        Whether the ``n`` zero self-distances enter the median. The original
-        tutorial (and Kornblith et al.'s reference code) takes the median over
-        the full ``n × n`` matrix, zeros included; that is the default. Set to
-        False to use only the ``n(n-1)/2`` distinct pairs.
-
-    Returns
-    -------
-    ndarray, shape (n, n), float64
+    ``σ² = threshold² · m`` with ``m`` the median squared pairwise distance, over the full
+    ``n × n`` matrix (zeros included, as in Kornblith et al.'s code) or, with
+    ``include_diagonal=False``, over the ``n(n-1)/2`` distinct pairs. Small ``threshold``
+    makes the kernel local; large makes it close to linear.
     """
     if not threshold > 0:
         raise ValueError(f"threshold must be positive; got {threshold}.")
@@ -143,10 +82,8 @@ def gram_rbf(x: np.ndarray, threshold: float = 1.0, *, include_diagonal: bool = 
     dots = x @ x.T
     sq_norms = np.diag(dots)
     sq_distances = np.maximum(sq_norms[:, None] + sq_norms[None, :] - 2.0 * dots, 0.0)
-    if include_diagonal:
-        sq_median = np.median(sq_distances)
-    else:
-        sq_median = np.median(sq_distances[np.triu_indices_from(sq_distances, k=1)])
+    pairs = sq_distances if include_diagonal else sq_distances[np.triu_indices(len(x), k=1)]
+    sq_median = np.median(pairs)
     if sq_median <= 0:
         raise ValueError(
             "The median squared distance is 0 (most stimuli coincide), so the RBF "
@@ -155,14 +92,19 @@ def gram_rbf(x: np.ndarray, threshold: float = 1.0, *, include_diagonal: bool = 
     return np.exp(-sq_distances / (2.0 * threshold**2 * sq_median))
 
 
-def _double_centre(gram: np.ndarray) -> np.ndarray:
-    """``H K H`` as a new array."""
+def center_gram(gram: np.ndarray, unbiased: bool = False) -> np.ndarray:
+    """Centre a symmetric Gram matrix; returns a new float64 array.
+
+    ``unbiased=False``: double centring ``H K H`` (for a linear kernel, the same as centring
+    the features). ``unbiased=True``: Székely & Rizzo's U-centring (zero diagonal), for which
+    ``<Ũ(K), Ũ(L)> / (n (n - 3))`` is Song et al.'s unbiased HSIC (needs ``n >= 4``).
+    """
+    gram, peak = _checked(gram, "gram", 4 if unbiased else 2, square=True)
+    gram = gram.astype(np.float64, copy=False)
     means = gram.mean(axis=0)
-    return gram - means[:, None] - means[None, :] + means.mean()
-
-
-def _u_centre(gram: np.ndarray) -> np.ndarray:
-    """Székely & Rizzo's U-centring (zero diagonal) as a new array; needs ``n >= 4``."""
+    _check_symmetric(gram, means, peak, "gram")
+    if not unbiased:
+        return gram - means[:, None] - means[None, :] + means.mean()
     n = gram.shape[0]
     gram = gram.copy()
     np.fill_diagonal(gram, 0.0)
@@ -174,116 +116,86 @@ def _u_centre(gram: np.ndarray) -> np.ndarray:
     return gram
 
 
-def center_gram(gram: np.ndarray, unbiased: bool = False) -> np.ndarray:
-    """Centre a Gram matrix.
+def _check_symmetric(gram: np.ndarray, col_means: np.ndarray, peak: float, name: str) -> None:
+    """Row and column means of a symmetric matrix agree: one BLAS pass, no transpose."""
+    if np.abs(gram @ np.full(len(gram), 1.0 / len(gram)) - col_means).max() > SYMMETRY_RTOL * peak:
+        raise ValueError(
+            f"{name} is not symmetric, so it is not a Gram (kernel) matrix. Build it with "
+            "gram_linear or gram_rbf, or symmetrise it with (g + g.T) / 2."
+        )
 
-    Parameters
-    ----------
-    gram : ndarray, shape (n, n)
-        Symmetric Gram matrix.
-    unbiased : bool, default False
-        False: double centring ``H K H`` with ``H = I - 11ᵀ/n`` (equivalent to
-        centring the features for a linear kernel). True: the "U-centring" of
-        Székely & Rizzo, with a zero diagonal, for which
-        ``<Ũ(K), Ũ(L)> / (n (n - 3))`` is Song et al.'s unbiased HSIC
-        (needs ``n >= 4``).
 
-    Returns
-    -------
-    ndarray, shape (n, n), float64
-        A new centred matrix; the input is not modified.
-    """
-    gram = as_gram(gram, min_n=_min_stimuli(unbiased))
-    return _u_centre(gram) if unbiased else _double_centre(gram)
+def _centred_gram(gram, name: str, min_n: int) -> tuple[np.ndarray, float]:
+    """``H K H / max|K|`` (one new array, centred in place) and its self-HSIC, after the
+    checks a centred Gram matrix allows cheaply (constant, PSD diagonal and trace)."""
+    gram, peak = _checked(gram, name, min_n, square=True)
+    if peak == 0:
+        raise _constant(name)
+    scaled = np.divide(gram, peak, dtype=np.float64)
+    n = len(scaled)
+    means = scaled.sum(axis=0) / n  # as scaled.mean(axis=0), with less overhead
+    _check_symmetric(scaled, means, 1.0, name)
+    scaled -= means[:, None]
+    scaled -= means[None, :]
+    scaled += means.sum() / n
+    self_hsic_ = np.vdot(scaled, scaled)
+    norm, diagonal = np.sqrt(self_hsic_), np.diagonal(scaled)
+    if norm <= n * NEGLIGIBLE:
+        raise _constant(name)
+    rounding = 64.0 * n * EPS  # of an entry of the uncentred Gram / max|K|, with a margin
+    if diagonal.min() < -rounding or norm > diagonal.sum() + 2 * n * rounding:
+        raise _not_psd(name)
+    return scaled, self_hsic_
 
 
 # --------------------------------------------------------------------------- CKA
 
 
-def _checked_gram(gram: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """The Gram divided by its largest magnitude, and its double-centred form (checked)."""
-    peak = max_abs(gram)
-    scaled = gram / peak if peak > 0 else gram
-    double_centred = _double_centre(scaled)
-    if max_abs(double_centred) <= NEGLIGIBLE:
-        raise ValueError(
-            f"{name} is constant after centring (it comes from a constant representation); "
-            "CKA is undefined. Remove that representation."
-        )
-    check_psd(double_centred, name)
-    return scaled, double_centred
-
-
-def _u_centred_or_zero(gram: np.ndarray) -> np.ndarray:
-    """U-centred Gram, set to exactly zero when it is rounding noise (see the policy)."""
-    u = _u_centre(gram)
-    return np.zeros_like(u) if max_abs(u) <= NEGLIGIBLE else u
-
-
 def cka(gram_x: np.ndarray, gram_y: np.ndarray, debiased: bool = False) -> float:
-    """CKA between two Gram matrices over the same stimuli.
+    """CKA between two symmetric positive semi-definite ``(n, n)`` Gram matrices.
 
-    Parameters
-    ----------
-    gram_x, gram_y : ndarray, shape (n, n)
-        Symmetric positive semi-definite Gram matrices (e.g. from
-        :func:`gram_linear` or :func:`gram_rbf`).
-    debiased : bool, default False
-        Use Song et al.'s unbiased HSIC (needs ``n >= 4``). Debiased CKA can be
-        slightly negative for unrelated representations.
+    Biased CKA lies in [0, 1]; ``debiased=True`` uses Song et al.'s unbiased HSIC (needs
+    ``n >= 4``; slightly negative values are kept; undefined values are ``nan``, see the
+    policy above). Raises ``ValueError`` for non-square, asymmetric, non-finite or
+    mismatched input, too few stimuli, a Gram that is zero after centring, or one that is
+    not PSD.
 
-    Returns
-    -------
-    float
-        Biased CKA lies in [0, 1]. Debiased CKA is returned as computed; if a
-        self-HSIC is <= 0 it is undefined and ``nan`` is returned with a
-        ``RuntimeWarning``.
-
-    Raises
-    ------
-    ValueError
-        Non-square, non-symmetric, non-PSD or non-finite input, mismatched
-        sizes, too few stimuli, or a Gram matrix that is zero after centring (a
-        constant representation).
+    Validation reads what the computation produces, no factorisation: after centring, a PSD
+    matrix has a non-negative diagonal and a Frobenius norm at most its trace, two PSD
+    matrices a non-negative inner product and |CKA| <= 1. Each test allows the rounding of
+    the *uncentred* Gram (``n·eps·max|K|`` per entry, times 64), so valid Grams with an offset
+    pass (so may a slightly indefinite one). Symmetry: row and column means must agree.
     """
-    min_n = _min_stimuli(debiased)
-    gram_x = as_gram(gram_x, "gram_x", min_n)
-    gram_y = as_gram(gram_y, "gram_y", min_n)
-    if gram_x.shape != gram_y.shape:
+    cx, self_x = _centred_gram(gram_x, "gram_x", 4 if debiased else 2)
+    cy, self_y = _centred_gram(gram_y, "gram_y", 4 if debiased else 2)
+    if cx.shape != cy.shape:
         raise ValueError(
-            f"gram_x and gram_y describe different numbers of stimuli: {gram_x.shape} vs "
-            f"{gram_y.shape}. Both must be built from the same stimuli in the same order."
+            f"gram_x and gram_y describe different numbers of stimuli: {cx.shape} vs "
+            f"{cy.shape}. Both must be built from the same stimuli in the same order."
         )
-    scaled_x, cx = _checked_gram(gram_x, "gram_x")
-    scaled_y, cy = _checked_gram(gram_y, "gram_y")
+    n, cross = cx.shape[0], np.vdot(cx, cy)
+    noise = 64.0 * n * n * EPS * (np.sqrt(self_x) + np.sqrt(self_y))  # of <Kx, Ky>, likewise
+    if cross < -noise:
+        raise _not_psd("gram_x or gram_y")
     if debiased:
-        cx, cy = _u_centred_or_zero(scaled_x), _u_centred_or_zero(scaled_y)
-    return cka_from_hsic(np.vdot(cx, cy), np.vdot(cx, cx), np.vdot(cy, cy), debiased=debiased)
+        kx, ky = np.diagonal(cx), np.diagonal(cy)
+        cross = debiased_hsic(cross, kx @ ky, kx.sum(), ky.sum(), n)
+        self_x = debiased_hsic(self_x, kx @ kx, kx.sum(), kx.sum(), n)
+        self_y = debiased_hsic(self_y, ky @ ky, ky.sum(), ky.sum(), n)
+        if min(self_x, self_y) > 0 and abs(cross) > np.sqrt(self_x * self_y) + noise:
+            raise _not_psd("gram_x or gram_y")
+    return cka_from_hsic(cross, self_x, self_y, debiased=debiased)
 
 
 def feature_space_linear_cka(x: np.ndarray, y: np.ndarray, debiased: bool = False) -> float:
-    """Linear CKA computed from feature-space cross products.
+    """Linear CKA from feature-space cross products: ``||Xᵀ Y||² / (||Xᵀ X|| ||Yᵀ Y||)``.
 
-    Equal to ``cka(gram_linear(x), gram_linear(y), debiased)`` but costs
-    ``O(n d_x d_y)`` instead of ``O(n² (d_x + d_y))``, which is cheaper when
-    there are more stimuli than features.
-
-    Parameters
-    ----------
-    x : ndarray, shape (n, d_x)
-    y : ndarray, shape (n, d_y)
-        Same stimuli, same order; feature counts may differ.
-    debiased : bool, default False
-        Use Song et al.'s unbiased HSIC (needs ``n >= 4``).
-
-    Returns
-    -------
-    float
-        See :func:`cka` for the range and the undefined case.
+    Equal to ``cka(gram_linear(x), gram_linear(y), debiased)`` but costs ``O(n d_x d_y)``
+    instead of ``O(n² (d_x + d_y))``. ``x`` is ``(n, d_x)``, ``y`` is ``(n, d_y)``: same
+    stimuli, same order. Returns a float as :func:`cka` does.
     """
-    min_n = _min_stimuli(debiased)
-    x = centred(x, "x", min_n)
-    y = centred(y, "y", min_n)
+    min_n = 4 if debiased else 2
+    x, y = centred(x, "x", min_n), centred(y, "y", min_n)
     n = check_same_n({"x": x, "y": y})
     cross = np.sum((x.T @ y) ** 2)  # tr(K L) = ||Xᵀ Y||²
     self_x, self_y = self_hsic(x), self_hsic(y)
@@ -293,3 +205,356 @@ def feature_space_linear_cka(x: np.ndarray, y: np.ndarray, debiased: bool = Fals
         self_x = debiased_hsic(self_x, kx @ kx, kx.sum(), kx.sum(), n)
         self_y = debiased_hsic(self_y, ky @ ky, ky.sum(), ky.sum(), n)
     return cka_from_hsic(cross, self_x, self_y, debiased=debiased)
+
+
+# --------------------------------------------------------------------------- HSIC -> CKA
+
+
+def cka_from_hsic(cross, self_x, self_y, *, debiased: bool = False):
+    """CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)), with the one policy for undefined values.
+
+    ``cross`` is a float or an ``(a, b)`` array, ``self_x`` ``(a,)``, ``self_y`` ``(b,)``.
+    Returns a float for a scalar ``cross``, else an array. Raises ``ValueError`` for a biased
+    self-HSIC <= 0 (a constant representation) or non-finite values (an overflow); a
+    debiased self-HSIC <= 0 gives ``nan`` with a ``RuntimeWarning``.
+    """
+    scalar, cross = np.ndim(cross) == 0, np.atleast_2d(np.asarray(cross, dtype=np.float64))
+    self_x, self_y = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (self_x, self_y))
+    if not (np.isfinite(cross).all() and np.isfinite(self_x).all() and np.isfinite(self_y).all()):
+        raise ValueError(
+            "An HSIC value is not finite (the products overflowed). Rescale the "
+            "representations, e.g. x / np.abs(x).max(); CKA does not depend on scale."
+        )
+    undefined = (self_x[:, None] <= 0) | (self_y[None, :] <= 0)
+    if np.any(undefined):
+        if not debiased:
+            raise _constant("A representation")
+        warnings.warn(
+            "A debiased self-HSIC is <= 0, so debiased CKA is undefined there; returning "
+            "nan. Use more stimuli, or the biased estimator.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = cross / np.sqrt(np.outer(self_x, self_y))
+    result[undefined] = np.nan
+    return float(result[0, 0]) if scalar else result
+
+
+def debiased_hsic(trace_kl, k_dot_l, sum_k, sum_l, n: int):
+    """Song et al.'s unbiased HSIC (times ``n (n - 3)``) from centred-Gram pieces.
+
+    For centred Grams (zero row sums) with diagonals ``k`` and ``l`` the estimator is
+    ``tr(K L) - n/(n-2) k·l + (Σk)(Σl) / ((n-1)(n-2))``. Arguments broadcast. A value within
+    ``ROUNDING`` of its terms is returned as exactly 0, so every route agrees on it.
+    """
+    first = np.asarray(trace_kl, dtype=np.float64)
+    second = (n / (n - 2)) * np.asarray(k_dot_l, dtype=np.float64)
+    third = np.asarray(sum_k, dtype=np.float64) * sum_l / ((n - 1) * (n - 2))
+    value = first - second + third
+    noise = ROUNDING * (np.abs(first) + np.abs(second) + np.abs(third))
+    value = np.where(np.abs(value) <= noise, 0.0, value)
+    return float(value) if value.ndim == 0 else value
+
+
+def self_hsic(x: np.ndarray) -> float:
+    """Biased self-HSIC ``||Xᵀ X||² = ||X Xᵀ||²`` of a centred array (the smaller form)."""
+    small = x.T @ x if x.shape[1] <= x.shape[0] else x @ x.T
+    return float(np.vdot(small, small))
+
+
+# --------------------------------------------------------------------------- all pairs
+
+
+MEMORY_LIMIT: float | None = None  # bytes cka_matrix may use; None: what the machine has
+
+
+class NotEnoughMemoryError(ValueError, MemoryError):
+    """The computation would need more memory than is available (use streaming)."""
+
+
+def cka_matrix(
+    reps_a: RepresentationSet,
+    reps_b: RepresentationSet | None = None,
+    *,
+    debiased: bool = False,
+    route: str = "auto",
+) -> np.ndarray | pd.DataFrame:
+    """Linear CKA between every representation in ``reps_a`` and every one in ``reps_b``.
+
+    Each representation is validated and centred once; then ``tr(K_i L_j)`` for all pairs
+    comes from the cheaper of two exact routes: centred Gram matrices (one BLAS ``dsyrk``
+    triangle each, then one product of the flattened triangles), or feature cross products
+    (one product ``Xᵀ Y`` of the side-by-side features, squared and summed per block).
+
+    Parameters
+    ----------
+    reps_a, reps_b : sequence or dict of (n, d_i) arrays
+        E.g. ``{layer: frames}``; ``reps_b=None`` compares ``reps_a`` with itself (symmetric,
+        unit diagonal). Row-chunked dask arrays go lazily through ``tutorial_utils.scale``.
+    debiased : bool, default False
+        Use Song et al.'s unbiased HSIC (needs ``n >= 4``).
+    route : {"auto", "gram", "feature"}, default "auto"
+        Force a route (same numbers); "auto" uses :func:`choose_route`.
+
+    Returns
+    -------
+    ndarray or pandas.DataFrame, shape (len(reps_a), len(reps_b))
+        Labelled with the keys when either input is a dict. :class:`NotEnoughMemoryError`
+        (a ``ValueError``) when the working memory would not fit: use streaming_cka_matrix.
+    """
+    if route not in ("auto", "gram", "feature"):
+        raise ValueError(f"route must be 'auto', 'gram' or 'feature'; got {route!r}.")
+    as_frame = isinstance(reps_a, Mapping) or isinstance(reps_b, Mapping)
+    labels_a, arrays_a, names_a = _labelled(reps_a, "a")
+    labels_b, arrays_b, names_b = (labels_a, None, []) if reps_b is None else _labelled(reps_b, "b")
+    if any(type(x).__module__.split(".")[0] == "dask" for x in arrays_a + (arrays_b or [])):
+        from .scale.dask_route import dask_cka_matrix  # optional: only for dask arrays
+
+        result = dask_cka_matrix(arrays_a, arrays_b, labels=names_a + names_b, debiased=debiased)
+        return _labelled_frame(result, labels_a, labels_b) if as_frame else result
+    arrays = [  # shapes checked here, values when centred
+        _checked(x, name, 4 if debiased else 2, finite=False)[0]
+        for x, name in zip(arrays_a + (arrays_b or []), names_a + names_b, strict=True)
+    ]
+    n = check_same_n(dict(zip(names_a + names_b, arrays, strict=True)))
+    arrays_a, arrays_b = arrays[: len(names_a)], arrays[len(names_a) :] or None
+    dims_a = [x.shape[1] for x in arrays_a]
+    dims_b = None if arrays_b is None else [y.shape[1] for y in arrays_b]
+    route = choose_route(n, dims_a, dims_b) if route == "auto" else route
+    _check_memory(n, dims_a, dims_b, _route_bytes(n, dims_a, dims_b)[route])
+    parts_a, buffer_a, edges_a = _centred_side(arrays_a, names_a, n, route == "feature")
+    parts_b, buffer_b, edges_b = (
+        (parts_a, buffer_a, edges_a)
+        if arrays_b is None
+        else _centred_side(arrays_b, names_b, n, route == "feature")
+    )
+    if route == "gram":  # tr(K_i L_j): the Frobenius inner product of the centred Grams
+        tri_a = _gram_triangles(parts_a)
+        tri_b = tri_a if arrays_b is None else _gram_triangles(parts_b)
+        cross = _triangle_products(tri_a, tri_b)
+        if arrays_b is None:
+            self_a = self_b = np.diag(cross).copy()
+        else:
+            self_a = np.diag(_triangle_products(tri_a, tri_a)).copy()
+            self_b = np.diag(_triangle_products(tri_b, tri_b)).copy()
+    else:  # tr(K_i L_j) = ||X_iᵀ Y_j||², summed block by block from one cross product
+        cross = buffer_a.T @ buffer_b
+        np.multiply(cross, cross, out=cross)
+        cross = np.add.reduceat(np.add.reduceat(cross, edges_a[:-1], axis=0), edges_b[:-1], axis=1)
+        if arrays_b is None:
+            self_a = self_b = np.diag(cross).copy()
+        else:
+            self_a = np.array([self_hsic(x) for x in parts_a])
+            self_b = np.array([self_hsic(y) for y in parts_b])
+    if debiased:  # the diagonals of the centred Grams: squared norms of the centred rows
+        diag_a, diag_b = (
+            np.stack([np.einsum("ij,ij->i", x, x) for x in p]) for p in (parts_a, parts_b)
+        )
+        sum_a, sum_b = diag_a.sum(axis=1), diag_b.sum(axis=1)
+        cross = debiased_hsic(cross, diag_a @ diag_b.T, sum_a[:, None], sum_b[None, :], n)
+        self_a = debiased_hsic(self_a, np.einsum("ij,ij->i", diag_a, diag_a), sum_a, sum_a, n)
+        self_b = debiased_hsic(self_b, np.einsum("ij,ij->i", diag_b, diag_b), sum_b, sum_b, n)
+    result = cka_from_hsic(cross, self_a, self_b, debiased=debiased)
+    if arrays_b is None:
+        result = symmetrised(result)
+    return _labelled_frame(result, labels_a, labels_b) if as_frame else result
+
+
+def choose_route(n: int, dims_a: list, dims_b: list | None = None, *, max_bytes=2.0**31) -> str:
+    """The cheaper exact route, "gram" (about ``n² Σd`` operations) or "feature" (``n (Σd)²``).
+
+    A route whose float64 working memory exceeds ``max_bytes`` (2 GiB) is avoided when the
+    other fits (13 Gram matrices of 9000 frames would need 8.4 GB).
+    """
+    if dims_b is None:
+        total = sum(dims_a)
+        gram = n * n * total / 2 + n * n * len(dims_a) ** 2 / 2
+        feature = n * total * total / 2
+    else:
+        gram = n * n * (sum(dims_a) + sum(dims_b)) / 2 + n * n * len(dims_a) * len(dims_b)
+        feature = n * sum(dims_a) * sum(dims_b) + n * sum(d * d for d in dims_a + dims_b) / 2
+    costs = {"gram": gram, "feature": feature}
+    memory = _route_bytes(n, dims_a, dims_b)
+    fitting = [route for route in costs if memory[route] <= max_bytes] or list(costs)
+    return min(fitting, key=costs.get)
+
+
+def _route_bytes(n: int, dims_a: list[int], dims_b: list[int] | None) -> dict[str, float]:
+    """Float64 working memory of the routes: the Gram stack, or the feature cross products."""
+    n_reps = len(dims_a) + (len(dims_b) if dims_b is not None else 0)
+    total_b = sum(dims_a) if dims_b is None else sum(dims_b)
+    return {"gram": 8.0 * n * n * n_reps, "feature": 8.0 * sum(dims_a) * total_b}
+
+
+def available_memory() -> float:
+    """Bytes available to new allocations: Linux's ``MemAvailable`` (inf where unknown)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            return next(float(s.split()[1]) * 1024 for s in info if s.startswith("MemAvailable:"))
+    except (OSError, StopIteration):  # not Linux: never refuse
+        return float("inf")
+
+
+def _check_memory(n: int, dims_a: list[int], dims_b: list[int] | None, route: float) -> None:
+    """Refuse up front, naming the streaming path, when the centred copies and the route's
+    arrays would not fit (instead of a bare ``MemoryError`` after a long wait)."""
+    need = 8.0 * n * (sum(dims_a) + sum(dims_b or [])) + route
+    limit = available_memory() if MEMORY_LIMIT is None else MEMORY_LIMIT
+    if need > limit:
+        raise NotEnoughMemoryError(
+            f"cka_matrix would need about {need / 2**30:.1f} GiB of working memory for "
+            f"{n} stimuli and {len(dims_a) + len(dims_b or [])} representations, but only "
+            f"{limit / 2**30:.1f} GiB are available. Use tutorial_utils.streaming_cka_matrix, "
+            "which feeds the frames in chunks (e.g. one recording at a time) and needs "
+            "memory independent of the number of frames; or pass dask arrays."
+        )
+
+
+def _centred_side(arrays: list, names: list[str], n: int, shared: bool):
+    """Centre every representation once: ``(parts, buffer, column edges)``. The feature
+    route multiplies one side-by-side buffer; the Gram route gets separate arrays."""
+    edges = np.cumsum([0] + [x.shape[1] for x in arrays])
+    buffer = np.empty((n, int(edges[-1]))) if shared else None
+    parts = []
+    for lo, hi, x, name in zip(edges[:-1], edges[1:], arrays, names, strict=True):
+        parts.append(centred(x, name, out=buffer[:, lo:hi] if shared else None))
+    return parts, buffer, edges
+
+
+def _gram_triangles(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """One triangle of each centred Gram (one ``dsyrk`` each, the other triangle zero),
+    flattened, and the diagonals."""
+    from scipy.linalg import blas  # loaded on first use, like pandas below
+
+    n = parts[0].shape[0]
+    grams = np.zeros((len(parts), n, n))
+    for gram, x in zip(grams, parts, strict=True):
+        # x.T and gram.T are Fortran-ordered views: BLAS reads and writes them in place.
+        blas.dsyrk(1.0, x.T, trans=1, c=gram.T, overwrite_c=1)
+    diagonals = np.stack([np.diag(gram) for gram in grams])
+    return grams.reshape(len(parts), n * n), diagonals
+
+
+def _triangle_products(a, b) -> np.ndarray:
+    """``<K_i, L_j>`` from triangles: twice the triangle products minus the diagonal ones."""
+    return 2.0 * (a[0] @ b[0].T) - a[1] @ b[1].T
+
+
+def _labelled_frame(result: np.ndarray, index: list, columns: list) -> pd.DataFrame:
+    import pandas as pd  # loaded on first use: import tutorial_utils stays fast
+
+    return pd.DataFrame(result, index, columns)
+
+
+def symmetrised(result: np.ndarray) -> np.ndarray:
+    """A self-comparison matrix made exactly symmetric, with 1 (or nan) on the diagonal."""
+    result = (result + result.T) / 2
+    defined = np.isfinite(np.diag(result))
+    result[np.diag_indices_from(result)] = np.where(defined, 1.0, np.nan)
+    return result
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def as_representation(x: np.ndarray, name: str = "x", min_n: int = 2) -> np.ndarray:
+    """``x`` as a finite, real, float64 ``(n, d)`` array with ``n >= min_n`` (a view when
+    possible), or a ``ValueError`` that says what is wrong and what to do."""
+    return _checked(x, name, min_n)[0].astype(np.float64, copy=False)
+
+
+def _checked(x, name: str = "x", min_n: int = 2, *, square: bool = False, finite: bool = True):
+    """The one input check: ``(np.asarray(x), its largest magnitude)``, dtype unchanged
+    (the magnitude, which also proves finiteness, is ``None`` for ``finite=False``)."""
+    arr = np.asarray(x)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D (n_stimuli, n_features) array; got shape {arr.shape}. "
+            "Reshape it, e.g. x.reshape(len(x), -1)."
+        )
+    if arr.dtype.kind not in "iuf":  # signed, unsigned, floating
+        raise ValueError(f"{name} must hold real numbers; got dtype {arr.dtype}.")
+    if arr.shape[0] < min_n:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} stimuli (rows); at least {min_n} are needed"
+            + (" for the debiased estimator." if min_n > 2 else ".")
+        )
+    if arr.shape[1] < 1:
+        raise ValueError(f"{name} has no features (shape {arr.shape}).")
+    if square and arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"{name} must be square (n, n); got shape {arr.shape}.")
+    if not finite:
+        return arr, None
+    high, low = arr.max(), arr.min()  # NaN and inf propagate to max/min
+    if not (np.isfinite(high) and np.isfinite(low)):
+        raise ValueError(f"{name} contains NaN or infinite values; clean or impute them first.")
+    return arr, float(max(high, -low))
+
+
+def max_abs(arr: np.ndarray) -> float:
+    """Largest magnitude in ``arr`` (two passes, no temporary copy)."""
+    return float(max(arr.max(), -arr.min()))
+
+
+def centred(x: np.ndarray, name: str = "x", min_n: int = 2, *, out=None) -> np.ndarray:
+    """``x`` checked, centred and divided by its largest centred magnitude, as float64
+    (written into ``out`` when given). The column means are taken on scaled values when a
+    plain sum could overflow, so no later product overflows or underflows."""
+    x, peak = _checked(x, name, min_n)
+    out = np.empty(x.shape) if out is None else out
+    if peak == 0:
+        raise _constant(name)
+    if peak * x.shape[0] < 1e300:
+        mean = x.mean(axis=0, dtype=np.float64)
+    else:  # the column sums could overflow: average scaled values
+        mean = np.mean(np.asarray(x, dtype=np.float64) / peak, axis=0) * peak
+    np.subtract(x, mean, out=out)  # converts to float64 in the same pass
+    spread = max_abs(out)
+    if spread <= NEGLIGIBLE * peak:
+        raise _constant(name)
+    out /= spread
+    return out
+
+
+def check_same_n(reps: Mapping[object, np.ndarray]) -> int:
+    """The common number of rows of ``reps``; raise if they differ."""
+    sizes = {label: arr.shape[0] for label, arr in reps.items()}
+    if len(set(sizes.values())) > 1:
+        raise ValueError(
+            "All representations must describe the same stimuli, but their numbers of rows "
+            f"differ: {sizes}. Align or trim them first (e.g. trim_to_common_length)."
+        )
+    return next(iter(sizes.values()))
+
+
+def _labelled(reps: RepresentationSet, side: str) -> tuple[list, list, list[str]]:
+    """Labels, arrays and display names of one side of :func:`cka_matrix`."""
+    if isinstance(reps, Mapping):
+        labels, arrays = list(reps.keys()), list(reps.values())
+    elif getattr(reps, "ndim", None) == 2:
+        raise ValueError(
+            f"reps_{side} must be a sequence or dict of (n, d) arrays, not a single array; "
+            f"wrap it in a list: [reps_{side}]."
+        )
+    else:
+        arrays = list(reps)
+        labels = list(range(len(arrays)))
+    if not arrays:
+        raise ValueError(f"reps_{side} is empty; pass at least one (n, d) array.")
+    return labels, arrays, [f"reps_{side}[{label!r}]" for label in labels]
+
+
+def _constant(name: str) -> ValueError:
+    return ValueError(
+        f"{name} is constant across stimuli (zero variance after centring); CKA is undefined "
+        "for it. Remove it, or check that the right array was passed."
+    )
+
+
+def _not_psd(name: str) -> ValueError:
+    return ValueError(
+        f"{name} is not positive semi-definite after centring, so it is not a Gram (kernel) "
+        "matrix and CKA would be meaningless. Build it with gram_linear or gram_rbf (a "
+        "distance matrix D becomes a Gram matrix as -D/2)."
+    )

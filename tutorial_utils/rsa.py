@@ -1,31 +1,25 @@
-"""Representational similarity analysis (RSA).
+"""Representational similarity analysis (RSA), and its bridge to CKA.
 
-RSA (Kriegeskorte et al., 2008) summarises a representation by its
-representational dissimilarity matrix (RDM): the dissimilarity of every pair
-of stimuli. Two representations are then compared by correlating their RDMs,
-usually with a rank correlation over the upper triangle.
+RSA (Kriegeskorte et al., 2008) summarises a representation by its representational
+dissimilarity matrix (RDM), the dissimilarity of every pair of stimuli, and compares two
+representations by correlating their RDMs (usually Spearman over the upper triangle).
 
-Bridge to CKA: with squared-Euclidean RDMs ``D`` and double centring
-``H D H = -2 H K H`` (``K`` the linear Gram matrix), so the cosine similarity
-of the double-centred RDMs is exactly linear CKA. ``compare_rdms(...,
-method="centered_cosine")`` computes that quantity, which lets the notebooks
-show RSA and CKA as two readings of the same pairwise geometry.
+Bridge: for squared-Euclidean RDMs ``D``, ``H D H = -2 H K H`` (``K`` the linear Gram), so the
+cosine of the double-centred RDMs is exactly linear CKA: ``compare_rdms(...,
+method="centered_cosine")``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 from scipy.spatial import distance
 
-from .cka import center_gram, cka_from_hsic
+from .cka import as_representation, center_gram, cka_from_hsic
 
 __all__ = ["compare_rdms", "rdm"]
 
 RDM_METRICS = ("correlation", "euclidean", "sqeuclidean", "cosine")
 COMPARISON_METHODS = ("spearman", "pearson", "kendall", "centered_cosine")
-
-
 NEGATIVE_RTOL = 1e-12
 """Negative entries smaller than this times the largest are accepted as rounding."""
 _TINY = np.finfo(np.float64).tiny / np.finfo(np.float64).eps
@@ -33,18 +27,18 @@ _TINY = np.finfo(np.float64).tiny / np.finfo(np.float64).eps
 _SCALE_POWER = {"euclidean": 1, "sqeuclidean": 2, "correlation": 0, "cosine": 0}
 
 
-def _checked_rows(x: np.ndarray, metric: str) -> np.ndarray:
-    """``x`` as validated float64 rows for ``metric``."""
+def rdm(x: np.ndarray, metric: str = "correlation", *, square: bool = False) -> np.ndarray:
+    """Representational dissimilarity matrix of the rows of ``x`` (``(n, d)``), float64.
+
+    ``metric`` is one of "correlation" (1 - Pearson r of two rows), "euclidean",
+    "sqeuclidean" or "cosine", as in :func:`scipy.spatial.distance.pdist`. Returns the
+    condensed upper triangle (length ``n (n - 1) / 2``), or the ``(n, n)`` matrix with
+    ``square=True``. Rows are divided by ``max |x|`` first and the distances scaled back, so
+    any float64 input is exact or refused (distances that do not fit float64).
+    """
     if metric not in RDM_METRICS:
         raise ValueError(f"metric must be one of {RDM_METRICS}; got {metric!r}.")
-    arr = np.asarray(x)
-    if arr.ndim != 2:
-        raise ValueError(f"x must be 2-D (n_stimuli, n_features); got shape {arr.shape}.")
-    if arr.shape[0] < 2:
-        raise ValueError(f"An RDM needs at least 2 stimuli; got {arr.shape[0]}.")
-    arr = arr.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("x contains NaN or infinite values; clean or impute them first.")
+    arr = as_representation(x, "x", min_n=2)
     if metric == "correlation" and np.any(np.ptp(arr, axis=1) == 0):
         raise ValueError(
             "Some rows of x are constant, so their correlation distance is undefined; "
@@ -52,15 +46,10 @@ def _checked_rows(x: np.ndarray, metric: str) -> np.ndarray:
         )
     if metric == "cosine" and np.any(~np.any(arr, axis=1)):
         raise ValueError("Some rows of x are all zero, so cosine distance is undefined.")
-    return arr
-
-
-def _scaled_back(condensed: np.ndarray, peak: float, metric: str) -> np.ndarray:
-    """Distances of ``x / peak`` turned into distances of ``x``, or a clear refusal."""
-    if _SCALE_POWER[metric] == 0:
-        return condensed  # correlation and cosine distances do not depend on scale
+    peak = float(np.max(np.abs(arr)))
+    condensed = distance.pdist(arr / peak if peak > 0 else arr, metric=metric)
     with np.errstate(over="ignore"):  # an overflow is reported just below
-        for _ in range(_SCALE_POWER[metric]):
+        for _ in range(_SCALE_POWER[metric]):  # correlation and cosine do not depend on scale
             condensed = condensed * peak
     largest = condensed.max()
     if not np.isfinite(largest) or 0 < largest < _TINY:
@@ -69,36 +58,6 @@ def _scaled_back(condensed: np.ndarray, peak: float, metric: str) -> np.ndarray:
             "float64 without overflow or loss of precision. Rescale x first, e.g. "
             "x / np.abs(x).max(), or use metric='correlation' or 'cosine' (scale-free)."
         )
-    return condensed
-
-
-def rdm(x: np.ndarray, metric: str = "correlation", *, square: bool = False) -> np.ndarray:
-    """Representational dissimilarity matrix of the rows of ``x``.
-
-    The rows are divided by ``x``'s largest magnitude before the distances are
-    taken (and the distances scaled back), so any float64 input gives correct
-    distances, or a ``ValueError`` when the distances themselves do not fit in
-    float64 (e.g. squared distances of values near 1e200).
-
-    Parameters
-    ----------
-    x : ndarray, shape (n, d)
-        One row per stimulus.
-    metric : {"correlation", "euclidean", "sqeuclidean", "cosine"}
-        Dissimilarity between two rows, as defined by :func:`scipy.spatial.distance.pdist`
-        ("correlation" is 1 minus the Pearson correlation of the two rows).
-    square : bool, default False
-        Return the full ``(n, n)`` matrix instead of the condensed upper
-        triangle of length ``n (n - 1) / 2``.
-
-    Returns
-    -------
-    ndarray, float64
-    """
-    arr = _checked_rows(x, metric)
-    peak = float(np.max(np.abs(arr)))
-    condensed = distance.pdist(arr / peak if peak > 0 else arr, metric=metric)
-    condensed = _scaled_back(condensed, peak, metric)
     return distance.squareform(condensed) if square else condensed
 
 
@@ -129,34 +88,12 @@ def _condensed(matrix: np.ndarray, name: str) -> np.ndarray:
     return arr
 
 
-def _centered_cosine(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine similarity of the double-centred square forms of two RDMs.
-
-    For squared-Euclidean RDMs, ``-H D H / 2`` is the centred linear Gram matrix,
-    so this is linear CKA; it goes through the package's one CKA policy.
-    """
-    centred_a, centred_b = (center_gram(distance.squareform(v / (v.max() or 1.0))) for v in (a, b))
-    cross = np.vdot(centred_a, centred_b)
-    return cka_from_hsic(
-        cross, np.vdot(centred_a, centred_a), np.vdot(centred_b, centred_b), debiased=False
-    )
-
-
 def compare_rdms(a: np.ndarray, b: np.ndarray, method: str = "spearman") -> float:
-    """Similarity of two RDMs over the same stimuli.
+    """Similarity of two RDMs (condensed or square, from :func:`rdm`) over the same stimuli.
 
-    Parameters
-    ----------
-    a, b : ndarray
-        RDMs as condensed vectors or square matrices (from :func:`rdm`).
-    method : {"spearman", "pearson", "kendall", "centered_cosine"}
-        Correlation over the upper-triangle entries (Kendall's tau-b), or the
-        cosine of the double-centred matrices, which equals linear CKA when both
-        RDMs are squared-Euclidean.
-
-    Returns
-    -------
-    float
+    ``method``: "spearman", "pearson" or "kendall" (tau-b) correlation over the upper
+    triangle, or "centered_cosine", the cosine of the double-centred matrices, which is
+    linear CKA when both RDMs are squared-Euclidean (one CKA policy for undefined values).
     """
     if method not in COMPARISON_METHODS:
         raise ValueError(f"method must be one of {COMPARISON_METHODS}; got {method!r}.")
@@ -168,12 +105,12 @@ def compare_rdms(a: np.ndarray, b: np.ndarray, method: str = "spearman") -> floa
         )
     if a.size < 2:
         raise ValueError("At least 3 stimuli (3 pairs) are needed to compare RDMs.")
-    if method == "centered_cosine":
-        return _centered_cosine(a, b)
+    if method == "centered_cosine":  # -H D H / 2 is the centred linear Gram matrix
+        ca, cb = (center_gram(distance.squareform(v / (v.max() or 1.0))) for v in (a, b))
+        return cka_from_hsic(np.vdot(ca, cb), np.vdot(ca, ca), np.vdot(cb, cb))
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         raise ValueError("An RDM is constant, so its correlation with another is undefined.")
-    if method == "spearman":
-        return float(stats.spearmanr(a, b).statistic)
-    if method == "pearson":
-        return float(stats.pearsonr(a, b).statistic)
-    return float(stats.kendalltau(a, b).statistic)
+    from scipy import stats  # scipy.stats loads slowly: only when a correlation is asked for
+
+    test = {"spearman": stats.spearmanr, "pearson": stats.pearsonr, "kendall": stats.kendalltau}
+    return float(test[method](a, b).statistic)

@@ -1,27 +1,26 @@
-"""All-pairs linear CKA from sums over frames (shared by the streaming and dask paths).
+"""All-pairs linear CKA from sums over frames (the streaming and dask routes share it).
 
-Let ``z_i`` be frame ``i`` with all layers side by side (after a fixed shift and a
-per-layer scale, which CKA ignores), ``z_i^a`` its part for layer ``a`` and
-``r_i[a] = ||z_i^a||²``. Summing over the ``n`` frames, in float64,
+Let ``z_i`` be frame ``i`` with all layers side by side (after a fixed shift and a per-layer
+scale, which CKA ignores), ``z_i^a`` its part for layer ``a`` and ``r_i[a] = ||z_i^a||²``.
+Summing over the ``n`` frames, in float64,
 
     s = Σ z_i        S = Σ z_i z_iᵀ        G = Σ r_i r_iᵀ        M = Σ r_i z_iᵀ
 
-is enough for exact biased and debiased linear CKA between every pair of layers.
-With ``μ = s / n`` and ``c_a = ||μ_a||²``:
+is enough for exact biased and debiased linear CKA between every pair of layers. With
+``μ = s / n`` and ``c_a = ||μ_a||²``:
 
 - centred cross products ``C_ab = S_ab - n μ_a μ_bᵀ``, so ``tr(K_a K_b) = ||C_ab||²``;
-- ``Σ_i k_i^a = tr(C_aa)``, with ``k_i^a = ||z_i^a - μ_a||²`` the squared norm of a
-  centred row (the diagonal of the centred Gram matrix);
-- expanding ``k_i^a = r_i[a] - 2 z_i^a·μ_a + c_a`` and summing the products over
-  frames (using ``Σ_i z_i^a·μ_a = n c_a``):
+- ``Σ_i k_i^a = tr(C_aa)``, with ``k_i^a = ||z_i^a - μ_a||²`` the diagonal of the centred Gram;
+- expanding ``k_i^a = r_i[a] - 2 z_i^a·μ_a + c_a`` and summing over frames
+  (``Σ_i z_i^a·μ_a = n c_a``):
 
       Σ_i k_i^a k_i^b = G_ab - 2 P_ab - 2 P_ba + 4 μ_aᵀ S_ab μ_b
                         + c_b tr(S_aa) + c_a tr(S_bb) - 3 n c_a c_b,
 
   where ``P_ab = M[a, columns of b] · μ_b``.
 
-These are the pieces of :func:`tutorial_utils.hsic.debiased_hsic`. The shift
-(the first chunk's mean) keeps ``μ`` small, so the expansion does not cancel.
+These are the pieces of :func:`tutorial_utils.cka.debiased_hsic`. The shift (the first
+chunk's mean) keeps ``μ`` small, so the expansion does not cancel.
 """
 
 from __future__ import annotations
@@ -31,8 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._arrays import NEGLIGIBLE, min_stimuli, symmetrised
-from .hsic import cka_from_hsic, debiased_hsic
+from ..cka import NEGLIGIBLE, cka_from_hsic, debiased_hsic, symmetrised
 
 
 @dataclass
@@ -45,32 +43,36 @@ class Moments:
     norm_cross: np.ndarray  # (L, L) G
     norm_feature: np.ndarray  # (L, D) M
     peaks: np.ndarray  # (L,) largest |x| of each layer seen, in units of z
-    block: Callable[[int, int], np.ndarray]  # S_ab for a <= b (upper triangle for a == b)
+    block: Callable[[tuple[int, int]], np.ndarray]  # S_ab for (a, b), a <= b (a == b: upper)
 
 
-def _block_sums(m: Moments) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``||C_ab||²``, ``μ_aᵀ S_ab μ_b`` and ``tr(S_aa)`` for every pair of layers."""
+def scales_of(peaks: list[float]) -> np.ndarray:
+    """Per-layer scale: the first chunk's largest magnitude (1 where it is all zero)."""
+    return np.array([p if p > 0 else 1.0 for p in peaks], dtype=np.float64)
+
+
+def shift_of(first: np.ndarray, scale: float) -> np.ndarray:
+    """The first chunk's column means (taken on scaled values, so they cannot overflow)."""
+    return np.mean(np.asarray(first, dtype=np.float64) / scale, axis=0) * scale
+
+
+def moments_cka(m: Moments, labels: list, *, debiased: bool = False) -> np.ndarray:
+    """The symmetric ``(L, L)`` linear CKA matrix from the sums in ``m`` (``labels`` name
+    the layers in error messages); undefined values follow :mod:`tutorial_utils.cka`."""
     n_layers = len(m.edges) - 1
     mu = m.col_sums / m.n
     means = [mu[lo:hi] for lo, hi in zip(m.edges[:-1], m.edges[1:], strict=True)]
-    trace_kl = np.empty((n_layers, n_layers))
-    mu_s_mu = np.empty((n_layers, n_layers))
+    trace_kl, mu_s_mu = np.empty((n_layers, n_layers)), np.empty((n_layers, n_layers))
     raw_trace = np.empty(n_layers)
     for a in range(n_layers):
         for b in range(a, n_layers):
-            block = m.block(a, b)
+            block = m.block((a, b))
             if a == b:
                 block = np.triu(block) + np.triu(block, 1).T
                 raw_trace[a] = np.trace(block)
             centred = block - m.n * np.outer(means[a], means[b])
             trace_kl[a, b] = trace_kl[b, a] = np.vdot(centred, centred)
             mu_s_mu[a, b] = mu_s_mu[b, a] = means[a] @ block @ means[b]
-    return trace_kl, mu_s_mu, raw_trace
-
-
-def _centred_norm_products(m: Moments, mu_s_mu: np.ndarray, raw_trace: np.ndarray):
-    """``Σ_i k_i^a k_i^b`` for every pair, and ``Σ_i k_i^a`` for every layer."""
-    mu = m.col_sums / m.n
     c = np.add.reduceat(mu * mu, m.edges[:-1])
     p = np.add.reduceat(m.norm_feature * mu, m.edges[:-1], axis=1)
     k_dot_l = (
@@ -81,12 +83,8 @@ def _centred_norm_products(m: Moments, mu_s_mu: np.ndarray, raw_trace: np.ndarra
         + np.outer(c, raw_trace)
         - 3.0 * m.n * np.outer(c, c)
     )
-    return k_dot_l, raw_trace - m.n * c
-
-
-def _check(m: Moments, sum_k: np.ndarray, labels: list, debiased: bool) -> None:
-    """Enough frames, finite values, and no constant layer."""
-    need = min_stimuli(debiased)
+    sum_k = raw_trace - m.n * c
+    need = 4 if debiased else 2
     if m.n < need:
         raise ValueError(
             f"Only {m.n} frame(s) were accumulated; at least {need} are needed"
@@ -100,17 +98,6 @@ def _check(m: Moments, sum_k: np.ndarray, labels: list, debiased: bool) -> None:
                 f"Layer {label!r} is constant across all {m.n} frames (zero variance); CKA "
                 "is undefined for it. Remove it, or check that the right array was passed."
             )
-
-
-def moments_cka(m: Moments, labels: list, *, debiased: bool = False) -> np.ndarray:
-    """The symmetric ``(L, L)`` linear CKA matrix from the sums in ``m``.
-
-    ``labels`` name the layers in error messages. The undefined cases follow the
-    package's policy (see :mod:`tutorial_utils.cka`).
-    """
-    trace_kl, mu_s_mu, raw_trace = _block_sums(m)
-    k_dot_l, sum_k = _centred_norm_products(m, mu_s_mu, raw_trace)
-    _check(m, sum_k, labels, debiased)
     cross = trace_kl
     if debiased:
         cross = debiased_hsic(trace_kl, k_dot_l, sum_k[:, None], sum_k[None, :], m.n)
