@@ -71,4 +71,4 @@ def test_classify_flags_changes_and_strangers():
 def test_setup_cell_is_pointed_at_a_checkout():
     code = check.setup_cell_code(ROOT / "notebooks" / "00_data_tour.py", "file:///tmp/x")
     assert "REPO_URL = 'file:///tmp/x'" in code and "github.com" not in code
-    assert "speech-cka-tutorial @ git+{REPO_URL}" in code
+    assert "git+{REPO_URL}" in code
