@@ -82,5 +82,5 @@ def test_lag_curve_is_cka_of_the_rows_that_meet_after_the_shift(ds, observed):
         expected = feature_space_linear_cka(x_lag, y_lag, debiased=True)
         value = curve[(curve.filename == name) & (curve.lag == lag)]["value"].item()
         assert value == pytest.approx(expected)
-    with pytest.raises(ValueError, match="smaller than"):
+    with pytest.raises(ValueError):
         R.lag_curve(ds, 2, "ema", participants=["A"], lags=[len(x)])

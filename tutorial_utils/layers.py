@@ -1,15 +1,10 @@
 """Layer × layer CKA: which layers of the model represent the stimuli alike? (chapter 03)
 
-Every matrix is linear CKA between layers, on one of two kinds of stimuli: **sentence means**
-(one vector per recording: 5–10 stimuli in 768 dimensions, where biased CKA is inflated, hence
-``debiased=``) or **frames** (one CKA per recording, averaged: concatenating recordings would
-mix differences *between* sentences into a frame-level comparison).
-
-Across two speakers, rows are A's layers and columns B's, over the sentences both read. Frames
-do not pair by themselves (readings differ in length), so both recordings of a sentence are
-resampled linearly in time to one length (:func:`resample_frames`): a crude alignment that
-underestimates what e.g. DTW would give. The null baseline is
-:func:`tutorial_utils.nulls.shuffled_diagonal`.
+The stimuli are **sentence means** (one vector per recording: 5–10 stimuli in 768 dimensions,
+where biased CKA is inflated, hence ``debiased=``) or **frames** (one CKA per recording,
+averaged: pooling recordings would mix differences *between* sentences into the comparison).
+Across two speakers (rows A's layers, columns B's) the frames of both readings of a sentence are
+resampled linearly to one length (:func:`resample_frames`), a crude alignment.
 """
 
 from __future__ import annotations
@@ -59,14 +54,9 @@ def per_recording_layer_cka(
 ) -> np.ndarray:
     """Frame-level layer × layer CKA of each recording (default :meth:`Dataset.pick_filenames`)
     separately: ``(n_recordings, n_layers, n_layers)``."""
-    return np.stack(
-        [
-            cka_matrix(
-                [dataset.hidden_state(participant, k, f) for k in dataset.layers], debiased=debiased
-            )
-            for f in dataset.pick_filenames(participant, filenames)
-        ]
-    )
+    names = dataset.pick_filenames(participant, filenames)
+    states = ([dataset.hidden_state(participant, k, f) for k in dataset.layers] for f in names)
+    return np.stack([cka_matrix(layers, debiased=debiased) for layers in states])
 
 
 def mean_over_recordings(stack: np.ndarray, layer_labels: Sequence[int]) -> pd.DataFrame:
@@ -84,9 +74,8 @@ def within_speaker_cka(
     debiased: bool = False,
     filenames: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Layer × layer CKA within one speaker's recordings (default
-    :meth:`Dataset.pick_filenames`): over their sentence means (``unit="sentence"``) or the
-    mean of :func:`per_recording_layer_cka` (``"frame"``). Index and columns are ``"layer"``."""
+    """Layer × layer CKA within one speaker's recordings (default :meth:`Dataset.pick_filenames`)
+    over their sentence means (``unit="sentence"``) or per recording over frames, averaged."""
     _check_unit(unit)
     if unit == "frame":
         stack = per_recording_layer_cka(
@@ -106,30 +95,22 @@ def shared_sentence_layers(
     n_frames: int | None = None,
     min_sentences: int = 2,
 ) -> tuple[dict, dict]:
-    """Both speakers' hidden states of the sentences they both read (at least
-    ``min_sentences``), per layer: ``{layer: (n_sentences, d)}`` sentence means, or for
-    ``unit="frame"`` ``{layer: [(n_frames, d) per sentence]}`` resampled to ``n_frames``
-    (default :func:`common_length`). Item ``i`` of A and of B is the same sentence."""
+    """Both speakers' ``{layer: (n_sentences, d)}`` sentence means of the sentences they both
+    read (item ``i`` of A and of B the same sentence), or for ``unit="frame"`` ``{layer:
+    [(n_frames, d) per sentence]}`` resampled to ``n_frames`` (default :func:`common_length`)."""
     _check_unit(unit)
     pairs = dataset.shared_sentences(participant_a, participant_b)
     if len(pairs) < min_sentences:
-        raise ValueError(
-            f"{participant_a} and {participant_b} share {len(pairs)} sentences; too few."
-        )
+        raise ValueError(f"{participant_a} and {participant_b} share {len(pairs)} sentences.")
     sides = ((participant_a, pairs.FILENAME_A), (participant_b, pairs.FILENAME_B))
-    if unit == "sentence":
-        reps = [
-            {k: sentence_means(dataset, p, k, names) for k in dataset.layers} for p, names in sides
-        ]
-    else:
-        n = n_frames or common_length(dataset, pairs, participant_a, participant_b)
-        reps = [
-            {
-                k: [resample_frames(dataset.hidden_state(p, k, f), n) for f in names]
-                for k in dataset.layers
-            }
-            for p, names in sides
-        ]
+    n = n_frames or common_length(dataset, pairs, participant_a, participant_b)
+    reps = []
+    for p, names in sides:
+        if unit == "sentence":
+            reps.append({k: sentence_means(dataset, p, k, names) for k in dataset.layers})
+        else:
+            frames = {k: [dataset.hidden_state(p, k, f) for f in names] for k in dataset.layers}
+            reps.append({k: [resample_frames(x, n) for x in xs] for k, xs in frames.items()})
     return reps[0], reps[1]
 
 
@@ -142,10 +123,9 @@ def across_speaker_cka(
     debiased: bool = False,
     n_frames: int | None = None,
 ) -> pd.DataFrame:
-    """Layer × layer CKA between two speakers reading the same sentences: rows A's layers
-    (``"layer_<A>"``), columns B's (``"layer_<B>"``). ``unit="sentence"``: over the shared
-    sentences' means; ``"frame"``: per shared sentence over its frames resampled to ``n_frames``
-    (:func:`shared_sentence_layers`), averaged over sentences."""
+    """Layer × layer CKA between two speakers (rows ``"layer_<A>"``, columns ``"layer_<B>"``)
+    over the shared sentences' means, or for ``unit="frame"`` per shared sentence over its
+    frames resampled to ``n_frames`` (:func:`shared_sentence_layers`), averaged."""
     reps_a, reps_b = shared_sentence_layers(
         dataset, participant_a, participant_b, unit=unit, n_frames=n_frames,
         min_sentences=4 if debiased else 2,
@@ -153,26 +133,20 @@ def across_speaker_cka(
     if unit == "sentence":
         table = cka_matrix(reps_a, reps_b, debiased=debiased)
     else:
-        per_sentence = [
-            cka_matrix(
-                [x[i] for x in reps_a.values()], [y[i] for y in reps_b.values()], debiased=debiased
-            )
-            for i in range(len(reps_a[dataset.layers[0]]))
-        ]
-        table = pd.DataFrame(
-            np.mean(per_sentence, axis=0), index=dataset.layers, columns=dataset.layers
-        )
+        layers, per_sentence = dataset.layers, []
+        for i in range(len(reps_a[layers[0]])):  # one layer × layer CKA per shared sentence
+            a, b = [reps_a[k][i] for k in layers], [reps_b[k][i] for k in layers]
+            per_sentence.append(cka_matrix(a, b, debiased=debiased))
+        table = pd.DataFrame(np.mean(per_sentence, axis=0), index=layers, columns=layers)
     return table.rename_axis(index=f"layer_{participant_a}", columns=f"layer_{participant_b}")
 
 
 def diagonal(matrix: pd.DataFrame) -> pd.Series:
-    """The diagonal (layer ``l`` vs layer ``l``) of a square layer × layer table: a Series named
-    ``"cka"`` indexed by ``"layer"``."""
+    """The diagonal of a square layer × layer table: a Series ``"cka"`` indexed by ``"layer"``."""
     if list(matrix.index) != list(matrix.columns):
         raise ValueError("matrix must have the same layer labels on rows and columns.")
-    return pd.Series(
-        np.diag(matrix.to_numpy()), index=pd.Index(matrix.index, name="layer"), name="cka"
-    )
+    index = pd.Index(matrix.index, name="layer")
+    return pd.Series(np.diag(matrix.to_numpy()), index=index, name="cka")
 
 
 def diagonal_peak(matrix: pd.DataFrame) -> pd.Series:
@@ -186,13 +160,9 @@ def diagonal_peak(matrix: pd.DataFrame) -> pd.Series:
 
 def diagonal_table(matrix: pd.DataFrame, shuffled: pd.DataFrame) -> pd.DataFrame:
     """The diagonal of ``matrix`` (:func:`across_speaker_cka`) beside its ``shuffled`` baseline
-    (:func:`tutorial_utils.nulls.shuffled_diagonal`, same ``unit`` and ``debiased``).
-
-    Indexed by layer; columns ``matched``, ``shuffled_mean``, ``shuffled_max``, ``shuffled_sd``
-    (``ddof=1``), ``gap`` (matched minus shuffled mean), ``gap_sd`` (the gap in units of
-    ``shuffled_sd``, comparable across layers and estimators) and ``p`` = (1 + #shuffles ≥
-    matched) / (1 + #shuffles), at least 1 / (1 + #shuffles).
-    """
+    (:func:`tutorial_utils.nulls.shuffled_diagonal`), by layer: ``matched``, ``shuffled_mean``,
+    ``shuffled_max``, ``shuffled_sd`` (``ddof=1``), ``gap`` (matched minus shuffled mean),
+    ``gap_sd`` (gap / shuffled_sd) and ``p`` = (1 + #shuffles ≥ matched) / (1 + #shuffles)."""
     matched = diagonal(matrix)
     null = shuffled[matched.index]
     table = pd.DataFrame(
@@ -212,12 +182,9 @@ def diagonal_table(matrix: pd.DataFrame, shuffled: pd.DataFrame) -> pd.DataFrame
 
 
 def block_table(matrix: pd.DataFrame, blocks: Mapping[str, Sequence[int]]) -> pd.DataFrame:
-    """Mean and minimum CKA within and between named groups of layers.
-
-    ``blocks`` e.g. ``{"0-10": range(11), "11-12": [11, 12]}``. One row per pair of blocks
-    (``block_a``, ``block_b``, a block with itself included) with the ``mean`` and ``min`` of
-    ``matrix`` over their layer pairs, nan ignored; a block's unit diagonal is left out.
-    """
+    """``mean`` and ``min`` of ``matrix`` (nan ignored) over the layer pairs of two named groups
+    of layers (``blocks``, e.g. ``{"0-10": range(11), "11-12": [11, 12]}``), one row per pair
+    ``block_a``, ``block_b``; a block with itself leaves out its unit diagonal."""
     rows, names = [], list(blocks)
     for i, name_a in enumerate(names):
         for name_b in names[i:]:
@@ -226,8 +193,6 @@ def block_table(matrix: pd.DataFrame, blocks: Mapping[str, Sequence[int]]) -> pd
             if name_a == name_b:
                 values = values[~np.eye(len(a), dtype=bool)]
             values = values[np.isfinite(values)]
-            mean, low = (
-                (float(values.mean()), float(values.min())) if values.size else (np.nan,) * 2
-            )
+            mean, low = (values.mean(), values.min()) if values.size else (np.nan, np.nan)
             rows.append({"block_a": name_a, "block_b": name_b, "mean": mean, "min": low})
     return pd.DataFrame(rows)

@@ -61,9 +61,6 @@ def _group_splits(x: np.ndarray, groups: Sequence, n_splits: int) -> list:
     return list(GroupKFold(n_splits=n_splits).split(x, groups=groups))
 
 
-# --------------------------------------------------------------------------- Procrustes
-
-
 def _centred_unit(x: np.ndarray) -> np.ndarray:
     """``x`` minus its column means, divided by the Frobenius norm of the result."""
     centred = x - x.mean(axis=0)
@@ -107,9 +104,6 @@ def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.linalg.norm(a @ rotation - b))
 
 
-# --------------------------------------------------------------------------- neighbours
-
-
 @_one_thread
 def neighbour_sets(x: np.ndarray, k: int = 10) -> np.ndarray:
     """Indices ``(n, k)`` of each row's ``k`` nearest neighbours (Euclidean), itself excluded."""
@@ -131,9 +125,6 @@ def neighbour_overlap(neighbours_x: np.ndarray, neighbours_y: np.ndarray) -> flo
     in_y = np.zeros((len(rows), max(neighbours_x.max(), neighbours_y.max()) + 1), dtype=bool)
     in_y[rows, neighbours_y] = True  # row i: which stimuli are among y's neighbours of i
     return float(in_y[rows, neighbours_x].mean())
-
-
-# --------------------------------------------------------------------------- ridge probing
 
 
 @_one_thread
@@ -181,19 +172,12 @@ def ridge_predictivity(x: np.ndarray, y: np.ndarray, groups: Sequence, **options
     return float(np.nanmean(ridge_scores(x, y, groups, **options)))
 
 
-# --------------------------------------------------------------------------- SVCCA
-
-
 def _whitened_pca(x: np.ndarray, dims: float | int) -> tuple[np.ndarray, np.ndarray]:
-    """Whitened PCA of the rows of ``x`` (n, d): ``mean`` and ``projection`` (d, k) such that
-    ``(x - mean) @ projection`` has unit covariance (scikit-learn's ``PCA(dims, whiten=True)``
-    up to the sign of each component).
-
-    ``dims``: a variance fraction in (0, 1) keeps the fewest components whose explained variance
-    exceeds it; an int keeps that many, at most the rank ``n - 1`` of centred rows. The
-    components are the eigenvectors of the smaller cross-product of the centred rows, ``C Cᵀ``
-    (then ``V = Cᵀ U S⁻¹``) or ``Cᵀ C``: exact, and faster than an SVD of ``C``.
-    """
+    """``mean`` and ``projection`` (d, k) of the rows of ``x`` (n, d): ``(x - mean) @
+    projection`` is scikit-learn's ``PCA(dims, whiten=True)`` up to signs. ``dims``: a variance
+    fraction in (0, 1) or a number of components (at most the rank ``n - 1``). Eigenvectors of
+    the smaller cross-product of the centred rows ``C``: ``C Cᵀ`` (``V = Cᵀ U S⁻¹``) or ``Cᵀ C``,
+    exact and faster than an SVD of ``C``."""
     from scipy.linalg import eigh
 
     if not (isinstance(dims, float) and 0 < dims < 1 or isinstance(dims, int) and dims >= 1):
@@ -202,15 +186,13 @@ def _whitened_pca(x: np.ndarray, dims: float | int) -> tuple[np.ndarray, np.ndar
     centred, n = x - mean, len(x)
     wide = n <= x.shape[1]
     product = centred @ centred.T if wide else centred.T @ centred
-    m = len(product)
     if isinstance(dims, float):
         values, vectors = eigh(product, driver="evd")
-        clipped = np.clip(values, 0.0, None)
-        explained = np.cumsum(clipped[::-1] / clipped.sum())
-        k = min(int(np.searchsorted(explained, dims, side="right")) + 1, m)
+        values = np.clip(values, 0.0, None)
+        k = int(np.searchsorted(np.cumsum(values[::-1] / values.sum()), dims, side="right")) + 1
     else:  # only the k leading eigenpairs
-        k = min(dims, n - 1, m)
-        values, vectors = eigh(product, subset_by_index=[m - k, m - 1])
+        k = min(dims, n - 1, len(product))
+        values, vectors = eigh(product, subset_by_index=[len(product) - k, len(product) - 1])
     values, vectors = np.clip(values[::-1][:k], 0.0, None), vectors[:, ::-1][:, :k]
     if wide:
         return mean, centred.T @ (vectors * (np.sqrt(n - 1) / values))

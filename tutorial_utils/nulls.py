@@ -1,11 +1,9 @@
 """Null baselines: what CKA gives when the pairing of stimuli is deliberately broken.
 
-Frames of a recording are autocorrelated, not independent samples, so these baselines keep
-the structure of each space and only break the pairing: :func:`circular_shift_null` rolls a
-recording's targets in time (chapter 02; :func:`shifted_recordings` for chapters 05 and 06),
-:func:`mismatched_null` pairs a recording's hidden states with another recording's targets, and
-:func:`shuffled_diagonal` pairs each sentence of speaker A with a *different* sentence of
-speaker B (chapter 03, over :func:`derangements`). All randomness is seeded.
+Frames are autocorrelated, so each baseline keeps the structure of both spaces and breaks only
+the pairing: targets rolled in time (:func:`circular_shift_null`, :func:`shifted_recordings`),
+another recording's targets (:func:`mismatched_null`), another sentence of the other speaker
+(:func:`shuffled_diagonal`). All randomness is seeded.
 """
 
 from __future__ import annotations
@@ -53,13 +51,11 @@ def circular_shift_null(
     **estimator: Any,
 ) -> pd.DataFrame:
     """CKA of each layer with ``n_repeats`` circularly shifted copies of each target
-    (:func:`circular_shift`, one generator seeded with ``seed``), per recording.
-
-    Arguments and columns as :func:`tutorial_utils.recordings.layer_target_cka`, plus
-    ``baseline`` (``"circular shift"``), ``repeat`` and ``offset`` (frames).
-    """
-    keys, name = target_keys(targets), estimator_name(**estimator)
-    rng, rows = np.random.default_rng(seed), []
+    (:func:`circular_shift`, one generator seeded with ``seed``), per recording. Arguments and
+    columns as :func:`tutorial_utils.recordings.layer_target_cka`, plus ``baseline``
+    (``"circular shift"``), ``repeat`` and ``offset`` (frames)."""
+    keys, rng, rows = target_keys(targets), np.random.default_rng(seed), []
+    fixed = {"estimator": estimator_name(**estimator), "baseline": "circular shift"}
     for participant, filename in dataset.pick_recordings(participants):
         states, values = aligned_recording(dataset, participant, filename, keys, layers)
         shifts = {
@@ -68,27 +64,20 @@ def circular_shift_null(
             for repeat in range(n_repeats)
         }
         table = recording_cka(states, {k: x for k, (x, _) in shifts.items()}, **estimator)
-        ids = {"participant": participant, "filename": filename, "estimator": name}
+        ids = {"participant": participant, "filename": filename, **fixed}
         for (key, repeat), column in table.items():
-            extra = {
-                "baseline": "circular shift",
-                "repeat": repeat,
-                "offset": shifts[key, repeat][1],
-            }
-            rows += table_rows(column, **ids, target=TARGETS[key], **extra)
+            offset = shifts[key, repeat][1]
+            rows += table_rows(column, **ids, target=TARGETS[key], repeat=repeat, offset=offset)
     return tidy_table(rows)
 
 
 def shifted_recordings(
     dataset: Dataset, targets: Iterable[str] = ("mfcc", "ema"), n_shifts: int = 1, seed: int = 0
 ) -> list[dict[str, Any]]:
-    """Every recording's layers with its observed targets and ``n_shifts`` shifted copies.
-
-    One dict per recording with hidden states, in dataset order: ``{"filename", "layers":
-    {layer: (T, d)}, "versions": {"observed": {target: (T, k)}, "shift 1": {...}, ...}}``. A
-    shift rolls all targets of a recording by one offset (:func:`circular_shift`,
-    ``min_fraction=0.1``), drawn in that order from a generator seeded with ``seed``.
-    """
+    """Per recording with hidden states: ``{"filename", "layers": {layer: (T, d)}, "versions":
+    {"observed": {target: (T, k)}, "shift 1": {...}, ...}}``, each shift rolling all targets of
+    the recording by one offset (:func:`circular_shift`, ``min_fraction=0.1``) drawn in that
+    order from one generator seeded with ``seed``."""
     keys, rng, recordings = target_keys(targets), np.random.default_rng(seed), []
     for participant in dataset.participants:
         for filename in dataset.filenames(participant, with_hidden_states=True):
@@ -135,15 +124,12 @@ def mismatched_null(
     seed: int = 0,
     **estimator: Any,
 ) -> pd.DataFrame:
-    """CKA of each layer with the targets of *another* recording by the same participant.
-
-    Partners come from ``n_repeats`` :func:`derangement` draws (seeded with ``seed``); the
-    longer recording is cut to the shorter one's frame count. Arguments and columns as
-    :func:`circular_shift_null`, with ``baseline`` ``"mismatched recording"`` and ``partner``
-    (the targets' filename) instead of ``offset``.
-    """
-    keys, name = target_keys(targets), estimator_name(**estimator)
-    rng, rows = np.random.default_rng(seed), []
+    """CKA of each layer with the targets of *another* recording by the same participant
+    (partners from ``n_repeats`` seeded :func:`derangement` draws), both cut to the shorter one.
+    Arguments and columns as :func:`circular_shift_null`, with ``baseline`` ``"mismatched
+    recording"`` and ``partner`` (the targets' filename) instead of ``offset``."""
+    keys, rng, rows = target_keys(targets), np.random.default_rng(seed), []
+    fixed = {"estimator": estimator_name(**estimator), "baseline": "mismatched recording"}
     for participant in dataset.participants if participants is None else list(participants):
         names = dataset.pick_filenames(participant)
         aligned = [aligned_recording(dataset, participant, n, keys, layers) for n in names]
@@ -153,10 +139,10 @@ def mismatched_null(
                 n = min(len(next(iter(states.values()))), len(next(iter(values.values()))))
                 cut = {k: x[:n] for k, x in states.items()}, {k: y[:n] for k, y in values.items()}
                 table = recording_cka(*cut, **estimator)
-                ids = {"participant": participant, "filename": names[i], "estimator": name}
-                extra = {"baseline": "mismatched recording", "repeat": repeat, "partner": names[j]}
+                ids = {"participant": participant, "filename": names[i], **fixed}
                 for key in keys:
-                    rows += table_rows(table[key], **ids, target=TARGETS[key], **extra)
+                    row = {"target": TARGETS[key], "repeat": repeat, "partner": names[j]}
+                    rows += table_rows(table[key], **ids, **row)
     return tidy_table(rows)
 
 
@@ -171,13 +157,9 @@ def shuffled_diagonal(
     debiased: bool = False,
     n_frames: int | None = None,
 ) -> pd.DataFrame:
-    """Across-speaker diagonal CKA with every sentence of A paired with another sentence of B.
-
-    The null of :func:`tutorial_utils.layers.across_speaker_cka`'s diagonal (same arguments,
-    plus ``max_shuffles`` and ``seed`` of :func:`derangements`): it keeps speakers, layers,
-    number of stimuli and recording lengths and breaks only the match of content. One row per
-    pairing (index ``shuffle``), one column per layer.
-    """
+    """The null of :func:`tutorial_utils.layers.across_speaker_cka`'s diagonal (same arguments):
+    every sentence of A paired with another sentence of B (:func:`derangements`), which breaks
+    only the match of content. One row per pairing (index ``shuffle``), one column per layer."""
     reps_a, reps_b = shared_sentence_layers(
         dataset, participant_a, participant_b, unit=unit, n_frames=n_frames
     )

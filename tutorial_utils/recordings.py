@@ -38,11 +38,9 @@ def estimator_name(kernel: str = "linear", debiased: bool = False, threshold: fl
 def recording_cka(
     hidden_states: Mapping[int, np.ndarray], targets: Mapping[object, np.ndarray], **estimator: Any
 ) -> pd.DataFrame:
-    """CKA of each layer ``{layer: (T, d)}`` with each target ``{label: (T, k)}`` (same frames).
-
-    ``estimator``: ``kernel``, ``debiased``, ``threshold`` as in :func:`estimator_name`. Returns
-    a table with the layers as index and the target labels as columns.
-    """
+    """CKA of each layer ``{layer: (T, d)}`` with each target ``{label: (T, k)}`` (same frames),
+    layers × labels; ``estimator``: ``kernel``, ``debiased``, ``threshold`` as in
+    :func:`estimator_name`."""
     estimator_name(**estimator)
     debiased, threshold = estimator.get("debiased", False), estimator.get("threshold", 1.0)
     if estimator.get("kernel", "linear") == "linear":
@@ -78,10 +76,9 @@ def layer_target_cka(
     debiased: bool = False,
     threshold: float = 1.0,
 ) -> pd.DataFrame:
-    """Per-recording CKA between every layer (default all) and each target (keys of
-    :data:`~tutorial_utils.targets.TARGETS`), for the recordings of
-    :meth:`Dataset.pick_recordings`; estimator options as in :func:`recording_cka`.
-    Returns the tidy table of the module docstring."""
+    """Per-recording CKA (:meth:`Dataset.pick_recordings`) of every layer (default all) with
+    each target (keys of :data:`~tutorial_utils.targets.TARGETS`), estimator options as in
+    :func:`estimator_name`: the tidy table of the module docstring."""
     keys = target_keys(targets)
     options = {"kernel": kernel, "debiased": debiased, "threshold": threshold}
     name, rows = estimator_name(**options), []
@@ -94,13 +91,6 @@ def layer_target_cka(
     return tidy_table(rows)
 
 
-def _lag_slices(n: int, lag: int) -> tuple[slice, slice]:
-    """Rows of x and y that meet when row ``t`` of x is paired with row ``t + lag`` of y."""
-    if abs(lag) >= n:
-        raise ValueError(f"|lag| = {abs(lag)} must be smaller than the {n} frames.")
-    return (slice(0, n - lag), slice(lag, n)) if lag >= 0 else (slice(-lag, n), slice(0, n + lag))
-
-
 def lag_curve(
     dataset: Dataset,
     layer: int,
@@ -110,12 +100,10 @@ def lag_curve(
     lags: Iterable[int] = range(-10, 11),
     debiased: bool = False,
 ) -> pd.DataFrame:
-    """Linear CKA between one layer and a target shifted in time, per recording and lag.
-
-    At lag ``k`` (frames of 20 ms) model frame ``t`` meets target row ``t + k``; frames without
-    a partner are dropped. Each recording's two Gram matrices are built once and a lag selects
-    a block of each. Columns: those of the module docstring plus ``lag`` and ``lag_ms``.
-    """
+    """Linear CKA of one layer with a target shifted in time, per recording and lag: at lag ``k``
+    (frames of 20 ms) model frame ``t`` meets target row ``t + k``, frames without a partner
+    dropped (a block of each Gram, built once). Columns of the module docstring, ``lag``,
+    ``lag_ms``."""
     (key,) = target_keys(target)
     ids = {
         "layer": int(layer),
@@ -126,9 +114,12 @@ def lag_curve(
     for participant, filename in dataset.pick_recordings(participants):
         states, values = aligned_recording(dataset, participant, filename, key, [layer])
         gram_x, gram_y = gram_linear(states[int(layer)]), gram_linear(values[key])
+        n = len(gram_x)
         for lag in (int(k) for k in lags):
-            rows_x, rows_y = _lag_slices(len(gram_x), lag)
-            value = cka(gram_x[rows_x, rows_x], gram_y[rows_y, rows_y], debiased=debiased)
+            a, b = max(0, -lag), max(0, lag)  # layer row t meets target row t + lag
+            value = cka(
+                gram_x[a : n - b, a : n - b], gram_y[b : n - a, b : n - a], debiased=debiased
+            )
             where = {"participant": participant, "filename": filename, **ids, "lag": lag}
             rows.append({**where, "lag_ms": lag * FRAME_MS, "value": value})
     return pd.DataFrame(rows)

@@ -35,13 +35,10 @@ def noise_cka(
     seed: int = 0,
 ) -> pd.DataFrame:
     """Biased and debiased CKA of ``n_repeats`` independent pairs of ``(n, d)`` standard normal
-    matrices for every ``n`` of ``n_stimuli`` (at least 4) and ``d`` of ``n_features``.
-
-    Each cell's generator is seeded with ``(seed, n, d)``, so a cell does not depend on the rest
-    of the grid. Tidy: one row per (n, d, estimator) with ``n_stimuli``, ``n_features``,
-    ``ratio`` (d / n), ``estimator`` ("biased" / "debiased"), ``mean``, ``std``, ``q05``,
-    ``q95`` (over repeats) and ``expected`` (:func:`expected_noise_cka`, or 0 for debiased).
-    """
+    matrices for every ``n`` of ``n_stimuli`` (at least 4) and ``d`` of ``n_features``, each
+    cell drawn from its own generator seeded with ``(seed, n, d)``. One row per (n, d,
+    estimator): ``n_stimuli``, ``n_features``, ``ratio`` (d / n), ``estimator``, ``mean``,
+    ``std``, ``q05``, ``q95`` (over repeats) and ``expected`` (:func:`expected_noise_cka`, or 0)."""
     if min(n_stimuli) < 4:
         raise ValueError("Debiased CKA needs at least 4 stimuli; use n_stimuli >= 4.")
     rows = []
@@ -52,15 +49,13 @@ def noise_cka(
             for r in range(n_repeats):
                 x, y = rng.standard_normal((n, d)), rng.standard_normal((n, d))
                 values[r] = cka_matrix([x], [y])[0, 0], cka_matrix([x], [y], debiased=True)[0, 0]
-            for v, estimator, expected in zip(
-                values.T, ("biased", "debiased"), (expected_noise_cka(n, d), 0.0), strict=True
-            ):
+            for v, estimator in zip(values.T, ("biased", "debiased"), strict=True):
                 rows.append(
                     {
                         "n_stimuli": n, "n_features": d, "ratio": d / n, "estimator": estimator,
                         "mean": v.mean(), "std": v.std(ddof=1) if n_repeats > 1 else 0.0,
                         "q05": np.quantile(v, 0.05), "q95": np.quantile(v, 0.95),
-                        "expected": expected,
+                        "expected": expected_noise_cka(n, d) if estimator == "biased" else 0.0,
                     }
                 )  # fmt: skip
     return pd.DataFrame(rows)
@@ -69,20 +64,11 @@ def noise_cka(
 def noise_summary(table: pd.DataFrame) -> pd.DataFrame:
     """A :func:`noise_cka` table with one row per ``(n_features, n_stimuli)``: ``d/n``,
     ``biased mean``, ``biased std``, ``d/(d+n)``, ``debiased mean``, ``debiased std``."""
-    biased, debiased = (
-        table[table.estimator == name].set_index(["n_features", "n_stimuli"])
-        for name in ("biased", "debiased")
-    )
-    return pd.DataFrame(
-        {
-            "d/n": biased["ratio"],
-            "biased mean": biased["mean"],
-            "biased std": biased["std"],
-            "d/(d+n)": biased["expected"],
-            "debiased mean": debiased["mean"],
-            "debiased std": debiased["std"],
-        }
-    ).sort_index()
+    wide = table.pivot(index=["n_features", "n_stimuli"], columns="estimator")
+    columns = [("ratio", "biased"), ("mean", "biased"), ("std", "biased"),
+               ("expected", "biased"), ("mean", "debiased"), ("std", "debiased")]  # fmt: skip
+    names = ["d/n", "biased mean", "biased std", "d/(d+n)", "debiased mean", "debiased std"]
+    return wide[columns].set_axis(names, axis=1)
 
 
 def invariance_table(

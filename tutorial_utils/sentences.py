@@ -1,10 +1,9 @@
 """Sentence means: one vector per recording, and what they say about speaker and sentence (01).
 
-A recording's *sentence mean* at a layer is the average of its hidden-state frames. Chapter 01
-puts two speakers' readings of the same sentences side by side (a *design*: A's recordings,
-then B's in the same sentence order), z-scores every feature across them and asks per layer
-whether the recordings group by speaker or by sentence: with Gram matrices
-(:func:`sentence_readout`) and with RSA against two model RDMs (:func:`rsa_by_layer`).
+A *sentence mean* is the average of a recording's hidden-state frames at a layer. A *design*
+puts two speakers' readings of the same sentences side by side; per layer, do the z-scored
+means group by speaker or by sentence? With Gram matrices (:func:`sentence_readout`) and with
+RSA against two model RDMs (:func:`rsa_by_layer`).
 """
 
 from __future__ import annotations
@@ -42,12 +41,8 @@ def sentence_mean_layers(
 def sentence_design(
     dataset: Dataset, participant_a: str, participant_b: str, *, shared_only: bool = True
 ) -> pd.DataFrame:
-    """Recordings of two speakers, all of A's then all of B's: columns ``participant, filename,
-    sentence_id, label`` (label like ``"SYN-F S18"``).
-
-    ``shared_only``: only the sentences both read, in A's order (row ``i`` of A and of B are the
-    same sentence); otherwise every recording with hidden states.
-    """
+    """Recordings of two speakers, A's then B's (``shared_only``: the sentences both read, in
+    A's order; else all with hidden states): ``participant, filename, sentence_id, label``."""
     if shared_only:
         shared = dataset.shared_sentences(participant_a, participant_b)
         parts = [(participant_a, shared["FILENAME_A"]), (participant_b, shared["FILENAME_B"])]
@@ -66,17 +61,12 @@ def sentence_design(
 def design_means(
     dataset: Dataset, design: pd.DataFrame, layer: int, *, standardise: bool = True
 ) -> np.ndarray:
-    """Sentence means of a :func:`sentence_design` at one layer, in its row order, ``(n, d)``.
-
-    ``standardise``: z-score every feature across the design's recordings, both speakers
-    together (:func:`scipy.stats.zscore`; features without spread become 0).
-    """
-    means = np.stack(
-        [
-            dataset.hidden_state(participant, layer, name).astype(np.float64).mean(axis=0)
-            for participant, name in zip(design["participant"], design["filename"], strict=True)
-        ]
-    )
+    """Sentence means ``(n, d)`` of a :func:`sentence_design`'s rows at one layer; with
+    ``standardise``, every feature z-scored across them (:func:`scipy.stats.zscore`; features
+    without spread become 0)."""
+    rows = zip(design["participant"], design["filename"], strict=True)
+    states = (dataset.hidden_state(participant, layer, name) for participant, name in rows)
+    means = np.stack([x.astype(np.float64).mean(axis=0) for x in states])
     if not standardise:
         return means
     from scipy.stats import zscore
@@ -90,11 +80,8 @@ def design_means(
 def sentence_grams(
     dataset: Dataset, design: pd.DataFrame, layers: Iterable[int] | None = None
 ) -> dict[int, np.ndarray]:
-    """``{layer: Z Zᵀ / d}`` for the z-scored sentence means ``Z`` (n, d) of a design.
-
-    An entry is the average product of two recordings' z-scores: about 1 on the diagonal,
-    positive for recordings on the same side of the mean, negative for opposite sides.
-    """
+    """``{layer: Z Zᵀ / d}`` for the z-scored sentence means ``Z`` (n, d) of a design: an entry
+    is the average product of two recordings' z-scores (about 1 on the diagonal)."""
     grams = {}
     for layer in dataset.layers if layers is None else [int(layer) for layer in layers]:
         z = design_means(dataset, design, layer)
@@ -103,14 +90,10 @@ def sentence_grams(
 
 
 def block_contrast(gram: np.ndarray, design: pd.DataFrame) -> dict[str, float]:
-    """Mean similarity (``gram`` in design order) of pairs of recordings, by kind of pair.
-
-    ``same_speaker`` (two recordings of one speaker), ``same_sentence`` (one sentence, two
-    speakers), ``other`` (different speaker and sentence), ``difference = same_speaker -
-    same_sentence`` (positive: speaker dominates) and ``same_minus_other_sentence =
-    same_sentence - other`` (cross-speaker pairs only: positive when the layer brings the same
-    sentence together across speakers).
-    """
+    """Mean of ``gram`` (design order) over pairs of recordings: ``same_speaker``,
+    ``same_sentence`` (two speakers), ``other``, ``difference = same_speaker - same_sentence``
+    (positive: speaker dominates), ``same_minus_other_sentence = same_sentence - other``
+    (cross-speaker pairs only: positive when the layer brings a sentence together)."""
     speaker = design["participant"].to_numpy()
     sentence = design["sentence_id"].to_numpy()
     same_spk = speaker[:, None] == speaker[None, :]
@@ -157,7 +140,6 @@ def rsa_by_layer(
     for layer in dataset.layers if layers is None else [int(layer) for layer in layers]:
         layer_rdm = rdm(design_means(dataset, design, layer), metric)
         for name, model in models.items():
-            rows.append(
-                {"layer": layer, "model": name, "value": compare_rdms(layer_rdm, model, method)}
-            )
+            value = compare_rdms(layer_rdm, model, method)
+            rows.append({"layer": layer, "model": name, "value": value})
     return pd.DataFrame(rows)
