@@ -30,9 +30,6 @@ def normalised(x: np.ndarray) -> np.ndarray:
     return centred / np.sqrt(np.sum(centred**2))
 
 
-# --------------------------------------------------------------------------- Procrustes
-
-
 def test_procrustes_of_a_rotated_scaled_shifted_or_embedded_copy_is_exact():
     x = rng(0).standard_normal((50, 6))
     y = 3.5 * x @ ortho_group.rvs(6, random_state=1) + 7.0
@@ -66,9 +63,6 @@ def test_procrustes_similarity_pairs_equal_the_function_pair_by_pair():
     assert list(table) == [(kx, ky) for kx in xs for ky in ys]
     for (kx, ky), value in table.items():
         assert value == measures.procrustes_similarity(xs[kx], ys[ky])
-
-
-# --------------------------------------------------------------------------- neighbours
 
 
 def brute_force_neighbours(x: np.ndarray, k: int) -> list[set[int]]:
@@ -110,31 +104,31 @@ def test_neighbour_overlap_is_the_mean_share_of_common_neighbours():
     assert np.mean(chance) == pytest.approx(10 / 299, abs=0.01)
 
 
-# --------------------------------------------------------------------------- ridge
+def ridge_fit(z, y, alpha):
+    """Ridge regression with a free intercept, in closed form: a function of new rows."""
+    z_mean, y_mean = z.mean(axis=0), y.mean(axis=0)
+    zc = z - z_mean
+    w = np.linalg.solve(zc.T @ zc + alpha * np.eye(z.shape[1]), zc.T @ (y - y_mean))
+    return lambda rows: y_mean + (rows - z_mean) @ w
 
 
 def closed_form_ridge_scores(x, y, groups, alphas):
     """Held-out R² of one-recording-out folds: inputs standardised on the training rows, each
-    column's penalty chosen from ``alphas`` by refitting n times (leave-one-out)."""
+    column's penalty chosen from ``alphas`` by refitting without each row (leave-one-out)."""
     per_fold = []
     for held_out in np.unique(groups):
         train, test = groups != held_out, groups == held_out
         mean, std = x[train].mean(axis=0), x[train].std(axis=0)
         z, z_test, y_train = (x[train] - mean) / std, (x[test] - mean) / std, y[train]
-        loo = np.zeros((len(alphas), y.shape[1]))
-        for a, alpha in enumerate(alphas):
-            for i in range(len(z)):
-                keep = np.arange(len(z)) != i
-                z_mean, y_mean = z[keep].mean(axis=0), y_train[keep].mean(axis=0)
-                zc = z[keep] - z_mean
-                w = np.linalg.solve(
-                    zc.T @ zc + alpha * np.eye(z.shape[1]), zc.T @ (y_train[keep] - y_mean)
-                )
-                loo[a] += (y_train[i] - y_mean - (z[i] - z_mean) @ w) ** 2
-        predicted = np.empty_like(y[test])
-        for column, alpha in enumerate(np.asarray(alphas)[loo.argmin(axis=0)]):
-            w = np.linalg.solve(z.T @ z + alpha * np.eye(x.shape[1]), z.T @ y_train[:, column])
-            predicted[:, column] = z_test @ w + y_train[:, column].mean()
+        loo = [
+            sum((y_train[i] - ridge_fit(np.delete(z, i, 0), np.delete(y_train, i, 0), a)(z[i])) ** 2
+                for i in range(len(z)))
+            for a in alphas
+        ]  # fmt: skip
+        chosen = np.asarray(alphas)[np.argmin(loo, axis=0)]
+        predicted = np.column_stack(
+            [ridge_fit(z, y_train[:, c], a)(z_test) for c, a in enumerate(chosen)]
+        )
         residual = np.sum((y[test] - predicted) ** 2, axis=0)
         per_fold.append(1 - residual / np.sum((y[test] - y[test].mean(axis=0)) ** 2, axis=0))
     return np.mean(per_fold, axis=0)
@@ -193,9 +187,6 @@ def test_no_recording_is_on_both_sides_of_any_split(monkeypatch, run):
         if len(labels) == len(x):
             outer_tested.append(test)
     assert sorted(np.concatenate(outer_tested)) == list(range(len(x)))  # each row tested once
-
-
-# --------------------------------------------------------------------------- SVCCA
 
 
 def sklearn_pca(x: np.ndarray, dims: float | int) -> PCA:
@@ -268,9 +259,6 @@ def test_svcca_pairs_equal_scikit_learn_refitted_for_every_pair(dims):
         expected = sklearn_svcca(xs[kx], ys[ky], None, 0, dims)
         assert in_sample[kx, ky] == pytest.approx(expected, abs=1e-10)
         assert in_sample[kx, ky] == measures.svcca(xs[kx], ys[ky], dims=dims)
-
-
-# --------------------------------------------------------------------------- validation
 
 
 def test_bad_inputs_are_refused_with_a_message():

@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.interpolate import make_interp_spline
 
 from .cka import cka_matrix
 from .dataset import Dataset
@@ -28,6 +27,8 @@ def _check_unit(unit: str) -> None:
 def resample_frames(frames: np.ndarray, n_frames: int) -> np.ndarray:
     """``(T, d)`` frames linearly interpolated in time to ``(n_frames, d)`` float64: row ``i``
     sits at the relative position ``i / (n_frames - 1)``, so the end frames are kept."""
+    from scipy.interpolate import make_interp_spline
+
     frames = np.asarray(frames, dtype=np.float64)
     if frames.ndim != 2 or len(frames) < 2 or n_frames < 2:
         raise ValueError(f"need (T, d) frames, T >= 2 and n_frames >= 2; got {frames.shape}.")

@@ -1,15 +1,13 @@
 """Similarity measures beside CKA: Procrustes, shared neighbours, ridge probing and SVCCA.
 
-Every measure compares two representations of the same ``n`` stimuli (rows), ``x`` (n, d_x) and
-``y`` (n, d_y). Measures that fit parameters are scored on held-out *recordings* (``groups``, a
-recording label per row, split with scikit-learn's GroupKFold): a frame-level split would test
-on near-copies of training frames. The ``*_pairs`` functions compare every array of one mapping
-with every array of another and prepare each array once: the values of the pair-by-pair call.
+Each compares two representations ``x`` (n, d_x) and ``y`` (n, d_y) of the same ``n`` stimuli.
+Fitted measures are scored on held-out *recordings* (``groups``: a label per row, GroupKFold):
+a frame-level split would test on near-copies of training frames. ``*_pairs`` functions compare
+every array of one mapping with every array of another, each array prepared once.
 
-For centred, Frobenius-normalised ``X`` and ``Y`` with singular values ``σᵢ`` of ``XᵀY``:
-Procrustes similarity ``= Σ σᵢ``, Procrustes distance ``= min_R ‖XR − Y‖_F = sqrt(2 − 2 Σ σᵢ)``
-(``R`` orthogonal), and linear CKA ``= Σ σᵢ² / (‖XᵀX‖_F ‖YᵀY‖_F)``: CKA squares the singular
-values and divides by each side's own spectrum, so a few high-variance directions dominate it.
+For centred, Frobenius-normalised ``X``, ``Y`` and the singular values ``σᵢ`` of ``XᵀY``:
+Procrustes similarity ``= Σ σᵢ``, distance ``= min_R ‖XR − Y‖_F = sqrt(2 − 2 Σ σᵢ)``, linear
+CKA ``= Σ σᵢ² / (‖XᵀX‖_F ‖YᵀY‖_F)``: a few high-variance directions dominate CKA.
 """
 
 from __future__ import annotations
@@ -33,8 +31,7 @@ def _thread_pools():
 
 
 def _one_thread(function):
-    """Run ``function`` with one BLAS thread: on these small matrices threads only wait (2.7–7×
-    slower on two cores)."""
+    """``function`` with one BLAS thread: on these small matrices more threads only wait."""
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
@@ -90,8 +87,8 @@ def procrustes_similarity(x: np.ndarray, y: np.ndarray) -> float:
 @_one_thread
 def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
     """``min_R ‖XR − Y‖_F`` over orthogonal ``R`` (:func:`scipy.linalg.orthogonal_procrustes`)
-    for centred, normalised ``X`` and ``Y``, the narrower one padded with zero columns (embedded
-    in the wider space). In ``[0, √2]``: 0 for a rotated, scaled and shifted copy."""
+    for centred, normalised ``X`` and ``Y``, the narrower one padded with zero columns: in
+    ``[0, √2]``, 0 for a rotated, scaled and shifted copy."""
     from scipy.linalg import orthogonal_procrustes
 
     axes = []
@@ -137,33 +134,26 @@ def ridge_scores(
     alphas: Sequence[float] = ALPHAS,
     inner_splits: int | None = None,
 ) -> np.ndarray:
-    """Held-out R² ``(d_y,)`` of a ridge regression from ``x`` to each column of ``y``.
-
-    GroupKFold (``n_splits``) over the recording labels ``groups``; in each fold the inputs are
-    standardised on the training rows and the penalty is chosen from ``alphas`` there, by
-    efficient leave-one-out per target column (``inner_splits=None``: columns are fitted
-    independently, so stacking targets changes nothing) or by GroupKFold over the training
-    recordings (``inner_splits=k``). R² (≤ 1, negative when worse than the test mean) is
-    averaged over the folds.
-    """
-    from sklearn import config_context
-    from sklearn.linear_model import RidgeCV
-    from sklearn.metrics import r2_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    """Held-out R² ``(d_y,)`` of a ridge regression from ``x`` to each column of ``y``, averaged
+    over ``n_splits`` GroupKFold folds. In a fold the inputs are standardised on the training
+    rows and the penalty is chosen from ``alphas`` there: by leave-one-out per target column
+    (``inner_splits=None``; columns are independent, so stacking targets changes nothing) or by
+    GroupKFold over the training recordings (``inner_splits=k``)."""
+    from sklearn import config_context, linear_model, metrics, pipeline, preprocessing
 
     x, y = (s[0] for s in _checked({0: x}, {0: y}))
     groups, per_fold = np.asarray(groups), []
     for train, test in _group_splits(x, groups, n_splits):
         if inner_splits is None:  # the SVD route when tall (scikit-learn 1.6's choice)
-            tall = len(train) > x.shape[1]
-            ridge = RidgeCV(alphas=alphas, alpha_per_target=True, gcv_mode="svd" if tall else None)
+            mode = "svd" if len(train) > x.shape[1] else None
+            ridge = linear_model.RidgeCV(alphas=alphas, alpha_per_target=True, gcv_mode=mode)
         else:
             inner = _group_splits(x[train], groups[train], inner_splits)
-            ridge = RidgeCV(alphas=alphas, cv=inner)
+            ridge = linear_model.RidgeCV(alphas=alphas, cv=inner)
         with config_context(assume_finite=True):  # checked above
-            model = make_pipeline(StandardScaler(), ridge).fit(x[train], y[train])
-            per_fold.append(r2_score(y[test], model.predict(x[test]), multioutput="raw_values"))
+            model = pipeline.make_pipeline(preprocessing.StandardScaler(), ridge)
+            predicted = model.fit(x[train], y[train]).predict(x[test])
+            per_fold.append(metrics.r2_score(y[test], predicted, multioutput="raw_values"))
     return np.mean(per_fold, axis=0)
 
 
@@ -206,14 +196,11 @@ def svcca_dimensions(x: np.ndarray, dims: float | int = 0.99) -> int:
 
 @_one_thread
 def _svcca(xs: dict, ys: dict, splits: list, dims: float | int) -> dict[tuple, float]:
-    """SVCCA of every pair, averaged over ``(train, test)`` row splits.
-
-    Per split, each array's whitened PCA (:func:`_whitened_pca`) is fitted once on the training
-    rows. A pair's canonical directions ``u``, ``v`` are the singular vectors of the whitened
-    cross-covariance ``Zxᵀ Zy / (n - 1)`` there; the score is the mean Pearson r of the paired
-    canonical variates ``Zx' u``, ``Zy' v`` on the test rows (in sample, the test rows are the
-    training rows and the r are the canonical correlations).
-    """
+    """SVCCA of every pair, averaged over ``(train, test)`` row splits: each array's whitened
+    PCA (``Z``) is fitted once on the training rows; a pair's canonical directions ``u``, ``v``
+    are the singular vectors of ``Zxᵀ Zy / (n - 1)`` there, and its score the mean Pearson r of
+    the canonical variates ``Zx u``, ``Zy v`` on the test rows (in sample, where test = train,
+    the canonical correlations)."""
     per_split = []
     for train, test in splits:
         z_train, z_test = [], []
