@@ -53,12 +53,7 @@ def test_procrustes_matches_the_brute_force_svd_solution_and_shares_cka_singular
     assert similarity == pytest.approx(1 - brute**2 / 2, rel=1e-10) and 0 <= similarity <= 1
     cka = np.sum(sigma**2) / (np.linalg.norm(a.T @ a) * np.linalg.norm(b.T @ b))
     assert feature_space_linear_cka(x, y) == pytest.approx(cka, rel=1e-10)
-
-
-def test_procrustes_similarity_pairs_equal_the_function_pair_by_pair():
-    gen = rng(5)
-    xs = {"a": gen.standard_normal((40, 30)), "b": gen.standard_normal((40, 4))}
-    ys = {(v, t): gen.standard_normal((40, 6)) + 2 for v in ("obs", "null") for t in "xy"}
+    xs, ys = {"a": x, "b": gen.standard_normal((30, 40))}, {("obs", 1): y, ("null", 2): y[::-1]}
     table = measures.procrustes_similarity_pairs(xs, ys)
     assert list(table) == [(kx, ky) for kx in xs for ky in ys]
     for (kx, ky), value in table.items():
@@ -77,7 +72,7 @@ def test_neighbour_sets_match_a_brute_force_search():
     assert found.shape == (80, 6)
     assert [set(row) for row in found] == brute_force_neighbours(x, 6)
     for k in (0, 80):
-        with pytest.raises(ValueError, match="k must be between 1 and n - 1 = 79"):
+        with pytest.raises(ValueError):
             measures.neighbour_sets(x, k)
 
 
@@ -92,15 +87,10 @@ def test_neighbour_overlap_is_the_mean_share_of_common_neighbours():
             np.array([sorted(r) for r in a]), np.array([sorted(s) for s in b])
         )
         assert overlap == pytest.approx(expected, abs=1e-15)
-    sets = measures.neighbour_sets(x, 10)
-    assert measures.neighbour_overlap(sets, measures.neighbour_sets(2 * x + 1, 10)) == 1.0
-    chance = [
-        measures.neighbour_overlap(
-            measures.neighbour_sets(rng(s).standard_normal((300, 5)), 10),
-            measures.neighbour_sets(rng(s + 100).standard_normal((300, 8)), 10),
-        )
-        for s in range(5)
-    ]
+    sets, overlap = measures.neighbour_sets, measures.neighbour_overlap
+    assert overlap(sets(x, 10), sets(2 * x + 1, 10)) == 1.0  # the same space, rescaled
+    gens = [(rng(s), rng(s + 100)) for s in range(5)]  # independent spaces: chance, k / (n - 1)
+    chance = [overlap(sets(a.random((300, 5)), 10), sets(b.random((300, 8)), 10)) for a, b in gens]
     assert np.mean(chance) == pytest.approx(10 / 299, abs=0.01)
 
 

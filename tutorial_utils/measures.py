@@ -106,9 +106,7 @@ def neighbour_sets(x: np.ndarray, k: int = 10) -> np.ndarray:
     """Indices ``(n, k)`` of each row's ``k`` nearest neighbours (Euclidean), itself excluded."""
     from sklearn.neighbors import NearestNeighbors
 
-    x = as_representation(x, "x")
-    if not 1 <= k < len(x):
-        raise ValueError(f"k must be between 1 and n - 1 = {len(x) - 1}; got k = {k}.")
+    x = as_representation(x, "x")  # scikit-learn refuses k outside 1 … n - 1
     return NearestNeighbors(n_neighbors=k).fit(x).kneighbors(return_distance=False)
 
 
@@ -116,8 +114,6 @@ def neighbour_overlap(neighbours_x: np.ndarray, neighbours_y: np.ndarray) -> flo
     """Mean share of neighbours two ``(n, k)`` index arrays (:func:`neighbour_sets`) have in
     common, row by row: 1 for identical neighbourhoods, about ``k / (n - 1)`` by chance. Only
     the ``k`` closest stimuli count: a *local* measure, blind to far distances."""
-    if neighbours_x.shape != neighbours_y.shape:
-        raise ValueError(f"shapes differ: {neighbours_x.shape} vs {neighbours_y.shape}.")
     rows = np.arange(len(neighbours_y))[:, None]
     in_y = np.zeros((len(rows), max(neighbours_x.max(), neighbours_y.max()) + 1), dtype=bool)
     in_y[rows, neighbours_y] = True  # row i: which stimuli are among y's neighbours of i
