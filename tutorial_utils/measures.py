@@ -191,12 +191,17 @@ def svcca_dimensions(x: np.ndarray, dims: float | int = 0.99) -> int:
 
 
 @_one_thread
-def _svcca(xs: dict, ys: dict, splits: list, dims: float | int) -> dict[tuple, float]:
-    """SVCCA of every pair, averaged over ``(train, test)`` row splits: each array's whitened
-    PCA (``Z``) is fitted once on the training rows; a pair's canonical directions ``u``, ``v``
-    are the singular vectors of ``Zxᵀ Zy / (n - 1)`` there, and its score the mean Pearson r of
-    the canonical variates ``Zx u``, ``Zy v`` on the test rows (in sample, where test = train,
-    the canonical correlations)."""
+def _svcca(xs: Mapping, ys: Mapping, groups, n_splits: int, dims: float | int) -> dict:
+    """SVCCA of every pair, averaged over GroupKFold splits (in sample for ``groups=None``):
+    each array's whitened PCA (``Z``) is fitted once on the training rows; a pair's canonical
+    directions ``u``, ``v`` are the singular vectors of ``Zxᵀ Zy / (n - 1)`` there, and its
+    score the mean Pearson r of the canonical variates ``Zx u``, ``Zy v`` on the test rows (in
+    sample, where test = train, the canonical correlations)."""
+    xs, ys = _checked(xs, ys)
+    first = next(iter(xs.values()))
+    splits = (
+        [(np.arange(len(first)),) * 2] if groups is None else _group_splits(first, groups, n_splits)
+    )
     per_split = []
     for train, test in splits:
         z_train, z_test = [], []
@@ -217,28 +222,17 @@ def _svcca(xs: dict, ys: dict, splits: list, dims: float | int) -> dict[tuple, f
     return {pair: float(np.mean([s[pair] for s in per_split])) for pair in per_split[0]}
 
 
-def svcca_pairs(xs: Mapping, ys: Mapping, dims: float | int = 0.99) -> dict[tuple, float]:
-    """In-sample SVCCA (:func:`svcca`) of every array of ``xs`` with every array of ``ys``:
-    ``{(x_key, y_key): value}``."""
-    xs, ys = _checked(xs, ys)
-    rows = np.arange(len(next(iter(xs.values()))))
-    return _svcca(xs, ys, [(rows, rows)], dims)
-
-
 def svcca(x: np.ndarray, y: np.ndarray, dims: float | int = 0.99) -> float:
     """In-sample SVCCA: the mean canonical correlation of the whitened PCAs keeping ``dims``
     (a variance fraction, SVCCA's usual 0.99, or a number of components) on the rows they were
     fitted to. With as many kept dimensions as rows it is 1 for *any* data."""
-    return svcca_pairs({0: x}, {0: y}, dims)[0, 0]
+    return _svcca({0: x}, {0: y}, None, 0, dims)[0, 0]
 
 
-def heldout_cca_pairs(
-    xs: Mapping, ys: Mapping, groups: Sequence, *, n_splits: int = 3, dims: float | int = 0.99
-) -> dict[tuple, float]:
-    """:func:`heldout_cca` of every array of ``xs`` with every array of ``ys``:
-    ``{(x_key, y_key): value}``."""
-    xs, ys = _checked(xs, ys)
-    return _svcca(xs, ys, _group_splits(next(iter(xs.values())), groups, n_splits), dims)
+def svcca_pairs(xs: Mapping, ys: Mapping, dims: float | int = 0.99) -> dict[tuple, float]:
+    """:func:`svcca` of every array of ``xs`` with every array of ``ys``: ``{(x_key, y_key):
+    value}``."""
+    return _svcca(xs, ys, None, 0, dims)
 
 
 def heldout_cca(
@@ -248,4 +242,12 @@ def heldout_cca(
     the PCAs (``dims`` as in :func:`svcca`) and canonical directions are fitted on the training
     recordings and each pair of canonical variates is correlated on the held-out rows; the mean
     over the ``min(k_x, k_y)`` pairs and the folds."""
-    return heldout_cca_pairs({0: x}, {0: y}, groups, n_splits=n_splits, dims=dims)[0, 0]
+    return _svcca({0: x}, {0: y}, groups, n_splits, dims)[0, 0]
+
+
+def heldout_cca_pairs(
+    xs: Mapping, ys: Mapping, groups: Sequence, *, n_splits: int = 3, dims: float | int = 0.99
+) -> dict[tuple, float]:
+    """:func:`heldout_cca` of every array of ``xs`` with every array of ``ys``:
+    ``{(x_key, y_key): value}``."""
+    return _svcca(xs, ys, groups, n_splits, dims)
