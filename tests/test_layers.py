@@ -1,7 +1,5 @@
 """tutorial_utils.layers against CKA computed pair by pair on the content_speakers fixture."""
 
-from __future__ import annotations
-
 import numpy as np
 import pandas as pd
 import pytest

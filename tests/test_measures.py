@@ -1,7 +1,5 @@
 """tutorial_utils.measures against textbook formulas, brute force and scikit-learn."""
 
-from __future__ import annotations
-
 import numpy as np
 import pytest
 import sklearn.model_selection

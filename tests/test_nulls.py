@@ -1,7 +1,5 @@
 """Null baselines against CKA of the broken pairing computed directly."""
 
-from __future__ import annotations
-
 import math
 
 import numpy as np

@@ -1,7 +1,5 @@
 """tutorial_utils.sanity: CKA of noise, invariances and planted-profile recovery."""
 
-from __future__ import annotations
-
 import numpy as np
 import pandas as pd
 import pytest

@@ -7,8 +7,6 @@ Across two speakers (rows A's layers, columns B's) the frames of both readings o
 resampled linearly to one length (:func:`resample_frames`), a crude alignment.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -25,8 +23,8 @@ def _check_unit(unit: str) -> None:
 
 
 def resample_frames(frames: np.ndarray, n_frames: int) -> np.ndarray:
-    """``(T, d)`` frames linearly interpolated in time to ``(n_frames, d)`` float64: row ``i``
-    sits at the relative position ``i / (n_frames - 1)``, so the end frames are kept."""
+    """``(T, d)`` frames interpolated linearly in time to ``(n_frames, d)`` float64: row ``i`` at
+    the relative position ``i / (n_frames - 1)``."""
     from scipy.interpolate import make_interp_spline
 
     frames = np.asarray(frames, dtype=np.float64)

@@ -10,8 +10,6 @@ Procrustes similarity ``= Σ σᵢ``, distance ``= min_R ‖XR − Y‖_F = sqrt
 CKA ``= Σ σᵢ² / (‖XᵀX‖_F ‖YᵀY‖_F)``: a few high-variance directions dominate CKA.
 """
 
-from __future__ import annotations
-
 import functools
 from collections.abc import Mapping, Sequence
 
@@ -79,8 +77,8 @@ def procrustes_similarity_pairs(xs: Mapping, ys: Mapping) -> dict[tuple, float]:
 
 
 def procrustes_similarity(x: np.ndarray, y: np.ndarray) -> float:
-    """Nuclear norm of ``XᵀY`` for centred, normalised ``X`` and ``Y``, in ``[0, 1]``: 1 when
-    ``y`` is a rotated, uniformly scaled and shifted copy of ``x``; ``1 - distance² / 2``."""
+    """Nuclear norm of ``XᵀY`` for centred, normalised ``X`` and ``Y``: in ``[0, 1]``, 1 for a
+    rotated, scaled and shifted copy."""
     return procrustes_similarity_pairs({0: x}, {0: y})[0, 0]
 
 
@@ -223,31 +221,27 @@ def _svcca(xs: Mapping, ys: Mapping, groups, n_splits: int, dims: float | int) -
 
 
 def svcca(x: np.ndarray, y: np.ndarray, dims: float | int = 0.99) -> float:
-    """In-sample SVCCA: the mean canonical correlation of the whitened PCAs keeping ``dims``
-    (a variance fraction, SVCCA's usual 0.99, or a number of components) on the rows they were
-    fitted to. With as many kept dimensions as rows it is 1 for *any* data."""
+    """In-sample SVCCA: the mean canonical correlation of the whitened PCAs keeping ``dims`` (a
+    variance fraction or a number of components): 1 for *any* data with as many as rows."""
     return _svcca({0: x}, {0: y}, None, 0, dims)[0, 0]
 
 
 def svcca_pairs(xs: Mapping, ys: Mapping, dims: float | int = 0.99) -> dict[tuple, float]:
-    """:func:`svcca` of every array of ``xs`` with every array of ``ys``: ``{(x_key, y_key):
-    value}``."""
+    """``{(x_key, y_key): svcca(xs[x_key], ys[y_key])}`` for every pair."""
     return _svcca(xs, ys, None, 0, dims)
 
 
 def heldout_cca(
     x: np.ndarray, y: np.ndarray, groups: Sequence, *, n_splits: int = 3, dims: float | int = 0.99
 ) -> float:
-    """SVCCA fitted on training recordings, evaluated on held-out ones: in each GroupKFold fold
-    the PCAs (``dims`` as in :func:`svcca`) and canonical directions are fitted on the training
-    recordings and each pair of canonical variates is correlated on the held-out rows; the mean
-    over the ``min(k_x, k_y)`` pairs and the folds."""
+    """SVCCA fitted on training recordings (PCAs as in :func:`svcca`, canonical directions),
+    scored on held-out ones: the mean correlation of the canonical variate pairs there, over
+    the pairs and the GroupKFold folds."""
     return _svcca({0: x}, {0: y}, groups, n_splits, dims)[0, 0]
 
 
 def heldout_cca_pairs(
     xs: Mapping, ys: Mapping, groups: Sequence, *, n_splits: int = 3, dims: float | int = 0.99
 ) -> dict[tuple, float]:
-    """:func:`heldout_cca` of every array of ``xs`` with every array of ``ys``:
-    ``{(x_key, y_key): value}``."""
+    """``{(x_key, y_key): heldout_cca(xs[x_key], ys[y_key], groups)}`` for every pair."""
     return _svcca(xs, ys, groups, n_splits, dims)

@@ -6,8 +6,6 @@ another recording's targets (:func:`mismatched_null`), another sentence of the o
 (:func:`shuffled_diagonal`). All randomness is seeded.
 """
 
-from __future__ import annotations
-
 import itertools
 import math
 from collections.abc import Iterable
@@ -132,7 +130,7 @@ def mismatched_null(
     fixed = {"estimator": estimator_name(**estimator), "baseline": "mismatched recording"}
     for participant in dataset.participants if participants is None else list(participants):
         names = dataset.pick_filenames(participant)
-        aligned = [aligned_recording(dataset, participant, n, keys, layers) for n in names]
+        aligned = [aligned_recording(dataset, participant, f, keys, layers) for f in names]
         for repeat in range(n_repeats):
             for i, j in enumerate(derangement(len(names), rng)):
                 states, values = aligned[i][0], aligned[j][1]

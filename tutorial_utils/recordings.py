@@ -9,8 +9,6 @@ the HSIC estimator (``"linear"``, ``"linear, debiased"``, ``"RBF σ=1×median"``
 values follow :mod:`tutorial_utils.cka`'s one policy.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Mapping
 from typing import Any
 

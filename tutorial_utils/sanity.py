@@ -1,14 +1,9 @@
 """Sanity checks for CKA: what it ignores, what it invents, whether it finds a planted answer.
 
-:func:`invariance_table`: CKA before and after transforming one representation (unchanged by
-rotations, isotropic scaling and translation; changed by per-feature scaling and general linear
-maps). :func:`noise_cka`: CKA of *independent* noise as ``d / n`` grows (biased CKA near
-:func:`expected_noise_cka`, debiased near 0). :func:`planted_profile`: on the synthetic sample,
-whose layers mix sources with known weights (:func:`tutorial_utils.sample.ground_truth`), CKA of
-each layer with each source should follow the planted weight (:func:`profile_recovery`).
+:func:`invariance_table` (rotations, isotropic scaling and translation leave CKA unchanged),
+:func:`noise_cka` (independent noise: biased CKA near ``d / (d + n)``, debiased near 0) and
+:func:`planted_profile` (the synthetic sample's layers mix sources with known weights).
 """
-
-from __future__ import annotations
 
 from collections.abc import Sequence
 
@@ -21,9 +16,8 @@ from .sample import planted_sources
 
 
 def expected_noise_cka(n_stimuli: int, n_features: int) -> float:
-    """Approximate biased linear CKA of two independent ``(n, d)`` standard normal matrices:
-    ``d / (d + n)`` (the expected centred Gram is ``d H``, so the cross term does not vanish;
-    Wishart moments give the ratio)."""
+    """About the biased linear CKA of two independent ``(n, d)`` standard normal matrices:
+    ``d / (d + n)`` (their expected centred Grams are both ``d H``; Wishart moments)."""
     return n_features / (n_features + n_stimuli)
 
 
@@ -74,14 +68,10 @@ def noise_summary(table: pd.DataFrame) -> pd.DataFrame:
 def invariance_table(
     x: np.ndarray, y: np.ndarray, *, seed: int = 0, condition: float = 100.0
 ) -> pd.DataFrame:
-    """Linear CKA of ``x`` (n, d) with a fixed ``y`` (n, d_y) before and after transforming ``x``.
-
-    The transforms are seeded with ``seed``; ``condition`` is the ratio of the largest to the
-    smallest scale factor of the per-feature scaling (at most) and of the general linear map
-    (exactly). Indexed by ``transform``; columns ``invariant`` (what theory says),
-    ``cka_before``, ``cka_after`` (CKA(T(x), y)), ``change`` (after minus before) and
-    ``cka_with_original`` (CKA(x, T(x)), 1 when the transform is ignored).
-    """
+    """Linear CKA of ``x`` (n, d) with ``y`` before and after seeded transforms ``T`` of ``x``
+    (``condition``: largest / smallest scale of the per-feature and general maps). Indexed by
+    ``transform``: ``invariant`` (theory), ``cka_before``, ``cka_after`` (CKA(T(x), y)),
+    ``change`` and ``cka_with_original`` (CKA(x, T(x)), 1 when the transform is ignored)."""
     from scipy.stats import ortho_group  # a Haar-distributed random rotation
 
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
@@ -115,10 +105,9 @@ def invariance_table(
 def planted_profile(
     dataset: Dataset, participants: Sequence[str] | None = None, *, debiased: bool = False
 ) -> pd.DataFrame:
-    """Linear CKA of each simulated layer with each planted source of the synthetic sample
-    (``load_dataset("sample")``), over the frames of all recordings of ``participants``
-    (default all) pooled: the speaker source is constant within a recording, so only pooling
-    across speakers makes it visible. Index ``layer``, one column per source."""
+    """Linear CKA of each layer of the synthetic sample with each planted source, over the
+    pooled frames of ``participants`` (default all; the speaker source is constant within a
+    recording, so only pooling makes it visible): index ``layer``, a column per source."""
     if dataset.source != "sample":
         raise ValueError(
             "Only the synthetic sample has planted sources; load it with load_dataset('sample')."
@@ -143,10 +132,9 @@ def planted_profile(
 
 
 def profile_recovery(recovered: pd.DataFrame, planted: pd.DataFrame) -> pd.DataFrame:
-    """How well a recovered layer profile (e.g. :func:`planted_profile`) follows the planted one
-    (e.g. :func:`tutorial_utils.sample.ground_truth`), both layers × sources. Indexed by the
-    shared sources: ``spearman`` (rank correlation over layers), ``p_value``,
-    ``peak_recovered`` and ``peak_planted`` (layer of the maximum)."""
+    """Per source both have (layers × sources, e.g. :func:`planted_profile` and
+    :func:`tutorial_utils.sample.ground_truth`): ``spearman`` (rank correlation over layers),
+    ``p_value``, ``peak_recovered`` and ``peak_planted`` (layer of the maximum)."""
     from scipy.stats import spearmanr
 
     sources = [s for s in planted.columns if s in recovered.columns]

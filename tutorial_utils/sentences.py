@@ -6,8 +6,6 @@ means group by speaker or by sentence? With Gram matrices (:func:`sentence_reado
 RSA against two model RDMs (:func:`rsa_by_layer`).
 """
 
-from __future__ import annotations
-
 import math
 from collections.abc import Iterable
 
