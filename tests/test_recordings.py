@@ -13,54 +13,42 @@ def ds(two_speakers):
     return two_speakers
 
 
-def test_unknown_target_is_rejected(ds):
-    with pytest.raises(ValueError, match="target"):
-        R.layer_target_cka(ds, "pitch")
-
-
-def test_layer_target_cka_is_tidy(ds, observed):
+def test_layer_target_cka_is_a_tidy_table_of_feature_space_cka(ds, observed):
     assert list(observed.columns) == [*R.ID_COLUMNS, "value"]
     assert len(observed) == 7 * 3 * 2  # recordings × layers × targets
-    assert set(observed["target"]) == {"MFCC", "EMA"}
-    assert observed["value"].between(0, 1).all()
-
-
-def test_copy_of_mfcc_gives_cka_one(observed):
+    assert set(observed["target"]) == {"MFCC", "EMA"} and observed["value"].between(0, 1).all()
     copy = observed[(observed["layer"] == 0) & (observed["target"] == "MFCC")]
-    np.testing.assert_allclose(copy["value"], 1.0, atol=1e-9)
-
-
-def test_matches_feature_space_cka(ds, observed):
+    np.testing.assert_allclose(copy["value"], 1.0, atol=1e-9)  # layer 0 is a copy of the MFCCs
     name = ds.filenames("B")[2]
     frames, targets = T.aligned_recording(ds, "B", name, "ema")
-    expected = feature_space_linear_cka(frames[2], targets["ema"])
     row = observed.query("filename == @name and layer == 2 and target == 'EMA'")
-    assert row["value"].item() == pytest.approx(expected)
+    assert row["value"].item() == pytest.approx(feature_space_linear_cka(frames[2], targets["ema"]))
+    with pytest.raises(ValueError, match="target"):
+        R.layer_target_cka(ds, "pitch")
+    with pytest.raises(ValueError, match="kernel"):
+        R.layer_target_cka(ds, kernel="poly")
 
 
 @pytest.mark.parametrize(
     ("kernel", "debiased", "label"),
-    [("linear", True, "linear, debiased"), ("rbf", False, "RBF σ=0.5×median")],
+    [
+        ("linear", True, "linear, debiased"),
+        ("rbf", False, "RBF σ=0.7×median"),
+        ("rbf", True, "RBF σ=0.7×median, debiased"),
+    ],
 )
-def test_other_estimators(ds, kernel, debiased, label):
+def test_other_estimators_are_cka_of_their_grams(ds, kernel, debiased, label):
     table = R.layer_target_cka(
-        ds, "mfcc", participants=["B"], kernel=kernel, debiased=debiased, threshold=0.5
+        ds, "ema", participants=["B"], kernel=kernel, debiased=debiased, threshold=0.7
     )
     assert set(table["estimator"]) == {label}
     assert len(table) == 3 * 3 and table["value"].notna().all()
-
-
-def test_rbf_matches_cka_of_rbf_grams(ds):
     name = ds.filenames("B")[0]
     frames, targets = T.aligned_recording(ds, "B", name, "ema", layers=[1])
-    table = R.recording_cka(frames, targets, kernel="rbf", debiased=True, threshold=0.7)
-    expected = cka(gram_rbf(frames[1], 0.7), gram_rbf(targets["ema"], 0.7), debiased=True)
-    assert table.loc[1, "ema"] == pytest.approx(expected)
-
-
-def test_estimator_name_rejects_unknown_kernel():
-    with pytest.raises(ValueError, match="kernel"):
-        R.estimator_name("poly")
+    gram = gram_rbf if kernel == "rbf" else lambda x, _: gram_linear(x)
+    expected = cka(gram(frames[1], 0.7), gram(targets["ema"], 0.7), debiased=debiased)
+    value = table.query("filename == @name and layer == 1")["value"].item()
+    assert value == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("kernel", ["linear", "rbf"])
@@ -79,30 +67,20 @@ def test_undefined_debiased_cka_is_nan_with_a_warning():
     assert np.isnan(table.loc[0, "x"])
 
 
-def test_lagged_pair_alignment():
-    x, y = np.arange(10)[:, None], np.arange(10)[:, None] * 10
-    a, b = R.lagged_pair(x, y, 3)
-    np.testing.assert_array_equal(b[:, 0], a[:, 0] * 10 + 30)
-    a, b = R.lagged_pair(x, y, -2)
-    np.testing.assert_array_equal(b[:, 0], a[:, 0] * 10 - 20)
-    with pytest.raises(ValueError):
-        R.lagged_pair(x, y, 10)
-
-
-def test_lag_curve_matches_unshifted_and_peaks_at_zero(ds, observed):
+def test_lag_curve_is_cka_of_the_rows_that_meet_after_the_shift(ds, observed):
     curve = R.lag_curve(ds, 0, "mfcc", lags=range(-2, 3))
     assert set(curve["lag_ms"]) == {-40.0, -20.0, 0.0, 20.0, 40.0}
-    at_zero = curve[curve["lag"] == 0].set_index("filename")["value"]
+    at_zero = curve[curve["lag"] == 0].set_index("filename")["value"].sort_index()
     same = observed.query("layer == 0 and target == 'MFCC'").set_index("filename")["value"]
-    np.testing.assert_allclose(at_zero.sort_index(), same.sort_index())
-    means = curve.groupby("lag")["value"].mean()
-    assert means.idxmax() == 0
-
-
-def test_lag_curve_block_cka_matches_cka(ds):
+    np.testing.assert_allclose(at_zero, same.sort_index())
+    assert curve.groupby("lag")["value"].mean().idxmax() == 0
     name = ds.filenames("A")[0]
     frames, targets = T.aligned_recording(ds, "A", name, "ema", layers=[2])
-    x, y = R.lagged_pair(frames[2], targets["ema"], -3)
-    curve = R.lag_curve(ds, 2, "ema", participants=["A"], lags=[-3], debiased=True)
-    expected = cka(gram_linear(x), gram_linear(y), debiased=True)
-    assert curve.loc[curve["filename"] == name, "value"].item() == pytest.approx(expected)
+    x, y = frames[2], targets["ema"]
+    curve = R.lag_curve(ds, 2, "ema", participants=["A"], lags=[-3, 4], debiased=True)
+    for lag, (x_lag, y_lag) in {-3: (x[3:], y[:-3]), 4: (x[:-4], y[4:])}.items():
+        expected = feature_space_linear_cka(x_lag, y_lag, debiased=True)
+        value = curve[(curve.filename == name) & (curve.lag == lag)]["value"].item()
+        assert value == pytest.approx(expected)
+    with pytest.raises(ValueError):
+        R.lag_curve(ds, 2, "ema", participants=["A"], lags=[len(x)])

@@ -1,131 +1,97 @@
-"""Similarity measures beside CKA: probing, CCA, Procrustes and shared neighbours.
+"""Similarity measures beside CKA: Procrustes, shared neighbours, ridge probing and SVCCA.
 
-Every measure compares two representations of the same ``n`` stimuli (rows), ``x`` (n, d_x) and
-``y`` (n, d_y). Measures that fit parameters are scored on held-out *recordings* (``groups``, a
-recording label per row, split with GroupKFold): a frame-level split would test on near-copies
-of training frames.
+Each compares two representations ``x`` (n, d_x) and ``y`` (n, d_y) of the same ``n`` stimuli.
+Fitted measures are scored on held-out *recordings* (``groups``: a label per row, GroupKFold):
+a frame-level split would test on near-copies of training frames. ``*_pairs`` functions compare
+every array of one mapping with every array of another, each array prepared once.
 
-- :func:`ridge_predictivity` — held-out R² (or Pearson r) of a ridge regression ``x → y``;
-- :func:`heldout_cca` — SVCCA fitted on training recordings, scored on held-out ones
-  (:func:`heldout_cca_pairs`, :func:`svcca_pairs`: many pairs, each side's PCA fitted once);
-- :func:`procrustes_similarity`, :func:`procrustes_distance` — orthogonal Procrustes (each side
-  centred, unit Frobenius norm; :func:`procrustes_similarity_pairs`: many pairs);
-- :func:`mutual_knn` — the share of each stimulus's ``k`` nearest neighbours both spaces agree on.
-
-For centred, Frobenius-normalised ``X`` and ``Y`` with singular values ``σᵢ`` of ``XᵀY``:
-Procrustes similarity ``= Σ σᵢ`` (the nuclear norm ``‖XᵀY‖_*``), Procrustes distance
-``= min_R ‖XR − Y‖_F = sqrt(2 − 2 Σ σᵢ)`` (``R`` orthogonal), and linear CKA
-``= Σ σᵢ² / (‖XᵀX‖_F ‖YᵀY‖_F)``. Both compare centred configurations up to a rotation; CKA
-squares the singular values and divides by the spread of each side's own spectrum, so a few
-high-variance directions dominate it.
+For centred, Frobenius-normalised ``X``, ``Y`` and the singular values ``σᵢ`` of ``XᵀY``:
+Procrustes similarity ``= Σ σᵢ``, distance ``= min_R ‖XR − Y‖_F = sqrt(2 − 2 Σ σᵢ)``, linear
+CKA ``= Σ σᵢ² / (‖XᵀX‖_F ‖YᵀY‖_F)``: a few high-variance directions dominate CKA.
 """
 
-from __future__ import annotations
-
+import functools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import sklearn
-from scipy.linalg import orthogonal_procrustes
-from sklearn.linear_model import RidgeCV
-from sklearn.metrics import r2_score
-from sklearn.model_selection import GroupKFold
-from sklearn.neighbors import NearestNeighbors
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
-from . import _cca
-from ._cca import column_correlations
-from ._checks import as_matrix, one_thread, paired, paired_mappings, recording_labels
-
-__all__ = [
-    "ALPHAS",
-    "centre_and_normalise",
-    "heldout_cca",
-    "heldout_cca_pairs",
-    "mutual_knn",
-    "neighbour_overlap",
-    "neighbour_sets",
-    "procrustes_distance",
-    "procrustes_similarity",
-    "procrustes_similarity_pairs",
-    "ridge_predictivity",
-    "ridge_scores",
-    "svcca",
-    "svcca_dimensions",
-    "svcca_pairs",
-]
+from .cka import as_representation
 
 ALPHAS = np.logspace(-2, 6, 9)
 """Ridge penalties searched by the inner cross-validation (inputs are standardised first)."""
 
 
-def _splits(x: np.ndarray, groups: np.ndarray, n_splits: int) -> list:
-    """(train, test) row indices of grouped K-fold cross-validation."""
+@functools.cache
+def _thread_pools():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()  # finding the libraries takes ~4 ms: once
+
+
+def _one_thread(function):
+    """``function`` with one BLAS thread: on these small matrices more threads only wait."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with _thread_pools().limit(limits=1):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+def _checked(xs: Mapping, ys: Mapping) -> tuple[dict, dict]:
+    """Two mappings of finite float64 ``(n, d)`` arrays, all with the same rows."""
+    xs, ys = ({k: as_representation(a, f"{name}[{k!r}]") for k, a in arrays.items()}
+              for name, arrays in (("xs", xs), ("ys", ys)))  # fmt: skip
+    rows = {len(a) for a in [*xs.values(), *ys.values()]}
+    if not xs or not ys or len(rows) != 1:
+        raise ValueError(f"xs and ys must be non-empty, with equal row counts; got {sorted(rows)}.")
+    return xs, ys
+
+
+def _group_splits(x: np.ndarray, groups: Sequence, n_splits: int) -> list:
+    """(train, test) rows of GroupKFold: every recording on one side."""
+    from sklearn.model_selection import GroupKFold
+
     return list(GroupKFold(n_splits=n_splits).split(x, groups=groups))
 
 
-# --------------------------------------------------------------------------- Procrustes
-
-
-def centre_and_normalise(x: np.ndarray) -> np.ndarray:
-    """Subtract each column's mean, then divide by the Frobenius norm of the result."""
-    arr = as_matrix(x, "x")
-    centred = arr - arr.mean(axis=0)
+def _centred_unit(x: np.ndarray) -> np.ndarray:
+    """``x`` minus its column means, divided by the Frobenius norm of the result."""
+    centred = x - x.mean(axis=0)
     norm = np.linalg.norm(centred)
     if norm == 0:
         raise ValueError("x is constant across stimuli; it has no configuration to compare.")
     return centred / norm
 
 
-def _nuclear_norm(a: np.ndarray, b: np.ndarray) -> float:
-    """Sum of the singular values of ``aᵀ b``."""
-    return float(np.linalg.svd(a.T @ b, compute_uv=False).sum())
-
-
-@one_thread
-def procrustes_similarity(x: np.ndarray, y: np.ndarray) -> float:
-    """Nuclear norm of ``XᵀY`` for centred, normalised ``X`` and ``Y``; in ``[0, 1]``.
-
-    1 when ``y`` is a rotated (or reflected), uniformly scaled and shifted copy of ``x``;
-    equal to ``1 - procrustes_distance(x, y)**2 / 2``.
-    """
-    x, y = paired(x, y)
-    return _nuclear_norm(centre_and_normalise(x), centre_and_normalise(y))
-
-
-@one_thread
+@_one_thread
 def procrustes_similarity_pairs(xs: Mapping, ys: Mapping) -> dict[tuple, float]:
-    """:func:`procrustes_similarity` of every array of ``xs`` with every array of ``ys``.
-
-    Each array is centred and normalised once, whatever the number of pairs it is in.
-
-    Returns
-    -------
-    dict
-        ``{(x_key, y_key): value}`` for every pair.
-    """
-    sides = [
-        {k: centre_and_normalise(a) for k, a in side.items()} for side in paired_mappings(xs, ys)
-    ]
+    """``{(x_key, y_key): procrustes_similarity(xs[x_key], ys[y_key])}`` for every pair."""
+    xs, ys = ({k: _centred_unit(a) for k, a in side.items()} for side in _checked(xs, ys))
     return {
-        (kx, ky): _nuclear_norm(a, b) for kx, a in sides[0].items() for ky, b in sides[1].items()
+        (kx, ky): float(np.linalg.svd(a.T @ b, compute_uv=False).sum())
+        for kx, a in xs.items()
+        for ky, b in ys.items()
     }
 
 
-@one_thread
-def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
-    """Orthogonal Procrustes distance ``min_R ‖XR − Y‖_F`` after centring and normalising.
+def procrustes_similarity(x: np.ndarray, y: np.ndarray) -> float:
+    """Nuclear norm of ``XᵀY`` for centred, normalised ``X`` and ``Y``: in ``[0, 1]``, 1 for a
+    rotated, scaled and shifted copy."""
+    return procrustes_similarity_pairs({0: x}, {0: y})[0, 0]
 
-    ``R`` comes from :func:`scipy.linalg.orthogonal_procrustes`. Each side is first rotated
-    onto its principal axes (``U S`` of ``U S Vᵀ``: at most ``n`` columns, same distance), then
-    the narrower side is padded with zero columns, i.e. embedded in the wider space. The value
-    lies in ``[0, √2]``: 0 for a rotated, scaled and shifted copy.
-    """
-    x, y = paired(x, y)
+
+@_one_thread
+def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
+    """``min_R ‖XR − Y‖_F`` over orthogonal ``R`` (:func:`scipy.linalg.orthogonal_procrustes`)
+    for centred, normalised ``X`` and ``Y``, the narrower one padded with zero columns: in
+    ``[0, √2]``, 0 for a rotated, scaled and shifted copy."""
+    from scipy.linalg import orthogonal_procrustes
+
     axes = []
-    for m in (x, y):
-        u, s, _ = np.linalg.svd(centre_and_normalise(m), full_matrices=False)
+    for side in _checked({0: x}, {0: y}):  # on its principal axes (U S of U S Vᵀ): <= n columns
+        u, s, _ = np.linalg.svd(_centred_unit(side[0]), full_matrices=False)
         axes.append(u * s)
     width = max(m.shape[1] for m in axes)
     a, b = (np.pad(m, ((0, 0), (0, width - m.shape[1]))) for m in axes)
@@ -133,55 +99,26 @@ def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.linalg.norm(a @ rotation - b))
 
 
-# --------------------------------------------------------------------------- neighbours
-
-
-@one_thread
+@_one_thread
 def neighbour_sets(x: np.ndarray, k: int = 10) -> np.ndarray:
     """Indices ``(n, k)`` of each row's ``k`` nearest neighbours (Euclidean), itself excluded."""
-    x = as_matrix(x, "x")
-    if not 1 <= k < len(x):
-        raise ValueError(f"k must be between 1 and n - 1 = {len(x) - 1}; got k = {k}.")
+    from sklearn.neighbors import NearestNeighbors
+
+    x = as_representation(x, "x")  # scikit-learn refuses k outside 1 … n - 1
     return NearestNeighbors(n_neighbors=k).fit(x).kneighbors(return_distance=False)
 
 
 def neighbour_overlap(neighbours_x: np.ndarray, neighbours_y: np.ndarray) -> float:
-    """Mean share of neighbours two ``(n, k)`` index arrays have in common, row by row."""
-    if neighbours_x.shape != neighbours_y.shape:
-        raise ValueError(f"shapes differ: {neighbours_x.shape} vs {neighbours_y.shape}.")
+    """Mean share of neighbours two ``(n, k)`` index arrays (:func:`neighbour_sets`) have in
+    common, row by row: 1 for identical neighbourhoods, about ``k / (n - 1)`` by chance. Only
+    the ``k`` closest stimuli count: a *local* measure, blind to far distances."""
     rows = np.arange(len(neighbours_y))[:, None]
     in_y = np.zeros((len(rows), max(neighbours_x.max(), neighbours_y.max()) + 1), dtype=bool)
     in_y[rows, neighbours_y] = True  # row i: which stimuli are among y's neighbours of i
     return float(in_y[rows, neighbours_x].mean())
 
 
-def mutual_knn(x: np.ndarray, y: np.ndarray, k: int = 10) -> float:
-    """Mutual k-nearest-neighbour overlap: 1 for identical neighbourhoods, ≈ k/(n−1) by chance.
-
-    Only each stimulus's ``k`` closest stimuli count, so the measure is *local*: it ignores how
-    far apart distant stimuli are, which dominates CKA and Procrustes.
-    """
-    x, y = paired(x, y)
-    return neighbour_overlap(neighbour_sets(x, k), neighbour_sets(y, k))
-
-
-# --------------------------------------------------------------------------- ridge probing
-
-
-def _ridge(alphas: Sequence[float], inner_splits: int | None, x, groups) -> RidgeCV:
-    """RidgeCV choosing from ``alphas`` on its training rows only. ``inner_splits=None``:
-    efficient leave-one-out, a penalty per target column (fast; columns are fitted independently,
-    so stacking targets changes nothing); ``k``: GroupKFold over the training recordings.
-    More rows than columns: the SVD route (Colab's scikit-learn 1.6 default; 1.9's covariance
-    route gives the same values 1.4× slower for 400 × 12 predicting 768)."""
-    if inner_splits is None:
-        tall = x.shape[0] > x.shape[1]
-        return RidgeCV(alphas=alphas, alpha_per_target=True, gcv_mode="svd" if tall else None)
-    inner = _splits(x, recording_labels(groups, len(x), inner_splits), inner_splits)
-    return RidgeCV(alphas=alphas, cv=inner)
-
-
-@one_thread
+@_one_thread
 def ridge_scores(
     x: np.ndarray,
     y: np.ndarray,
@@ -189,35 +126,28 @@ def ridge_scores(
     *,
     n_splits: int = 3,
     alphas: Sequence[float] = ALPHAS,
-    score: str = "r2",
     inner_splits: int | None = None,
 ) -> np.ndarray:
-    """Held-out score of a ridge regression from ``x`` (n, d_x) to each column of ``y`` (n, d_y).
+    """Held-out R² ``(d_y,)`` of a ridge regression from ``x`` to each column of ``y``, averaged
+    over ``n_splits`` GroupKFold folds. In a fold the inputs are standardised on the training
+    rows and the penalty is chosen from ``alphas`` there: by leave-one-out per target column
+    (``inner_splits=None``; columns are independent, so stacking targets changes nothing) or by
+    GroupKFold over the training recordings (``inner_splits=k``)."""
+    from sklearn import config_context, linear_model, metrics, pipeline, preprocessing
 
-    GroupKFold over the recording labels ``groups`` (one per row); in each fold the inputs are
-    standardised on the training rows and the penalty is chosen from ``alphas`` on them by
-    inner CV (``inner_splits``: see ``_ridge``). ``score`` ("r2" or "pearson") is computed on
-    each test fold and averaged over the ``n_splits`` folds.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(d_y,)`` held-out R² (≤ 1, negative when worse than the test mean) or Pearson r.
-    """
-    if score not in ("r2", "pearson"):
-        raise ValueError(f"score must be 'r2' or 'pearson'; got {score!r}.")
-    x, y = paired(x, y)
-    groups = recording_labels(groups, len(x), n_splits)
-    per_fold = []
-    for train, test in _splits(x, groups, n_splits):
-        ridge = _ridge(alphas, inner_splits, x[train], groups[train])
-        with sklearn.config_context(assume_finite=True):  # `paired` checked: skip the re-checks
-            pipeline = make_pipeline(StandardScaler(), ridge).fit(x[train], y[train])
-            predicted = pipeline.predict(x[test])
-        if score == "r2":
-            per_fold.append(r2_score(y[test], predicted, multioutput="raw_values"))
+    x, y = (s[0] for s in _checked({0: x}, {0: y}))
+    groups, per_fold = np.asarray(groups), []
+    for train, test in _group_splits(x, groups, n_splits):
+        if inner_splits is None:  # the SVD route when tall (scikit-learn 1.6's choice)
+            mode = "svd" if len(train) > x.shape[1] else None
+            ridge = linear_model.RidgeCV(alphas=alphas, alpha_per_target=True, gcv_mode=mode)
         else:
-            per_fold.append(column_correlations(y[test], predicted))
+            inner = _group_splits(x[train], groups[train], inner_splits)
+            ridge = linear_model.RidgeCV(alphas=alphas, cv=inner)
+        with config_context(assume_finite=True):  # checked above
+            model = pipeline.make_pipeline(preprocessing.StandardScaler(), ridge)
+            predicted = model.fit(x[train], y[train]).predict(x[test])
+            per_fold.append(metrics.r2_score(y[test], predicted, multioutput="raw_values"))
     return np.mean(per_fold, axis=0)
 
 
@@ -226,74 +156,92 @@ def ridge_predictivity(x: np.ndarray, y: np.ndarray, groups: Sequence, **options
     return float(np.nanmean(ridge_scores(x, y, groups, **options)))
 
 
-# --------------------------------------------------------------------------- CCA
+def _whitened_pca(x: np.ndarray, dims: float | int) -> tuple[np.ndarray, np.ndarray]:
+    """``mean`` and ``projection`` (d, k) of the rows of ``x`` (n, d): ``(x - mean) @
+    projection`` is scikit-learn's ``PCA(dims, whiten=True)`` up to signs. ``dims``: a variance
+    fraction in (0, 1) or a number of components (at most the rank ``n - 1``). Eigenvectors of
+    the smaller cross-product of the centred rows ``C``: ``C Cᵀ`` (``V = Cᵀ U S⁻¹``) or ``Cᵀ C``,
+    exact and faster than an SVD of ``C``."""
+    from scipy.linalg import eigh
 
-
-@one_thread
-def svcca(x: np.ndarray, y: np.ndarray, dims: float | int = 0.99) -> float:
-    """In-sample SVCCA: mean canonical correlation on the rows the weights were fitted to.
-
-    ``dims``: the variance fraction each side's PCA keeps (SVCCA's usual 0.99) or a number of
-    components. With as many kept dimensions as rows it is 1 for *any* data.
-    """
-    x, y = paired(x, y)
-    return _cca.insample_pairs({0: x}, {0: y}, dims)[0, 0]
-
-
-@one_thread
-def heldout_cca(
-    x: np.ndarray, y: np.ndarray, groups: Sequence, *, n_splits: int = 3, dims: float | int = 0.99
-) -> float:
-    """SVCCA fitted on training recordings, evaluated on held-out ones.
-
-    In each GroupKFold fold the PCAs (``dims`` as in :func:`svcca`) and canonical directions are
-    fitted on the training recordings, and each pair of canonical variates is correlated on the
-    held-out frames. Returns the mean over the ``min(k_x, k_y)`` pairs and the folds.
-    """
-    x, y = paired(x, y)
-    groups = recording_labels(groups, len(x), n_splits)
-    return _cca.heldout_pairs({0: x}, {0: y}, _splits(x, groups, n_splits), dims)[0, 0]
+    if not (isinstance(dims, float) and 0 < dims < 1 or isinstance(dims, int) and dims >= 1):
+        raise ValueError(f"dims must be a fraction in (0, 1) or a positive int; got {dims!r}.")
+    mean = x.mean(axis=0)
+    centred, n = x - mean, len(x)
+    wide = n <= x.shape[1]
+    product = centred @ centred.T if wide else centred.T @ centred
+    if isinstance(dims, float):
+        values, vectors = eigh(product, driver="evd")
+        values = np.clip(values, 0.0, None)
+        k = int(np.searchsorted(np.cumsum(values[::-1] / values.sum()), dims, side="right")) + 1
+    else:  # only the k leading eigenpairs
+        k = min(dims, n - 1, len(product))
+        values, vectors = eigh(product, subset_by_index=[len(product) - k, len(product) - 1])
+    values, vectors = np.clip(values[::-1][:k], 0.0, None), vectors[:, ::-1][:, :k]
+    if wide:
+        return mean, centred.T @ (vectors * (np.sqrt(n - 1) / values))
+    return mean, vectors * np.sqrt((n - 1) / values)
 
 
 def svcca_dimensions(x: np.ndarray, dims: float | int = 0.99) -> int:
-    """How many principal components of ``x`` SVCCA keeps (``dims`` as in :func:`svcca`).
-
-    For a variance fraction this is scikit-learn's ``PCA(dims).fit(x).n_components_``,
-    computed from the eigenvalues alone.
-    """
-    return _cca.kept_dimensions(as_matrix(x, "x"), dims)
+    """How many principal components of ``x`` SVCCA keeps (``PCA(dims).n_components_``)."""
+    return _whitened_pca(as_representation(x, "x"), dims)[1].shape[1]
 
 
-@one_thread
+@_one_thread
+def _svcca(xs: Mapping, ys: Mapping, groups, n_splits: int, dims: float | int) -> dict:
+    """SVCCA of every pair, averaged over GroupKFold splits (in sample for ``groups=None``):
+    each array's whitened PCA (``Z``) is fitted once on the training rows; a pair's canonical
+    directions ``u``, ``v`` are the singular vectors of ``Zxᵀ Zy / (n - 1)`` there, and its
+    score the mean Pearson r of the canonical variates ``Zx u``, ``Zy v`` on the test rows (in
+    sample, where test = train, the canonical correlations)."""
+    xs, ys = _checked(xs, ys)
+    first = next(iter(xs.values()))
+    splits = (
+        [(np.arange(len(first)),) * 2] if groups is None else _group_splits(first, groups, n_splits)
+    )
+    per_split = []
+    for train, test in splits:
+        z_train, z_test = [], []
+        for side in (xs, ys):
+            pcas = {k: _whitened_pca(a[train], dims) for k, a in side.items()}
+            z_train.append({k: (a[train] - pcas[k][0]) @ pcas[k][1] for k, a in side.items()})
+            z_test.append({k: (a[test] - pcas[k][0]) @ pcas[k][1] for k, a in side.items()})
+        scores = {}
+        for kx in xs:
+            for ky in ys:
+                cross = z_train[0][kx].T @ z_train[1][ky] / (len(train) - 1)
+                u, _, vt = np.linalg.svd(cross, full_matrices=False)
+                a, b = z_test[0][kx] @ u, z_test[1][ky] @ vt.T
+                a, b = a - a.mean(axis=0), b - b.mean(axis=0)
+                r = np.sum(a * b, axis=0) / (np.linalg.norm(a, axis=0) * np.linalg.norm(b, axis=0))
+                scores[kx, ky] = np.nanmean(r)
+        per_split.append(scores)
+    return {pair: float(np.mean([s[pair] for s in per_split])) for pair in per_split[0]}
+
+
+def svcca(x: np.ndarray, y: np.ndarray, dims: float | int = 0.99) -> float:
+    """In-sample SVCCA: the mean canonical correlation of the whitened PCAs keeping ``dims`` (a
+    variance fraction or a number of components): 1 for *any* data with as many as rows."""
+    return _svcca({0: x}, {0: y}, None, 0, dims)[0, 0]
+
+
 def svcca_pairs(xs: Mapping, ys: Mapping, dims: float | int = 0.99) -> dict[tuple, float]:
-    """:func:`svcca` of every array of ``xs`` with every array of ``ys`` (the same stimuli).
-
-    A side's whitened PCA depends only on that side, so each array's PCA is fitted once and
-    serves all its pairs: the values are those of :func:`svcca` called pair by pair.
-
-    Returns
-    -------
-    dict
-        ``{(x_key, y_key): value}`` for every pair.
-    """
-    return _cca.insample_pairs(*paired_mappings(xs, ys), dims)
+    """``{(x_key, y_key): svcca(xs[x_key], ys[y_key])}`` for every pair."""
+    return _svcca(xs, ys, None, 0, dims)
 
 
-@one_thread
+def heldout_cca(
+    x: np.ndarray, y: np.ndarray, groups: Sequence, *, n_splits: int = 3, dims: float | int = 0.99
+) -> float:
+    """SVCCA fitted on training recordings (PCAs as in :func:`svcca`, canonical directions),
+    scored on held-out ones: the mean correlation of the canonical variate pairs there, over
+    the pairs and the GroupKFold folds."""
+    return _svcca({0: x}, {0: y}, groups, n_splits, dims)[0, 0]
+
+
 def heldout_cca_pairs(
     xs: Mapping, ys: Mapping, groups: Sequence, *, n_splits: int = 3, dims: float | int = 0.99
 ) -> dict[tuple, float]:
-    """:func:`heldout_cca` of every array of ``xs`` with every array of ``ys`` (same stimuli).
-
-    In each fold, each array's whitened PCA is fitted once on the training rows and serves all
-    its pairs: the values are those of :func:`heldout_cca` called pair by pair.
-
-    Returns
-    -------
-    dict
-        ``{(x_key, y_key): value}`` for every pair.
-    """
-    xs, ys = paired_mappings(xs, ys)
-    first = next(iter(xs.values()))
-    groups = recording_labels(groups, len(first), n_splits)
-    return _cca.heldout_pairs(xs, ys, _splits(first, groups, n_splits), dims)
+    """``{(x_key, y_key): heldout_cca(xs[x_key], ys[y_key], groups)}`` for every pair."""
+    return _svcca(xs, ys, groups, n_splits, dims)

@@ -1,23 +1,14 @@
 """Null baselines: what CKA gives when the pairing of stimuli is deliberately broken.
 
-Frames of a recording are autocorrelated, not independent samples, so these baselines keep
-the structure of each space and only break the pairing:
-
-* :func:`circular_shift_null` rolls a recording's target in time (chapter 02), and
-  :func:`shifted_recordings` gives every recording with rolled targets (chapters 05, 06);
-* :func:`mismatched_null` pairs a recording's hidden states with another recording's targets;
-* :func:`shuffled_diagonal` pairs each sentence of speaker A with a *different* sentence of
-  speaker B (chapter 03), over :func:`derangements`;
-* :func:`shuffled_pairing_null` re-pairs the rows of two matrices at random.
-
-All randomness comes from seeded :class:`numpy.random.Generator` objects.
+Frames are autocorrelated, so each baseline keeps the structure of both spaces and breaks only
+the pairing: targets rolled in time (:func:`circular_shift_null`, :func:`shifted_recordings`),
+another recording's targets (:func:`mismatched_null`), another sentence of the other speaker
+(:func:`shuffled_diagonal`). All randomness is seeded.
 """
-
-from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -29,33 +20,13 @@ from .layers import shared_sentence_layers
 from .recordings import estimator_name, recording_cka, table_rows, tidy_table
 from .targets import TARGETS, aligned_recording, target_keys
 
-__all__ = [
-    "circular_shift",
-    "circular_shift_null",
-    "derangement",
-    "derangements",
-    "mismatched_null",
-    "shifted_recordings",
-    "shuffled_diagonal",
-    "shuffled_pairing_null",
-]
-
 
 def circular_shift(
     x: np.ndarray, rng: np.random.Generator, min_fraction: float = 0.1
 ) -> tuple[np.ndarray, int]:
-    """Roll the rows of ``x`` by a random offset far from zero.
-
-    The offset is drawn uniformly from ``[m, T - m]`` with ``m = ceil(min_fraction · T)``
-    (``min_fraction`` in ``(0, 0.5]``), so no row stays within ``m`` frames of its original
-    position (modulo ``T``) while the temporal autocorrelation of ``x`` is kept.
-
-    Returns
-    -------
-    shifted : numpy.ndarray
-        ``np.roll(x, offset, axis=0)``.
-    offset : int
-    """
+    """``(np.roll(x, offset, axis=0), offset)`` for an offset drawn uniformly from
+    ``[m, T - m]``, ``m = ceil(min_fraction · T)`` (``min_fraction`` in ``(0, 0.5]``): no row
+    stays within ``m`` frames of its place (modulo ``T``), the autocorrelation is kept."""
     if not 0 < min_fraction <= 0.5:
         raise ValueError(f"min_fraction must be in (0, 0.5]; got {min_fraction}.")
     n = len(x)
@@ -77,19 +48,12 @@ def circular_shift_null(
     layers: Iterable[int] | None = None,
     **estimator: Any,
 ) -> pd.DataFrame:
-    """CKA of each layer with circularly shifted copies of the recording's targets.
-
-    ``n_repeats`` random shifts per recording and target, drawn by a generator seeded with
-    ``seed``, each at least ``min_fraction`` of the recording's length (:func:`circular_shift`).
-    ``dataset``, ``targets``, ``participants``, ``layers`` and the ``estimator`` options
-    (``kernel``, ``debiased``, ``threshold``) are as in
-    :func:`tutorial_utils.recordings.layer_target_cka`, whose columns the result has, plus
-    ``baseline`` (``"circular shift"``), ``repeat`` and ``offset`` (frames).
-    """
-    keys = target_keys(targets)
-    name = estimator_name(**estimator)
-    rng = np.random.default_rng(seed)
-    rows = []
+    """CKA of each layer with ``n_repeats`` circularly shifted copies of each target
+    (:func:`circular_shift`, one generator seeded with ``seed``), per recording. Arguments and
+    columns as :func:`tutorial_utils.recordings.layer_target_cka`, plus ``baseline``
+    (``"circular shift"``), ``repeat`` and ``offset`` (frames)."""
+    keys, rng, rows = target_keys(targets), np.random.default_rng(seed), []
+    fixed = {"estimator": estimator_name(**estimator), "baseline": "circular shift"}
     for participant, filename in dataset.pick_recordings(participants):
         states, values = aligned_recording(dataset, participant, filename, keys, layers)
         shifts = {
@@ -98,28 +62,20 @@ def circular_shift_null(
             for repeat in range(n_repeats)
         }
         table = recording_cka(states, {k: x for k, (x, _) in shifts.items()}, **estimator)
-        ids = {"participant": participant, "filename": filename, "estimator": name}
+        ids = {"participant": participant, "filename": filename, **fixed}
         for (key, repeat), column in table.items():
-            extra = {
-                "baseline": "circular shift",
-                "repeat": repeat,
-                "offset": shifts[key, repeat][1],
-            }
-            rows += table_rows(column, **ids, target=TARGETS[key], **extra)
+            offset = shifts[key, repeat][1]
+            rows += table_rows(column, **ids, target=TARGETS[key], repeat=repeat, offset=offset)
     return tidy_table(rows)
 
 
 def shifted_recordings(
     dataset: Dataset, targets: Iterable[str] = ("mfcc", "ema"), n_shifts: int = 1, seed: int = 0
 ) -> list[dict[str, Any]]:
-    """Every recording's layers with its observed targets and ``n_shifts`` shifted copies.
-
-    One dict per recording with hidden states (participants and recordings in dataset order):
-    ``{"filename", "layers": {layer: (T, d)}, "versions": {"observed": {target: (T, 12)},
-    "shift 1": {...}, ...}}``. Each shift rolls all targets of a recording by one offset
-    (:func:`circular_shift` of their columns side by side, ``min_fraction=0.1``), drawn in that
-    order from a generator seeded with ``seed``: chapter 05's loop, reused by chapter 06.
-    """
+    """Per recording with hidden states: ``{"filename", "layers": {layer: (T, d)}, "versions":
+    {"observed": {target: (T, k)}, "shift 1": {...}, ...}}``, each shift rolling all targets of
+    the recording by one offset (:func:`circular_shift`, ``min_fraction=0.1``) drawn in that
+    order from one generator seeded with ``seed``."""
     keys, rng, recordings = target_keys(targets), np.random.default_rng(seed), []
     for participant in dataset.participants:
         for filename in dataset.filenames(participant, with_hidden_states=True):
@@ -145,30 +101,15 @@ def derangement(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def derangements(n: int, max_count: int = 100, seed: int = 0) -> list[tuple[int, ...]]:
-    """Permutations of ``range(n)`` that move every element, in a deterministic order.
-
-    All of them when there are at most ``max_count`` (44 for ``n = 5``), otherwise
-    ``max_count`` distinct ones drawn with :func:`derangement` from a generator seeded with
-    ``seed``.
-    """
-    if n < 2:
-        raise ValueError(f"A derangement needs at least 2 items; got {n}.")
-    count = round(math.factorial(n) / math.e)  # the exact number of derangements for n >= 1
-    if count <= max_count:
+    """Permutations of ``range(n)`` that move every element, in a deterministic order: all of
+    them when there are at most ``max_count`` (44 for ``n = 5``), else ``max_count`` distinct
+    draws of :func:`derangement` from a generator seeded with ``seed``."""
+    if round(math.factorial(n) / math.e) <= max_count:  # the number of derangements, n >= 1
         return [p for p in itertools.permutations(range(n)) if all(i != j for i, j in enumerate(p))]
-    rng = np.random.default_rng(seed)
-    found: dict[tuple[int, ...], None] = {}
+    rng, found = np.random.default_rng(seed), {}
     while len(found) < max_count:
         found.setdefault(tuple(int(i) for i in derangement(n, rng)), None)
     return list(found)
-
-
-def _truncated(
-    states: Mapping[int, np.ndarray], targets: Mapping[str, np.ndarray]
-) -> tuple[dict[int, np.ndarray], dict[str, np.ndarray]]:
-    """Cut layers and targets of two different recordings to the shorter frame count."""
-    n = min(len(next(iter(states.values()))), len(next(iter(targets.values()))))
-    return {k: x[:n] for k, x in states.items()}, {k: y[:n] for k, y in targets.items()}
 
 
 def mismatched_null(
@@ -181,59 +122,26 @@ def mismatched_null(
     seed: int = 0,
     **estimator: Any,
 ) -> pd.DataFrame:
-    """CKA of each layer with the targets of *another* recording by the same participant.
-
-    Both recordings keep their own temporal structure; the longer one is cut to the shorter
-    one's frame count. Partners come from :func:`derangement` (a generator seeded with
-    ``seed``, ``n_repeats`` pairings), so no recording is paired with itself. The other
-    arguments and the columns are those of :func:`circular_shift_null`, with ``baseline``
-    ``"mismatched recording"`` and ``partner`` (the targets' filename) instead of ``offset``.
-    """
-    keys = target_keys(targets)
-    name = estimator_name(**estimator)
-    rng = np.random.default_rng(seed)
-    rows = []
+    """CKA of each layer with the targets of *another* recording by the same participant
+    (partners from ``n_repeats`` seeded :func:`derangement` draws), both cut to the shorter one.
+    Arguments and columns as :func:`circular_shift_null`, with ``baseline`` ``"mismatched
+    recording"`` and ``partner`` (the targets' filename) instead of ``offset``."""
+    keys, rng, rows = target_keys(targets), np.random.default_rng(seed), []
+    fixed = {"estimator": estimator_name(**estimator), "baseline": "mismatched recording"}
     for participant in dataset.participants if participants is None else list(participants):
         names = dataset.pick_filenames(participant)
-        aligned = [aligned_recording(dataset, participant, n, keys, layers) for n in names]
-        for repeat, (i, j) in _repeated_derangements(len(names), n_repeats, rng):
-            table = recording_cka(*_truncated(aligned[i][0], aligned[j][1]), **estimator)
-            ids = {"participant": participant, "filename": names[i], "estimator": name}
-            extra = {"baseline": "mismatched recording", "repeat": repeat, "partner": names[j]}
-            for key in keys:
-                rows += table_rows(table[key], **ids, target=TARGETS[key], **extra)
+        aligned = [aligned_recording(dataset, participant, f, keys, layers) for f in names]
+        for repeat in range(n_repeats):
+            for i, j in enumerate(derangement(len(names), rng)):
+                states, values = aligned[i][0], aligned[j][1]
+                n = min(len(next(iter(states.values()))), len(next(iter(values.values()))))
+                cut = {k: x[:n] for k, x in states.items()}, {k: y[:n] for k, y in values.items()}
+                table = recording_cka(*cut, **estimator)
+                ids = {"participant": participant, "filename": names[i], **fixed}
+                for key in keys:
+                    row = {"target": TARGETS[key], "repeat": repeat, "partner": names[j]}
+                    rows += table_rows(table[key], **ids, **row)
     return tidy_table(rows)
-
-
-def _repeated_derangements(n: int, n_repeats: int, rng: np.random.Generator):
-    """``(repeat, (i, j))`` for every repeat and every pair ``i -> j`` of a fresh derangement."""
-    for repeat in range(n_repeats):
-        for i, j in enumerate(derangement(n, rng)):
-            yield repeat, (i, int(j))
-
-
-def shuffled_pairing_null(
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    n_permutations: int | None = None,
-    seed: int = 0,
-    debiased: bool = False,
-) -> np.ndarray:
-    """Linear CKA of ``x`` ``(n, d_x)`` with ``y`` ``(n, d_y)`` after re-pairing ``y``'s rows.
-
-    Row ``i`` of both describes stimulus ``i``. ``n_permutations`` random permutations
-    (seeded); by default every non-identity permutation (the exact permutation distribution)
-    when ``n <= 7``, else 1000. Returns one CKA value per permutation.
-    """
-    n = len(x)
-    if n_permutations is None and n <= 7:
-        perms = [np.array(p) for p in itertools.permutations(range(n))][1:]
-    else:
-        rng = np.random.default_rng(seed)
-        perms = [rng.permutation(n) for _ in range(n_permutations or 1000)]
-    shuffled = [np.asarray(y)[p] for p in perms]
-    return np.asarray(cka_matrix([x], shuffled, debiased=debiased))[0]
 
 
 def shuffled_diagonal(
@@ -247,50 +155,25 @@ def shuffled_diagonal(
     debiased: bool = False,
     n_frames: int | None = None,
 ) -> pd.DataFrame:
-    """Across-speaker diagonal CKA with every sentence of A paired with another sentence of B.
-
-    The null baseline of :func:`tutorial_utils.layers.across_speaker_cka`'s diagonal: it keeps
-    the speakers, layers, number of stimuli and recording lengths, and breaks only the match of
-    content. Arguments as there, plus ``max_shuffles`` and ``seed`` for :func:`derangements`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per shuffled pairing (index ``shuffle``), one column per layer.
-    """
+    """The null of :func:`tutorial_utils.layers.across_speaker_cka`'s diagonal (same arguments):
+    every sentence of A paired with another sentence of B (:func:`derangements`), which breaks
+    only the match of content. One row per pairing (index ``shuffle``), one column per layer."""
     reps_a, reps_b = shared_sentence_layers(
         dataset, participant_a, participant_b, unit=unit, n_frames=n_frames
     )
-    perms = derangements(len(next(iter(reps_a.values()))), max_shuffles, seed)
-    if unit == "sentence":
-        rows = _sentence_diagonals(reps_a, reps_b, perms, debiased)
-    else:
-        rows = _frame_diagonals(reps_a, reps_b, perms, debiased)
-    table = pd.DataFrame(np.stack(rows), columns=dataset.layers)
-    table.index.name = "shuffle"
-    table.columns.name = "layer"
-    return table
-
-
-def _sentence_diagonals(reps_a: dict, reps_b: dict, perms, debiased: bool) -> list[np.ndarray]:
-    """Per pairing, the diagonal CKA(A layer l, B layer l) over sentence means, B's rows
-    reordered by the pairing: one ``cka_matrix`` call per layer serves every pairing."""
-    per_layer = [
-        np.asarray(cka_matrix([reps_a[k]], [reps_b[k][list(p)] for p in perms], debiased=debiased))
-        for k in reps_a
-    ]
-    return list(np.concatenate(per_layer).T.astype(float))
-
-
-def _frame_diagonals(reps_a: dict, reps_b: dict, perms, debiased: bool) -> list[np.ndarray]:
-    """Per pairing, the diagonal CKA on resampled frames averaged over the paired sentences.
-
-    CKA of A's sentence ``i`` with B's sentence ``j`` is computed once per layer, for every
-    ``(i, j)``; a pairing then only picks its entries.
-    """
-    pair_cka = np.stack(
-        [np.asarray(cka_matrix(reps_a[k], reps_b[k], debiased=debiased)) for k in reps_a],
-        axis=-1,
-    )
-    index = np.arange(pair_cka.shape[0])
-    return [pair_cka[index, list(p)].mean(axis=0) for p in perms]
+    perms = [list(p) for p in derangements(len(reps_a[dataset.layers[0]]), max_shuffles, seed)]
+    if unit == "sentence":  # one CKA over the sentences per pairing, B's rows reordered
+        rows = np.stack(
+            [
+                cka_matrix([reps_a[k]], [reps_b[k][p] for p in perms], debiased=debiased)[0]
+                for k in reps_a
+            ],
+            axis=1,
+        )
+    else:  # CKA of A's sentence i with B's sentence j once per layer; a pairing averages
+        pair_cka = np.stack(
+            [cka_matrix(reps_a[k], reps_b[k], debiased=debiased) for k in reps_a], axis=-1
+        )
+        rows = np.stack([pair_cka[np.arange(len(p)), p].mean(axis=0) for p in perms])
+    table = pd.DataFrame(rows.astype(float), columns=dataset.layers)
+    return table.rename_axis(index="shuffle", columns="layer")
