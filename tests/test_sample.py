@@ -19,7 +19,7 @@ from tutorial_utils import load_dataset, sample, sentence_id
 from tutorial_utils.cka import feature_space_linear_cka, gram_linear
 from tutorial_utils.dataset import Dataset
 from tutorial_utils.frames import EMA_COLUMNS, EMA_TABLE_COLUMNS, mfcc_frames, n_model_frames
-from tutorial_utils.sample.sources import log_mel_db, mel_filterbank
+from tutorial_utils.sample.encoder import log_mel_db, mel_filterbank
 from tutorial_utils.sentences import sentence_means
 
 SHARED = ["B01_S04", "B01_S18", "B01_S33", "B01_S42", "B01_S52"]
@@ -84,7 +84,7 @@ def test_sample_has_the_real_schema(ds):
 
 def test_builds_are_identical_and_read_only(ds):
     first = ds.hidden_state("SYN-M", 7, ds.filenames("SYN-M")[0]).copy()
-    sample.loader._build.cache_clear()
+    sample._build.cache_clear()
     again = load_dataset("sample").hidden_state("SYN-M", 7, ds.filenames("SYN-M")[0])
     np.testing.assert_array_equal(again, first)
     with pytest.raises(ValueError):

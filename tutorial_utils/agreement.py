@@ -7,24 +7,19 @@ measures agree when they order the layers alike (Spearman's ρ), whatever their 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 
-def score_row(
-    layer: int, target: str, version: str, measure: str, value: float, **extra: Any
-) -> dict[str, Any]:
+def score_row(layer: int, target: str, version: str, measure: str, value: float, **extra) -> dict:
     """One row of a scores table: ``layer, target, version, measure``, the ``extra`` columns
     (e.g. ``filename``) and ``value``; a ``version`` other than "observed" is the null."""
     row = {"layer": layer, "target": target, "version": version, "measure": measure}
     return row | extra | {"value": float(value)}
 
 
-def layer_profiles(
-    gaps: pd.DataFrame, measures: Sequence[str], targets: Sequence[str]
-) -> dict[str, pd.DataFrame]:
+def layer_profiles(gaps: pd.DataFrame, measures: Sequence, targets: Sequence) -> dict:
     """``{target: gap table}`` in the order of ``targets``: layers (rows) by ``measures``."""
     wide = gaps.pivot(index="layer", columns=["target", "measure"], values="gap")
     return {target: wide[target][list(measures)] for target in targets}
@@ -116,9 +111,7 @@ def summary(profiles: Mapping[str, pd.DataFrame], claims: pd.DataFrame) -> list[
     return lines
 
 
-def planted_recovery(
-    gaps: pd.DataFrame, measures: Sequence[str], planted: pd.DataFrame
-) -> pd.DataFrame:
+def planted_recovery(gaps: pd.DataFrame, measures: Sequence, planted: pd.DataFrame) -> pd.DataFrame:
     """On the sample: Spearman's ρ over layers between each measure (rows) and the weight the
     simulated encoder planted (``planted``: :func:`tutorial_utils.sample.ground_truth`), for the
     EMA gap and EMA observed values (articulatory weight) and the MFCC gap (acoustic weight)."""

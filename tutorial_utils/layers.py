@@ -17,11 +17,6 @@ from .dataset import Dataset
 from .sentences import sentence_mean_layers, sentence_means
 
 
-def _check_unit(unit: str) -> None:
-    if unit not in ("sentence", "frame"):
-        raise ValueError(f"unit must be 'sentence' or 'frame'; got {unit!r}.")
-
-
 def resample_frames(frames: np.ndarray, n_frames: int) -> np.ndarray:
     """``(T, d)`` frames interpolated linearly in time to ``(n_frames, d)`` float64: row ``i`` at
     the relative position ``i / (n_frames - 1)``."""
@@ -34,22 +29,17 @@ def resample_frames(frames: np.ndarray, n_frames: int) -> np.ndarray:
     return line(np.linspace(0.0, len(frames) - 1, int(n_frames)))
 
 
-def common_length(
-    dataset: Dataset, pairs: pd.DataFrame, participant_a: str, participant_b: str
-) -> int:
-    """Frame count of the shortest recording of ``pairs`` (:meth:`Dataset.shared_sentences`)."""
+def common_length(dataset: Dataset, pairs: pd.DataFrame, a: str, b: str) -> int:
+    """Frame count of the shortest recording of ``pairs`` (:meth:`Dataset.shared_sentences`
+    of speakers ``a`` and ``b``)."""
     layer = dataset.layers[0]
-    lengths = [dataset.hidden_state(participant_a, layer, f).shape[0] for f in pairs.FILENAME_A]
-    lengths += [dataset.hidden_state(participant_b, layer, f).shape[0] for f in pairs.FILENAME_B]
+    lengths = [dataset.hidden_state(a, layer, f).shape[0] for f in pairs.FILENAME_A]
+    lengths += [dataset.hidden_state(b, layer, f).shape[0] for f in pairs.FILENAME_B]
     return int(min(lengths))
 
 
 def per_recording_layer_cka(
-    dataset: Dataset,
-    participant: str,
-    *,
-    debiased: bool = False,
-    filenames: Sequence[str] | None = None,
+    dataset: Dataset, participant: str, *, debiased: bool = False, filenames=None
 ) -> np.ndarray:
     """Frame-level layer × layer CKA of each recording (default :meth:`Dataset.pick_filenames`)
     separately: ``(n_recordings, n_layers, n_layers)``."""
@@ -66,16 +56,12 @@ def mean_over_recordings(stack: np.ndarray, layer_labels: Sequence[int]) -> pd.D
 
 
 def within_speaker_cka(
-    dataset: Dataset,
-    participant: str,
-    *,
-    unit: str = "sentence",
-    debiased: bool = False,
-    filenames: Sequence[str] | None = None,
+    dataset: Dataset, participant: str, *, unit="sentence", debiased=False, filenames=None
 ) -> pd.DataFrame:
     """Layer × layer CKA within one speaker's recordings (default :meth:`Dataset.pick_filenames`)
     over their sentence means (``unit="sentence"``) or per recording over frames, averaged."""
-    _check_unit(unit)
+    if unit not in ("sentence", "frame"):
+        raise ValueError(f"unit must be 'sentence' or 'frame'; got {unit!r}.")
     if unit == "frame":
         stack = per_recording_layer_cka(
             dataset, participant, debiased=debiased, filenames=filenames
@@ -86,25 +72,18 @@ def within_speaker_cka(
 
 
 def shared_sentence_layers(
-    dataset: Dataset,
-    participant_a: str,
-    participant_b: str,
-    *,
-    unit: str = "sentence",
-    n_frames: int | None = None,
-    min_sentences: int = 2,
+    dataset: Dataset, a: str, b: str, *, unit="sentence", n_frames=None, min_sentences=2
 ) -> tuple[dict, dict]:
     """Both speakers' ``{layer: (n_sentences, d)}`` sentence means of the sentences they both
     read (item ``i`` of A and of B the same sentence), or for ``unit="frame"`` ``{layer:
     [(n_frames, d) per sentence]}`` resampled to ``n_frames`` (default :func:`common_length`)."""
-    _check_unit(unit)
-    pairs = dataset.shared_sentences(participant_a, participant_b)
+    if unit not in ("sentence", "frame"):
+        raise ValueError(f"unit must be 'sentence' or 'frame'; got {unit!r}.")
+    pairs = dataset.shared_sentences(a, b)
     if len(pairs) < min_sentences:
-        raise ValueError(f"{participant_a} and {participant_b} share {len(pairs)} sentences.")
-    sides = ((participant_a, pairs.FILENAME_A), (participant_b, pairs.FILENAME_B))
-    n = n_frames or common_length(dataset, pairs, participant_a, participant_b)
-    reps = []
-    for p, names in sides:
+        raise ValueError(f"{a} and {b} share {len(pairs)} sentences.")
+    n, reps = n_frames or common_length(dataset, pairs, a, b), []
+    for p, names in ((a, pairs.FILENAME_A), (b, pairs.FILENAME_B)):
         if unit == "sentence":
             reps.append({k: sentence_means(dataset, p, k, names) for k in dataset.layers})
         else:
@@ -114,30 +93,22 @@ def shared_sentence_layers(
 
 
 def across_speaker_cka(
-    dataset: Dataset,
-    participant_a: str,
-    participant_b: str,
-    *,
-    unit: str = "sentence",
-    debiased: bool = False,
-    n_frames: int | None = None,
+    dataset: Dataset, a: str, b: str, *, unit="sentence", debiased=False, n_frames=None
 ) -> pd.DataFrame:
     """Layer × layer CKA between two speakers (rows ``"layer_<A>"``, columns ``"layer_<B>"``)
     over the shared sentences' means, or for ``unit="frame"`` per shared sentence over its
     frames resampled to ``n_frames`` (:func:`shared_sentence_layers`), averaged."""
-    reps_a, reps_b = shared_sentence_layers(
-        dataset, participant_a, participant_b, unit=unit, n_frames=n_frames,
-        min_sentences=4 if debiased else 2,
-    )  # fmt: skip
+    options = {"unit": unit, "n_frames": n_frames, "min_sentences": 4 if debiased else 2}
+    reps_a, reps_b = shared_sentence_layers(dataset, a, b, **options)
     if unit == "sentence":
         table = cka_matrix(reps_a, reps_b, debiased=debiased)
     else:
         layers, per_sentence = dataset.layers, []
         for i in range(len(reps_a[layers[0]])):  # one layer × layer CKA per shared sentence
-            a, b = [reps_a[k][i] for k in layers], [reps_b[k][i] for k in layers]
-            per_sentence.append(cka_matrix(a, b, debiased=debiased))
+            xs, ys = [reps_a[k][i] for k in layers], [reps_b[k][i] for k in layers]
+            per_sentence.append(cka_matrix(xs, ys, debiased=debiased))
         table = pd.DataFrame(np.mean(per_sentence, axis=0), index=layers, columns=layers)
-    return table.rename_axis(index=f"layer_{participant_a}", columns=f"layer_{participant_b}")
+    return table.rename_axis(index=f"layer_{a}", columns=f"layer_{b}")
 
 
 def diagonal(matrix: pd.DataFrame) -> pd.Series:
@@ -164,15 +135,10 @@ def diagonal_table(matrix: pd.DataFrame, shuffled: pd.DataFrame) -> pd.DataFrame
     ``gap_sd`` (gap / shuffled_sd) and ``p`` = (1 + #shuffles ≥ matched) / (1 + #shuffles)."""
     matched = diagonal(matrix)
     null = shuffled[matched.index]
-    table = pd.DataFrame(
-        {
-            "matched": matched,
-            "shuffled_mean": null.mean(axis=0).to_numpy(),
-            "shuffled_max": null.max(axis=0).to_numpy(),
-            "shuffled_sd": null.std(axis=0, ddof=1).to_numpy(),
-        },
-        index=matched.index,
-    )
+    table = pd.DataFrame({"matched": matched}, index=matched.index)
+    table["shuffled_mean"] = null.mean(axis=0).to_numpy()
+    table["shuffled_max"] = null.max(axis=0).to_numpy()
+    table["shuffled_sd"] = null.std(axis=0, ddof=1).to_numpy()
     table["gap"] = table["matched"] - table["shuffled_mean"]
     table["gap_sd"] = table["gap"] / table["shuffled_sd"]
     exceed = (null.to_numpy() >= matched.to_numpy()[None, :]).sum(axis=0)

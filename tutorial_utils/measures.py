@@ -1,8 +1,8 @@
 """Similarity measures beside CKA: Procrustes, shared neighbours, ridge probing and SVCCA.
 
-Each compares two representations ``x`` (n, d_x) and ``y`` (n, d_y) of the same ``n`` stimuli.
-Fitted measures are scored on held-out *recordings* (``groups``: a label per row, GroupKFold):
-a frame-level split would test on near-copies of training frames. ``*_pairs`` functions compare
+Each compares ``x`` (n, d_x) and ``y`` (n, d_y), two representations of the same ``n`` stimuli.
+Fitted measures are scored on held-out *recordings* (``groups``: a label per row, GroupKFold;
+a frame-level split would test on near-copies of training frames). ``*_pairs`` functions compare
 every array of one mapping with every array of another, each array prepared once.
 
 For centred, Frobenius-normalised ``X``, ``Y`` and the singular values ``σᵢ`` of ``XᵀY``:
@@ -41,8 +41,8 @@ def _one_thread(function):
 
 def _checked(xs: Mapping, ys: Mapping) -> tuple[dict, dict]:
     """Two mappings of finite float64 ``(n, d)`` arrays, all with the same rows."""
-    xs, ys = ({k: as_representation(a, f"{name}[{k!r}]") for k, a in arrays.items()}
-              for name, arrays in (("xs", xs), ("ys", ys)))  # fmt: skip
+    xs = {k: as_representation(a, f"xs[{k!r}]") for k, a in xs.items()}
+    ys = {k: as_representation(a, f"ys[{k!r}]") for k, a in ys.items()}
     rows = {len(a) for a in [*xs.values(), *ys.values()]}
     if not xs or not ys or len(rows) != 1:
         raise ValueError(f"xs and ys must be non-empty, with equal row counts; got {sorted(rows)}.")
@@ -84,9 +84,8 @@ def procrustes_similarity(x: np.ndarray, y: np.ndarray) -> float:
 
 @_one_thread
 def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
-    """``min_R ‖XR − Y‖_F`` over orthogonal ``R`` (:func:`scipy.linalg.orthogonal_procrustes`)
-    for centred, normalised ``X`` and ``Y``, the narrower one padded with zero columns: in
-    ``[0, √2]``, 0 for a rotated, scaled and shifted copy."""
+    """``min_R ‖XR − Y‖_F`` over orthogonal ``R`` for centred, normalised ``X`` and ``Y`` (the
+    narrower padded with zeros): in ``[0, √2]``, 0 for a rotated, scaled and shifted copy."""
     from scipy.linalg import orthogonal_procrustes
 
     axes = []
@@ -130,9 +129,8 @@ def ridge_scores(
 ) -> np.ndarray:
     """Held-out R² ``(d_y,)`` of a ridge regression from ``x`` to each column of ``y``, averaged
     over ``n_splits`` GroupKFold folds. In a fold the inputs are standardised on the training
-    rows and the penalty is chosen from ``alphas`` there: by leave-one-out per target column
-    (``inner_splits=None``; columns are independent, so stacking targets changes nothing) or by
-    GroupKFold over the training recordings (``inner_splits=k``)."""
+    rows, and the penalty is chosen from ``alphas`` there by leave-one-out per target column
+    (``inner_splits=None``) or by GroupKFold over the training recordings (``inner_splits=k``)."""
     from sklearn import config_context, linear_model, metrics, pipeline, preprocessing
 
     x, y = (s[0] for s in _checked({0: x}, {0: y}))
@@ -157,11 +155,9 @@ def ridge_predictivity(x: np.ndarray, y: np.ndarray, groups: Sequence, **options
 
 
 def _whitened_pca(x: np.ndarray, dims: float | int) -> tuple[np.ndarray, np.ndarray]:
-    """``mean`` and ``projection`` (d, k) of the rows of ``x`` (n, d): ``(x - mean) @
-    projection`` is scikit-learn's ``PCA(dims, whiten=True)`` up to signs. ``dims``: a variance
-    fraction in (0, 1) or a number of components (at most the rank ``n - 1``). Eigenvectors of
-    the smaller cross-product of the centred rows ``C``: ``C Cᵀ`` (``V = Cᵀ U S⁻¹``) or ``Cᵀ C``,
-    exact and faster than an SVD of ``C``."""
+    """``mean``, ``projection`` (d, k): ``(x - mean) @ projection`` is ``PCA(dims, whiten=True)``
+    up to signs (``dims``: a variance fraction in (0, 1) or a number of components), from the
+    eigenvectors of the smaller of ``C Cᵀ`` (``V = Cᵀ U S⁻¹``) and ``Cᵀ C``, ``C`` centred."""
     from scipy.linalg import eigh
 
     if not (isinstance(dims, float) and 0 < dims < 1 or isinstance(dims, int) and dims >= 1):
@@ -190,16 +186,14 @@ def svcca_dimensions(x: np.ndarray, dims: float | int = 0.99) -> int:
 
 @_one_thread
 def _svcca(xs: Mapping, ys: Mapping, groups, n_splits: int, dims: float | int) -> dict:
-    """SVCCA of every pair, averaged over GroupKFold splits (in sample for ``groups=None``):
-    each array's whitened PCA (``Z``) is fitted once on the training rows; a pair's canonical
-    directions ``u``, ``v`` are the singular vectors of ``Zxᵀ Zy / (n - 1)`` there, and its
-    score the mean Pearson r of the canonical variates ``Zx u``, ``Zy v`` on the test rows (in
-    sample, where test = train, the canonical correlations)."""
+    """SVCCA of every pair, averaged over GroupKFold splits (in sample for ``groups=None``): on
+    the training rows each array's whitened PCA ``Z``, and a pair's canonical directions ``u``,
+    ``v``, the singular vectors of ``Zxᵀ Zy / (n - 1)``; the score, the mean Pearson r of the
+    canonical variates ``Zx u``, ``Zy v`` on the test rows."""
     xs, ys = _checked(xs, ys)
     first = next(iter(xs.values()))
-    splits = (
-        [(np.arange(len(first)),) * 2] if groups is None else _group_splits(first, groups, n_splits)
-    )
+    every = [(np.arange(len(first)),) * 2]
+    splits = every if groups is None else _group_splits(first, groups, n_splits)
     per_split = []
     for train, test in splits:
         z_train, z_test = [], []

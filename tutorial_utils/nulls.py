@@ -6,10 +6,9 @@ another recording's targets (:func:`mismatched_null`), another sentence of the o
 (:func:`shuffled_diagonal`). All randomness is seeded.
 """
 
+import functools
 import itertools
 import math
-from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,9 +20,7 @@ from .recordings import estimator_name, recording_cka, table_rows, tidy_table
 from .targets import TARGETS, aligned_recording, target_keys
 
 
-def circular_shift(
-    x: np.ndarray, rng: np.random.Generator, min_fraction: float = 0.1
-) -> tuple[np.ndarray, int]:
+def circular_shift(x: np.ndarray, rng: np.random.Generator, min_fraction=0.1) -> tuple:
     """``(np.roll(x, offset, axis=0), offset)`` for an offset drawn uniformly from
     ``[m, T - m]``, ``m = ceil(min_fraction · T)`` (``min_fraction`` in ``(0, 0.5]``): no row
     stays within ``m`` frames of its place (modulo ``T``), the autocorrelation is kept."""
@@ -38,15 +35,7 @@ def circular_shift(
 
 
 def circular_shift_null(
-    dataset: Dataset,
-    targets: str | Iterable[str] = ("mfcc", "ema"),
-    *,
-    n_repeats: int = 5,
-    seed: int = 0,
-    min_fraction: float = 0.1,
-    participants: Iterable[str] | None = None,
-    layers: Iterable[int] | None = None,
-    **estimator: Any,
+    dataset: Dataset, targets=("mfcc", "ema"), *, n_repeats=5, seed=0, min_fraction=0.1, **estimator
 ) -> pd.DataFrame:
     """CKA of each layer with ``n_repeats`` circularly shifted copies of each target
     (:func:`circular_shift`, one generator seeded with ``seed``), per recording. Arguments and
@@ -54,8 +43,8 @@ def circular_shift_null(
     (``"circular shift"``), ``repeat`` and ``offset`` (frames)."""
     keys, rng, rows = target_keys(targets), np.random.default_rng(seed), []
     fixed = {"estimator": estimator_name(**estimator), "baseline": "circular shift"}
-    for participant, filename in dataset.pick_recordings(participants):
-        states, values = aligned_recording(dataset, participant, filename, keys, layers)
+    for participant, filename in dataset.pick_recordings():
+        states, values = aligned_recording(dataset, participant, filename, keys)
         shifts = {
             (key, repeat): circular_shift(values[key], rng, min_fraction)
             for key in keys
@@ -69,9 +58,7 @@ def circular_shift_null(
     return tidy_table(rows)
 
 
-def shifted_recordings(
-    dataset: Dataset, targets: Iterable[str] = ("mfcc", "ema"), n_shifts: int = 1, seed: int = 0
-) -> list[dict[str, Any]]:
+def shifted_recordings(dataset: Dataset, targets=("mfcc", "ema"), n_shifts=1, seed=0) -> list:
     """Per recording with hidden states: ``{"filename", "layers": {layer: (T, d)}, "versions":
     {"observed": {target: (T, k)}, "shift 1": {...}, ...}}``, each shift rolling all targets of
     the recording by one offset (:func:`circular_shift`, ``min_fraction=0.1``) drawn in that
@@ -113,14 +100,7 @@ def derangements(n: int, max_count: int = 100, seed: int = 0) -> list[tuple[int,
 
 
 def mismatched_null(
-    dataset: Dataset,
-    targets: str | Iterable[str] = ("mfcc", "ema"),
-    *,
-    n_repeats: int = 1,
-    participants: Iterable[str] | None = None,
-    layers: Iterable[int] | None = None,
-    seed: int = 0,
-    **estimator: Any,
+    dataset: Dataset, targets=("mfcc", "ema"), *, n_repeats=1, seed=0, **estimator
 ) -> pd.DataFrame:
     """CKA of each layer with the targets of *another* recording by the same participant
     (partners from ``n_repeats`` seeded :func:`derangement` draws), both cut to the shorter one.
@@ -128,9 +108,9 @@ def mismatched_null(
     recording"`` and ``partner`` (the targets' filename) instead of ``offset``."""
     keys, rng, rows = target_keys(targets), np.random.default_rng(seed), []
     fixed = {"estimator": estimator_name(**estimator), "baseline": "mismatched recording"}
-    for participant in dataset.participants if participants is None else list(participants):
+    for participant in dataset.participants:
         names = dataset.pick_filenames(participant)
-        aligned = [aligned_recording(dataset, participant, f, keys, layers) for f in names]
+        aligned = [aligned_recording(dataset, participant, f, keys) for f in names]
         for repeat in range(n_repeats):
             for i, j in enumerate(derangement(len(names), rng)):
                 states, values = aligned[i][0], aligned[j][1]
@@ -145,35 +125,18 @@ def mismatched_null(
 
 
 def shuffled_diagonal(
-    dataset: Dataset,
-    participant_a: str,
-    participant_b: str,
-    *,
-    max_shuffles: int = 100,
-    seed: int = 0,
-    unit: str = "sentence",
-    debiased: bool = False,
-    n_frames: int | None = None,
+    dataset: Dataset, a: str, b: str, *, max_shuffles=100, seed=0, unit="sentence", debiased=False
 ) -> pd.DataFrame:
     """The null of :func:`tutorial_utils.layers.across_speaker_cka`'s diagonal (same arguments):
     every sentence of A paired with another sentence of B (:func:`derangements`), which breaks
     only the match of content. One row per pairing (index ``shuffle``), one column per layer."""
-    reps_a, reps_b = shared_sentence_layers(
-        dataset, participant_a, participant_b, unit=unit, n_frames=n_frames
-    )
+    reps_a, reps_b = shared_sentence_layers(dataset, a, b, unit=unit)
     perms = [list(p) for p in derangements(len(reps_a[dataset.layers[0]]), max_shuffles, seed)]
+    ckas = functools.partial(cka_matrix, debiased=debiased)
     if unit == "sentence":  # one CKA over the sentences per pairing, B's rows reordered
-        rows = np.stack(
-            [
-                cka_matrix([reps_a[k]], [reps_b[k][p] for p in perms], debiased=debiased)[0]
-                for k in reps_a
-            ],
-            axis=1,
-        )
+        rows = np.stack([ckas([reps_a[k]], [reps_b[k][p] for p in perms])[0] for k in reps_a], 1)
     else:  # CKA of A's sentence i with B's sentence j once per layer; a pairing averages
-        pair_cka = np.stack(
-            [cka_matrix(reps_a[k], reps_b[k], debiased=debiased) for k in reps_a], axis=-1
-        )
+        pair_cka = np.stack([ckas(reps_a[k], reps_b[k]) for k in reps_a], axis=-1)
         rows = np.stack([pair_cka[np.arange(len(p)), p].mean(axis=0) for p in perms])
     table = pd.DataFrame(rows.astype(float), columns=dataset.layers)
     return table.rename_axis(index="shuffle", columns="layer")

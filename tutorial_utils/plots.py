@@ -1,7 +1,8 @@
 """The figures the notebooks share: a tidy table or a matrix in, Axes (or a Figure) out.
 
 Curves are :func:`seaborn.lineplot` on the *per-recording* table: the mean and its band are
-seaborn's (``errorbar=``); nothing here computes a statistic. Heavy libraries load lazily."""
+seaborn's (``errorbar=``); nothing here computes a statistic. Heavy libraries load lazily.
+In order: curves over layers or lags, matrices, several measures (05, 06), raw material (00)."""
 
 from __future__ import annotations
 
@@ -58,9 +59,6 @@ def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, xticks=None, which="
     return ax
 
 
-# ----------------------------------------------------------------- curves over layers or lags
-
-
 def _curves(ax: Axes, table: pd.DataFrame, x: str, hue: str, errorbar, null_label=None) -> None:
     """Mean ``value`` against ``x`` with a band, one curve per ``hue`` level (dashed: null)."""
     import seaborn as sns
@@ -76,13 +74,7 @@ def _curves(ax: Axes, table: pd.DataFrame, x: str, hue: str, errorbar, null_labe
 
 
 def cka_by_layer(
-    table: pd.DataFrame,
-    *,
-    hue: str = "target",
-    null: pd.DataFrame | None = None,
-    ax: Axes | None = None,
-    errorbar: object = ("ci", 95),
-    title: str = "CKA between each layer and the targets",
+    table: pd.DataFrame, *, hue="target", null=None, ax=None, errorbar=("ci", 95), title=None
 ) -> Axes:
     """CKA against layer, one curve per ``hue`` level: the mean over recordings (a row per
     recording and layer: ``layer``, ``value``, ``hue``) with a band (``errorbar`` for
@@ -94,11 +86,12 @@ def cka_by_layer(
         label = f"null ({baselines[0]})" if len(baselines) == 1 else "null"
         _curves(ax, null, "layer", hue, errorbar, null_label=label)
     xlabel = "layer (0 = transformer input, 1–12 = transformer layers)"
+    title = title or "CKA between each layer and the targets"
     title = f"{title}\n(lines: mean; bands: 95% CI over recordings)"
     return _finish(ax, title, xlabel, "CKA (mean over recordings)", table["layer"].unique())
 
 
-def lag_curve(table: pd.DataFrame, *, errorbar: object = ("ci", 95)) -> Axes:
+def lag_curve(table: pd.DataFrame, *, errorbar=("ci", 95)) -> Axes:
     """CKA against time lag (ms), :func:`tutorial_utils.recordings.lag_curve`'s table: the mean
     over recordings with a band (``errorbar`` as in :func:`cka_by_layer`)."""
     ax = _axes(None)
@@ -111,13 +104,7 @@ def lag_curve(table: pd.DataFrame, *, errorbar: object = ("ci", 95)) -> Axes:
 
 
 def layer_profile(
-    table: pd.DataFrame,
-    columns: Sequence[str],
-    *,
-    ax: Axes | None = None,
-    title: str = "Per-layer readout",
-    ylabel: str = "value",
-    labels: Mapping[str, str] | None = None,
+    table: pd.DataFrame, columns, *, ax=None, title="Per-layer readout", ylabel="value", labels=None
 ) -> Axes:
     """Lines of a few ``columns`` of a wide table with one row per ``layer``; ``labels`` maps a
     column to its legend label (default: the column name)."""
@@ -132,9 +119,7 @@ def layer_profile(
     return _finish(ax, title, "layer", ylabel, table["layer"].unique())
 
 
-def noise_cka(
-    table: pd.DataFrame, *, ax: Axes | None = None, marks: Mapping[str, float] | None = None
-) -> Axes:
+def noise_cka(table: pd.DataFrame, *, ax=None, marks: Mapping[str, float] | None = None) -> Axes:
     """Biased and debiased CKA of pure noise against d / n (:func:`tutorial_utils.sanity.
     noise_cka`: ``q05``–``q95`` as bands, ``expected`` as the reference curve); ``marks`` draws
     vertical lines at named ratios, e.g. ``{"sentence means": 153.6}``."""
@@ -161,9 +146,6 @@ def noise_cka(
     title = "CKA between independent noise matrices\n(lines: mean; bands: 5–95% of repeats)"
     xlabel = "d / n (features per stimulus, log scale)"
     return _finish(ax, title, xlabel, "linear CKA (unrelated data)", None, "both", loc="upper left")
-
-
-# ------------------------------------------------------- matrices: Grams, RDMs, layer × layer
 
 
 def _heatmap(ax: Axes, matrix, names, labels=None, cbar_label=None, annot=False, square=False,
@@ -269,12 +251,7 @@ def layer_heatmap(
     return _heatmap(ax, frame, (title, xlabel, ylabel), None, cbar_label, annot, True, **style)
 
 
-def layer_heatmaps(
-    panels: Mapping[str, pd.DataFrame],
-    *,
-    xlabel: str = "layer (index)",
-    ylabel: str = "layer (index)",
-) -> Figure:
+def layer_heatmaps(panels: Mapping, *, xlabel="layer (index)", ylabel="layer (index)") -> Figure:
     """:func:`layer_heatmap` panels two per row, ``{title: matrix}``, without values; colours
     from 0 (or the smallest value, if negative) to 1, so debiased values below 0 show."""
     fig, axes = _panels(len(panels), 2, 5.5)
@@ -284,9 +261,6 @@ def layer_heatmaps(
                       ylabel=ylabel)  # fmt: skip
     fig.tight_layout()
     return fig
-
-
-# ------------------------------------------------- several measures (chapters 05 and 06)
 
 
 def _facets(data, y, hue, col, orders, title, title_y, legend_at, **kws) -> Figure:
@@ -303,9 +277,7 @@ def _facets(data, y, hue, col, orders, title, title_y, legend_at, **kws) -> Figu
     return grid.figure
 
 
-def measures_with_nulls(
-    scores: pd.DataFrame, measures: Sequence[str], targets: Sequence[str]
-) -> Figure:
+def measures_with_nulls(scores: pd.DataFrame, measures: Sequence, targets: Sequence) -> Figure:
     """One panel per measure on its own scale: observed solid, null dashed (``scores``:
     ``measure, target, layer, version, value``; a ``version`` other than "observed" is null)."""
     kind = np.where(scores["version"] == "observed", "observed", "null (circular shift)")
@@ -318,9 +290,7 @@ def measures_with_nulls(
     )  # fmt: skip
 
 
-def rescaled_profiles(
-    gaps: pd.DataFrame, measures: Sequence[str], targets: Sequence[str]
-) -> Figure:
+def rescaled_profiles(gaps: pd.DataFrame, measures: Sequence, targets: Sequence) -> Figure:
     """The ``rescaled gap`` profiles of all measures over ``layer``, one panel per target
     (:func:`tutorial_utils.agreement.rescaled_gaps`)."""
     return _facets(
@@ -331,12 +301,7 @@ def rescaled_profiles(
     )  # fmt: skip
 
 
-# ------------------------------------------- raw material (chapter 00): EMA, audio, frame grid
-
-
-def ema_trajectories(
-    ema: np.ndarray, *, title: str = "EMA sensor trajectories", y_axis: str = "Y"
-) -> Figure:
+def ema_trajectories(ema: np.ndarray, *, title="EMA sensor trajectories", y_axis="Y") -> Figure:
     """One panel per sensor: its X and ``y_axis`` coordinate (mm, minus its mean) over time.
     ``ema`` is ``(T, 12)`` on the 20 ms grid, columns as :data:`tutorial_utils.frames.
     EMA_COLUMNS`."""
@@ -362,9 +327,7 @@ def ema_trajectories(
     return fig
 
 
-def waveform_spectrogram(
-    audio: np.ndarray, sr: int = SAMPLE_RATE, *, title: str = "Recording"
-) -> Figure:
+def waveform_spectrogram(audio: np.ndarray, sr=SAMPLE_RATE, *, title="Recording") -> Figure:
     """The waveform (:func:`librosa.display.waveshow`) above a log-power spectrogram
     (:func:`librosa.display.specshow`, 25 ms windows, 10 ms hop) of mono ``audio``."""
     import librosa

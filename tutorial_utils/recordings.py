@@ -12,7 +12,6 @@ values follow :mod:`tutorial_utils.cka`'s one policy.
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .cka import cka, cka_matrix, gram_linear, gram_rbf
@@ -33,9 +32,7 @@ def estimator_name(kernel: str = "linear", debiased: bool = False, threshold: fl
     return f"{name}, debiased" if debiased else name
 
 
-def recording_cka(
-    hidden_states: Mapping[int, np.ndarray], targets: Mapping[object, np.ndarray], **estimator: Any
-) -> pd.DataFrame:
+def recording_cka(hidden_states: Mapping, targets: Mapping, **estimator: Any) -> pd.DataFrame:
     """CKA of each layer ``{layer: (T, d)}`` with each target ``{label: (T, k)}`` (same frames),
     layers × labels; ``estimator``: ``kernel``, ``debiased``, ``threshold`` as in
     :func:`estimator_name`."""
@@ -92,32 +89,25 @@ def layer_target_cka(
 def lag_curve(
     dataset: Dataset,
     layer: int,
-    target: str = "ema",
-    *,
-    participants: Iterable[str] | None = None,
-    lags: Iterable[int] = range(-10, 11),
-    debiased: bool = False,
+    target="ema",
+    participants=None,
+    lags=range(-10, 11),
+    debiased=False,
 ) -> pd.DataFrame:
     """Linear CKA of one layer with a target shifted in time, per recording and lag: at lag ``k``
     (frames of 20 ms) model frame ``t`` meets target row ``t + k``, frames without a partner
     dropped (a block of each Gram, built once). Columns of the module docstring, ``lag``,
     ``lag_ms``."""
-    (key,) = target_keys(target)
-    ids = {
-        "layer": int(layer),
-        "target": TARGETS[key],
-        "estimator": estimator_name("linear", debiased),
-    }
-    rows = []
+    (key,), rows = target_keys(target), []
+    ids = {"layer": int(layer), "target": TARGETS[key]}
+    ids["estimator"] = estimator_name("linear", debiased)
     for participant, filename in dataset.pick_recordings(participants):
         states, values = aligned_recording(dataset, participant, filename, key, [layer])
         gram_x, gram_y = gram_linear(states[int(layer)]), gram_linear(values[key])
         n = len(gram_x)
         for lag in (int(k) for k in lags):
             a, b = max(0, -lag), max(0, lag)  # layer row t meets target row t + lag
-            value = cka(
-                gram_x[a : n - b, a : n - b], gram_y[b : n - a, b : n - a], debiased=debiased
-            )
+            x, y = gram_x[a : n - b, a : n - b], gram_y[b : n - a, b : n - a]
             where = {"participant": participant, "filename": filename, **ids, "lag": lag}
-            rows.append({**where, "lag_ms": lag * FRAME_MS, "value": value})
+            rows.append({**where, "lag_ms": lag * FRAME_MS, "value": cka(x, y, debiased=debiased)})
     return pd.DataFrame(rows)

@@ -5,8 +5,6 @@
 :func:`planted_profile` (the synthetic sample's layers mix sources with known weights).
 """
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 
@@ -22,11 +20,7 @@ def expected_noise_cka(n_stimuli: int, n_features: int) -> float:
 
 
 def noise_cka(
-    n_stimuli: Sequence[int] = (5, 10, 25, 50, 100, 200),
-    n_features: Sequence[int] = (12, 768),
-    *,
-    n_repeats: int = 20,
-    seed: int = 0,
+    n_stimuli=(5, 10, 25, 50, 100, 200), n_features=(12, 768), *, n_repeats=20, seed=0
 ) -> pd.DataFrame:
     """Biased and debiased CKA of ``n_repeats`` independent pairs of ``(n, d)`` standard normal
     matrices for every ``n`` of ``n_stimuli`` (at least 4) and ``d`` of ``n_features``, each
@@ -65,9 +59,7 @@ def noise_summary(table: pd.DataFrame) -> pd.DataFrame:
     return wide[columns].set_axis(names, axis=1)
 
 
-def invariance_table(
-    x: np.ndarray, y: np.ndarray, *, seed: int = 0, condition: float = 100.0
-) -> pd.DataFrame:
+def invariance_table(x: np.ndarray, y: np.ndarray, *, seed=0, condition=100.0) -> pd.DataFrame:
     """Linear CKA of ``x`` (n, d) with ``y`` before and after seeded transforms ``T`` of ``x``
     (``condition``: largest / smallest scale of the per-feature and general maps). Indexed by
     ``transform``: ``invariant`` (theory), ``cka_before``, ``cka_after`` (CKA(T(x), y)),
@@ -102,9 +94,7 @@ def invariance_table(
     return pd.DataFrame(rows).set_index("transform")
 
 
-def planted_profile(
-    dataset: Dataset, participants: Sequence[str] | None = None, *, debiased: bool = False
-) -> pd.DataFrame:
+def planted_profile(dataset: Dataset, participants=None, *, debiased=False) -> pd.DataFrame:
     """Linear CKA of each layer of the synthetic sample with each planted source, over the
     pooled frames of ``participants`` (default all; the speaker source is constant within a
     recording, so only pooling makes it visible): index ``layer``, a column per source."""

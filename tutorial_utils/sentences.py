@@ -7,7 +7,6 @@ RSA against two model RDMs (:func:`rsa_by_layer`).
 """
 
 import math
-from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -16,9 +15,7 @@ from .dataset import Dataset, sentence_id
 from .rsa import compare_rdms, rdm
 
 
-def sentence_means(
-    dataset: Dataset, participant: str, layer: int, filenames: Iterable[str] | None = None
-) -> np.ndarray:
+def sentence_means(dataset: Dataset, participant: str, layer: int, filenames=None) -> np.ndarray:
     """``(n_recordings, d)`` float64: the mean over frames of each recording's hidden states
     at ``layer``, rows in the order of ``filenames`` (default :meth:`Dataset.pick_filenames`)."""
     names = dataset.pick_filenames(participant, filenames)
@@ -28,37 +25,32 @@ def sentence_means(
     return np.stack([x.astype(np.float64).mean(axis=0) for x in states])
 
 
-def sentence_mean_layers(
-    dataset: Dataset, participant: str, filenames: Iterable[str] | None = None
-) -> dict[int, np.ndarray]:
+def sentence_mean_layers(dataset: Dataset, participant: str, filenames=None) -> dict:
     """:func:`sentence_means` of every layer: ``{layer: (n, d)}``."""
     names = dataset.pick_filenames(participant, filenames)
     return {layer: sentence_means(dataset, participant, layer, names) for layer in dataset.layers}
 
 
-def sentence_design(
-    dataset: Dataset, participant_a: str, participant_b: str, *, shared_only: bool = True
-) -> pd.DataFrame:
-    """Recordings of two speakers, A's then B's (``shared_only``: the sentences both read, in
-    A's order; else all with hidden states): ``participant, filename, sentence_id, label``."""
+def sentence_design(dataset: Dataset, a: str, b: str, *, shared_only=True) -> pd.DataFrame:
+    """Recordings of speakers ``a`` and ``b``, A's first (``shared_only``: the sentences both
+    read, in A's order; else all with hidden states): ``participant, filename, sentence_id,
+    label``."""
     if shared_only:
-        shared = dataset.shared_sentences(participant_a, participant_b)
-        parts = [(participant_a, shared["FILENAME_A"]), (participant_b, shared["FILENAME_B"])]
+        shared = dataset.shared_sentences(a, b)
+        parts = [(a, shared["FILENAME_A"]), (b, shared["FILENAME_B"])]
     else:
-        parts = [(p, dataset.pick_filenames(p)) for p in (participant_a, participant_b)]
+        parts = [(p, dataset.pick_filenames(p)) for p in (a, b)]
     rows = [
         (participant, name, sentence_id(name), f"{participant} {sentence_id(name).split('_')[-1]}")
         for participant, names in parts
         for name in names
     ]
     if not rows:
-        raise ValueError(f"{participant_a!r} and {participant_b!r} share no sentences.")
+        raise ValueError(f"{a!r} and {b!r} share no sentences.")
     return pd.DataFrame(rows, columns=["participant", "filename", "sentence_id", "label"])
 
 
-def design_means(
-    dataset: Dataset, design: pd.DataFrame, layer: int, *, standardise: bool = True
-) -> np.ndarray:
+def design_means(dataset: Dataset, design: pd.DataFrame, layer: int, *, standardise=True):
     """Sentence means ``(n, d)`` of a :func:`sentence_design`'s rows at one layer; with
     ``standardise``, every feature z-scored across them (:func:`scipy.stats.zscore`; features
     without spread become 0)."""
@@ -75,9 +67,7 @@ def design_means(
     return z
 
 
-def sentence_grams(
-    dataset: Dataset, design: pd.DataFrame, layers: Iterable[int] | None = None
-) -> dict[int, np.ndarray]:
+def sentence_grams(dataset: Dataset, design: pd.DataFrame, layers=None) -> dict:
     """``{layer: Z Zᵀ / d}`` for the z-scored sentence means ``Z`` (n, d) of a design: an entry
     is the average product of two recordings' z-scores (about 1 on the diagonal)."""
     grams = {}
@@ -107,24 +97,17 @@ def block_contrast(gram: np.ndarray, design: pd.DataFrame) -> dict[str, float]:
     return result
 
 
-def sentence_readout(
-    dataset: Dataset, participant_a: str, participant_b: str, layers: Iterable[int] | None = None
-) -> pd.DataFrame:
+def sentence_readout(dataset: Dataset, a: str, b: str, layers=None) -> pd.DataFrame:
     """Per layer, :func:`block_contrast` of the :func:`sentence_grams` of the shared sentences:
     columns ``layer, same_speaker, same_sentence, other, difference,
     same_minus_other_sentence``."""
-    design = sentence_design(dataset, participant_a, participant_b)
+    design = sentence_design(dataset, a, b)
     grams = sentence_grams(dataset, design, layers)
     return pd.DataFrame([{"layer": k, **block_contrast(g, design)} for k, g in grams.items()])
 
 
 def rsa_by_layer(
-    dataset: Dataset,
-    design: pd.DataFrame,
-    layers: Iterable[int] | None = None,
-    *,
-    metric: str = "correlation",
-    method: str = "spearman",
+    dataset: Dataset, design: pd.DataFrame, layers=None, *, metric="correlation", method="spearman"
 ) -> pd.DataFrame:
     """RSA of each layer's RDM of z-scored sentence means (``metric``, :func:`rdm`) with two
     categorical model RDMs (0 for pairs sharing the speaker / the sentence, else 1), compared

@@ -15,12 +15,7 @@ import pandas as pd
 
 
 def confidence_interval(
-    values: Iterable[float],
-    level: float = 0.95,
-    method: str = "t",
-    *,
-    n_resamples: int = 2000,
-    seed: int = 0,
+    values: Iterable[float], level=0.95, method="t", *, n_resamples=2000, seed=0
 ) -> tuple[float, float, float]:
     """Mean and confidence interval of independent values (e.g. one per recording).
 
@@ -58,9 +53,7 @@ def confidence_interval(
     return mean, float(low), float(high)
 
 
-def errorbar(
-    level: float = 0.95, method: str = "t", *, seed: int = 0
-) -> Callable[[Sequence[float]], tuple[float, float]]:
+def errorbar(level=0.95, method="t", *, seed=0) -> Callable[[Sequence], tuple[float, float]]:
     """``values -> (low, high)`` of :func:`confidence_interval`, for seaborn's ``errorbar=``,
     e.g. ``plots.cka_by_layer(table, errorbar=stats.errorbar(0.95))``."""
     if method not in ("t", "bootstrap"):
@@ -69,13 +62,7 @@ def errorbar(
 
 
 def summarise(
-    table: pd.DataFrame,
-    by: Sequence[str] = ("target", "layer"),
-    *,
-    value: str = "value",
-    level: float = 0.95,
-    method: str = "t",
-    seed: int = 0,
+    table: pd.DataFrame, by=("target", "layer"), *, value="value", level=0.95, method="t", seed=0
 ) -> pd.DataFrame:
     """Mean and confidence interval of ``value`` per group: columns ``*by, mean, low, high, n``.
 
@@ -92,9 +79,7 @@ def summarise(
     return pd.DataFrame(rows, columns=[*by, "mean", "low", "high", "n"])
 
 
-def null_gap(
-    observed: pd.DataFrame, null: pd.DataFrame, by: Sequence[str] = ("target", "layer")
-) -> pd.DataFrame:
+def null_gap(observed: pd.DataFrame, null: pd.DataFrame, by=("target", "layer")) -> pd.DataFrame:
     """Mean observed ``value``, mean null ``value`` and their difference per group: columns
     ``*by, observed, null, gap``."""
     by = list(by)

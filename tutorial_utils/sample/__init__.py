@@ -1,6 +1,88 @@
-"""The built-in offline sample: synthetic speech, virtual EMA and a simulated encoder."""
+"""The built-in offline sample: synthetic speech, virtual EMA and a simulated encoder.
 
-from .encoder import LAYER_PROFILE, ground_truth
-from .loader import SAMPLE_DIR, planted_sources, sample_tables
+``tools/make_sample`` wrote the files in ``tutorial_utils/data/sample/``: 16 kHz FLAC audio of
+two synthetic speakers (VocalTractLab's adult vocal tract, voice pitch about 153 and 86 Hz),
+virtual EMA at 50 Hz (``_Y`` is vertical here, lateral in the real data), phone segments and
+a manifest. The hidden states come from :mod:`tutorial_utils.sample.encoder`.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+from threadpoolctl import threadpool_limits
+
+from .encoder import LAYER_PROFILE, PARTICIPANTS, ground_truth, simulate
 
 __all__ = ["LAYER_PROFILE", "SAMPLE_DIR", "ground_truth", "planted_sources", "sample_tables"]
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
+_DESCRIPTION = (
+    "synthetic: VocalTractLab speech + simulated encoder. Two synthetic speakers (SYN-F, "
+    "SYN-M: one vocal tract, higher and lower voice) reading IEEE sentences, with virtual "
+    "EMA sensors (here _Y is vertical; in the real data it is lateral) and a simulated "
+    "13-layer encoder whose layer profile is planted (tutorial_utils.sample.ground_truth()). "
+    "Numbers differ from the real Wav2Vec2 data."
+)
+
+
+@lru_cache(maxsize=2)
+def _build(sample_dir: str) -> tuple[dict, dict, dict, dict, dict]:
+    """Tables, EMA, hidden states, planted sources and manifest of the sample in a folder."""
+    folder = Path(sample_dir)
+    if not (folder / "manifest.json").is_file():
+        raise FileNotFoundError(
+            f"The offline sample is missing from {folder}; reinstall the package (pip install "
+            "-e .) or restore tutorial_utils/data/sample from the repository."
+        )
+    recordings = pd.read_csv(folder / "recordings.csv")
+    phones = pd.read_csv(folder / "phones.csv", keep_default_na=False)  # keep "sil" a string
+    ema = {p: pd.read_csv(folder / f"ema_labels_{p}.csv") for p in PARTICIPANTS}
+    audio_of = {}
+    for name, file in zip(recordings["FILENAME"], recordings["AUDIO_FILE"], strict=True):
+        audio_of[name] = sf.read(folder / file, dtype="float32")[0]
+        audio_of[name].flags.writeable = False
+    with threadpool_limits(limits=1, user_api="blas"):  # small products: more threads wait
+        sources, states = simulate(recordings, phones, ema, audio_of)
+    tables = {}
+    for p in PARTICIPANTS:
+        rows = recordings.loc[recordings["PARTICIPANT"] == p, ["FILENAME", "SENTENCE"]]
+        tables[p] = rows.reset_index(drop=True)
+        tables[p]["AUDIO"] = [audio_of[name] for name in rows["FILENAME"]]
+    return tables, ema, states, sources, json.loads((folder / "manifest.json").read_text())
+
+
+def sample_tables(sample_dir: str | Path | None = None) -> dict:
+    """The sample as the arguments of a ``Dataset`` (``load_dataset("sample")``), from
+    ``sample_dir`` (default the package's ``data/sample``). Arrays are read-only, shared."""
+    folder = str(Path(sample_dir) if sample_dir else SAMPLE_DIR)
+    tables, ema, states, _, manifest = _build(folder)
+    return dict(
+        source="sample",
+        description=_DESCRIPTION,
+        recordings=tables,
+        ema=ema,
+        hidden_states=states,
+        model_name="simulated-encoder (tutorial_utils.sample)",
+        manifest={**manifest, "sample_dir": folder},
+    )
+
+
+def planted_sources(dataset, participant: str, filename: str) -> dict[str, np.ndarray]:
+    """The standardised planted sources of one recording of the sample ``Dataset``, per frame:
+    ``{"acoustic": (T, 40), "articulatory": (T, 12), "content": (T, 32), "speaker": (T, 17)}``
+    float64 copies. The speaker vector is constant within a recording (only its spectral-tilt
+    column varies); speaker identity shows across recordings."""
+    if dataset.source != "sample":
+        raise ValueError(
+            'Planted sources exist only for the synthetic sample: load_dataset("sample").'
+        )
+    sources = _build(dataset.manifest["sample_dir"])[3]
+    if (participant, filename) not in sources:
+        valid = sorted(f for p, f in sources if p == participant)
+        raise KeyError(f"No sample recording {filename!r} for {participant!r}; valid: {valid}.")
+    return {name: array.copy() for name, array in sources[(participant, filename)].items()}
