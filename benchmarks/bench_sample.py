@@ -19,7 +19,7 @@ def main() -> None:
     first = time.perf_counter()
     load_dataset("sample")
     second = time.perf_counter()
-    sample.loader._build.cache_clear()
+    sample._build.cache_clear()
     load_dataset("sample")
     rebuilt = time.perf_counter()
 
