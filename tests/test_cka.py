@@ -210,7 +210,6 @@ def test_cka_matrix_refuses_up_front_when_memory_is_short(monkeypatch):
         cka_matrix(layers)
     assert isinstance(info.value, ValueError) and isinstance(info.value, MemoryError)
     monkeypatch.setattr(C, "MEMORY_LIMIT", None)  # the machine's memory, read before allocating
-    assert 0 < C.available_memory()
     huge = [np.broadcast_to(np.float32(1.0), (10_000_000, 768)) for _ in range(13)]  # ~800 GB
     with pytest.raises(MemoryError, match="streaming_cka_matrix"):
         cka_matrix(huge)
@@ -346,5 +345,3 @@ def test_cka_from_hsic_is_the_policy():
     with pytest.warns(RuntimeWarning, match="undefined"):
         result = cka_from_hsic(np.ones((1, 2)), [1.0], [-1.0, 1.0], debiased=True)
     assert math.isnan(result[0, 0]) and result[0, 1] == 1.0
-    with pytest.raises(ValueError, match="overflowed"):
-        cka_from_hsic(np.inf, 1.0, 1.0)
