@@ -69,14 +69,12 @@ class CKAAccumulator:
             if started and len(arrays) != len(self.labels):
                 raise ValueError(f"{step} has {len(arrays)} layers, not {len(self.labels)}.")
         kinds = {type(x).__module__.startswith("torch") for x in arrays}
-        if len(kinds) > 1:
-            raise ValueError("A step mixes torch tensors and other arrays; use one kind.")
+        if len(kinds | ({self._torch is not None} if started else set())) > 1:
+            raise ValueError(f"{step} mixes torch tensors and other arrays; use one kind.")
         torch = kinds == {True}
-        if started and torch != (self._torch is not None):
-            raise ValueError(f"{step} and the first step differ in kind (torch vs numpy).")
         arrays = arrays if torch else [np.asarray(x) for x in arrays]
         dims = np.diff(self._edges) if started else [None] * len(arrays)
-        peaks = [_peak(x, f"layer {k!r}", d, torch) for x, k, d in zip(arrays, labels, dims)]  # noqa: B905
+        peaks = [_peak(*args, torch) for args in zip(arrays, labels, dims, strict=True)]
         if not arrays or len({x.shape[0] for x in arrays}) != 1 or arrays[0].shape[0] == 0:
             raise ValueError(
                 "A step needs at least one layer, all with the same, non-zero number of frames;"
@@ -100,7 +98,8 @@ class CKAAccumulator:
             import torch  # optional: reached only when the chunks are torch tensors
 
             self._torch, f64, scales = torch, torch.float64, self._scales.tolist()
-            self._shift = [(x.detach().to(f64) / s).mean(0) * s for x, s in zip(first, scales)]  # noqa: B905
+            parts = zip(first, scales, strict=True)
+            self._shift = [(x.detach().to(f64) / s).mean(0) * s for x, s in parts]
             sums = [torch.zeros(shape, dtype=f64, device=first[0].device) for shape in shapes]
         else:
             self._shift = [shift_of(x, s) for x, s in zip(first, self._scales, strict=True)]
@@ -108,31 +107,21 @@ class CKAAccumulator:
         self._cross, self._col_sums, self._norm_cross, self._norm_feature = sums
 
     def _add(self, arrays: list, peaks: list[float]) -> None:
-        """Add one checked chunk: shifted and scaled per layer into one ``(m, D)`` array ``z``,
-        whose ``S`` grows by its upper (block) triangle, like ``syrk``."""
-        if self._torch is None:
-            z = np.empty((arrays[0].shape[0], int(self._edges[-1])))
-            for (lo, hi), x, shift, s in zip(self._spans, arrays, self._shift, self._scales):  # noqa: B905
-                np.subtract(x, shift, out=z[:, lo:hi])
-                z[:, lo:hi] *= 1.0 / s
-            if self.precision == "float64":  # z.T is Fortran-ordered: BLAS reads it, no copy
-                self._cross = blas.dsyrk(1.0, z.T, beta=1.0, c=self._cross, overwrite_c=1)
-            else:
-                self._cross += blas.ssyrk(1.0, z.astype(np.float32).T)
-        else:
-            f64, device = self._torch.float64, self._cross.device
-            work = f64 if self.precision == "float64" else self._torch.float32
-            parts = zip(arrays, self._shift, (1.0 / self._scales).tolist())  # noqa: B905
-            z = self._torch.cat(
-                [((x.detach().to(device, f64) - m) * s).to(work) for x, m, s in parts], 1
-            )
-            for lo, hi in self._spans:
-                if work == f64:
-                    self._cross[lo:hi, lo:].addmm_(z[:, lo:hi].T, z[:, lo:])
-                else:
-                    self._cross[lo:hi, lo:] += (z[:, lo:hi].T @ z[:, lo:]).to(f64)
-            z = z.to(f64)
+        """Add one checked chunk, shifted and scaled per layer into one float64 ``(m, D)`` array
+        ``z``; ``S`` grows by its upper (block) triangle, as BLAS ``syrk`` computes it."""
         xp = self._torch or np  # the same calls in numpy and torch
+        if self._torch:
+            arrays = [x.detach().to(self._cross.device, xp.float64) for x in arrays]
+        parts = zip(arrays, self._shift, (1.0 / self._scales).tolist(), strict=True)
+        z = xp.concatenate([(x - shift) * s for x, shift, s in parts], 1)
+        if self._torch:
+            work = z if self.precision == "float64" else z.float()
+            for lo, hi in self._spans:
+                self._cross[lo:hi, lo:] += (work[:, lo:hi].T @ work[:, lo:]).double()
+        elif self.precision == "float64":  # z.T is Fortran-ordered: BLAS reads it, no copy
+            self._cross = blas.dsyrk(1.0, z.T, beta=1.0, c=self._cross, overwrite_c=1)
+        else:
+            self._cross += blas.ssyrk(1.0, z.astype(np.float32).T)
         self._col_sums += z.sum(0)
         norms = xp.stack([xp.einsum("ij,ij->i", z[:, a:b], z[:, a:b]) for a, b in self._spans], 1)
         self._norm_cross += norms.T @ norms
@@ -156,8 +145,9 @@ class CKAAccumulator:
         return pd.DataFrame(matrix, self.labels, self.labels) if self._as_frame else matrix
 
 
-def _peak(x, name: str, dims: int | None, torch: bool) -> float:
+def _peak(x, label, dims: int | None, torch: bool) -> float:
     """Check one layer of a chunk; return its largest magnitude."""
+    name = f"layer {label!r}"
     if getattr(x, "ndim", None) != 2:
         raise ValueError(f"{name} must be a 2-D (frames, features) array; got {x!r:.80}.")
     if (x.dtype.is_complex or str(x.dtype) == "torch.bool") if torch else x.dtype.kind not in "iuf":
@@ -175,12 +165,8 @@ def _peak(x, name: str, dims: int | None, torch: bool) -> float:
 def streaming_cka_matrix(
     chunks: Iterable[Chunk], *, debiased: bool = False, precision: str = "float64"
 ) -> np.ndarray | pd.DataFrame:
-    """Layer × layer linear CKA over all frames of an iterable of chunks.
-
-    Each chunk is a sequence or dict of ``(m_k, d_i)`` numpy arrays or torch tensors, one per
-    layer (e.g. one recording). Equal to rounding to ``cka_matrix`` of the concatenated
-    frames; ``precision`` as in :class:`CKAAccumulator`.
-    """
+    """Layer × layer linear CKA over all frames of ``chunks`` (e.g. one recording each; as in
+    :meth:`CKAAccumulator.update`): ``cka_matrix`` of the concatenated frames, to rounding."""
     accumulator = CKAAccumulator(precision=precision)
     for chunk in chunks:
         accumulator.update(chunk)
