@@ -3,8 +3,6 @@
 Skipped where torch sees no GPU; ``benchmarks/bench_gpu.py`` times the same paths.
 """
 
-from __future__ import annotations
-
 import importlib.util
 from pathlib import Path
 
