@@ -74,10 +74,7 @@ def moments_cka(n: int, edges, sums: dict, labels: list, *, debiased: bool = Fal
     )
     sum_k = raw_trace - n * c
     if n < (need := 4 if debiased else 2):
-        raise ValueError(
-            f"Only {n} frame(s) were accumulated; at least {need} are needed"
-            + (" for the debiased estimator." if debiased else ".")
-        )
+        raise ValueError(f"Only {n} frame(s) were accumulated; at least {need} are needed.")
     for label, peak, total in zip(labels, sums["peaks"], sum_k, strict=True):
         if not np.isfinite(peak):
             raise ValueError(f"Layer {label!r} contains NaN or infinite values; clean it first.")

@@ -48,7 +48,7 @@ class CKAAccumulator:
 
     def update(self, chunk: Chunk) -> CKAAccumulator:
         """Add one step of frames (see the class); returns the accumulator, for chaining."""
-        step, started, as_frame = f"Step {self._steps + 1}", self._steps > 0, False
+        step, started = f"Step {self._steps + 1}", self._steps > 0
         if started and isinstance(chunk, Mapping) != self._as_frame:
             raise ValueError("Every step must be of the same kind: all dicts or all sequences.")
         if isinstance(chunk, Mapping):
@@ -56,7 +56,7 @@ class CKAAccumulator:
                 raise ValueError(
                     f"{step} has layers {list(chunk)}; every step needs the same layers."
                 )
-            labels, as_frame = self.labels if started else list(chunk), True
+            labels = self.labels if started else list(chunk)
             arrays = [chunk[label] for label in labels]
         elif getattr(chunk, "ndim", None) is not None or isinstance(chunk, (str, bytes)):
             raise ValueError(
@@ -81,7 +81,7 @@ class CKAAccumulator:
                 f" got {[x.shape[0] for x in arrays]}. Skip empty recordings."
             )
         if not started:
-            self.labels, self._as_frame = labels, as_frame
+            self.labels, self._as_frame = labels, isinstance(chunk, Mapping)
             self._start(arrays, peaks, torch)
         self._add(arrays, peaks)
         self._steps += 1
@@ -117,7 +117,10 @@ class CKAAccumulator:
         if self._torch:
             work = z if self.precision == "float64" else z.float()
             for lo, hi in self._spans:
-                self._cross[lo:hi, lo:] += (work[:, lo:hi].T @ work[:, lo:]).double()
+                if self.precision == "float64":  # in place, no temporary
+                    self._cross[lo:hi, lo:].addmm_(z[:, lo:hi].T, z[:, lo:])
+                else:
+                    self._cross[lo:hi, lo:] += (work[:, lo:hi].T @ work[:, lo:]).double()
         elif self.precision == "float64":  # z.T is Fortran-ordered: BLAS reads it, no copy
             self._cross = blas.dsyrk(1.0, z.T, beta=1.0, c=self._cross, overwrite_c=1)
         else:
