@@ -1,7 +1,5 @@
 """cka_matrix on dask arrays (the optional ``scale`` extra) equals the in-memory result."""
 
-from __future__ import annotations
-
 import math
 
 import numpy as np
@@ -19,10 +17,7 @@ distributed = pytest.importorskip("distributed", reason="dask.distributed is opt
 @pytest.fixture(scope="module")
 def client():
     options = {"processes": False, "n_workers": 2, "threads_per_worker": 1}
-    with (
-        distributed.LocalCluster(dashboard_address=None, **options) as cluster,
-        distributed.Client(cluster) as dask_client,
-    ):
+    with distributed.Client(dashboard_address=None, **options) as dask_client:
         yield dask_client
 
 

@@ -1,7 +1,5 @@
 """tutorial_utils.rsa against the definitions (loops, scipy's correlations); the CKA bridge."""
 
-from __future__ import annotations
-
 import numpy as np
 import pytest
 from scipy import stats

@@ -1,28 +1,21 @@
 """Gram matrices, HSIC and Centered Kernel Alignment (CKA), top to bottom.
 
-A *representation* is an ``(n, d)`` array: ``d`` features for each of ``n`` stimuli (frames
-or recordings); two are compared over the same stimuli in the same order. Linear CKA
-(Kornblith et al., 2019) is
+A *representation* is an ``(n, d)`` array: ``d`` features for each of ``n`` stimuli, compared
+with another over the same stimuli in the same order. Linear CKA (Kornblith et al., 2019) is
 
-    CKA(K, L) = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)),   K = X Xᵀ,  L = Y Yᵀ.
+    CKA(K, L) = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)),   K = X Xᵀ,  L = Y Yᵀ,
 
-The biased HSIC is ``tr(K H L H)`` up to a factor (``H = I - 11ᵀ/n``), so centring the Gram
-is centring the features. The debiased HSIC of Song et al. (2012) removes the positive bias
-CKA has for few stimuli and many features; it can be slightly negative.
+where the biased HSIC is ``tr(K H L H)`` up to a factor (``H = I - 11ᵀ/n``): centring the Gram
+is centring the features. Song et al.'s (2012) debiased HSIC removes the positive bias CKA has
+for few stimuli and many features; it can be slightly negative.
 
-Undefined values, one policy for every route (applied by :func:`cka_from_hsic`):
+One policy for undefined values, on every route (:func:`cka_from_hsic`): a representation that
+is constant after centring raises ``ValueError``; a debiased self-HSIC <= 0 (zero only in
+degenerate designs, e.g. all stimuli but one identical) gives ``nan`` with a ``RuntimeWarning``.
 
-- a representation (or Gram matrix) that is constant after centring raises ``ValueError``
-  ("constant"), whichever estimator is asked for;
-- biased estimator: a self-HSIC of zero can only come from a constant representation, so it
-  raises ``ValueError`` too;
-- debiased estimator: a self-HSIC <= 0 gives ``nan`` with a ``RuntimeWarning``. (It is never
-  negative in exact arithmetic, and zero only in degenerate designs, e.g. all stimuli but one
-  identical; values within rounding of zero count as zero, so every route agrees.)
-
-Numbers: float64 arithmetic whatever the input dtype. Each representation (Gram matrix) is
-divided by its largest magnitude before any product, so CKA is exact at any scale float64
-holds and for large offsets. More frames than fit in memory: ``tutorial_utils.scale``.
+Arithmetic is float64 whatever the input dtype, and each input is divided by its largest
+magnitude first, so CKA is exact at any scale float64 holds and for large offsets. More frames
+than fit in memory: ``tutorial_utils.scale``.
 """
 
 from __future__ import annotations
@@ -45,15 +38,12 @@ EPS = np.finfo(np.float64).eps
 _GRAM_TINY = 1e-146  # below this magnitude x xᵀ loses precision (float64 subnormals)
 
 
-# --------------------------------------------------------------------------- Gram matrices
-
-
+# --------------------------------------------------------------------------- textbook
 def gram_linear(x: np.ndarray) -> np.ndarray:
     """Linear-kernel Gram matrix ``x xᵀ`` (not centred), float64, shape ``(n, n)``.
 
-    Raises ``ValueError`` if the dot products overflow float64 or fall into its subnormal
-    range (``max |x|`` above about ``1e154`` or below ``1e-146``): rescale ``x`` first (CKA
-    does not depend on scale) or use :func:`feature_space_linear_cka`.
+    Raises ``ValueError`` where ``x xᵀ`` does not fit float64 (``max |x|`` beyond 1e154 or
+    below 1e-146): rescale ``x`` first.
     """
     x, peak = _checked(x)
     x = x.astype(np.float64, copy=False)
@@ -71,10 +61,9 @@ def gram_linear(x: np.ndarray) -> np.ndarray:
 def gram_rbf(x: np.ndarray, threshold: float = 1.0, *, include_diagonal: bool = True) -> np.ndarray:
     """Gaussian (RBF) Gram matrix ``exp(-||x_i - x_j||² / (2 σ²))``, float64 ``(n, n)``.
 
-    ``σ² = threshold² · m`` with ``m`` the median squared pairwise distance, over the full
-    ``n × n`` matrix (zeros included, as in Kornblith et al.'s code) or, with
-    ``include_diagonal=False``, over the ``n(n-1)/2`` distinct pairs. Small ``threshold``
-    makes the kernel local; large makes it close to linear.
+    ``σ² = threshold² · m``, ``m`` the median squared distance over the full ``n × n`` matrix
+    (zeros included, as in Kornblith et al.'s code) or, with ``include_diagonal=False``, over
+    the distinct pairs. Small ``threshold`` makes the kernel local; large, close to linear.
     """
     if not threshold > 0:
         raise ValueError(f"threshold must be positive; got {threshold}.")
@@ -95,51 +84,46 @@ def gram_rbf(x: np.ndarray, threshold: float = 1.0, *, include_diagonal: bool = 
 def center_gram(gram: np.ndarray, unbiased: bool = False) -> np.ndarray:
     """Centre a symmetric Gram matrix; returns a new float64 array.
 
-    ``unbiased=False``: double centring ``H K H`` (for a linear kernel, the same as centring
-    the features). ``unbiased=True``: Székely & Rizzo's U-centring (zero diagonal), for which
+    ``unbiased=False``: ``H K H`` (for a linear kernel, the same as centring the features).
+    ``unbiased=True``: Székely & Rizzo's U-centring (zero diagonal), for which
     ``<Ũ(K), Ũ(L)> / (n (n - 3))`` is Song et al.'s unbiased HSIC (needs ``n >= 4``).
     """
     gram, peak = _checked(gram, "gram", 4 if unbiased else 2, square=True)
-    gram = gram.astype(np.float64, copy=False)
-    means = gram.mean(axis=0)
-    _check_symmetric(gram, means, peak, "gram")
-    if not unbiased:
-        return gram - means[:, None] - means[None, :] + means.mean()
-    n = gram.shape[0]
-    gram = gram.copy()
-    np.fill_diagonal(gram, 0.0)
-    means = gram.sum(axis=0) / (n - 2)
-    means -= means.sum() / (2 * (n - 1))
-    gram -= means[:, None]
-    gram -= means[None, :]
-    np.fill_diagonal(gram, 0.0)
-    return gram
+    return _centre(np.array(gram, dtype=np.float64), "gram", peak, unbiased)
 
 
-def _check_symmetric(gram: np.ndarray, col_means: np.ndarray, peak: float, name: str) -> None:
-    """Row and column means of a symmetric matrix agree: one BLAS pass, no transpose."""
-    if np.abs(gram @ np.full(len(gram), 1.0 / len(gram)) - col_means).max() > SYMMETRY_RTOL * peak:
+def _centre(gram: np.ndarray, name: str, peak: float, unbiased: bool = False) -> np.ndarray:
+    """Centre the float64 ``gram`` in place, once its row and column means agree (symmetry,
+    checked with one BLAS pass and no transpose)."""
+    n = len(gram)
+    means = gram.sum(axis=0) / n
+    if np.abs(gram @ np.full(n, 1.0 / n) - means).max() > SYMMETRY_RTOL * peak:
         raise ValueError(
             f"{name} is not symmetric, so it is not a Gram (kernel) matrix. Build it with "
             "gram_linear or gram_rbf, or symmetrise it with (g + g.T) / 2."
         )
+    if unbiased:  # means over the off-diagonal entries, corrected for the zero diagonal
+        np.fill_diagonal(gram, 0.0)
+        means = gram.sum(axis=0) / (n - 2)
+        means -= means.sum() / (2 * (n - 1))
+    gram -= means[:, None]
+    gram -= means[None, :]
+    if unbiased:
+        np.fill_diagonal(gram, 0.0)
+    else:
+        gram += means.sum() / n
+    return gram
 
 
 def _centred_gram(gram, name: str, min_n: int) -> tuple[np.ndarray, float]:
-    """``H K H / max|K|`` (one new array, centred in place) and its self-HSIC, after the
-    checks a centred Gram matrix allows cheaply (constant, PSD diagonal and trace)."""
+    """``H K H / max|K|`` and its self-HSIC, after the checks a centred Gram allows cheaply:
+    not constant, and a PSD matrix's non-negative diagonal and Frobenius norm <= trace."""
     gram, peak = _checked(gram, name, min_n, square=True)
     if peak == 0:
         raise _constant(name)
-    scaled = np.divide(gram, peak, dtype=np.float64)
-    n = len(scaled)
-    means = scaled.sum(axis=0) / n  # as scaled.mean(axis=0), with less overhead
-    _check_symmetric(scaled, means, 1.0, name)
-    scaled -= means[:, None]
-    scaled -= means[None, :]
-    scaled += means.sum() / n
+    scaled = _centre(np.divide(gram, peak, dtype=np.float64), name, 1.0)
     self_hsic_ = np.vdot(scaled, scaled)
-    norm, diagonal = np.sqrt(self_hsic_), np.diagonal(scaled)
+    n, norm, diagonal = len(scaled), np.sqrt(self_hsic_), np.diagonal(scaled)
     if norm <= n * NEGLIGIBLE:
         raise _constant(name)
     rounding = 64.0 * n * EPS  # of an entry of the uncentred Gram / max|K|, with a margin
@@ -148,23 +132,14 @@ def _centred_gram(gram, name: str, min_n: int) -> tuple[np.ndarray, float]:
     return scaled, self_hsic_
 
 
-# --------------------------------------------------------------------------- CKA
-
-
 def cka(gram_x: np.ndarray, gram_y: np.ndarray, debiased: bool = False) -> float:
     """CKA between two symmetric positive semi-definite ``(n, n)`` Gram matrices.
 
-    Biased CKA lies in [0, 1]; ``debiased=True`` uses Song et al.'s unbiased HSIC (needs
-    ``n >= 4``; slightly negative values are kept; undefined values are ``nan``, see the
-    policy above). Raises ``ValueError`` for non-square, asymmetric, non-finite or
-    mismatched input, too few stimuli, a Gram that is zero after centring, or one that is
-    not PSD.
-
-    Validation reads what the computation produces, no factorisation: after centring, a PSD
-    matrix has a non-negative diagonal and a Frobenius norm at most its trace, two PSD
-    matrices a non-negative inner product and |CKA| <= 1. Each test allows the rounding of
-    the *uncentred* Gram (``n·eps·max|K|`` per entry, times 64), so valid Grams with an offset
-    pass (so may a slightly indefinite one). Symmetry: row and column means must agree.
+    Biased CKA lies in [0, 1]; ``debiased=True`` uses Song et al.'s unbiased HSIC (``n >= 4``).
+    Raises ``ValueError`` for non-square, asymmetric, non-finite, mismatched, constant or
+    non-PSD input. No factorisation: a non-PSD input shows in what the computation produces
+    (see ``_centred_gram``; two PSD matrices have ``<Kx, Ky> >= 0`` and ``|CKA| <= 1``), with
+    tolerances from the rounding of the *uncentred* Gram, so valid offset Grams pass.
     """
     cx, self_x = _centred_gram(gram_x, "gram_x", 4 if debiased else 2)
     cy, self_y = _centred_gram(gram_y, "gram_y", 4 if debiased else 2)
@@ -190,9 +165,8 @@ def cka(gram_x: np.ndarray, gram_y: np.ndarray, debiased: bool = False) -> float
 def feature_space_linear_cka(x: np.ndarray, y: np.ndarray, debiased: bool = False) -> float:
     """Linear CKA from feature-space cross products: ``||Xᵀ Y||² / (||Xᵀ X|| ||Yᵀ Y||)``.
 
-    Equal to ``cka(gram_linear(x), gram_linear(y), debiased)`` but costs ``O(n d_x d_y)``
-    instead of ``O(n² (d_x + d_y))``. ``x`` is ``(n, d_x)``, ``y`` is ``(n, d_y)``: same
-    stimuli, same order. Returns a float as :func:`cka` does.
+    Equals ``cka(gram_linear(x), gram_linear(y), debiased)`` at ``O(n d_x d_y)`` instead of
+    ``O(n² (d_x + d_y))``; ``x`` is ``(n, d_x)``, ``y`` ``(n, d_y)``, same stimuli and order.
     """
     min_n = 4 if debiased else 2
     x, y = centred(x, "x", min_n), centred(y, "y", min_n)
@@ -207,24 +181,22 @@ def feature_space_linear_cka(x: np.ndarray, y: np.ndarray, debiased: bool = Fals
     return cka_from_hsic(cross, self_x, self_y, debiased=debiased)
 
 
+def self_hsic(x: np.ndarray) -> float:
+    """Biased self-HSIC ``||Xᵀ X||² = ||X Xᵀ||²`` of a centred array (the smaller form)."""
+    small = x.T @ x if x.shape[1] <= x.shape[0] else x @ x.T
+    return float(np.vdot(small, small))
+
+
 # --------------------------------------------------------------------------- HSIC -> CKA
-
-
 def cka_from_hsic(cross, self_x, self_y, *, debiased: bool = False):
     """CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)), with the one policy for undefined values.
 
-    ``cross`` is a float or an ``(a, b)`` array, ``self_x`` ``(a,)``, ``self_y`` ``(b,)``.
-    Returns a float for a scalar ``cross``, else an array. Raises ``ValueError`` for a biased
-    self-HSIC <= 0 (a constant representation) or non-finite values (an overflow); a
-    debiased self-HSIC <= 0 gives ``nan`` with a ``RuntimeWarning``.
+    ``cross`` is a float (a float is returned) or an ``(a, b)`` array, ``self_x`` ``(a,)``,
+    ``self_y`` ``(b,)``. A biased self-HSIC <= 0 (a constant representation) raises
+    ``ValueError``; a debiased self-HSIC <= 0 gives ``nan`` with a ``RuntimeWarning``.
     """
     scalar, cross = np.ndim(cross) == 0, np.atleast_2d(np.asarray(cross, dtype=np.float64))
     self_x, self_y = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (self_x, self_y))
-    if not (np.isfinite(cross).all() and np.isfinite(self_x).all() and np.isfinite(self_y).all()):
-        raise ValueError(
-            "An HSIC value is not finite (the products overflowed). Rescale the "
-            "representations, e.g. x / np.abs(x).max(); CKA does not depend on scale."
-        )
     undefined = (self_x[:, None] <= 0) | (self_y[None, :] <= 0)
     if np.any(undefined):
         if not debiased:
@@ -242,11 +214,10 @@ def cka_from_hsic(cross, self_x, self_y, *, debiased: bool = False):
 
 
 def debiased_hsic(trace_kl, k_dot_l, sum_k, sum_l, n: int):
-    """Song et al.'s unbiased HSIC (times ``n (n - 3)``) from centred-Gram pieces.
+    """Song et al.'s unbiased HSIC (times ``n (n - 3)``) from centred-Gram pieces (broadcast).
 
-    For centred Grams (zero row sums) with diagonals ``k`` and ``l`` the estimator is
-    ``tr(K L) - n/(n-2) k·l + (Σk)(Σl) / ((n-1)(n-2))``. Arguments broadcast. A value within
-    ``ROUNDING`` of its terms is returned as exactly 0, so every route agrees on it.
+    For centred Grams with diagonals ``k`` and ``l``: ``tr(K L) - n/(n-2) k·l + (Σk)(Σl) /
+    ((n-1)(n-2))``. A value within ``ROUNDING`` of its terms is exactly 0, so routes agree.
     """
     first = np.asarray(trace_kl, dtype=np.float64)
     second = (n / (n - 2)) * np.asarray(k_dot_l, dtype=np.float64)
@@ -257,15 +228,7 @@ def debiased_hsic(trace_kl, k_dot_l, sum_k, sum_l, n: int):
     return float(value) if value.ndim == 0 else value
 
 
-def self_hsic(x: np.ndarray) -> float:
-    """Biased self-HSIC ``||Xᵀ X||² = ||X Xᵀ||²`` of a centred array (the smaller form)."""
-    small = x.T @ x if x.shape[1] <= x.shape[0] else x @ x.T
-    return float(np.vdot(small, small))
-
-
 # --------------------------------------------------------------------------- all pairs
-
-
 MEMORY_LIMIT: float | None = None  # bytes cka_matrix may use; None: what the machine has
 
 
@@ -282,26 +245,18 @@ def cka_matrix(
 ) -> np.ndarray | pd.DataFrame:
     """Linear CKA between every representation in ``reps_a`` and every one in ``reps_b``.
 
-    Each representation is validated and centred once; then ``tr(K_i L_j)`` for all pairs
-    comes from the cheaper of two exact routes: centred Gram matrices (one BLAS ``dsyrk``
-    triangle each, then one product of the flattened triangles), or feature cross products
-    (one product ``Xᵀ Y`` of the side-by-side features, squared and summed per block).
+    Each representation is checked and centred once; ``tr(K_i L_j)`` for all pairs then comes
+    from the cheaper (:func:`choose_route`, or ``route``; same numbers) of two exact routes:
+    centred Gram matrices (a BLAS ``dsyrk`` triangle each, then one product of the flattened
+    triangles), or feature cross products (one ``Xᵀ Y`` of the side-by-side features, squared
+    and summed per block). ``reps_a``, ``reps_b``: sequences or dicts (e.g. ``{layer:
+    frames}``) of ``(n, d_i)`` arrays; ``reps_b=None`` compares ``reps_a`` with itself
+    (symmetric, unit diagonal); row-chunked dask arrays go lazily through
+    ``tutorial_utils.scale``. ``debiased``: Song et al.'s unbiased HSIC (``n >= 4``).
 
-    Parameters
-    ----------
-    reps_a, reps_b : sequence or dict of (n, d_i) arrays
-        E.g. ``{layer: frames}``; ``reps_b=None`` compares ``reps_a`` with itself (symmetric,
-        unit diagonal). Row-chunked dask arrays go lazily through ``tutorial_utils.scale``.
-    debiased : bool, default False
-        Use Song et al.'s unbiased HSIC (needs ``n >= 4``).
-    route : {"auto", "gram", "feature"}, default "auto"
-        Force a route (same numbers); "auto" uses :func:`choose_route`.
-
-    Returns
-    -------
-    ndarray or pandas.DataFrame, shape (len(reps_a), len(reps_b))
-        Labelled with the keys when either input is a dict. :class:`NotEnoughMemoryError`
-        (a ``ValueError``) when the working memory would not fit: use streaming_cka_matrix.
+    Returns an ``(len(reps_a), len(reps_b))`` array, a DataFrame labelled with the keys when
+    either input is a dict. Raises :class:`NotEnoughMemoryError` (a ``ValueError``) when the
+    working memory would not fit: use ``streaming_cka_matrix``.
     """
     if route not in ("auto", "gram", "feature"):
         raise ValueError(f"route must be 'auto', 'gram' or 'feature'; got {route!r}.")
@@ -323,30 +278,23 @@ def cka_matrix(
     dims_b = None if arrays_b is None else [y.shape[1] for y in arrays_b]
     route = choose_route(n, dims_a, dims_b) if route == "auto" else route
     _check_memory(n, dims_a, dims_b, _route_bytes(n, dims_a, dims_b)[route])
-    parts_a, buffer_a, edges_a = _centred_side(arrays_a, names_a, n, route == "feature")
-    parts_b, buffer_b, edges_b = (
-        (parts_a, buffer_a, edges_a)
-        if arrays_b is None
-        else _centred_side(arrays_b, names_b, n, route == "feature")
-    )
+    side_a = _centred_side(arrays_a, names_a, n, route == "feature")
+    side_b = side_a if arrays_b is None else _centred_side(arrays_b, names_b, n, route == "feature")
+    (parts_a, buffer_a, edges_a), (parts_b, buffer_b, edges_b) = side_a, side_b
     if route == "gram":  # tr(K_i L_j): the Frobenius inner product of the centred Grams
         tri_a = _gram_triangles(parts_a)
         tri_b = tri_a if arrays_b is None else _gram_triangles(parts_b)
         cross = _triangle_products(tri_a, tri_b)
-        if arrays_b is None:
-            self_a = self_b = np.diag(cross).copy()
-        else:
-            self_a = np.diag(_triangle_products(tri_a, tri_a)).copy()
-            self_b = np.diag(_triangle_products(tri_b, tri_b)).copy()
+        if arrays_b is not None:
+            self_a, self_b = (np.diag(_triangle_products(t, t)) for t in (tri_a, tri_b))
     else:  # tr(K_i L_j) = ||X_iᵀ Y_j||², summed block by block from one cross product
         cross = buffer_a.T @ buffer_b
         np.multiply(cross, cross, out=cross)
         cross = np.add.reduceat(np.add.reduceat(cross, edges_a[:-1], axis=0), edges_b[:-1], axis=1)
-        if arrays_b is None:
-            self_a = self_b = np.diag(cross).copy()
-        else:
-            self_a = np.array([self_hsic(x) for x in parts_a])
-            self_b = np.array([self_hsic(y) for y in parts_b])
+        if arrays_b is not None:
+            self_a, self_b = ([self_hsic(x) for x in p] for p in (parts_a, parts_b))
+    if arrays_b is None:
+        self_a = self_b = np.diag(cross)
     if debiased:  # the diagonals of the centred Grams: squared norms of the centred rows
         diag_a, diag_b = (
             np.stack([np.einsum("ij,ij->i", x, x) for x in p]) for p in (parts_a, parts_b)
@@ -362,11 +310,8 @@ def cka_matrix(
 
 
 def choose_route(n: int, dims_a: list, dims_b: list | None = None, *, max_bytes=2.0**31) -> str:
-    """The cheaper exact route, "gram" (about ``n² Σd`` operations) or "feature" (``n (Σd)²``).
-
-    A route whose float64 working memory exceeds ``max_bytes`` (2 GiB) is avoided when the
-    other fits (13 Gram matrices of 9000 frames would need 8.4 GB).
-    """
+    """The cheaper exact route, "gram" (about ``n² Σd`` operations) or "feature" (``n (Σd)²``),
+    avoiding one whose float64 working memory exceeds ``max_bytes`` when the other fits."""
     if dims_b is None:
         total = sum(dims_a)
         gram = n * n * total / 2 + n * n * len(dims_a) ** 2 / 2
@@ -387,20 +332,17 @@ def _route_bytes(n: int, dims_a: list[int], dims_b: list[int] | None) -> dict[st
     return {"gram": 8.0 * n * n * n_reps, "feature": 8.0 * sum(dims_a) * total_b}
 
 
-def available_memory() -> float:
-    """Bytes available to new allocations: Linux's ``MemAvailable`` (inf where unknown)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as info:
-            return next(float(s.split()[1]) * 1024 for s in info if s.startswith("MemAvailable:"))
-    except (OSError, StopIteration):  # not Linux: never refuse
-        return float("inf")
-
-
 def _check_memory(n: int, dims_a: list[int], dims_b: list[int] | None, route: float) -> None:
     """Refuse up front, naming the streaming path, when the centred copies and the route's
     arrays would not fit (instead of a bare ``MemoryError`` after a long wait)."""
     need = 8.0 * n * (sum(dims_a) + sum(dims_b or [])) + route
-    limit = available_memory() if MEMORY_LIMIT is None else MEMORY_LIMIT
+    limit = MEMORY_LIMIT
+    if limit is None:  # Linux's MemAvailable; where unknown, never refuse
+        try:
+            with open("/proc/meminfo", encoding="ascii") as info:
+                limit = next(float(s.split()[1]) * 1024 for s in info if "MemAvailable:" in s)
+        except (OSError, StopIteration):
+            limit = float("inf")
     if need > limit:
         raise NotEnoughMemoryError(
             f"cka_matrix would need about {need / 2**30:.1f} GiB of working memory for "
@@ -412,8 +354,8 @@ def _check_memory(n: int, dims_a: list[int], dims_b: list[int] | None, route: fl
 
 
 def _centred_side(arrays: list, names: list[str], n: int, shared: bool):
-    """Centre every representation once: ``(parts, buffer, column edges)``. The feature
-    route multiplies one side-by-side buffer; the Gram route gets separate arrays."""
+    """Centre every representation once: ``(parts, buffer, column edges)``; the feature route
+    multiplies one side-by-side buffer, the Gram route gets separate arrays."""
     edges = np.cumsum([0] + [x.shape[1] for x in arrays])
     buffer = np.empty((n, int(edges[-1]))) if shared else None
     parts = []
@@ -425,7 +367,7 @@ def _centred_side(arrays: list, names: list[str], n: int, shared: bool):
 def _gram_triangles(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """One triangle of each centred Gram (one ``dsyrk`` each, the other triangle zero),
     flattened, and the diagonals."""
-    from scipy.linalg import blas  # loaded on first use, like pandas below
+    from scipy.linalg import blas  # loaded on first use, like pandas
 
     n = parts[0].shape[0]
     grams = np.zeros((len(parts), n, n))
@@ -455,9 +397,7 @@ def symmetrised(result: np.ndarray) -> np.ndarray:
     return result
 
 
-# --------------------------------------------------------------------------- input checks
-
-
+# --------------------------------------------------------------------------- the input check
 def as_representation(x: np.ndarray, name: str = "x", min_n: int = 2) -> np.ndarray:
     """``x`` as a finite, real, float64 ``(n, d)`` array with ``n >= min_n`` (a view when
     possible), or a ``ValueError`` that says what is wrong and what to do."""
@@ -465,8 +405,8 @@ def as_representation(x: np.ndarray, name: str = "x", min_n: int = 2) -> np.ndar
 
 
 def _checked(x, name: str = "x", min_n: int = 2, *, square: bool = False, finite: bool = True):
-    """The one input check: ``(np.asarray(x), its largest magnitude)``, dtype unchanged
-    (the magnitude, which also proves finiteness, is ``None`` for ``finite=False``)."""
+    """:func:`as_representation`'s check: ``(np.asarray(x), its largest magnitude)``, dtype
+    unchanged (the magnitude, which proves finiteness, is ``None`` for ``finite=False``)."""
     arr = np.asarray(x)
     if arr.ndim != 2:
         raise ValueError(
@@ -480,10 +420,10 @@ def _checked(x, name: str = "x", min_n: int = 2, *, square: bool = False, finite
             f"{name} has {arr.shape[0]} stimuli (rows); at least {min_n} are needed"
             + (" for the debiased estimator." if min_n > 2 else ".")
         )
-    if arr.shape[1] < 1:
-        raise ValueError(f"{name} has no features (shape {arr.shape}).")
-    if square and arr.shape[0] != arr.shape[1]:
-        raise ValueError(f"{name} must be square (n, n); got shape {arr.shape}.")
+    if arr.shape[1] < 1 or (square and arr.shape[0] != arr.shape[1]):
+        raise ValueError(
+            f"{name} must be {'square (n, n)' if square else 'non-empty'}; got shape {arr.shape}."
+        )
     if not finite:
         return arr, None
     high, low = arr.max(), arr.min()  # NaN and inf propagate to max/min
@@ -499,8 +439,8 @@ def max_abs(arr: np.ndarray) -> float:
 
 def centred(x: np.ndarray, name: str = "x", min_n: int = 2, *, out=None) -> np.ndarray:
     """``x`` checked, centred and divided by its largest centred magnitude, as float64
-    (written into ``out`` when given). The column means are taken on scaled values when a
-    plain sum could overflow, so no later product overflows or underflows."""
+    (written into ``out`` when given). Column means are taken on scaled values when a plain
+    sum could overflow, so no later product overflows or underflows."""
     x, peak = _checked(x, name, min_n)
     out = np.empty(x.shape) if out is None else out
     if peak == 0:
@@ -530,16 +470,13 @@ def check_same_n(reps: Mapping[object, np.ndarray]) -> int:
 
 def _labelled(reps: RepresentationSet, side: str) -> tuple[list, list, list[str]]:
     """Labels, arrays and display names of one side of :func:`cka_matrix`."""
-    if isinstance(reps, Mapping):
-        labels, arrays = list(reps.keys()), list(reps.values())
-    elif getattr(reps, "ndim", None) == 2:
+    if getattr(reps, "ndim", None) == 2:
         raise ValueError(
             f"reps_{side} must be a sequence or dict of (n, d) arrays, not a single array; "
             f"wrap it in a list: [reps_{side}]."
         )
-    else:
-        arrays = list(reps)
-        labels = list(range(len(arrays)))
+    arrays = list(reps.values() if isinstance(reps, Mapping) else reps)
+    labels = list(reps) if isinstance(reps, Mapping) else list(range(len(arrays)))
     if not arrays:
         raise ValueError(f"reps_{side} is empty; pass at least one (n, d) array.")
     return labels, arrays, [f"reps_{side}[{label!r}]" for label in labels]

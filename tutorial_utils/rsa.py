@@ -5,8 +5,7 @@ dissimilarity matrix (RDM), the dissimilarity of every pair of stimuli, and comp
 representations by correlating their RDMs (usually Spearman over the upper triangle).
 
 Bridge: for squared-Euclidean RDMs ``D``, ``H D H = -2 H K H`` (``K`` the linear Gram), so the
-cosine of the double-centred RDMs is exactly linear CKA: ``compare_rdms(...,
-method="centered_cosine")``.
+cosine of the double-centred RDMs, ``compare_rdms(..., "centered_cosine")``, is linear CKA.
 """
 
 from __future__ import annotations
@@ -20,21 +19,18 @@ __all__ = ["compare_rdms", "rdm"]
 
 RDM_METRICS = ("correlation", "euclidean", "sqeuclidean", "cosine")
 COMPARISON_METHODS = ("spearman", "pearson", "kendall", "centered_cosine")
-NEGATIVE_RTOL = 1e-12
-"""Negative entries smaller than this times the largest are accepted as rounding."""
-_TINY = np.finfo(np.float64).tiny / np.finfo(np.float64).eps
-"""Below this, float64 values are subnormal-adjacent and lose precision (about 1e-292)."""
+NEGATIVE_RTOL = 1e-12  # negative entries this small relative to the largest are rounding
+_TINY = np.finfo(np.float64).tiny / np.finfo(np.float64).eps  # ~1e-292: precision is lost below
 _SCALE_POWER = {"euclidean": 1, "sqeuclidean": 2, "correlation": 0, "cosine": 0}
 
 
 def rdm(x: np.ndarray, metric: str = "correlation", *, square: bool = False) -> np.ndarray:
     """Representational dissimilarity matrix of the rows of ``x`` (``(n, d)``), float64.
 
-    ``metric`` is one of "correlation" (1 - Pearson r of two rows), "euclidean",
-    "sqeuclidean" or "cosine", as in :func:`scipy.spatial.distance.pdist`. Returns the
-    condensed upper triangle (length ``n (n - 1) / 2``), or the ``(n, n)`` matrix with
-    ``square=True``. Rows are divided by ``max |x|`` first and the distances scaled back, so
-    any float64 input is exact or refused (distances that do not fit float64).
+    ``metric``: "correlation" (1 - Pearson r of two rows), "euclidean", "sqeuclidean" or
+    "cosine", as in :func:`scipy.spatial.distance.pdist`. Returns the condensed upper triangle
+    (``n (n - 1) / 2`` values), or the ``(n, n)`` matrix with ``square=True``. ``x`` is divided
+    by ``max |x|`` first and the distances scaled back: exact, or refused if they do not fit.
     """
     if metric not in RDM_METRICS:
         raise ValueError(f"metric must be one of {RDM_METRICS}; got {metric!r}.")
@@ -65,10 +61,8 @@ def _condensed(matrix: np.ndarray, name: str) -> np.ndarray:
     """Accept a condensed vector or a square symmetric RDM; return the condensed form."""
     arr = np.asarray(matrix, dtype=np.float64)
     if arr.ndim == 2:
-        if arr.shape[0] != arr.shape[1]:
-            raise ValueError(f"{name} must be square or condensed; got shape {arr.shape}.")
-        if not np.allclose(arr, arr.T) or np.any(np.diag(arr) != 0):
-            raise ValueError(f"{name} must be symmetric with a zero diagonal to be an RDM.")
+        if arr.shape[0] != arr.shape[1] or not np.allclose(arr, arr.T) or any(np.diag(arr)):
+            raise ValueError(f"{name} must be square, symmetric, with a zero diagonal.")
         arr = distance.squareform(arr, checks=False)
     elif arr.ndim != 1:
         raise ValueError(f"{name} must be a condensed vector or a square matrix.")

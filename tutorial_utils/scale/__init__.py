@@ -1,13 +1,6 @@
-"""Scale machinery, out of the learner's way: ``import tutorial_utils`` does not load it.
-
-- :class:`CKAAccumulator` / :func:`streaming_cka_matrix`: exact layer × layer linear CKA over
-  more frames than fit in memory, fed chunk by chunk (numpy arrays, or torch tensors summed on
-  their own device);
-- ``cka_matrix`` on dask arrays comes here (:mod:`.dask_route`) on its own.
-
-Both keep only sums over frames (:mod:`.moments`) and give the numbers of
-:func:`tutorial_utils.cka.cka_matrix` over all the frames, biased and debiased.
-"""
+"""Scale machinery, out of the learner's way (``import tutorial_utils`` does not load it): exact
+linear CKA over more frames than fit in memory, from sums over frames (:mod:`.moments`) fed chunk
+by chunk (:mod:`.streaming`) or reduced by dask (:mod:`.dask_route`, for ``cka_matrix``)."""
 
 from .streaming import PRECISIONS, CKAAccumulator, streaming_cka_matrix
 

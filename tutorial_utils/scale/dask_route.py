@@ -2,9 +2,9 @@
 
 Each layer is an ``(n, d)`` dask array chunked along the frames (e.g. read lazily from zarr).
 Column sums, ``Z_aᵀ Z_b`` products and row-norm products are computed per row chunk and summed
-by dask's tree reduction, in one ``dask.compute`` call: on a laptop's threads or on whatever
-``dask.distributed`` cluster the current ``Client`` points at. Only the ``(D, D)`` sums reach
-this process. dask (the ``scale`` extra) is imported only when a dask array is passed.
+by dask's tree reduction, in one ``dask.compute`` call, on a laptop's threads or the
+``dask.distributed`` cluster of the current ``Client``; only the ``(D, D)`` sums reach this
+process. dask (the ``scale`` extra) is imported only when a dask array is passed.
 """
 
 from __future__ import annotations
@@ -12,27 +12,22 @@ from __future__ import annotations
 import numpy as np
 
 from ..cka import max_abs
-from .moments import Moments, moments_cka, scales_of, shift_of
+from .moments import moments_cka, scales_of, shift_of
 
 
 def dask_cka_matrix(
     arrays_a: list, arrays_b: list | None = None, *, labels: list[str], debiased: bool = False
 ) -> np.ndarray:
-    """Linear CKA between row-chunked dask (or numpy) arrays, as ``cka_matrix`` gives it.
-
-    ``arrays_b=None`` compares ``arrays_a`` with itself; ``labels`` name every array
-    (``arrays_a`` then ``arrays_b``) in error messages.
-    """
+    """Linear CKA between row-chunked dask (or numpy) arrays, as ``cka_matrix`` gives it;
+    ``arrays_b=None`` compares ``arrays_a`` with itself; ``labels`` name all the arrays."""
     import dask  # optional dependency: reached only when an input is a dask array
     import dask.array as da
 
     originals = list(arrays_a) + list(arrays_b or [])
     layers = [da.asarray(x) for x in originals]
     for x, name in zip(layers, labels, strict=True):
-        if x.ndim != 2:
-            raise ValueError(f"{name} must be a 2-D (frames, features) array; got {x.shape}.")
-        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-            raise ValueError(f"{name} must hold real numbers; got dtype {x.dtype}.")
+        if x.ndim != 2 or x.dtype.kind not in "iuf":
+            raise ValueError(f"{name} must be a 2-D array of real numbers; got {x!r}.")
     sizes = {name: x.shape[0] for x, name in zip(layers, labels, strict=True)}
     if len(set(sizes.values())) > 1 or any(np.isnan(s) for s in sizes.values()):
         raise ValueError(
@@ -45,12 +40,13 @@ def dask_cka_matrix(
     # Shift and scale from the first row chunk, then every sum in one compute call.
     first = dask.compute(*[x.blocks[0] for x in layers])
     peaks = [max_abs(np.asarray(f, dtype=np.float64)) for f in first]
-    for peak, name in zip(peaks, labels, strict=True):
-        if not np.isfinite(peak):
-            raise ValueError(f"{name} contains NaN or infinite values; clean or impute them.")
+    if not np.isfinite(peaks).all():
+        raise ValueError(
+            f"{labels[np.argmin(np.isfinite(peaks))]} contains NaN or infinite values."
+        )
     scales = scales_of(peaks)
     z = [
-        (x.astype(np.float64) - shift_of(f, s)) / s
+        (x.astype(float) - shift_of(f, s)) / s
         for x, f, s in zip(layers, first, scales, strict=True)
     ]
     norms = da.stack([(x * x).sum(axis=1) for x in z], axis=1).rechunk({1: -1})  # (n, L)
@@ -63,9 +59,7 @@ def dask_cka_matrix(
             "blocks": {(a, b): z[a].T @ z[b] for a in range(len(z)) for b in range(a, len(z))},
         }
     )
+    sums["peaks"] = np.asarray(sums["peaks"], dtype=np.float64) / scales
     edges = np.cumsum([0] + [x.shape[1] for x in layers])
-    peaks = np.asarray(sums["peaks"], dtype=np.float64) / scales
-    totals = [sums[key] for key in ("col_sums", "norm_cross", "norm_feature")]
-    moments = Moments(int(layers[0].shape[0]), edges, *totals, peaks, sums["blocks"].get)
-    matrix = moments_cka(moments, labels, debiased=debiased)
+    matrix = moments_cka(int(layers[0].shape[0]), edges, sums, labels, debiased=debiased)
     return matrix if arrays_b is None else matrix[: len(arrays_a), len(arrays_a) :]

@@ -25,25 +25,9 @@ chunk's mean) keeps ``μ`` small, so the expansion does not cancel.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..cka import NEGLIGIBLE, cka_from_hsic, debiased_hsic, symmetrised
-
-
-@dataclass
-class Moments:
-    """Sums over frames of the shifted, scaled frames ``z`` (see the module docstring)."""
-
-    n: int
-    edges: np.ndarray  # (L + 1,) column edges of the layers in z
-    col_sums: np.ndarray  # (D,) s
-    norm_cross: np.ndarray  # (L, L) G
-    norm_feature: np.ndarray  # (L, D) M
-    peaks: np.ndarray  # (L,) largest |x| of each layer seen, in units of z
-    block: Callable[[tuple[int, int]], np.ndarray]  # S_ab for (a, b), a <= b (a == b: upper)
 
 
 def scales_of(peaks: list[float]) -> np.ndarray:
@@ -56,50 +40,51 @@ def shift_of(first: np.ndarray, scale: float) -> np.ndarray:
     return np.mean(np.asarray(first, dtype=np.float64) / scale, axis=0) * scale
 
 
-def moments_cka(m: Moments, labels: list, *, debiased: bool = False) -> np.ndarray:
-    """The symmetric ``(L, L)`` linear CKA matrix from the sums in ``m`` (``labels`` name
-    the layers in error messages); undefined values follow :mod:`tutorial_utils.cka`."""
-    n_layers = len(m.edges) - 1
-    mu = m.col_sums / m.n
-    means = [mu[lo:hi] for lo, hi in zip(m.edges[:-1], m.edges[1:], strict=True)]
+def moments_cka(n: int, edges, sums: dict, labels: list, *, debiased: bool = False) -> np.ndarray:
+    """The symmetric ``(L, L)`` linear CKA matrix from the sums over ``n`` frames of ``z``.
+
+    ``edges``: the ``L + 1`` column edges of the layers in ``z``. ``sums``: "col_sums" ``s``,
+    "norm_cross" ``G``, "norm_feature" ``M``, "peaks" (each layer's largest ``|x|`` in units of
+    ``z``) and "blocks" ``{(a, b): S_ab}`` for ``a <= b`` (only the upper triangle of ``S_aa``
+    is read). ``labels`` name the layers in errors; undefined values follow the CKA policy.
+    """
+    n_layers, blocks = len(edges) - 1, sums["blocks"]
+    mu = sums["col_sums"] / n
+    means = [mu[lo:hi] for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
     trace_kl, mu_s_mu = np.empty((n_layers, n_layers)), np.empty((n_layers, n_layers))
     raw_trace = np.empty(n_layers)
     for a in range(n_layers):
         for b in range(a, n_layers):
-            block = m.block((a, b))
+            block = blocks[a, b]
             if a == b:
                 block = np.triu(block) + np.triu(block, 1).T
                 raw_trace[a] = np.trace(block)
-            centred = block - m.n * np.outer(means[a], means[b])
+            centred = block - n * np.outer(means[a], means[b])
             trace_kl[a, b] = trace_kl[b, a] = np.vdot(centred, centred)
             mu_s_mu[a, b] = mu_s_mu[b, a] = means[a] @ block @ means[b]
-    c = np.add.reduceat(mu * mu, m.edges[:-1])
-    p = np.add.reduceat(m.norm_feature * mu, m.edges[:-1], axis=1)
+    c = np.add.reduceat(mu * mu, edges[:-1])
+    p = np.add.reduceat(sums["norm_feature"] * mu, edges[:-1], axis=1)
     k_dot_l = (
-        m.norm_cross
+        sums["norm_cross"]
         - 2.0 * (p + p.T)
         + 4.0 * mu_s_mu
         + np.outer(raw_trace, c)
         + np.outer(c, raw_trace)
-        - 3.0 * m.n * np.outer(c, c)
+        - 3.0 * n * np.outer(c, c)
     )
-    sum_k = raw_trace - m.n * c
-    need = 4 if debiased else 2
-    if m.n < need:
-        raise ValueError(
-            f"Only {m.n} frame(s) were accumulated; at least {need} are needed"
-            + (" for the debiased estimator." if debiased else ".")
-        )
-    for label, peak, total in zip(labels, m.peaks, sum_k, strict=True):
+    sum_k = raw_trace - n * c
+    if n < (need := 4 if debiased else 2):
+        raise ValueError(f"Only {n} frame(s) were accumulated; at least {need} are needed.")
+    for label, peak, total in zip(labels, sums["peaks"], sum_k, strict=True):
         if not np.isfinite(peak):
             raise ValueError(f"Layer {label!r} contains NaN or infinite values; clean it first.")
-        if total <= m.n * (NEGLIGIBLE * peak) ** 2:
+        if total <= n * (NEGLIGIBLE * peak) ** 2:
             raise ValueError(
-                f"Layer {label!r} is constant across all {m.n} frames (zero variance); CKA "
+                f"Layer {label!r} is constant across all {n} frames (zero variance); CKA "
                 "is undefined for it. Remove it, or check that the right array was passed."
             )
     cross = trace_kl
     if debiased:
-        cross = debiased_hsic(trace_kl, k_dot_l, sum_k[:, None], sum_k[None, :], m.n)
+        cross = debiased_hsic(trace_kl, k_dot_l, sum_k[:, None], sum_k[None, :], n)
     self_hsic = np.diag(cross).copy()
     return symmetrised(cka_from_hsic(cross, self_hsic, self_hsic, debiased=debiased))
