@@ -3,6 +3,8 @@ blindly (damaged, oversized or misshapen entries are recomputed), and optional."
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -125,7 +127,9 @@ def test_where_entries_are_kept_and_when_nothing_is(tmp_path, monkeypatch, folde
     assert _entries(folder) == []
     monkeypatch.delenv(FEATURE_CACHE_ENV)
     monkeypatch.setenv("TUTORIAL_DATA_DIR", str(tmp_path / "data"))
-    assert feature_cache.folder() == tmp_path / "data" / "features"
+    _cached(_audio(), Counting(np.ones((5, 3), np.float32)))
+    assert _entries(tmp_path / "data" / "features") != []
+    shutil.rmtree(tmp_path / "data")
     for value in ("off", str(tmp_path / "a file" / "features")):  # off; a folder that can't be
         (tmp_path / "a file").write_text("not a folder")
         monkeypatch.setenv(FEATURE_CACHE_ENV, value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import io
 import json
 import os
 import zipfile
@@ -20,18 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from .cache import default_data_dir, write_npz
+from .cache import atomic_write, find_data_dir
 
 FEATURE_CACHE_ENV = "TUTORIAL_FEATURE_CACHE"
 """Environment variable: the folder to keep features in, or ``off``."""
-
-
-def folder() -> Path | None:
-    """Where features are kept; ``None`` when switched off."""
-    value = os.environ.get(FEATURE_CACHE_ENV, "").strip()
-    if value.lower() == "off":
-        return None
-    return Path(value).expanduser() if value else default_data_dir() / "features"
 
 
 @lru_cache(maxsize=8)
@@ -52,19 +45,6 @@ def entry_key(kind: str, params: Mapping[str, Any], code: str, audio: np.ndarray
     return digest.hexdigest()
 
 
-def _read(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
-    try:
-        if path.stat().st_size > int(np.prod(shape)) * 4 + 4096:  # data + zip and npy headers
-            return None
-        with np.load(path, allow_pickle=False) as entry:
-            array = entry["features"] if entry.files == ["features"] else None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
-    if array is None or array.dtype != np.float32 or array.shape != shape:
-        return None
-    return array
-
-
 def cached_features(
     kind: str,
     audio: np.ndarray,
@@ -79,17 +59,25 @@ def cached_features(
     ``kind`` names a sub-folder (e.g. ``"mfcc"``); ``params`` and ``code`` (see
     :func:`code_fingerprint`) describe the recipe; all of them and the audio's bytes make the key.
     """
-    where = folder()
-    if where is None:
+    where = os.environ.get(FEATURE_CACHE_ENV, "").strip()
+    if where.lower() == "off":
         return compute()
-    path = where / kind / f"{entry_key(kind, params, code, audio)}.npz"
-    kept = _read(path, shape)
-    if kept is not None:
-        return kept
+    folder = Path(where).expanduser() if where else find_data_dir()[0] / "features"
+    path = folder / kind / f"{entry_key(kind, params, code, audio)}.npz"
+    try:
+        if path.stat().st_size <= np.prod(shape) * 4 + 4096:  # data + zip and npy headers
+            with np.load(path, allow_pickle=False) as entry:
+                kept = entry["features"] if entry.files == ["features"] else None
+            if kept is not None and kept.dtype == np.float32 and kept.shape == shape:
+                return kept
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        pass  # not kept, or damaged: computed again
     array = compute()
     if array.dtype == np.float32 and array.shape == shape:
+        buffer = io.BytesIO()
+        np.savez(buffer, features=array)
         try:
-            write_npz(path, {"features": array})
+            atomic_write(path, buffer.getvalue())
         except OSError:
             pass  # a folder that cannot be written keeps nothing
     return array
