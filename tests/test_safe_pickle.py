@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tutorial_utils.io.unpickle import Budget, UnsafePickle, load
+from tutorial_utils.io.originals import Budget, UnsafePickle, load
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -1,12 +1,9 @@
 """The real-data cache: where it lives, how it is written and read back (no pickles).
 
-A cache directory holds ``manifest.json`` (format, generation, participants, layers and every
-file's sha256), ``cache-<id>/<P>/`` (recordings.csv, audio.npz, ema.csv, hidden_states.npz),
-``downloads/`` (the originals) and ``.lock``. :func:`write_cache` builds a new generation
-beside the current one and switches to it by renaming a new manifest over the old one, so
-readers see the previous cache whole until then. Every file's sha256 is checked before it is
-read; npz files are opened with ``allow_pickle=False``.
-"""
+A cache directory holds ``manifest.json`` (format, generation, participants, layers, every
+file's sha256), ``cache-<id>/<P>/{recordings.csv, audio.npz, ema.csv, hidden_states.npz}``,
+``downloads/`` (the originals) and ``.lock``. Each file's sha256 is checked before it is read;
+npz files are opened with ``allow_pickle=False``."""
 
 from __future__ import annotations
 
@@ -52,9 +49,8 @@ def remember_data_dir(data_dir: str | os.PathLike) -> Path:
 
 
 def find_data_dir() -> tuple[Path, str]:
-    """The default cache directory and its origin: ``$TUTORIAL_DATA_DIR`` (``"env"``), the
-    record (``"pointer"``), ``data/`` in a source checkout (``"checkout"``), else the user's
-    cache folder (``"user"``)."""
+    """The default cache directory and its origin: ``$TUTORIAL_DATA_DIR`` ("env"), the record
+    ("pointer"), ``data/`` in a source checkout ("checkout"), else the user cache ("user")."""
     if os.environ.get("TUTORIAL_DATA_DIR"):
         return Path(os.environ["TUTORIAL_DATA_DIR"]).expanduser(), "env"
     try:
@@ -69,8 +65,7 @@ def find_data_dir() -> tuple[Path, str]:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``: a reader
-    sees the old file or the new one, never a part (nothing is left on failure)."""
+    """Write ``data`` beside ``path``, then rename it over ``path`` (readers never see a part)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -92,11 +87,11 @@ def hidden_state_key(layer: int, filename: str) -> str:
 def write_cache(
     data_dir: str | os.PathLike, participants: Iterable[tuple[str, tuple]], **fields: Any
 ) -> dict:
-    """Write a complete cache beside the current one and switch to it with one rename.
+    """Write a new cache generation beside the current one and switch to it by renaming a new
+    manifest over the old one; on any failure the new generation is removed instead.
 
-    ``participants`` yields ``(participant, (recordings, ema, {hidden_state_key: (T, d)}))``,
-    written one at a time; ``fields`` go into the manifest, which is returned. On any failure
-    the new generation is removed and the previous cache stays current. Hold the folder's lock.
+    ``participants`` yields ``(participant, (recordings, ema, {hidden_state_key: (T, d)}))``;
+    ``fields`` go into the manifest, which is returned. Hold the folder's lock.
     """
     data_dir, generation = Path(data_dir), f"cache-{secrets.token_hex(6)}"
     files, names, layers = {}, [], set()
@@ -177,6 +172,14 @@ def _npz(path: Path) -> dict[str, np.ndarray]:
         return {key: npz[key] for key in npz.files}
 
 
+def _states(path: Path) -> dict[int, dict[str, np.ndarray]]:
+    states: dict[int, dict[str, np.ndarray]] = {}
+    for key, array in _npz(path).items():
+        layer, _, filename = key[1:].partition("__")
+        states.setdefault(int(layer), {})[filename] = array
+    return dict(sorted(states.items()))
+
+
 def verify(data_dir: str | os.PathLike) -> dict:
     """The manifest, after checking every file's sha256 (else :class:`CacheUnusable`)."""
     manifest = read_manifest(data_dir)
@@ -184,15 +187,6 @@ def verify(data_dir: str | os.PathLike) -> dict:
         for name in FILES:
             _read(Path(data_dir), manifest, p, name, lambda path: path)
     return manifest
-
-
-def read_hidden_states(data_dir: Path, manifest: dict, participant: str) -> dict:
-    """``{layer: {filename: (T, d) float32}}`` of one participant."""
-    states: dict[int, dict[str, np.ndarray]] = {}
-    for key, array in _read(data_dir, manifest, participant, STATES, _npz).items():
-        layer, _, filename = key[1:].partition("__")
-        states.setdefault(int(layer), {})[filename] = array
-    return dict(sorted(states.items()))
 
 
 def read_cache(data_dir: str | os.PathLike) -> dict[str, Any]:
@@ -213,7 +207,9 @@ def read_cache(data_dir: str | os.PathLike) -> dict[str, Any]:
         recordings.insert(2, "AUDIO", [audio[name] for name in recordings.FILENAME])
         tables["recordings"][p] = recordings
         tables["ema"][p] = _read(data_dir, manifest, p, EMA, _csv)
-        tables["hidden_states"][p] = functools.partial(read_hidden_states, data_dir, manifest, p)
+        tables["hidden_states"][p] = functools.partial(
+            _read, data_dir, manifest, p, STATES, _states
+        )
     return {"manifest": manifest, **tables}
 
 

@@ -9,6 +9,7 @@ paragraph and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import textwrap
 from collections.abc import Iterator, Sequence
@@ -30,7 +31,8 @@ re-extract the 13 Wav2Vec2 layers (needs torch + transformers) and keep them in 
 cache of csv and npz files (no pickles). The cache goes to --data-dir, else $TUTORIAL_DATA_DIR,
 else the last one this command completed, else data/ in a source checkout, else the user cache
 folder; in Colab keep it on Drive (--data-dir /content/drive/MyDrive/speech-cka-tutorial-data).
-Without any download the notebooks run on the built-in synthetic sample (--sample)."""
+Without any download the notebooks run on the built-in synthetic sample: load_dataset('sample'),
+also what load_dataset() falls back to."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,22 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
         f"re-extract with (default {extract.DEFAULT_MODEL})")  # fmt: skip
     add("--participants", nargs="+", metavar="P", help="default: F02 and M02")
     add("--device", choices=extract.DEVICES, default="auto", help="where to re-extract")
-    add("--sample", action="store_true", help="explain the built-in offline sample and exit")
     add("--list", action="store_true", help="check every cached file's sha256, list them, exit")
     add("--quiet", action="store_true", help="no progress output")
     return parser
 
 
-def _tables(args, wanted, paths, sources, downloaded) -> Iterator[tuple[str, tuple]]:
+def _tables(args, wanted, paths, sources) -> Iterator[tuple[str, tuple]]:
     """``(participant, (recordings, ema, states))``, read and checked one at a time."""
-    model = None  # (feature_extractor, model), loaded once
+    model, downloaded = None, args.from_dir is None
     for p in wanted:
         if not args.quiet:
             print(f"Converting {p} ...", file=sys.stderr)
         try:
             for name, sha in sources.items():  # the pinned hashes (pooch checked downloads)
-                if originals.KNOWN_SHA256.get(name, sha) != sha:
-                    pinned = originals.KNOWN_SHA256[name]
+                if (pinned := originals.KNOWN_SHA256.get(name, sha)) != sha:
                     raise originals.BadOriginal(paths[name], f"its sha256 is {sha}, not {pinned}.")
             recordings = originals.read_recordings(paths[f"ema_audio_{p}.pkl"])
             lengths = dict(zip(recordings.FILENAME, map(len, recordings.AUDIO), strict=True))
@@ -76,26 +76,22 @@ def _tables(args, wanted, paths, sources, downloaded) -> Iterator[tuple[str, tup
                 else f"Replace it with a good copy (e.g. {BY_HAND}) and run the command again."
             )) from err  # fmt: skip
         if not args.frame_states:
-            model = model or extract.load_model(args.model)
-            pairs = zip(recordings.FILENAME, recordings.AUDIO, strict=True)
+            extractor, model = model or extract.load_model(args.model)
             found = extract.extract_hidden_states(
-                pairs, model[1], model[0], device=args.device, progress=not args.quiet
-            )
-            states = originals.check_states(found, lengths)
+                zip(recordings.FILENAME, recordings.AUDIO, strict=True), model, extractor,
+                device=args.device, progress=not args.quiet,
+            )  # fmt: skip
+            states, model = originals.check_states(found, lengths), (extractor, model)
         yield p, (recordings, ema, states)
 
 
 def convert(data_dir: Path, args: argparse.Namespace) -> None:
     """Get the originals and convert them into the cache in ``data_dir`` (see ``--help``)."""
-    wanted = (
-        args.participants
-        or [  # with --from-dir: those whose files are there
-            p
-            for p in PARTICIPANTS
-            if args.from_dir and any(args.from_dir.rglob(f"ema_audio_{p}.pkl"))
-        ]
-        or list(PARTICIPANTS)
-    )
+    d = args.from_dir  # without --participants: those whose files are there, else all
+    wanted = args.participants or [
+        p for p in PARTICIPANTS if d and [*d.rglob(f"ema_audio_{p}.pkl")]
+    ]
+    wanted = wanted or list(PARTICIPANTS)
     if bad := [p for p in wanted if not cache.PARTICIPANT.fullmatch(p)]:
         raise ValueError(f"--participants: {bad[0]!r} is not a participant id; use letters, "
                          "digits, '_' or '-' (e.g. F02), no path separators.")  # fmt: skip
@@ -106,86 +102,67 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
         extract.resolve_device(args.device)  # before any download: a missing GPU stops here
     names = [n for p in wanted for n in (f"ema_audio_{p}.pkl", f"ema_labels_{p}.csv")]
     names += [FRAME_STATES_FILES[p] for p in wanted if args.frame_states]
-    local = download.find_local(names, args.from_dir) if args.from_dir else None
-    sources = {n: pooch.file_hash(str(path)) for n, path in (local or {}).items()}
+    local = download.find_local(names, d) if d else {}
+    sources = {n: pooch.file_hash(str(path)) for n, path in local.items()}
     hidden = "frame_states" if args.frame_states else f"extracted:{args.model}"
     try:
         manifest = cache.read_manifest(data_dir)
         same = [manifest["participants"], manifest.get("hidden_states")] == [wanted, hidden]
         if same and sources in ({}, manifest.get("sources")) and cache.verify(data_dir):
-            if not args.quiet:
-                print(f"The cache in {data_dir} is verified: nothing to do.", file=sys.stderr)
-            return
+            return print(f"The cache in {data_dir} is verified: nothing to do.", file=sys.stderr)
     except cache.CacheUnusable:
         pass
     data_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(data_dir / ".lock", timeout=LOCK_WAIT_S):
-        paths = local or download.fetch(
-            names, data_dir / "downloads", originals.KNOWN_SHA256, args.quiet
-        )
+        downloads, pinned = data_dir / "downloads", originals.KNOWN_SHA256
+        paths = local or download.fetch(names, downloads, pinned, args.quiet)
         sources = sources or {n: pooch.file_hash(str(path)) for n, path in paths.items()}
         what = "the original tutorial's frame states" if args.frame_states else (
             f"hidden states re-extracted with {args.model}")  # fmt: skip
         cache.write_cache(
-            data_dir, _tables(args, wanted, paths, sources, local is None), source="real",
-            hidden_states=hidden, sources=sources, model_name=args.model,
-            origin="local folder" if local else "google drive", frame_rate_hz=FRAME_RATE_HZ,
-            sample_rate=SAMPLE_RATE, description="Tutorial data: read IEEE sentences from the "
-            "Haskins Production Rate Comparison database (Tiede et al. 2017), audio at 16 kHz, "
-            f"EMA at 50 Hz, {what}.",
+            data_dir, _tables(args, wanted, paths, sources), source="real", hidden_states=hidden,
+            sources=sources, model_name=args.model, frame_rate_hz=FRAME_RATE_HZ,
+            origin="local folder" if local else "google drive", sample_rate=SAMPLE_RATE,
+            description="Tutorial data: read IEEE sentences from the Haskins Production Rate "
+            f"Comparison database (Tiede et al. 2017), audio at 16 kHz, EMA at 50 Hz, {what}.",
         )  # fmt: skip
-
-
-def _fail(message: str) -> int:
-    print(textwrap.fill(" ".join(message.split()), width=100), file=sys.stderr)
-    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the data command line; returns the exit code."""
     args = build_parser().parse_args(argv)
-    if args.sample:
-        print("The synthetic sample is built in: load_dataset('sample') in a notebook (also what "
-              "load_dataset() falls back to). Its numbers illustrate the methods, not the real "
-              "findings; run `python -m tutorial_utils.io` for the real data.")  # fmt: skip
-        return 0
     data_dir, origin = (args.data_dir, "argument") if args.data_dir else cache.find_data_dir()
     if args.list:
-        if not (data_dir / cache.MANIFEST).exists():
-            print(f"No cache in {data_dir}. Run `{cache.COMMAND}` to get the real data.")
-            return 0
         try:
             manifest = cache.verify(data_dir)
         except cache.CacheUnusable as err:
-            print(f"Cache: {data_dir}\n  status: UNUSABLE: {err}")
+            print(err)
             return 1
-        print(
-            f"Cache: {data_dir}\n  status: complete, every file's sha256 verified\n  "
-            f"{manifest.get('model_name')}, hidden states: {manifest.get('hidden_states')}"
-        )
+        print(f"Cache: {data_dir}: complete, every file's sha256 verified; hidden states: "
+              f"{manifest.get('hidden_states')}")  # fmt: skip
         for rel, record in sorted(manifest["files"].items()):
             print(f"  {rel.partition('/')[2]:<28} {record['size'] / 1e6:10.2f} MB")
         return 0
     if origin == "pointer" and not data_dir.is_dir():
-        return _fail(
-            f"The cache directory recorded in {cache.pointer_file()}, {data_dir}, does not exist "
-            "(in Colab: is Google Drive mounted?). Mount it, or choose one with --data-dir PATH."
-        )
-    try:
-        convert(data_dir, args)
-    except Timeout:
-        return _fail(f"Another conversion is writing the cache in {data_dir}. Wait for it to "
-                     "finish and run the command again, or use another --data-dir.")  # fmt: skip
-    except (DownloadFailed, ValueError, ImportError) as err:
-        return _fail(f"{cache.COMMAND}: {err}")
-    except OSError as err:
-        return _fail(f"Writing the cache in {data_dir} failed ({err.strerror or err}). The "
-                     "previous cache is unchanged. Free some disk space (or choose another "
-                     "--data-dir) and retry.")  # fmt: skip
-    try:
-        pointer = cache.remember_data_dir(data_dir)
-    except OSError as err:  # the cache is fine; load_dataset(data_dir=...) finds it
-        pointer = f"nowhere: {err}"
-    if not args.quiet:
-        print(f"Done: load_dataset() finds the cache in {data_dir} (recorded in {pointer}).")
-    return 0
+        message = (f"The cache directory recorded in {cache.pointer_file()}, {data_dir}, does not "
+                   "exist (in Colab: is Google Drive mounted?). Mount it, or choose one with "
+                   "--data-dir PATH.")  # fmt: skip
+    else:
+        try:
+            convert(data_dir, args)
+            with contextlib.suppress(OSError):  # else load_dataset(data_dir=...) finds it
+                cache.remember_data_dir(data_dir)
+            if not args.quiet:
+                print(f"Done: load_dataset() finds the cache in {data_dir}.")
+            return 0
+        except Timeout:  # (an OSError)
+            message = (f"Another conversion is writing the cache in {data_dir}. Wait for it to "
+                       "finish and run the command again, or use another --data-dir.")  # fmt: skip
+        except (DownloadFailed, ValueError, ImportError) as err:
+            message = f"{cache.COMMAND}: {err}"
+        except OSError as err:
+            message = (f"Writing to {data_dir} failed ({err.strerror or err}). The previous cache "
+                       "is unchanged. Free some disk space (or choose another --data-dir) and "
+                       "retry.")  # fmt: skip
+    print(textwrap.fill(" ".join(message.split()), width=100), file=sys.stderr)
+    return 2

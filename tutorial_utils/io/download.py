@@ -36,28 +36,25 @@ def _offline(what: str, err: BaseException) -> DownloadFailed:
     )
 
 
-def list_drive(downloads: Path) -> dict[str, str]:
-    """``{name: file_id}`` of the files in the Drive folder's ``ema_probing_data/``."""
-    try:  # gdown writes nothing when skipping downloads
-        entries = gdown.download_folder(
-            id=DRIVE_FOLDER_ID, output=f"{downloads}/", quiet=True, skip_download=True,
-            use_cookies=False,
-        )  # fmt: skip
-        if entries is None:  # gdown 5.2 prints the error and returns None
-            raise RuntimeError("gdown returned no listing")
-    except GDOWN_ERRORS as err:
-        raise _offline("list the files", err) from err
-    parts = [Path(str(entry.path)).parts + (entry.id,) for entry in entries]
-    return {p[-2]: p[-1] for p in parts if len(p) >= 3 and p[-3] == DRIVE_SUBFOLDER}
-
-
 def fetch(
     names: Iterable[str], downloads: Path, known: Mapping[str, str], quiet: bool = False
 ) -> dict[str, Path]:
     """``{name: path}`` of the originals in ``downloads``, fetching those missing or not matching
     their pinned sha256 in ``known``."""
-    listing = functools.cache(lambda: list_drive(downloads))
-    pooch.get_logger().setLevel("WARNING")
+
+    @functools.cache
+    def listing() -> dict[str, str]:  # {name: file id} in the Drive folder's ema_probing_data/
+        try:  # gdown writes nothing when skipping downloads
+            entries = gdown.download_folder(
+                id=DRIVE_FOLDER_ID, output=f"{downloads}/", quiet=True, skip_download=True,
+                use_cookies=False,
+            )  # fmt: skip
+            if entries is None:  # gdown 5.2 prints the error and returns None
+                raise RuntimeError("gdown returned no listing")
+        except GDOWN_ERRORS as err:
+            raise _offline("list the files", err) from err
+        parts = [Path(str(entry.path)).parts + (entry.id,) for entry in entries]
+        return {p[-2]: p[-1] for p in parts if len(p) >= 3 and p[-3] == DRIVE_SUBFOLDER}
 
     def download(name: str, output: str, _: object) -> None:
         if name not in listing():
@@ -70,6 +67,7 @@ def fetch(
             print(f"Downloading {name} ...", file=sys.stderr)
         gdown.download(id=listing()[name], output=output, quiet=quiet)
 
+    pooch.get_logger().setLevel("WARNING")
     for name in names:
         try:
             pooch.retrieve(name, known.get(name), name, downloads, downloader=download)

@@ -1,21 +1,242 @@
-"""The original files read into plain tables and checked once, where they enter the cache:
-pickles through :mod:`.unpickle`, the EMA csv with pandas. Anything wrong is one
-:class:`BadOriginal` naming the file and the fault (and the recording, where there is one)."""
+"""The original files, read into plain tables and checked once, where they enter the cache.
+
+Pickles go through a restricted unpickler (:func:`load`): it resolves only the globals of
+:data:`ALLOWED`, gives state only to data objects (no class pollution), charges every
+allocation a file declares to a :class:`Budget` first, and reads torch tensors without torch.
+Anything wrong with a file is one :class:`BadOriginal` naming it and the fault."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib
+import io
+import math
+import os
+import pickle
 import re
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
 from ..frames import EMA_COLUMNS, EMA_TABLE_COLUMNS, FRAME_LENGTH, n_model_frames
-from . import unpickle
 from .cache import hidden_state_key
+
+_TORCH = "Float:f4 Double:f8 Half:f2 Long:i8 Int:i4 Short:i2 Char:i1 Byte:u1 Bool:?"
+STORAGES = {f"{k}Storage": v for k, v in (s.split(":") for s in _TORCH.split())}  # numpy dtypes
+ALIASES = {"Int64Index": "Index", "UInt64Index": "Index", "Float64Index": "Index",
+           "new_block": "_unpickle_block"}  # fmt: skip # names of older pandas
+
+
+class UnsafePickle(ValueError):
+    """A pickle asked for a global, call, state or memory that is refused (nothing ran)."""
+
+
+class Budget:
+    """Bytes the objects made from one file may allocate: 4 x its size + 16 MiB."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.limit, self.used = size, 4 * size + (16 << 20), 0
+
+    def charge(self, what: str, shape: Any, itemsize: int = 1) -> int:
+        """Count (and return) the bytes of an array of ``shape``, or raise :class:`UnsafePickle`."""
+        if type(shape) is not tuple or not all(type(d) is int and d >= 0 for d in shape):
+            raise UnsafePickle(f"Invalid shape {shape!r} in the pickle.")
+        if (nbytes := math.prod(shape) * itemsize) + self.used > self.limit:
+            raise UnsafePickle(
+                f"{what} would allocate {nbytes:,} bytes, more than a file of {self.size:,} bytes "
+                f"may make ({self.limit:,}: 4 x its size + 16 MiB); nothing was allocated."
+            )
+        self.used += nbytes
+        return nbytes
+
+
+def _real(key: str) -> Any:
+    core = "numpy.core" if np.__version__ < "2" else "numpy._core"  # numpy 1 or 2
+    module, _, name = key.replace("numpy._core", core).rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+class Storage(np.ndarray):
+    """A torch storage: its ``numel`` elements of ``dtype`` in ``data``, as a flat array."""
+
+    def __new__(cls, data: bytes, dtype: str, numel: int) -> Storage:
+        if len(data) != numel * np.dtype(dtype).itemsize:
+            raise ValueError(f"A torch storage is truncated ({len(data)} bytes for {numel}).")
+        return np.frombuffer(data, "<" + dtype).view(cls)
+
+
+def _rebuild_tensor(u: Unpickler, storage: Any, offset: Any, size: Any, stride: Any, *_: Any):
+    """Numpy copy of just the tensor's own elements (charged before it is made)."""
+    if not (type(storage) is Storage and type(offset) is int and type(stride) is tuple):
+        raise UnsafePickle("A torch tensor in the pickle is not made of a storage and ints.")
+    u.budget.charge(f"A tensor of shape {size}", size, storage.itemsize)
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
+    if min(offset, *stride, 0) < 0 or (0 not in size and last >= storage.size):
+        raise ValueError(f"Invalid tensor geometry: size {size}, stride {stride}, offset {offset}.")
+    strides = tuple(s * storage.itemsize for s in stride)
+    view = np.lib.stride_tricks.as_strided(storage[offset:], size, strides, writeable=False)
+    return np.array(view, dtype=storage.dtype.newbyteorder("="), order="C")
+
+
+def _storage_from_bytes(u: Unpickler, data: Any) -> Storage:
+    """A legacy ``torch.save`` stream: 3 header pickles, the storage, its key, its data."""
+    if u.fetch is not None:
+        raise ValueError("A torch stream is nested inside another one; the file is corrupt.")
+    f, found = io.BytesIO(data), []
+    fetch = lambda *pid: found.append(pid) or pid  # noqa: E731 (the data comes after the pickles)
+    *_, obj, keys = [Unpickler(f, u.budget, fetch).load() for _ in range(5)]  # 3 header pickles
+    if found != [obj] or keys != [obj[0]] or int.from_bytes(f.read(8), "little") != obj[2]:
+        raise ValueError("The torch stream does not hold one storage.")
+    return Storage(f.read(obj[2] * np.dtype(obj[1]).itemsize), obj[1], obj[2])
+
+
+_ARRAYS, _OPT = (np.ndarray, pd.api.extensions.ExtensionArray), (int, float, str, type(None))
+ALLOWED: dict[str, Any] = {
+    **dict.fromkeys("numpy.ndarray pandas.DataFrame pandas.RangeIndex pandas.Index".split()),
+    "pandas.arrays.StringArray": None,
+    "numpy._core.multiarray._reconstruct": ([np.ndarray], [(0,)], [b"b"]),  # empty
+    "numpy._core.numeric._frombuffer": ((bytes, bytearray), np.dtype, tuple, str),  # a view
+    "numpy.dtype": (str, bool, bool),
+    "pandas._libs.internals._unpickle_block": (_ARRAYS, (slice, np.ndarray), int),
+    "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked": ([pd.arrays.StringArray], int, [None]),
+    "pandas.StringDtype": (_OPT, _OPT),
+    "pandas.core.indexes.base._new_Index": ([pd.Index, pd.RangeIndex], dict),
+    "pandas.core.internals.managers.BlockManager": ((tuple, list), list, bool),
+    "builtins.slice": ((int, type(None)),) * 3,
+    "collections.OrderedDict": (),
+    "torch._utils._rebuild_tensor_v2": _rebuild_tensor,
+    "torch._utils._rebuild_tensor": _rebuild_tensor,
+    "torch.storage._load_from_bytes": _storage_from_bytes,
+}
+"""The globals a pickle may name -> ``None`` (a class: only a value), the types (in a list: the
+values) of a function's arguments, or (torch) a stand-in ``f(unpickler, *args)``."""
+
+
+def _fits(arg: Any, spec: Any) -> bool:
+    if type(spec) is list:
+        return any(type(arg) is type(value) and arg == value for value in spec)
+    return isinstance(arg, spec)
+
+
+class _Call(str):
+    """What :meth:`Unpickler.find_class` returns for a function: only ``REDUCE`` calls it."""
+
+
+class _Memo(dict):
+    """Memo that forgets storages and large bytes: a genuine file never refers back to them."""
+
+    def __setitem__(self, key: int, value: Any) -> None:
+        items = value if type(value) is tuple else (value,)  # e.g. the arguments of a call
+        big = any(type(v) is Storage or type(v) is bytes and len(v) > 65536 for v in items)
+        super().__setitem__(key, _Memo if big else value)
+
+    def __getitem__(self, key: int) -> Any:
+        if (value := super().__getitem__(key)) is _Memo:
+            raise ValueError("The pickle reuses a large torch storage; convert it with torch.")
+        return value
+
+
+class Unpickler(pickle._Unpickler):
+    """Checks every opcode that calls, creates or changes an object; ``fetch`` reads storages."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, file: IO[bytes], budget: Budget, fetch: Any = None) -> None:
+        super().__init__(file)
+        self.budget, self.fetch, self.memo = budget, fetch, _Memo() if fetch is None else {}
+        # a length the file declares is checked before it is read (no cycle through self)
+        self._file_read = lambda n: (
+            file.read(n) if n <= budget.limit else budget.charge("A read", (n,))
+        )
+
+    def find_class(self, module: str, name: str) -> Any:
+        """The allowed global of that name and package (never importing the module named)."""
+        if self.proto < 3 and self.fetch is None:  # (torch's own streams are protocol 2)
+            raise ValueError(f"Unsupported format: a protocol-{self.proto} pickle; re-save it.")
+        package = module.split(".")[0]
+        for key, spec in ALLOWED.items():
+            if key.endswith(f".{ALIASES.get(name, name)}") and key.split(".")[0] == package:
+                return _real(key) if spec is None else _Call(key)
+        if module == "torch" and name in STORAGES:
+            return STORAGES[name]  # a storage type is just its numpy dtype
+        if module == "torch" and name.endswith("Storage"):
+            raise ValueError(f"Unsupported format: torch {name[:-7].lower()} tensors; use float32.")
+        raise UnsafePickle(f"The global {module}.{name} is not on the allow-list: refused.")
+
+    def persistent_load(self, pid: Any) -> Any:
+        """A torch storage ``('storage', dtype, key, location, numel[, None])``."""
+        ok = type(pid) is tuple and len(pid) in (5, 6) and pid[0] == "storage"
+        ok = ok and pid[1] in STORAGES.values() and type(pid[4]) is int and pid[4] >= 0
+        if self.fetch is None or not ok or pid[5:] not in ((), (None,)):
+            raise UnsafePickle(f"The persistent id {pid!r} is not a torch storage: refused.")
+        return self.fetch(str(pid[2]), pid[1], pid[4])
+
+    def _reduce(self) -> None:
+        args, func = self.stack.pop(), self.stack[-1]
+        spec = ALLOWED.get(func) if type(func) is _Call else None
+        if callable(spec):
+            self.stack[-1] = spec(self, *args)
+            return
+        ok = spec is not None and type(args) is tuple and len(args) <= len(spec)
+        if not ok or not all(map(_fits, args, spec)):
+            what = getattr(func, "__qualname__", func)
+            raise UnsafePickle(f"The pickle calls {what} as a data file never does: refused.")
+        if args and args[0] is pd.RangeIndex:
+            n = len(range(args[1].get("start", 0), args[1].get("stop"), args[1].get("step", 1)))
+            self.budget.charge(f"A RangeIndex of {n:,} rows", (n,), 8)
+        self.stack[-1] = _real(func)(*args)
+
+    def _newobj(self) -> None:
+        args, cls = self.stack.pop(), self.stack.pop()
+        if cls is not pd.DataFrame or args != ():
+            raise UnsafePickle(f"The pickle creates a {cls!r} with arguments: refused.")
+        self.append(cls.__new__(cls))
+
+    def _build(self) -> None:
+        state, inst = self.stack.pop(), self.stack[-1]
+        keys = {"_mgr", "_data", "_typ", "_metadata", "attrs", "_attrs", "_flags"}
+        if isinstance(inst, np.ndarray) and type(state) is tuple and len(state) in (4, 5):
+            self.budget.charge("An array in the pickle", state[-4], np.dtype(state[-3]).itemsize)
+        elif isinstance(inst, pd.DataFrame) and type(state) is dict:
+            if not set(state) <= keys:
+                raise UnsafePickle(f"A DataFrame in the pickle sets unknown fields {[*state]}.")
+        elif not isinstance(inst, np.dtype | pd._libs.arrays.NDArrayBacked):
+            what = getattr(inst, "__qualname__", type(inst))
+            raise UnsafePickle(f"The pickle sets the state of {what!r} (class pollution): refused.")
+        type(inst).__setstate__(inst, state)
+
+    def _bytearray8(self) -> None:
+        self.budget.charge("A bytearray", (n := int.from_bytes(self.read(8), "little"),))
+        self.append(bytearray(n))
+        self.readinto(self.stack[-1])
+
+    def _instance(self) -> None:
+        raise UnsafePickle("The pickle makes an instance with INST, OBJ or NEWOBJ_EX: refused.")
+
+    dispatch.update({pickle.REDUCE[0]: _reduce, pickle.NEWOBJ[0]: _newobj, pickle.BUILD[0]: _build,
+                     pickle.NEWOBJ_EX[0]: _instance, pickle.INST[0]: _instance,
+                     pickle.OBJ[0]: _instance, pickle.BYTEARRAY8[0]: _bytearray8})  # fmt: skip
+
+
+def load(path: str | os.PathLike) -> Any:
+    """Unpickle ``path`` (a pickle or a ``torch.save`` zip archive) through the allow-list."""
+    with open(path, "rb") as handle:
+        budget = Budget(os.fstat(handle.fileno()).st_size)
+        if handle.read(4) != b"PK\x03\x04":
+            handle.seek(0)
+            return Unpickler(handle, budget).load()
+        with zipfile.ZipFile(handle) as archive:  # <prefix>/data.pkl + <prefix>/data/<key>
+            prefix = archive.namelist()[0].split("/")[0]
+            size = lambda name: archive.getinfo(name).file_size  # noqa: E731 (as declared)
+            member = lambda name: archive.open(name).read(budget.charge(name, (size(name),)))  # noqa: E731
+            fetch = functools.cache(lambda key, t, n: Storage(member(f"{prefix}/data/{key}"), t, n))
+            return Unpickler(io.BytesIO(member(f"{prefix}/data.pkl")), budget, fetch).load()
+
 
 KNOWN_SHA256: dict[str, str] = {}  # name -> sha256 (add those of ema_probing_data/* once seen)
 EMA_ROW_TOLERANCE = 2  # EMA rows per recording may differ from its frame count by this much
@@ -59,7 +280,7 @@ def reading(path: Path) -> Iterator[None]:
 def read_recordings(path: Path) -> pd.DataFrame:
     """Read and check an ``ema_audio_<P>.pkl``: FILENAME, SENTENCE, AUDIO (float32, 16 kHz)."""
     with reading(path):
-        table, columns = unpickle.load(path), ["FILENAME", "SENTENCE", "AUDIO"]
+        table, columns = load(path), ["FILENAME", "SENTENCE", "AUDIO"]
         if not isinstance(table, pd.DataFrame) or table.empty or {*columns} - {*table.columns}:
             raise ValueError(f"it is not a table of recordings with the columns {columns}.")
         table = table[columns].reset_index(drop=True)
@@ -134,7 +355,7 @@ def check_states(states: Mapping, lengths: Mapping[str, int]) -> dict[str, np.nd
 def read_frame_states(path: Path, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
     """Read and check a ``frame_states_p*_test.pkl`` (``{layer: {filename: frames}}``)."""
     with reading(path):
-        states = unpickle.load(path)
+        states = load(path)
         if (
             not isinstance(states, dict)
             or not states
