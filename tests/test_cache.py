@@ -259,7 +259,7 @@ def test_no_cache_by_default_is_silent_but_a_named_or_recorded_one_warns(install
         warnings.simplefilter("error")
         assert load_dataset().source == "sample"
     wanted = installed / "nowhere"
-    with pytest.warns(UserWarning, match=r"does not exist \(load_dataset\(data_dir=...\) names"):
+    with pytest.warns(UserWarning, match=r"no manifest.json.* \(named by load_dataset\(data_dir"):
         assert load_dataset(data_dir=wanted).source == "sample"
     drive = installed / "drive" / "MyDrive" / "speech-cka-tutorial-data"
     cache.remember_data_dir(drive)
@@ -272,7 +272,7 @@ def test_no_cache_by_default_is_silent_but_a_named_or_recorded_one_warns(install
         and f"python -m tutorial_utils.io --data-dir {drive}" in message
     )
     monkeypatch.setenv("TUTORIAL_DATA_DIR", str(wanted))
-    with pytest.warns(UserWarning, match=r"\$TUTORIAL_DATA_DIR names it"):
+    with pytest.warns(UserWarning, match=r"named by \$TUTORIAL_DATA_DIR"):
         assert load_dataset().source == "sample"
     with pytest.raises(ValueError, match="source must be"):
         load_dataset("internet")

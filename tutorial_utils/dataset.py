@@ -1,6 +1,5 @@
-"""The tutorial's data: recordings, EMA and model hidden states of a few participants, from
-the real cache (``python -m tutorial_utils.io``) or the built-in synthetic sample. *Hidden
-states* are per-frame activations ``{layer: {filename: (T, d) float32}}``."""
+"""The tutorial's data: recordings, EMA and hidden states (per-frame activations ``{layer:
+{filename: (T, d) float32}}``) of a few participants, from the real cache or the sample."""
 
 from __future__ import annotations
 
@@ -22,39 +21,28 @@ HiddenStates = dict[int, dict[str, np.ndarray]]
 
 def sentence_id(filename: str) -> str:
     """Block and sentence id shared across speakers: ``"F02_B01_S18_R01_N.mat"`` → ``"B01_S18"``."""
-    match = re.search(r"B\d+_S\d+", Path(str(filename)).name)
-    if match is None:
+    if (match := re.search(r"B\d+_S\d+", Path(str(filename)).name)) is None:
         raise ValueError(f"Cannot find a block/sentence id like 'B01_S18' in {filename!r}.")
     return match.group()
 
 
 def _unknown(what: str, valid: Iterable) -> KeyError:
     names = [str(n) for n in valid]
-    more = f", ... ({len(names)} in all)" if len(names) > 12 else ""
-    return KeyError(f"Unknown {what}; valid: {', '.join(names[:12])}{more}.")
+    return KeyError(f"Unknown {what}; valid: {', '.join(names[:12])}{', ...' * (len(names) > 12)}.")
 
 
 class Dataset:
-    """Recordings, EMA and model hidden states of a few participants.
+    """Recordings, EMA and hidden states of a few participants (``source`` "real" or "sample").
 
-    ``source`` is "real" or "sample"; per participant (in display order) ``recordings`` holds
-    ``FILENAME``, ``SENTENCE``, ``AUDIO`` (1-D float32 at ``sample_rate``), ``ema`` the 15
-    columns of :data:`~tutorial_utils.frames.EMA_TABLE_COLUMNS` and ``hidden_states`` the
-    states (or a callable returning them on first use); ``manifest`` is provenance.
-    """
+    Per participant: ``recordings`` (``FILENAME``, ``SENTENCE``, ``AUDIO`` 1-D float32 at
+    ``sample_rate``), ``ema`` (the 15 columns of :data:`~tutorial_utils.frames.EMA_TABLE_COLUMNS`)
+    and ``hidden_states`` (or a callable returning them on first use)."""
 
-    def __init__(
-        self,
-        *,
-        source: str,
-        description: str,
-        recordings: Mapping[str, pd.DataFrame],
-        ema: Mapping[str, pd.DataFrame],
-        hidden_states: Mapping[str, HiddenStates | Callable[[], HiddenStates]],
-        model_name: str = "facebook/wav2vec2-base",
-        sample_rate: int = SAMPLE_RATE,
-        manifest: dict | None = None,
-    ) -> None:
+    def __init__(self, *, source: str, description: str, recordings: Mapping[str, pd.DataFrame],
+                 ema: Mapping[str, pd.DataFrame],
+                 hidden_states: Mapping[str, HiddenStates | Callable[[], HiddenStates]],
+                 model_name: str = "facebook/wav2vec2-base", sample_rate: int = SAMPLE_RATE,
+                 manifest: dict | None = None) -> None:  # fmt: skip
         self.source, self.description, self.participants = source, description, list(recordings)
         self.model_name, self.sample_rate = model_name, int(sample_rate)
         self.manifest = dict(manifest or {})
@@ -64,9 +52,8 @@ class Dataset:
     @property
     def layers(self) -> list[int]:
         """Sorted layer indices (0 = encoder input, then one per transformer layer)."""
-        return sorted(
-            map(int, self.manifest.get("layers") or self.hidden_states(self.participants[0]))
-        )
+        layers = self.manifest.get("layers") or self.hidden_states(self.participants[0])
+        return sorted(map(int, layers))
 
     def recordings(self, participant: str) -> pd.DataFrame:
         """Recordings of ``participant`` (``FILENAME``, ``SENTENCE``, ``AUDIO``)."""
@@ -98,7 +85,6 @@ class Dataset:
         """The recordings an analysis uses: ``filenames`` as given, else all with hidden states."""
         if filenames is None:
             return self.filenames(participant, with_hidden_states=True)
-        self.recordings(participant)
         return list(filenames)
 
     def pick_recordings(self, participants: Iterable[str] | None = None) -> list[tuple[str, str]]:
@@ -117,10 +103,9 @@ class Dataset:
     def hidden_state(self, participant: str, layer: int, filename: str) -> np.ndarray:
         """Hidden states ``(T, d)`` of one recording at one layer."""
         states = self.hidden_states(participant)
-        if int(layer) not in states:
-            raise _unknown(f"layer {layer!r}", sorted(states))
-        if filename not in states[int(layer)]:
-            raise _unknown(f"recording {filename!r} with hidden states", states[int(layer)])
+        if filename not in states.get(int(layer), {}):
+            valid = states[int(layer)] if int(layer) in states else sorted(states)
+            raise _unknown(f"layer {layer!r} or recording {filename!r} with states", valid)
         return states[int(layer)][filename]
 
     def shared_sentences(
@@ -131,12 +116,10 @@ class Dataset:
 
         def first(p: str) -> pd.DataFrame:
             keep = self.filenames(p, with_hidden_states=with_hidden_states)
-            table = self.recordings(p).loc[
-                lambda t: t.FILENAME.isin(keep), ["FILENAME", "SENTENCE"]
-            ]
-            return table.assign(SENTENCE_ID=table.FILENAME.map(sentence_id)).drop_duplicates(
-                "SENTENCE_ID"
-            )
+            table = self.recordings(p)[["FILENAME", "SENTENCE"]]
+            table = table[table.FILENAME.isin(keep)]
+            ids = table.FILENAME.map(sentence_id)
+            return table.assign(SENTENCE_ID=ids).drop_duplicates("SENTENCE_ID")
 
         b = first(participant_b)[["SENTENCE_ID", "FILENAME"]]
         shared = first(participant_a).merge(b, on="SENTENCE_ID", suffixes=("_A", "_B"))
@@ -145,26 +128,15 @@ class Dataset:
     def __repr__(self) -> str:
         kind = "synthetic sample" if self.source == "sample" else "real data"
         counts = ", ".join(f"{p}: {len(self._recordings[p])}" for p in self.participants)
-        return (
-            f"<Dataset source={self.source!r} ({kind}); model={self.model_name}; "
-            f"recordings per participant: {counts}>\n{self.description}"
-        )
+        return (f"<Dataset source={self.source!r} ({kind}); model={self.model_name}; "
+                f"recordings per participant: {counts}>\n{self.description}")  # fmt: skip
 
 
 def load_dataset(source: str = "auto", data_dir: str | os.PathLike | None = None) -> Dataset:
-    """Load the tutorial data.
-
-    Parameters
-    ----------
-    source : {"auto", "real", "sample"}
-        ``"real"``: the converted real data (``python -m tutorial_utils.io`` first), every
-        file's sha256 checked before it is read; ``"sample"``: the built-in synthetic sample;
-        ``"auto"``: the real data if the cache is usable, else the sample, with a warning when
-        a cache was asked for (``data_dir``, ``$TUTORIAL_DATA_DIR``, the data command's record)
-        or is there but damaged.
-    data_dir : path, optional
-        Cache directory (see README, "Where the cache goes").
-    """
+    """Load the tutorial data: ``"real"`` (the cache ``python -m tutorial_utils.io`` wrote in
+    ``data_dir`` or the default folder, each file's sha256 checked), ``"sample"`` (built in) or
+    ``"auto"``: the real data if usable, else the sample, with a warning when a cache was asked
+    for (``data_dir``, ``$TUTORIAL_DATA_DIR``, the data command's record) or is damaged."""
     if source not in ("auto", "real", "sample"):
         raise ValueError(f"source must be 'auto', 'real' or 'sample', got {source!r}.")
     if source == "sample":
@@ -175,19 +147,14 @@ def load_dataset(source: str = "auto", data_dir: str | os.PathLike | None = None
     except cache.CacheUnusable as err:
         if source == "real":
             raise
-        if (where / cache.MANIFEST).exists() or origin in ("argument", "env", "pointer"):
-            why = {"argument": "load_dataset(data_dir=...) names it",
-                   "env": "$TUTORIAL_DATA_DIR names it",
-                   "pointer": f"the data command recorded it in {cache.pointer_file()}; on "
-                   "Colab, mount Google Drive first"}.get(origin, "the default")  # fmt: skip
-            message = f"{err} ({why})" if where.is_dir() else (
-                f"The real-data cache directory {where} does not exist ({why}). Run "
-                f"`{cache.COMMAND} --data-dir {where}` to create it.")  # fmt: skip
-            warnings.warn(f"{message} Using the synthetic sample instead.", stacklevel=2)
+        named = {"argument": "load_dataset(data_dir=...)", "env": "$TUTORIAL_DATA_DIR",
+                 "pointer": f"the data command's record {cache.pointer_file()}"}  # fmt: skip
+        if (where / cache.MANIFEST).exists() or origin in named:
+            why = f" (named by {named[origin]})" if origin in named else ""
+            mount = " On Colab, mount Google Drive first." if origin == "pointer" else ""
+            warnings.warn(f"{err}{why}{mount} Using the synthetic sample instead.", stacklevel=2)
         return Dataset(**sample_tables())
-    manifest = tables.pop("manifest")
-    return Dataset(
-        source="real", description=str(manifest.get("description", "Tutorial data (Haskins).")),
-        model_name=str(manifest.get("model_name", "facebook/wav2vec2-base")),
-        sample_rate=int(manifest.get("sample_rate", SAMPLE_RATE)), manifest=manifest, **tables,
-    )  # fmt: skip
+    m = tables.pop("manifest")
+    return Dataset(source="real", description=m.get("description", "Tutorial data (Haskins)."),
+                   model_name=m.get("model_name", "facebook/wav2vec2-base"),
+                   sample_rate=m.get("sample_rate", SAMPLE_RATE), manifest=m, **tables)  # fmt: skip

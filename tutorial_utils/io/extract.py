@@ -36,8 +36,7 @@ def require_torch() -> tuple[Any, Any]:
 
 
 def resolve_device(device: str = "auto") -> str:
-    """``"auto"`` → ``"cuda"`` when torch sees a GPU, else ``"cpu"``; ``"cuda"`` without a GPU
-    raises ValueError."""
+    """``"auto"`` → ``"cuda"`` if torch sees a GPU, else ``"cpu"``; ValueError for a missing GPU."""
     torch, _ = require_torch()
     if device not in DEVICES:
         raise ValueError(f"Unknown device {device!r}; use one of {', '.join(DEVICES)}.")
@@ -67,18 +66,9 @@ def extract_hidden_states(
     device: str = "auto",
     progress: bool = True,
 ) -> dict[int, dict[str, np.ndarray]]:
-    """Hidden states of 16 kHz recordings as ``{layer: {filename: (T, d) float32}}``.
-
-    Parameters
-    ----------
-    recordings : iterable of (filename, audio)
-        1-D 16 kHz audio; the result keeps their order.
-    model, feature_extractor
-        A Hugging Face model (moved to ``device`` and left there) and, optionally, the feature
-        extractor normalising the audio as the model expects.
-    device : {"auto", "cpu", "cuda"}, default "auto"
-    progress : bool, default True
-    """
+    """Hidden states ``{layer: {filename: (T, d) float32}}`` of ``(filename, 16 kHz audio)``
+    pairs, in their order, from ``model`` (moved to ``device``, one of :data:`DEVICES`) after
+    ``feature_extractor`` (optional) normalised the audio as the model expects."""
     torch, _ = require_torch()
     from tqdm.auto import tqdm
 

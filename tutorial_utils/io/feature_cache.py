@@ -1,10 +1,9 @@
 """Features computed from audio (the MFCCs), kept as npz so that later chapters read them back.
 
-An entry is ``<folder>/<kind>/<key>.npz``, ``key`` the sha256 of all it depends on (kind,
-parameters, the computing module's source, numpy/scipy/librosa versions, the audio's bytes), so
-nothing needs invalidating. Written atomically, read with ``allow_pickle=False`` after a size
-check; a damaged entry is recomputed. The folder is ``<data dir>/features`` or
-``$TUTORIAL_FEATURE_CACHE``; ``off`` keeps nothing."""
+An entry is ``<folder>/<kind>/<key>.npz``, ``key`` the sha256 of all it depends on, so nothing
+needs invalidating; written atomically, read with ``allow_pickle=False`` after a size check (a
+damaged entry is recomputed). The folder is ``$TUTORIAL_FEATURE_CACHE`` (``off``: keep nothing)
+or ``<data dir>/features``."""
 
 from __future__ import annotations
 
@@ -23,8 +22,7 @@ import numpy as np
 
 from .cache import atomic_write, find_data_dir
 
-FEATURE_CACHE_ENV = "TUTORIAL_FEATURE_CACHE"
-"""Environment variable: the folder to keep features in, or ``off``."""
+FEATURE_CACHE_ENV = "TUTORIAL_FEATURE_CACHE"  # the folder to keep features in, or "off"
 
 
 @lru_cache(maxsize=8)
@@ -54,11 +52,9 @@ def cached_features(
     code: str,
     shape: tuple[int, ...],
 ) -> np.ndarray:
-    """``compute()`` (a float32 array of ``shape``) for ``audio``, read back when kept before.
-
-    ``kind`` names a sub-folder (e.g. ``"mfcc"``); ``params`` and ``code`` (see
-    :func:`code_fingerprint`) describe the recipe; all of them and the audio's bytes make the key.
-    """
+    """``compute()`` (a float32 array of ``shape``) for ``audio``, read back when kept before;
+    ``kind`` (a sub-folder), ``params``, ``code`` (:func:`code_fingerprint`) and the audio's bytes
+    make the key (:func:`entry_key`)."""
     where = os.environ.get(FEATURE_CACHE_ENV, "").strip()
     if where.lower() == "off":
         return compute()
