@@ -2,7 +2,6 @@
 transaction, one run per folder, every bad input one paragraph and exit code 2, the
 real-format round trip."""
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -13,15 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from filelock import FileLock
+from fixtures import io_setup
 
 from tutorial_utils import load_dataset
 from tutorial_utils.io import cli
 from tutorial_utils.io.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("io_setup", ROOT / "tests/fixtures/io_setup.py")
-io_setup = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(io_setup)
+
 real_format, hostile = io_setup.real_format, io_setup.hostile
 S18, S33 = io_setup.S18, io_setup.S33
 GOOD_AUDIO = {n: real_format.tiny_audio(n, k) for n, k in real_format.TINY_AUDIO_LENGTHS.items()}

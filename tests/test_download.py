@@ -1,7 +1,6 @@
 """The data command with Google Drive: gdown's network calls are faked (its parsing and pooch
 are real); only names that gdown 5.2 (Colab's) and 6 both have are used."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -14,15 +13,12 @@ import numpy as np
 import pooch
 import pytest
 import requests
+from fixtures import io_setup
 
 from tutorial_utils import load_dataset
 from tutorial_utils.io import extract, originals
 from tutorial_utils.io.cli import main
 
-FIXTURES = Path(__file__).parent / "fixtures"
-_spec = importlib.util.spec_from_file_location("io_setup", FIXTURES / "io_setup.py")
-io_setup = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(io_setup)
 real_format, S18 = io_setup.real_format, io_setup.S18
 
 

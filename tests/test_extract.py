@@ -1,9 +1,6 @@
 """Hidden-state extraction with a tiny randomly initialised Wav2Vec2 (no download; needs the
 extract extra, skipped without it)."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -12,15 +9,13 @@ from tutorial_utils.frames import n_model_frames
 torch = pytest.importorskip("torch", reason="the extract extra (torch) is not installed")
 transformers = pytest.importorskip("transformers", reason="the extract extra is not installed")
 
+
+from fixtures import io_setup  # noqa: E402
+
 from tutorial_utils import load_dataset  # noqa: E402
 from tutorial_utils.io import extract  # noqa: E402
 from tutorial_utils.io.cli import main  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location(
-    "io_setup", Path(__file__).parent / "fixtures" / "io_setup.py"
-)
-io_setup = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(io_setup)
 tiny_model = io_setup.real_format.tiny_model
 
 

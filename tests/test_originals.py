@@ -4,7 +4,6 @@ Fixtures are in the real formats (pandas-pickled DataFrames, csv, frame-state pi
 frames are views of one torch storage); the command line is tested in ``test_convert.py``.
 """
 
-import importlib.util
 import io
 import pickle
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures import hostile, real_format
 
 from tutorial_utils.io import originals
 from tutorial_utils.io.originals import BadOriginal
@@ -19,14 +19,6 @@ from tutorial_utils.io.originals import BadOriginal
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, FIXTURES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-real_format, hostile = _load("real_format"), _load("hostile")
 S18, S33, S99 = "F02_B01_S18_R01_N.mat", "F02_B01_S33_R01_N.mat", "F02_B01_S99_R01_N.mat"
 LENGTHS, ZEROS = {S18: 1100, S33: 800}, np.zeros(800, "f4")  # 3 and 2 model frames
 A, L, F = "ema_audio_F02.pkl", "ema_labels_F02.csv", "frame_states_p1_test.pkl"
