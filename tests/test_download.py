@@ -48,11 +48,8 @@ def _err(capsys):
 def test_download_convert_verify_and_skip(tmp_path, drive):
     data_dir = tmp_path / "cache"
     assert _run(data_dir) == 0
-    assert sorted(drive.downloads) == [
-        "ema_audio_F02.pkl",
-        "ema_labels_F02.csv",
-        "frame_states_p1_test.pkl",
-    ]
+    assert sorted(drive.downloads) == ["ema_audio_F02.pkl", "ema_labels_F02.csv",
+                                       "frame_states_p1_test.pkl"]  # fmt: skip
     ds = load_dataset("real", data_dir)
     np.testing.assert_array_equal(ds.audio("F02", S18), real_format.tiny_audio(S18, 1100))
     manifest = json.loads((data_dir / "manifest.json").read_text())
@@ -141,16 +138,12 @@ def test_from_dir_needs_no_network(tmp_path, folder, monkeypatch):
 def test_missing_torch_and_a_missing_gpu_stop_before_any_download(
     tmp_path, drive, monkeypatch, capsys
 ):
-    def no_torch():
-        raise ImportError(extract.INSTALL_HINT)
-
-    monkeypatch.setattr(extract, "require_torch", no_torch)
+    monkeypatch.setitem(sys.modules, "transformers", None)  # an import of it fails
+    monkeypatch.setitem(sys.modules, "torch", None)
     assert main(["--data-dir", str(tmp_path / "c"), "--quiet"]) == 2
     assert "pip install torch==2.13.0 transformers" in _err(capsys)
-    cuda = types.SimpleNamespace(is_available=lambda: False)
-    torch = types.SimpleNamespace(
-        cuda=cuda, __version__="2.13.0", version=types.SimpleNamespace(cuda=None)
-    )
+    space = types.SimpleNamespace
+    torch = space(cuda=space(is_available=lambda: False), __version__="2", version=space(cuda=None))
     monkeypatch.setattr(extract, "require_torch", lambda: (torch, None))
     assert main(["--device", "cuda", "--data-dir", str(tmp_path / "c"), "--quiet"]) == 2
     assert "torch sees no CUDA GPU" in _err(capsys)

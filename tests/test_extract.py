@@ -70,21 +70,6 @@ def test_the_forward_pass_runs_without_tf32_and_restores_torch_switches(monkeypa
     assert seen == [(False, False), (True, True)]
 
 
-def test_require_torch_message(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_transformers(name, *args, **kwargs):
-        if name == "transformers":
-            raise ImportError("no transformers", name="transformers")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_transformers)
-    with pytest.raises(ImportError, match="pip install torch==2.13.0 transformers"):
-        extract.require_torch()
-
-
 @pytest.mark.parametrize(
     ("cuda", "asked", "expected"),
     [
