@@ -257,20 +257,15 @@ def reading(path: Path) -> Iterator[None]:
     try:
         yield
     except Exception as err:  # a damaged or hostile file may raise anything (nothing from it ran)
-        try:
-            with open(path, "rb") as handle:
-                head = handle.read(64).lstrip().lower()
-        except OSError:
-            head = None
-        text = str(err)
+        head, text = b"?", str(err)
+        with contextlib.suppress(OSError), open(path, "rb") as handle:
+            head = handle.read(64).lstrip().lower()
         reason = (
-            f"it cannot be opened ({err})." if head is None
-            else "it is empty (0 bytes): an interrupted download or copy?" if not head
+            "it is empty (0 bytes): an interrupted download or copy?" if not head
             else "it is an HTML page, not data (Google Drive's answer to a refused download)."
             if head.startswith((b"<!doctype html", b"<html"))
             else "it ends too early (truncated): an interrupted download or copy?"
             if isinstance(err, EOFError) or "truncated" in text or "exhausted" in text
-            else f"it is a damaged zip archive: {err}." if isinstance(err, zipfile.BadZipFile)
             else text if isinstance(err, ValueError)
             else f"it is not a valid file of this kind ({type(err).__name__}: {err})."
         )  # fmt: skip
@@ -331,7 +326,7 @@ def read_labels(path: Path, lengths: Mapping[str, int]) -> pd.DataFrame:
 def check_states(states: Mapping, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
     """Hidden states ``{layer: {filename: (T, d)}}`` checked (the same recordings in every layer,
     with audio, one size d, finite, ``T == n_model_frames(n_samples)``), keyed for the cache."""
-    files, dims = set(next(iter(states.values()))), set()
+    files, dims = set(next(iter(states.values()))), set()  # (states is not empty)
     for layer, per_file in states.items():
         if set(per_file) != files or not files <= set(lengths):
             odd = sorted(set(per_file) ^ files or files - set(lengths))
@@ -356,11 +351,8 @@ def read_frame_states(path: Path, lengths: Mapping[str, int]) -> dict[str, np.nd
     """Read and check a ``frame_states_p*_test.pkl`` (``{layer: {filename: frames}}``)."""
     with reading(path):
         states = load(path)
-        if (
-            not isinstance(states, dict)
-            or not states
-            or not all(type(k) is int and k >= 0 and isinstance(v, dict) for k, v in states.items())
-        ):
+        layers = isinstance(states, dict) and [type(k) is int and k >= 0 for k in states]
+        if not layers or not all(layers) or not all(isinstance(v, dict) for v in states.values()):
             raise ValueError("it does not hold a {layer: {filename: frames}} dict.")
         for per_file in states.values():
             for name, frames in per_file.items():  # a list of (d,) frames, (T, d) or (1, T, d)
