@@ -18,7 +18,7 @@ from tutorial_utils import load_dataset
 from tutorial_utils.io import cli
 from tutorial_utils.io.cli import main
 
-ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # this checkout
+ROOT = str(Path(__file__).resolve().parents[1])  # on PYTHONPATH, with the test's own config home
 
 real_format, hostile = io_setup.real_format, io_setup.hostile
 S18, S33 = io_setup.S18, io_setup.S33
@@ -81,7 +81,8 @@ def test_a_failed_or_killed_reconversion_keeps_the_previous_cache_whole(
     manifest = (cache / "manifest.json").read_bytes()
     args = ["--frame-states", "--quiet", "--data-dir", str(cache), "--from-dir", str(second)]
     command = [sys.executable, "-c", FAIL_IN_STATES, how, *args]
-    result = subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=120)
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     if how == "kill":
         assert result.returncode == -signal.SIGKILL
         assert io_setup.leftovers(cache)  # the half-built generation
@@ -132,7 +133,10 @@ def test_concurrent_conversions_never_mix(tmp_path, first, second):
         ["-m", "tutorial_utils.io", "--frame-states", "--quiet", "--data-dir", str(cache),
          "--from-dir", str(folder)] for folder in (first, second)
     ]  # fmt: skip
-    runs = [subprocess.Popen([sys.executable, *c], env=ENV) for c in commands]
+    runs = [
+        subprocess.Popen([sys.executable, *c], env={**os.environ, "PYTHONPATH": ROOT})
+        for c in commands
+    ]
     assert [r.wait(timeout=120) for r in runs] == [0, 0]
     dataset = load_dataset("real", cache)
     gains = {float(dataset.audio("F02", n)[0] / GOOD_AUDIO[n][0]) for n in GOOD_AUDIO}

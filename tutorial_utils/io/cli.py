@@ -88,10 +88,8 @@ def _tables(args, wanted, paths, sources) -> Iterator[tuple[str, tuple]]:
 def convert(data_dir: Path, args: argparse.Namespace) -> None:
     """Get the originals and convert them into the cache in ``data_dir`` (see ``--help``)."""
     d = args.from_dir  # without --participants: those whose files are there, else all
-    wanted = args.participants or [
-        p for p in PARTICIPANTS if d and [*d.rglob(f"ema_audio_{p}.pkl")]
-    ]
-    wanted = wanted or list(PARTICIPANTS)
+    found = [p for p in PARTICIPANTS if d and [*d.rglob(f"ema_audio_{p}.pkl")]]
+    wanted = args.participants or found or list(PARTICIPANTS)
     if bad := [p for p in wanted if not cache.PARTICIPANT.fullmatch(p)]:
         raise ValueError(f"--participants: {bad[0]!r} is not a participant id; use letters, "
                          "digits, '_' or '-' (e.g. F02), no path separators.")  # fmt: skip

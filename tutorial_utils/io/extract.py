@@ -46,9 +46,7 @@ def resolve_device(device: str = "auto") -> str:
             f" CUDA build: {torch.version.cuda or 'no'}). Use --device cpu (or auto), or in "
             "Colab pick a GPU runtime (Runtime → Change runtime type)."
         )
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
 
 
 def load_model(model_name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
