@@ -183,9 +183,8 @@ def _states(path: Path) -> dict[int, dict[str, np.ndarray]]:
 def verify(data_dir: str | os.PathLike) -> dict:
     """The manifest, after checking every file's sha256 (else :class:`CacheUnusable`)."""
     manifest = read_manifest(data_dir)
-    for p in manifest["participants"]:
-        for name in FILES:
-            _read(Path(data_dir), manifest, p, name, lambda path: path)
+    for p, name in ((p, name) for p in manifest["participants"] for name in FILES):
+        _read(Path(data_dir), manifest, p, name, Path)  # hashes the file
     return manifest
 
 
@@ -217,7 +216,7 @@ def iter_recordings(data_dir: str | os.PathLike, participant: str) -> Iterator[d
     """One participant's hidden states ``{layer: (T, d)}``, one recording at a time, read from
     the cache's npz without loading the others (for corpora larger than memory)."""
     manifest = read_manifest(data_dir := Path(data_dir))
-    path = _read(data_dir, manifest, participant, STATES, lambda path: path)
+    path = _read(data_dir, manifest, participant, STATES, Path)
     with np.load(path, allow_pickle=False) as npz:
         for filename in dict.fromkeys(key.partition("__")[2] for key in npz.files):
             yield {layer: npz[hidden_state_key(layer, filename)] for layer in manifest["layers"]}
