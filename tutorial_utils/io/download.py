@@ -16,11 +16,6 @@ DRIVE_FOLDER_ID = "1IYSwALkhkPtdMXmZL7dnTLYP_FMnFn9U"
 DRIVE_SUBFOLDER = "ema_probing_data"
 BY_HAND = (f"download the folder '{DRIVE_SUBFOLDER}' by hand from https://drive.google.com/"
            f"drive/folders/{DRIVE_FOLDER_ID} and use --from-dir PATH")  # fmt: skip
-# gdown 6 raises DownloadError (FileURLRetrievalError subclasses it); gdown 5.2 raises
-# FileURLRetrievalError, FolderContentsMaximumLimitError or RuntimeError; requests: OSError.
-_NAMES = ("DownloadError", "FileURLRetrievalError", "FolderContentsMaximumLimitError")
-GDOWN_ERRORS = (OSError, RuntimeError, *(getattr(gdown.exceptions, n) for n in _NAMES
-                                         if hasattr(gdown.exceptions, n)))  # fmt: skip
 
 
 class DownloadFailed(Exception):
@@ -51,7 +46,7 @@ def fetch(
             )  # fmt: skip
             if entries is None:  # gdown 5.2 prints the error and returns None
                 raise RuntimeError("gdown returned no listing")
-        except GDOWN_ERRORS as err:
+        except Exception as err:  # gdown 5.2 and 6 raise different errors; requests, OSError
             raise _offline("list the files", err) from err
         parts = [Path(str(entry.path)).parts + (entry.id,) for entry in entries]
         return {p[-2]: p[-1] for p in parts if len(p) >= 3 and p[-3] == DRIVE_SUBFOLDER}
@@ -65,14 +60,15 @@ def fetch(
             )
         if not quiet:
             print(f"Downloading {name} ...", file=sys.stderr)
-        gdown.download(id=listing()[name], output=output, quiet=quiet)
+        try:
+            gdown.download(id=listing()[name], output=output, quiet=quiet)
+        except Exception as err:
+            raise _offline(f"download {name}", err) from err
 
     pooch.get_logger().setLevel("WARNING")
     for name in names:
         try:
             pooch.retrieve(name, known.get(name), name, downloads, downloader=download)
-        except GDOWN_ERRORS as err:
-            raise _offline(f"download {name}", err) from err
         except ValueError as err:  # pooch: not the pinned sha256 (the download is not kept)
             raise DownloadFailed(
                 f"{name} from Google Drive is not the tutorial's file ({err}). Retry later, or "
