@@ -3,19 +3,15 @@ extract extra, skipped without it)."""
 
 import numpy as np
 import pytest
+from fixtures import io_setup
 
+from tutorial_utils import load_dataset
 from tutorial_utils.frames import n_model_frames
+from tutorial_utils.io import extract
+from tutorial_utils.io.cli import main
 
 torch = pytest.importorskip("torch", reason="the extract extra (torch) is not installed")
 transformers = pytest.importorskip("transformers", reason="the extract extra is not installed")
-
-
-from fixtures import io_setup  # noqa: E402
-
-from tutorial_utils import load_dataset  # noqa: E402
-from tutorial_utils.io import extract  # noqa: E402
-from tutorial_utils.io.cli import main  # noqa: E402
-
 tiny_model = io_setup.real_format.tiny_model
 
 
