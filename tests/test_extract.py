@@ -1,26 +1,17 @@
 """Hidden-state extraction with a tiny randomly initialised Wav2Vec2 (no download; needs the
 extract extra, skipped without it)."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from fixtures import io_setup
 
+from tutorial_utils import load_dataset
 from tutorial_utils.frames import n_model_frames
+from tutorial_utils.io import extract
+from tutorial_utils.io.cli import main
 
 torch = pytest.importorskip("torch", reason="the extract extra (torch) is not installed")
 transformers = pytest.importorskip("transformers", reason="the extract extra is not installed")
-
-from tutorial_utils import load_dataset  # noqa: E402
-from tutorial_utils.io import extract  # noqa: E402
-from tutorial_utils.io.cli import main  # noqa: E402
-
-_spec = importlib.util.spec_from_file_location(
-    "io_setup", Path(__file__).parent / "fixtures" / "io_setup.py"
-)
-io_setup = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(io_setup)
 tiny_model = io_setup.real_format.tiny_model
 
 
@@ -37,12 +28,18 @@ def test_hidden_states_count_frames_order_and_determinism():
     np.testing.assert_array_equal(states[1]["a.mat"], again[1]["a.mat"])
 
 
+def _last_layer(audio, model, extractor=None):
+    states = extract.extract_hidden_states([("a", audio)], model, extractor, progress=False)
+    return states[max(states)]["a"]
+
+
 def test_normalisation_matters_like_the_original():
     extractor, model = tiny_model()
     audio = np.random.default_rng(2).standard_normal(3000).astype(np.float32) * 0.01 + 0.3
-    normalised = extract.hidden_states(audio, model, extractor)[-1]
     manual = (audio - audio.mean()) / np.sqrt(audio.var() + 1e-7)
-    np.testing.assert_allclose(normalised, extract.hidden_states(manual, model)[-1], atol=1e-4)
+    np.testing.assert_allclose(
+        _last_layer(audio, model, extractor), _last_layer(manual, model), atol=1e-4
+    )
 
 
 def test_the_forward_pass_runs_without_tf32_and_restores_torch_switches(monkeypatch):
@@ -59,29 +56,14 @@ def test_the_forward_pass_runs_without_tf32_and_restores_torch_switches(monkeypa
     try:
         for switch in switches:
             switch.allow_tf32 = True
-        extract.hidden_states(np.zeros(4000, np.float32), model, extractor)
+        _last_layer(np.zeros(4000, np.float32), model, extractor)
         monkeypatch.setattr(extract, "ALLOW_TF32", True)
-        extract.hidden_states(np.zeros(4000, np.float32), model, extractor)
+        _last_layer(np.zeros(4000, np.float32), model, extractor)
         assert [switch.allow_tf32 for switch in switches] == [True, True]  # restored
     finally:
         for switch, value in zip(switches, saved, strict=True):
             switch.allow_tf32 = value
     assert seen == [(False, False), (True, True)]
-
-
-def test_require_torch_message(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_transformers(name, *args, **kwargs):
-        if name == "transformers":
-            raise ImportError("no transformers", name="transformers")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_transformers)
-    with pytest.raises(ImportError, match="pip install torch==2.13.0 transformers"):
-        extract.require_torch()
 
 
 @pytest.mark.parametrize(
@@ -90,14 +72,13 @@ def test_require_torch_message(monkeypatch):
         (True, "auto", "cuda"),
         (False, "auto", "cpu"),
         (True, "cpu", "cpu"),
-        (True, "CUDA:1", "cuda:1"),
     ],
 )
 def test_resolve_device(monkeypatch, cuda, asked, expected):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     assert extract.resolve_device(asked) == expected
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(extract.DeviceUnavailable, match="--device cpu"):
+    with pytest.raises(ValueError, match="--device cpu"):
         extract.resolve_device("cuda")
     with pytest.raises(ValueError, match="Unknown device"):
         extract.resolve_device("tpu")
@@ -110,7 +91,7 @@ def test_the_default_run_reextracts_the_features(tmp_path, monkeypatch):
     args = ["--data-dir", str(cache), "--quiet", "--model", "tiny/random", "--participants", "F02"]
     assert main([*args, "--device", "cpu"]) == 0
     assert "frame_states_p1_test.pkl" not in drive.downloads
-    ds = load_dataset("real", cache, verify_hashes=True)
+    ds = load_dataset("real", cache)
     assert ds.layers == [0, 1, 2] and ds.model_name == "tiny/random"
     for name, n in io_setup.F02_FRAMES.items():
         assert ds.hidden_state("F02", 2, name).shape == (n, 16)

@@ -3,13 +3,15 @@ blindly (damaged, oversized or misshapen entries are recomputed), and optional."
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
 from tutorial_utils import targets
 from tutorial_utils.frames import mfcc_frames
 from tutorial_utils.io import feature_cache
-from tutorial_utils.io.feature_cache import FEATURE_CACHE_ENV, cached_features, entry_key
+from tutorial_utils.io.feature_cache import FEATURE_CACHE_ENV, cached_features
 
 
 @pytest.fixture
@@ -72,41 +74,30 @@ def test_any_change_to_what_the_features_depend_on_gives_a_new_entry(folder, cha
     assert compute.calls == 2 and len(_entries(folder)) == 2
 
 
-def test_the_key_is_the_sha256_of_kind_params_code_and_audio_bytes():
-    audio = _audio()
-    key = entry_key("mfcc", {"sr": 16000, "b": 1}, "c", audio)
-    assert key == entry_key("mfcc", {"b": 1, "sr": 16000}, "c", audio.copy())
-    assert len(key) == 64 and int(key, 16) >= 0
-    assert key != entry_key("ema", {"sr": 16000, "b": 1}, "c", audio)
+GOOD = np.arange(15, dtype=np.float32).reshape(5, 3)
+DAMAGE = {
+    "truncate": lambda data: data[: len(data) // 2],
+    "garbage": lambda data: b"not a zip file at all",
+    "flip a data byte": lambda data: data.replace(GOOD.tobytes(), GOOD.tobytes()[::-1]),  # CRC
+    "wrong shape": {"features": np.zeros((4, 3), np.float32)},
+    "wrong dtype": {"features": np.zeros((5, 3), np.float64)},
+    "two arrays": {"features": GOOD, "extra": GOOD},
+}
 
 
-@pytest.mark.parametrize(
-    "damage",
-    ["truncate", "garbage", "flip a data byte", "wrong shape", "wrong dtype", "two arrays"],
-)
+@pytest.mark.parametrize("damage", DAMAGE)
 def test_an_unusable_entry_is_recomputed_and_replaced(folder, damage):
-    good = np.arange(15, dtype=np.float32).reshape(5, 3)
-    compute = Counting(good)
+    compute = Counting(GOOD)
     _cached(_audio(), compute)
     (path,) = _entries(folder)
-    data = path.read_bytes()
-    if damage == "truncate":
-        path.write_bytes(data[: len(data) // 2])
-    elif damage == "garbage":
-        path.write_bytes(b"not a zip file at all")
-    elif damage == "flip a data byte":  # the zip's CRC-32 catches it
-        position = data.index(good.tobytes()) + 7
-        path.write_bytes(data[:position] + bytes([data[position] ^ 0xFF]) + data[position + 1 :])
-    elif damage == "wrong shape":
-        np.savez(path, features=np.zeros((4, 3), np.float32))
-    elif damage == "wrong dtype":
-        np.savez(path, features=np.zeros((5, 3), np.float64))
+    if callable(DAMAGE[damage]):
+        path.write_bytes(DAMAGE[damage](path.read_bytes()))
     else:
-        np.savez(path, features=good, extra=good)
+        np.savez(path, **DAMAGE[damage])
     result = _cached(_audio(), compute)
     assert compute.calls == 2
-    np.testing.assert_array_equal(result, good)
-    np.testing.assert_array_equal(np.load(path)["features"], good)  # replaced by a good entry
+    np.testing.assert_array_equal(result, GOOD)
+    np.testing.assert_array_equal(np.load(path)["features"], GOOD)  # replaced by a good entry
 
 
 def test_an_entry_larger_than_its_shape_allows_is_not_read(folder, monkeypatch):
@@ -125,7 +116,9 @@ def test_where_entries_are_kept_and_when_nothing_is(tmp_path, monkeypatch, folde
     assert _entries(folder) == []
     monkeypatch.delenv(FEATURE_CACHE_ENV)
     monkeypatch.setenv("TUTORIAL_DATA_DIR", str(tmp_path / "data"))
-    assert feature_cache.folder() == tmp_path / "data" / "features"
+    _cached(_audio(), Counting(np.ones((5, 3), np.float32)))
+    assert _entries(tmp_path / "data" / "features") != []
+    shutil.rmtree(tmp_path / "data")
     for value in ("off", str(tmp_path / "a file" / "features")):  # off; a folder that can't be
         (tmp_path / "a file").write_text("not a folder")
         monkeypatch.setenv(FEATURE_CACHE_ENV, value)

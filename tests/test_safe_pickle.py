@@ -1,6 +1,5 @@
 """Restricted unpickling: the real formats load (without torch); nothing else runs or expands."""
 
-import importlib.util
 import pickle
 import sys
 import time
@@ -11,20 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures import hostile, real_format
 
-from tutorial_utils.io.unpickle import Budget, UnsafePickle, load
+from tutorial_utils.io.originals import Budget, UnsafePickle, load
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def _fixture(name):
-    spec = importlib.util.spec_from_file_location(name, FIXTURES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-real_format, hostile = _fixture("real_format"), _fixture("hostile")
 G, C, T = hostile.glob, hostile.call, hostile.text
 ATTACKS = {
     "os.system": lambda marker: C(G("os", "system"), T(f"touch {marker}")),

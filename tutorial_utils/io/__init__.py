@@ -1,8 +1,7 @@
-"""Plumbing a notebook never opens: get the real data and convert it into a verified cache.
+"""Plumbing a notebook never opens: get the real data into a verified cache (:mod:`.cli`).
 
-:mod:`.download` (Google Drive via pooch + gdown, or ``--from-dir``), :mod:`.originals` (the
-original pickles, read by :mod:`.unpickle` without running their code), :mod:`.validate`
-(values), :mod:`.extract` (hidden states), :mod:`.convert` (one locked run, the new cache
-swapped in by one rename), :mod:`.cache` (where the cache lives, reading it back as plain
-tables), :mod:`.feature_cache` (MFCCs kept as npz) and :mod:`.cli` (``--help``).
+:mod:`.download` (Drive via pooch + gdown, or ``--from-dir``), :mod:`.originals` (read and
+checked once, pickles through a restricted unpickler), :mod:`.extract` (hidden states),
+:mod:`.cache` (where it lives, built beside and swapped in, read back as plain tables) and
+:mod:`.feature_cache` (MFCCs kept as npz).
 """

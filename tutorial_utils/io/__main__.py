@@ -1,7 +1,5 @@
-"""``python -m tutorial_utils.io``: get the real data and convert it into the verified cache."""
-
-import sys
+"""``python -m tutorial_utils.io``: get the real data into the verified cache (see ``--help``)."""
 
 from .cli import main
 
-sys.exit(main())
+raise SystemExit(main())

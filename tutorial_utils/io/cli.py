@@ -1,29 +1,38 @@
 """``python -m tutorial_utils.io`` (also ``speech-cka-data``): get the real data into the cache.
 
-Bad input or a failed download gives one paragraph and exit code 2, never a traceback.
+One conversion per folder at a time (filelock on ``.lock``); the new cache is built beside the
+old one and swapped in by one rename (:func:`.cache.write_cache`), so a failed, killed or
+disk-full run leaves the previous cache whole. Bad input or a failed download gives one
+paragraph and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import textwrap
-import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from . import cache, validate
-from .convert import run
-from .download import DownloadFailed
-from .extract import DEFAULT_MODEL, DEVICES
+import pooch
+from filelock import FileLock, Timeout
 
+from ..frames import FRAME_RATE_HZ, SAMPLE_RATE
+from . import cache, download, extract, originals
+from .download import BY_HAND, DownloadFailed
+
+PARTICIPANTS = ("F02", "M02")
+FRAME_STATES_FILES = {"F02": "frame_states_p1_test.pkl", "M02": "frame_states_p2_test.pkl"}
+LOCK_WAIT_S = 10.0  # how long a second conversion of the same folder waits for the first
 DESCRIPTION = """\
 Download the tutorial's originals (audio and EMA of F02 and M02) from its Google Drive folder,
 re-extract the 13 Wav2Vec2 layers (needs torch + transformers) and keep them in a verified
 cache of csv and npz files (no pickles). The cache goes to --data-dir, else $TUTORIAL_DATA_DIR,
 else the last one this command completed, else data/ in a source checkout, else the user cache
 folder; in Colab keep it on Drive (--data-dir /content/drive/MyDrive/speech-cka-tutorial-data).
-Without any download the notebooks run on the built-in synthetic sample (--sample)."""
+Without any download the notebooks run on the built-in synthetic sample: load_dataset('sample'),
+also what load_dataset() falls back to."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,72 +43,124 @@ def build_parser() -> argparse.ArgumentParser:
     add("--from-dir", type=Path, metavar="PATH", help="convert the originals in PATH (offline)")
     add("--frame-states", action="store_true", help="convert the original frame_states_p*_test"
         ".pkl (F02 and M02 test sentences) instead of re-extracting; needs no torch")  # fmt: skip
-    add("--model", default=DEFAULT_MODEL, metavar="NAME", help="Hugging Face model to re-extract "
-        f"with (default {DEFAULT_MODEL})")  # fmt: skip
+    add("--model", default=extract.DEFAULT_MODEL, metavar="NAME", help="Hugging Face model to "
+        f"re-extract with (default {extract.DEFAULT_MODEL})")  # fmt: skip
     add("--participants", nargs="+", metavar="P", help="default: F02 and M02")
-    add("--device", choices=DEVICES, default="auto", help="where to re-extract")
-    add("--sample", action="store_true", help="explain the built-in offline sample and exit")
-    add("--list", action="store_true", help="show what is cached and exit")
-    add("--verify", action="store_true", help="with --list: hash and read every cached file")
+    add("--device", choices=extract.DEVICES, default="auto", help="where to re-extract")
+    add("--list", action="store_true", help="check every cached file's sha256, list them, exit")
     add("--quiet", action="store_true", help="no progress output")
     return parser
 
 
-def describe_cache(data_dir: Path | None = None, verify: bool = False) -> tuple[str, bool]:
-    """``(summary, usable)`` of the cache in ``data_dir`` (``--list``)."""
-    data_dir = Path(data_dir) if data_dir is not None else cache.default_data_dir()
-    if not (data_dir / cache.MANIFEST_NAME).exists():
-        return f"No cache in {data_dir}. Run `{cache.DOWNLOAD_HINT}` to get the real data.", True
+def _tables(args, wanted, paths, sources) -> Iterator[tuple[str, tuple]]:
+    """``(participant, (recordings, ema, states))``, read and checked one at a time."""
+    model, downloaded = None, args.from_dir is None
+    for p in wanted:
+        if not args.quiet:
+            print(f"Converting {p} ...", file=sys.stderr)
+        try:
+            for name, sha in sources.items():  # the pinned hashes (pooch checked downloads)
+                if (pinned := originals.KNOWN_SHA256.get(name, sha)) != sha:
+                    raise originals.BadOriginal(paths[name], f"its sha256 is {sha}, not {pinned}.")
+            recordings = originals.read_recordings(paths[f"ema_audio_{p}.pkl"])
+            lengths = dict(zip(recordings.FILENAME, map(len, recordings.AUDIO), strict=True))
+            ema = originals.read_labels(paths[f"ema_labels_{p}.csv"], lengths)
+            if args.frame_states:
+                states = originals.read_frame_states(paths[FRAME_STATES_FILES[p]], lengths)
+        except originals.BadOriginal as err:
+            if downloaded:
+                err.path.unlink(missing_ok=True)
+            raise DownloadFailed(f"{err} " + (
+                "The download was deleted, so the next run fetches it again. If that fails the "
+                f"same way, Google Drive is not sending the file itself: {BY_HAND}." if downloaded
+                else f"Replace it with a good copy (e.g. {BY_HAND}) and run the command again."
+            )) from err  # fmt: skip
+        if not args.frame_states:
+            extractor, model = model or extract.load_model(args.model)
+            found = extract.extract_hidden_states(
+                zip(recordings.FILENAME, recordings.AUDIO, strict=True), model, extractor,
+                device=args.device, progress=not args.quiet,
+            )  # fmt: skip
+            states, model = originals.check_states(found, lengths), (extractor, model)
+        yield p, (recordings, ema, states)
+
+
+def convert(data_dir: Path, args: argparse.Namespace) -> None:
+    """Get the originals and convert them into the cache in ``data_dir`` (see ``--help``)."""
+    d = args.from_dir  # without --participants: those whose files are there, else all
+    found = [p for p in PARTICIPANTS if d and [*d.rglob(f"ema_audio_{p}.pkl")]]
+    wanted = args.participants or found or list(PARTICIPANTS)
+    if bad := [p for p in wanted if not cache.PARTICIPANT.fullmatch(p)]:
+        raise ValueError(f"--participants: {bad[0]!r} is not a participant id; use letters, "
+                         "digits, '_' or '-' (e.g. F02), no path separators.")  # fmt: skip
+    if args.frame_states and (other := sorted(set(wanted) - set(FRAME_STATES_FILES))):
+        raise ValueError(f"There is no original frame-states file for {other}, only for F02 and "
+                         "M02. Drop --frame-states to re-extract the features.")  # fmt: skip
+    if not args.frame_states:
+        extract.resolve_device(args.device)  # before any download: a missing GPU stops here
+    names = [n for p in wanted for n in (f"ema_audio_{p}.pkl", f"ema_labels_{p}.csv")]
+    names += [FRAME_STATES_FILES[p] for p in wanted if args.frame_states]
+    local = download.find_local(names, d) if d else {}
+    sources = {n: pooch.file_hash(str(path)) for n, path in local.items()}
+    hidden = "frame_states" if args.frame_states else f"extracted:{args.model}"
     try:
-        tables = cache.read_cache(data_dir, verify_hashes=verify)
-        for load in tables["hidden_states"].values() if verify else []:
-            load()
-    except cache.CacheUnusable as err:
-        return f"Cache: {data_dir}\n  status: UNUSABLE: {err}", False
-    m = tables["manifest"]
-    checked = "every byte verified by sha256" if verify else "--verify also hashes the npz files"
-    lines = [f"Cache: {data_dir}", f"  status: complete ({checked})",
-             f"  {m.get('model_name')}, hidden states: {m.get('hidden_states')}"]  # fmt: skip
-    for rel, record in sorted(m["files"].items()):
-        lines.append(f"  {rel.partition('/')[2]:<28} {record['size'] / 1e6:10.2f} MB")
-    return "\n".join(lines), True
-
-
-def _fail(message: str) -> int:
-    print(textwrap.fill(" ".join(message.split()), width=100), file=sys.stderr)
-    return 2
+        manifest = cache.read_manifest(data_dir)
+        same = [manifest["participants"], manifest.get("hidden_states")] == [wanted, hidden]
+        if same and sources in ({}, manifest.get("sources")) and cache.verify(data_dir):
+            return print(f"The cache in {data_dir} is verified: nothing to do.", file=sys.stderr)
+    except cache.CacheUnusable:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(data_dir / ".lock", timeout=LOCK_WAIT_S):
+        downloads, pinned = data_dir / "downloads", originals.KNOWN_SHA256
+        paths = local or download.fetch(names, downloads, pinned, args.quiet)
+        sources = sources or {n: pooch.file_hash(str(path)) for n, path in paths.items()}
+        what = "the original tutorial's frame states" if args.frame_states else (
+            f"hidden states re-extracted with {args.model}")  # fmt: skip
+        cache.write_cache(
+            data_dir, _tables(args, wanted, paths, sources), source="real", hidden_states=hidden,
+            sources=sources, model_name=args.model, frame_rate_hz=FRAME_RATE_HZ,
+            origin="local folder" if local else "google drive", sample_rate=SAMPLE_RATE,
+            description="Tutorial data: read IEEE sentences from the Haskins Production Rate "
+            f"Comparison database (Tiede et al. 2017), audio at 16 kHz, EMA at 50 Hz, {what}.",
+        )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the data command line; returns the exit code."""
     args = build_parser().parse_args(argv)
-    if args.sample:
-        print("The synthetic sample is built in: load_dataset('sample') in a notebook (also what "
-              "load_dataset() falls back to). Its numbers illustrate the methods, not the real "
-              "findings; run `python -m tutorial_utils.io` for the real data.")  # fmt: skip
-        return 0
+    data_dir, origin = (args.data_dir, "argument") if args.data_dir else cache.find_data_dir()
     if args.list:
-        text, usable = describe_cache(args.data_dir, verify=args.verify)
-        print(text)
-        return 0 if usable else 1
-    default, origin = cache.find_data_dir()
-    if args.data_dir is None and origin == "pointer" and not default.is_dir():
-        return _fail(
-            f"The cache directory recorded in {cache.pointer_file()}, {default}, does not exist "
-            "(in Colab: is Google Drive mounted?). Mount it, or choose one with --data-dir PATH."
-        )
-    options = {k: getattr(args, k) for k in ("frame_states", "participants", "quiet", "device")}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("always", validate.DataWarning)
-            warnings.showwarning = lambda message, *_: print(f"warning: {message}", file=sys.stderr)
-            data_dir = run(args.data_dir, from_dir=args.from_dir, model_name=args.model, **options)
-    except (DownloadFailed, ValueError, OSError, ImportError) as err:
-        return _fail(f"{cache.DOWNLOAD_HINT}: {err}")
-    try:
-        pointer = cache.remember_data_dir(data_dir)
-    except OSError as err:  # the cache is fine; load_dataset(data_dir=...) finds it
-        pointer = f"nowhere: {err}"
-    if not args.quiet:
-        print(f"load_dataset() now finds this cache (its location is recorded in {pointer}).")
-    return 0
+        try:
+            manifest = cache.verify(data_dir)
+        except cache.CacheUnusable as err:
+            print(err)
+            return 1
+        print(f"Cache: {data_dir}: complete, every file's sha256 verified; hidden states: "
+              f"{manifest.get('hidden_states')}")  # fmt: skip
+        for rel, record in sorted(manifest["files"].items()):
+            print(f"  {rel.partition('/')[2]:<28} {record['size'] / 1e6:10.2f} MB")
+        return 0
+    if origin == "pointer" and not data_dir.is_dir():
+        message = (f"The cache directory recorded in {cache.pointer_file()}, {data_dir}, does not "
+                   "exist (in Colab: is Google Drive mounted?). Mount it, or choose one with "
+                   "--data-dir PATH.")  # fmt: skip
+    else:
+        try:
+            convert(data_dir, args)
+            with contextlib.suppress(OSError):  # else load_dataset(data_dir=...) finds it
+                cache.remember_data_dir(data_dir)
+            if not args.quiet:
+                print(f"Done: load_dataset() finds the cache in {data_dir}.")
+            return 0
+        except Timeout:  # (an OSError)
+            message = (f"Another conversion is writing the cache in {data_dir}. Wait for it to "
+                       "finish and run the command again, or use another --data-dir.")  # fmt: skip
+        except (DownloadFailed, ValueError, ImportError) as err:
+            message = f"{cache.COMMAND}: {err}"
+        except OSError as err:
+            message = (f"Writing to {data_dir} failed ({err.strerror or err}). The previous cache "
+                       "is unchanged. Free some disk space (or choose another --data-dir) and "
+                       "retry.")  # fmt: skip
+    print(textwrap.fill(" ".join(message.split()), width=100), file=sys.stderr)
+    return 2

@@ -3,8 +3,7 @@
 As the original tutorial: the model's feature extractor normalises each recording, the model
 runs with ``output_hidden_states=True`` on one recording at a time (padding would leak into a
 group-norm front end such as wav2vec2-base's), every state kept as ``(T, d)`` float32. GPUs run
-in full float32 (not TF32). Needs ``pip install torch==2.13.0 transformers``; importing this
-module never imports torch.
+in full float32 (not TF32). Importing this module never imports torch.
 """
 
 from __future__ import annotations
@@ -26,10 +25,6 @@ INSTALL_HINT = (
 )
 
 
-class DeviceUnavailable(ValueError):
-    """The requested device does not exist here (e.g. ``cuda`` without a GPU)."""
-
-
 def require_torch() -> tuple[Any, Any]:
     """``(torch, transformers)``, or ImportError saying how to install them."""
     try:
@@ -41,21 +36,17 @@ def require_torch() -> tuple[Any, Any]:
 
 
 def resolve_device(device: str = "auto") -> str:
-    """``"auto"`` → ``"cuda"`` when torch sees a GPU, else ``"cpu"``; ``"cuda"`` (or
-    ``"cuda:N"``) without a GPU raises :class:`DeviceUnavailable`."""
+    """``"auto"`` → ``"cuda"`` if torch sees a GPU, else ``"cpu"``; ValueError for a missing GPU."""
     torch, _ = require_torch()
-    name = str(device).strip().lower()
-    if name in ("auto", "cpu"):
-        return "cuda" if name == "auto" and torch.cuda.is_available() else "cpu"
-    if name != "cuda" and not (name.startswith("cuda:") and name[5:].isdigit()):
+    if device not in DEVICES:
         raise ValueError(f"Unknown device {device!r}; use one of {', '.join(DEVICES)}.")
-    if not torch.cuda.is_available():
-        raise DeviceUnavailable(
-            f"Device {device!r} was requested but torch sees no CUDA GPU (torch "
-            f"{torch.__version__}, CUDA build: {torch.version.cuda or 'no'}). Use --device cpu "
-            "(or auto), or in Colab pick a GPU runtime (Runtime → Change runtime type)."
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"Device 'cuda' was requested but torch sees no CUDA GPU (torch {torch.__version__},"
+            f" CUDA build: {torch.version.cuda or 'no'}). Use --device cpu (or auto), or in "
+            "Colab pick a GPU runtime (Runtime → Change runtime type)."
         )
-    return name
+    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
 
 
 def load_model(model_name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
@@ -63,33 +54,6 @@ def load_model(model_name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
     _, transformers = require_torch()
     extractor = transformers.AutoFeatureExtractor.from_pretrained(model_name)
     return extractor, transformers.AutoModel.from_pretrained(model_name).eval()
-
-
-def hidden_states(audio: np.ndarray, model: Any, feature_extractor: Any = None) -> list[np.ndarray]:
-    """All hidden states of one 16 kHz recording as ``(T, d)`` float32 arrays, from ``model``
-    on its device; ``feature_extractor`` (optional) normalises the audio as the model expects."""
-    torch, _ = require_torch()
-    values = np.asarray(audio, dtype=np.float32)
-    if values.ndim != 1:
-        raise ValueError(f"Expected 1-D mono audio, got shape {values.shape}.")
-    if feature_extractor is not None:
-        values = feature_extractor(values, sampling_rate=SAMPLE_RATE, return_tensors="np")
-        values = np.asarray(values["input_values"], dtype=np.float32).reshape(-1)
-    parameter = next(model.parameters())
-    switches = (torch.backends.cudnn, torch.backends.cuda.matmul)
-    saved = [switch.allow_tf32 for switch in switches]
-    try:
-        for switch in switches:
-            switch.allow_tf32 = ALLOW_TF32
-        with torch.inference_mode():
-            batch = torch.from_numpy(values)[None].to(parameter.device, parameter.dtype)
-            output = model(batch, output_hidden_states=True)
-    finally:
-        for switch, value in zip(switches, saved, strict=True):
-            switch.allow_tf32 = value
-    if output.hidden_states is None:
-        raise ValueError(f"{type(model).__name__} returned no hidden states.")
-    return [h[0].to(device="cpu", dtype=torch.float32).numpy() for h in output.hidden_states]
 
 
 def extract_hidden_states(
@@ -100,23 +64,30 @@ def extract_hidden_states(
     device: str = "auto",
     progress: bool = True,
 ) -> dict[int, dict[str, np.ndarray]]:
-    """Hidden states of many recordings as ``{layer: {filename: (T, d) float32}}``.
-
-    Parameters
-    ----------
-    recordings : iterable of (filename, audio)
-        16 kHz recordings; the result keeps their order.
-    model, feature_extractor
-        See :func:`hidden_states`; the model is moved to ``device`` (and left there).
-    device : {"auto", "cpu", "cuda"}, default "auto"
-        Where the model runs (:func:`resolve_device`).
-    progress : bool, default True
-    """
+    """Hidden states ``{layer: {filename: (T, d) float32}}`` of ``(filename, 16 kHz audio)``
+    pairs, in their order, from ``model`` (moved to ``device``, one of :data:`DEVICES`) after
+    ``feature_extractor`` (optional) normalised the audio as the model expects."""
+    torch, _ = require_torch()
     from tqdm.auto import tqdm
 
-    model.to(resolve_device(device)).eval()
+    parameter = next(model.to(resolve_device(device)).eval().parameters())
+    switches = (torch.backends.cudnn, torch.backends.cuda.matmul)
+    saved = [switch.allow_tf32 for switch in switches]
     states: dict[int, dict[str, np.ndarray]] = {}
-    for filename, audio in tqdm(list(recordings), desc="hidden states", disable=not progress):
-        for layer, array in enumerate(hidden_states(audio, model, feature_extractor)):
-            states.setdefault(layer, {})[str(filename)] = array
+    try:
+        for switch in switches:
+            switch.allow_tf32 = ALLOW_TF32
+        for filename, audio in tqdm(list(recordings), desc="hidden states", disable=not progress):
+            values = np.asarray(audio, dtype=np.float32)
+            if feature_extractor is not None:
+                values = feature_extractor(values, sampling_rate=SAMPLE_RATE, return_tensors="np")
+                values = np.asarray(values["input_values"], dtype=np.float32).reshape(-1)
+            with torch.inference_mode():
+                batch = torch.from_numpy(values)[None].to(parameter.device, parameter.dtype)
+                output = model(batch, output_hidden_states=True)
+            for layer, h in enumerate(output.hidden_states):
+                states.setdefault(layer, {})[str(filename)] = h[0].cpu().float().numpy()
+    finally:
+        for switch, value in zip(switches, saved, strict=True):
+            switch.allow_tf32 = value
     return states

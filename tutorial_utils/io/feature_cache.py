@@ -1,15 +1,15 @@
 """Features computed from audio (the MFCCs), kept as npz so that later chapters read them back.
 
-An entry is ``<folder>/<kind>/<key>.npz``, ``key`` the sha256 of all it depends on (kind,
-parameters, the computing module's source, numpy/scipy/librosa versions, the audio's bytes), so
-nothing needs invalidating. Written atomically, read with ``allow_pickle=False`` after a size
-check; a damaged entry is recomputed. The folder is ``<data dir>/features`` or
-``$TUTORIAL_FEATURE_CACHE``; ``off`` keeps nothing."""
+An entry is ``<folder>/<kind>/<key>.npz``, ``key`` the sha256 of all it depends on, so nothing
+needs invalidating; written atomically, read with ``allow_pickle=False`` after a size check (a
+damaged entry is recomputed). The folder is ``$TUTORIAL_FEATURE_CACHE`` (``off``: keep nothing)
+or ``<data dir>/features``."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import io
 import json
 import os
 import zipfile
@@ -20,18 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .cache import default_data_dir, write_npz
+from .cache import atomic_write, find_data_dir
 
-FEATURE_CACHE_ENV = "TUTORIAL_FEATURE_CACHE"
-"""Environment variable: the folder to keep features in, or ``off``."""
-
-
-def folder() -> Path | None:
-    """Where features are kept; ``None`` when switched off."""
-    value = os.environ.get(FEATURE_CACHE_ENV, "").strip()
-    if value.lower() == "off":
-        return None
-    return Path(value).expanduser() if value else default_data_dir() / "features"
+FEATURE_CACHE_ENV = "TUTORIAL_FEATURE_CACHE"  # the folder to keep features in, or "off"
 
 
 @lru_cache(maxsize=8)
@@ -52,19 +43,6 @@ def entry_key(kind: str, params: Mapping[str, Any], code: str, audio: np.ndarray
     return digest.hexdigest()
 
 
-def _read(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
-    try:
-        if path.stat().st_size > int(np.prod(shape)) * 4 + 4096:  # data + zip and npy headers
-            return None
-        with np.load(path, allow_pickle=False) as entry:
-            array = entry["features"] if entry.files == ["features"] else None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
-    if array is None or array.dtype != np.float32 or array.shape != shape:
-        return None
-    return array
-
-
 def cached_features(
     kind: str,
     audio: np.ndarray,
@@ -74,22 +52,28 @@ def cached_features(
     code: str,
     shape: tuple[int, ...],
 ) -> np.ndarray:
-    """``compute()`` (a float32 array of ``shape``) for ``audio``, read back when kept before.
-
-    ``kind`` names a sub-folder (e.g. ``"mfcc"``); ``params`` and ``code`` (see
-    :func:`code_fingerprint`) describe the recipe; all of them and the audio's bytes make the key.
-    """
-    where = folder()
-    if where is None:
+    """``compute()`` (a float32 array of ``shape``) for ``audio``, read back when kept before;
+    ``kind`` (a sub-folder), ``params``, ``code`` (:func:`code_fingerprint`) and the audio's bytes
+    make the key (:func:`entry_key`)."""
+    where = os.environ.get(FEATURE_CACHE_ENV, "").strip()
+    if where.lower() == "off":
         return compute()
-    path = where / kind / f"{entry_key(kind, params, code, audio)}.npz"
-    kept = _read(path, shape)
-    if kept is not None:
-        return kept
+    folder = Path(where).expanduser() if where else find_data_dir()[0] / "features"
+    path = folder / kind / f"{entry_key(kind, params, code, audio)}.npz"
+    try:
+        if path.stat().st_size <= np.prod(shape) * 4 + 4096:  # data + zip and npy headers
+            with np.load(path, allow_pickle=False) as entry:
+                kept = entry["features"] if entry.files == ["features"] else None
+            if kept is not None and kept.dtype == np.float32 and kept.shape == shape:
+                return kept
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        pass  # not kept, or damaged: computed again
     array = compute()
     if array.dtype == np.float32 and array.shape == shape:
+        buffer = io.BytesIO()
+        np.savez(buffer, features=array)
         try:
-            write_npz(path, {"features": array})
+            atomic_write(path, buffer.getvalue())
         except OSError:
             pass  # a folder that cannot be written keeps nothing
     return array

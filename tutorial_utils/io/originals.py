@@ -1,100 +1,361 @@
-"""Read the original files into plain tables (pickles through :mod:`.unpickle`, values checked
-by :mod:`.validate`); anything wrong is one :class:`BadOriginal` naming the file and the fault."""
+"""The original files, read into plain tables and checked once, where they enter the cache.
+
+Pickles go through a restricted unpickler (:func:`load`): it resolves only the globals of
+:data:`ALLOWED`, gives state only to data objects (no class pollution), charges every
+allocation a file declares to a :class:`Budget` first, and reads torch tensors without torch.
+Anything wrong with a file is one :class:`BadOriginal` naming it and the fault."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib
+import io
+import math
+import os
+import pickle
+import re
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
-from . import unpickle, validate
+from ..frames import EMA_COLUMNS, EMA_TABLE_COLUMNS, FRAME_LENGTH, n_model_frames
 from .cache import hidden_state_key
-from .download import DownloadFailed
+
+_TORCH = "Float:f4 Double:f8 Half:f2 Long:i8 Int:i4 Short:i2 Char:i1 Byte:u1 Bool:?"
+STORAGES = {f"{k}Storage": v for k, v in (s.split(":") for s in _TORCH.split())}  # numpy dtypes
+ALIASES = {"Int64Index": "Index", "UInt64Index": "Index", "Float64Index": "Index",
+           "new_block": "_unpickle_block"}  # fmt: skip # names of older pandas
+
+
+class UnsafePickle(ValueError):
+    """A pickle asked for a global, call, state or memory that is refused (nothing ran)."""
+
+
+class Budget:
+    """Bytes the objects made from one file may allocate: 4 x its size + 16 MiB."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.limit, self.used = size, 4 * size + (16 << 20), 0
+
+    def charge(self, what: str, shape: Any, itemsize: int = 1) -> int:
+        """Count (and return) the bytes of an array of ``shape``, or raise :class:`UnsafePickle`."""
+        if type(shape) is not tuple or not all(type(d) is int and d >= 0 for d in shape):
+            raise UnsafePickle(f"Invalid shape {shape!r} in the pickle.")
+        if (nbytes := math.prod(shape) * itemsize) + self.used > self.limit:
+            raise UnsafePickle(
+                f"{what} would allocate {nbytes:,} bytes, more than a file of {self.size:,} bytes "
+                f"may make ({self.limit:,}: 4 x its size + 16 MiB); nothing was allocated."
+            )
+        self.used += nbytes
+        return nbytes
+
+
+def _real(key: str) -> Any:
+    core = "numpy.core" if np.__version__ < "2" else "numpy._core"  # numpy 1 or 2
+    module, _, name = key.replace("numpy._core", core).rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+class Storage(np.ndarray):
+    """A torch storage: its ``numel`` elements of ``dtype`` in ``data``, as a flat array."""
+
+    def __new__(cls, data: bytes, dtype: str, numel: int) -> Storage:
+        if len(data) != numel * np.dtype(dtype).itemsize:
+            raise ValueError(f"A torch storage is truncated ({len(data)} bytes for {numel}).")
+        return np.frombuffer(data, "<" + dtype).view(cls)
+
+
+def _rebuild_tensor(u: Unpickler, storage: Any, offset: Any, size: Any, stride: Any, *_: Any):
+    """Numpy copy of just the tensor's own elements (charged before it is made)."""
+    if not (type(storage) is Storage and type(offset) is int and type(stride) is tuple):
+        raise UnsafePickle("A torch tensor in the pickle is not made of a storage and ints.")
+    u.budget.charge(f"A tensor of shape {size}", size, storage.itemsize)
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
+    if min(offset, *stride, 0) < 0 or (0 not in size and last >= storage.size):
+        raise ValueError(f"Invalid tensor geometry: size {size}, stride {stride}, offset {offset}.")
+    strides = tuple(s * storage.itemsize for s in stride)
+    view = np.lib.stride_tricks.as_strided(storage[offset:], size, strides, writeable=False)
+    return np.array(view, dtype=storage.dtype.newbyteorder("="), order="C")
+
+
+def _storage_from_bytes(u: Unpickler, data: Any) -> Storage:
+    """A legacy ``torch.save`` stream: 3 header pickles, the storage, its key, its data."""
+    if u.fetch is not None:
+        raise ValueError("A torch stream is nested inside another one; the file is corrupt.")
+    f, found = io.BytesIO(data), []
+    fetch = lambda *pid: found.append(pid) or pid  # noqa: E731 (the data comes after the pickles)
+    *_, obj, keys = [Unpickler(f, u.budget, fetch).load() for _ in range(5)]  # 3 header pickles
+    if found != [obj] or keys != [obj[0]] or int.from_bytes(f.read(8), "little") != obj[2]:
+        raise ValueError("The torch stream does not hold one storage.")
+    return Storage(f.read(obj[2] * np.dtype(obj[1]).itemsize), obj[1], obj[2])
+
+
+_ARRAYS, _OPT = (np.ndarray, pd.api.extensions.ExtensionArray), (int, float, str, type(None))
+ALLOWED: dict[str, Any] = {
+    **dict.fromkeys("numpy.ndarray pandas.DataFrame pandas.RangeIndex pandas.Index".split()),
+    "pandas.arrays.StringArray": None,
+    "numpy._core.multiarray._reconstruct": ([np.ndarray], [(0,)], [b"b"]),  # empty
+    "numpy._core.numeric._frombuffer": ((bytes, bytearray), np.dtype, tuple, str),  # a view
+    "numpy.dtype": (str, bool, bool),
+    "pandas._libs.internals._unpickle_block": (_ARRAYS, (slice, np.ndarray), int),
+    "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked": ([pd.arrays.StringArray], int, [None]),
+    "pandas.StringDtype": (_OPT, _OPT),
+    "pandas.core.indexes.base._new_Index": ([pd.Index, pd.RangeIndex], dict),
+    "pandas.core.internals.managers.BlockManager": ((tuple, list), list, bool),
+    "builtins.slice": ((int, type(None)),) * 3,
+    "collections.OrderedDict": (),
+    "torch._utils._rebuild_tensor_v2": _rebuild_tensor,
+    "torch._utils._rebuild_tensor": _rebuild_tensor,
+    "torch.storage._load_from_bytes": _storage_from_bytes,
+}
+"""The globals a pickle may name -> ``None`` (a class: only a value), the types (in a list: the
+values) of a function's arguments, or (torch) a stand-in ``f(unpickler, *args)``."""
+
+
+def _fits(arg: Any, spec: Any) -> bool:
+    if type(spec) is list:
+        return any(type(arg) is type(value) and arg == value for value in spec)
+    return isinstance(arg, spec)
+
+
+class _Call(str):
+    """What :meth:`Unpickler.find_class` returns for a function: only ``REDUCE`` calls it."""
+
+
+class _Memo(dict):
+    """Memo that forgets storages and large bytes: a genuine file never refers back to them."""
+
+    def __setitem__(self, key: int, value: Any) -> None:
+        items = value if type(value) is tuple else (value,)  # e.g. the arguments of a call
+        big = any(type(v) is Storage or type(v) is bytes and len(v) > 65536 for v in items)
+        super().__setitem__(key, _Memo if big else value)
+
+    def __getitem__(self, key: int) -> Any:
+        if (value := super().__getitem__(key)) is _Memo:
+            raise ValueError("The pickle reuses a large torch storage; convert it with torch.")
+        return value
+
+
+class Unpickler(pickle._Unpickler):
+    """Checks every opcode that calls, creates or changes an object; ``fetch`` reads storages."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, file: IO[bytes], budget: Budget, fetch: Any = None) -> None:
+        super().__init__(file)
+        self.budget, self.fetch, self.memo = budget, fetch, _Memo() if fetch is None else {}
+        # a length the file declares is checked before it is read (no cycle through self)
+        self._file_read = lambda n: (
+            file.read(n) if n <= budget.limit else budget.charge("A read", (n,))
+        )
+
+    def find_class(self, module: str, name: str) -> Any:
+        """The allowed global of that name and package (never importing the module named)."""
+        if self.proto < 3 and self.fetch is None:  # (torch's own streams are protocol 2)
+            raise ValueError(f"Unsupported format: a protocol-{self.proto} pickle; re-save it.")
+        package = module.split(".")[0]
+        for key, spec in ALLOWED.items():
+            if key.endswith(f".{ALIASES.get(name, name)}") and key.split(".")[0] == package:
+                return _real(key) if spec is None else _Call(key)
+        if module == "torch" and name in STORAGES:
+            return STORAGES[name]  # a storage type is just its numpy dtype
+        if module == "torch" and name.endswith("Storage"):
+            raise ValueError(f"Unsupported format: torch {name[:-7].lower()} tensors; use float32.")
+        raise UnsafePickle(f"The global {module}.{name} is not on the allow-list: refused.")
+
+    def persistent_load(self, pid: Any) -> Any:
+        """A torch storage ``('storage', dtype, key, location, numel[, None])``."""
+        ok = type(pid) is tuple and len(pid) in (5, 6) and pid[0] == "storage"
+        ok = ok and pid[1] in STORAGES.values() and type(pid[4]) is int and pid[4] >= 0
+        if self.fetch is None or not ok or pid[5:] not in ((), (None,)):
+            raise UnsafePickle(f"The persistent id {pid!r} is not a torch storage: refused.")
+        return self.fetch(str(pid[2]), pid[1], pid[4])
+
+    def _reduce(self) -> None:
+        args, func = self.stack.pop(), self.stack[-1]
+        spec = ALLOWED.get(func) if type(func) is _Call else None
+        if callable(spec):
+            self.stack[-1] = spec(self, *args)
+            return
+        ok = spec is not None and type(args) is tuple and len(args) <= len(spec)
+        if not ok or not all(map(_fits, args, spec)):
+            what = getattr(func, "__qualname__", func)
+            raise UnsafePickle(f"The pickle calls {what} as a data file never does: refused.")
+        if args and args[0] is pd.RangeIndex:
+            n = len(range(args[1].get("start", 0), args[1].get("stop"), args[1].get("step", 1)))
+            self.budget.charge(f"A RangeIndex of {n:,} rows", (n,), 8)
+        self.stack[-1] = _real(func)(*args)
+
+    def _newobj(self) -> None:
+        args, cls = self.stack.pop(), self.stack.pop()
+        if cls is not pd.DataFrame or args != ():
+            raise UnsafePickle(f"The pickle creates a {cls!r} with arguments: refused.")
+        self.append(cls.__new__(cls))
+
+    def _build(self) -> None:
+        state, inst = self.stack.pop(), self.stack[-1]
+        keys = {"_mgr", "_data", "_typ", "_metadata", "attrs", "_attrs", "_flags"}
+        if isinstance(inst, np.ndarray) and type(state) is tuple and len(state) in (4, 5):
+            self.budget.charge("An array in the pickle", state[-4], np.dtype(state[-3]).itemsize)
+        elif isinstance(inst, pd.DataFrame) and type(state) is dict:
+            if not set(state) <= keys:
+                raise UnsafePickle(f"A DataFrame in the pickle sets unknown fields {[*state]}.")
+        elif not isinstance(inst, np.dtype | pd._libs.arrays.NDArrayBacked):
+            what = getattr(inst, "__qualname__", type(inst))
+            raise UnsafePickle(f"The pickle sets the state of {what!r} (class pollution): refused.")
+        type(inst).__setstate__(inst, state)
+
+    def _bytearray8(self) -> None:
+        self.budget.charge("A bytearray", (n := int.from_bytes(self.read(8), "little"),))
+        self.append(bytearray(n))
+        self.readinto(self.stack[-1])
+
+    def _instance(self) -> None:
+        raise UnsafePickle("The pickle makes an instance with INST, OBJ or NEWOBJ_EX: refused.")
+
+    dispatch.update({pickle.REDUCE[0]: _reduce, pickle.NEWOBJ[0]: _newobj, pickle.BUILD[0]: _build,
+                     pickle.NEWOBJ_EX[0]: _instance, pickle.INST[0]: _instance,
+                     pickle.OBJ[0]: _instance, pickle.BYTEARRAY8[0]: _bytearray8})  # fmt: skip
+
+
+def load(path: str | os.PathLike) -> Any:
+    """Unpickle ``path`` (a pickle or a ``torch.save`` zip archive) through the allow-list."""
+    with open(path, "rb") as handle:
+        budget = Budget(os.fstat(handle.fileno()).st_size)
+        if handle.read(4) != b"PK\x03\x04":
+            handle.seek(0)
+            return Unpickler(handle, budget).load()
+        with zipfile.ZipFile(handle) as archive:  # <prefix>/data.pkl + <prefix>/data/<key>
+            prefix = archive.namelist()[0].split("/")[0]
+            size = lambda name: archive.getinfo(name).file_size  # noqa: E731 (as declared)
+            member = lambda name: archive.open(name).read(budget.charge(name, (size(name),)))  # noqa: E731
+            fetch = functools.cache(lambda key, t, n: Storage(member(f"{prefix}/data/{key}"), t, n))
+            return Unpickler(io.BytesIO(member(f"{prefix}/data.pkl")), budget, fetch).load()
+
 
 KNOWN_SHA256: dict[str, str] = {}  # name -> sha256 (add those of ema_probing_data/* once seen)
+EMA_ROW_TOLERANCE = 2  # EMA rows per recording may differ from its frame count by this much
+FILENAME = re.compile(r"[\w.-]+", re.ASCII)
 
 
-class BadOriginal(DownloadFailed):
+class BadOriginal(ValueError):
     """An original file cannot be used; the message names it and says why."""
 
     def __init__(self, path: Path, reason: str) -> None:
-        self.path, name = Path(path), Path(path).name  # validate's messages start with name
-        super().__init__(f"{name} ({path}) cannot be used: {reason.removeprefix(name + ': ')}")
-
-
-def check_known_hash(name: str, path: Path, sha256: str) -> None:
-    """Refuse a file whose name is in :data:`KNOWN_SHA256` with another sha256."""
-    if (expected := KNOWN_SHA256.get(name, sha256)) != sha256:
-        reason = f"its sha256 is {sha256}, but the tutorial's {name} has {expected}"
-        raise BadOriginal(path, f"{reason} (a damaged, incomplete or different file).")
+        self.path = Path(path)
+        super().__init__(f"{self.path.name} ({path}) cannot be used: {reason}")
 
 
 @contextlib.contextmanager
-def _reading(path: Path) -> Iterator[None]:
+def reading(path: Path) -> Iterator[None]:
     """Turn any failure while reading ``path`` into a :class:`BadOriginal` that says why."""
     try:
         yield
     except Exception as err:  # a damaged or hostile file may raise anything (nothing from it ran)
-        head = b"?"
+        head, text = b"?", str(err)
         with contextlib.suppress(OSError), open(path, "rb") as handle:
-            head = handle.read(512)
-        html = head.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
-        reason = next(text for fault, text in [
-            (isinstance(err, OSError), f"it cannot be opened ({err})."),
-            (not head, "it is empty (0 bytes): an interrupted download or copy?"),
-            (html, "it is an HTML page, not data (Google Drive's answer to a refused download)."),
-            (isinstance(err, EOFError) or "truncated" in str(err) or "exhausted" in str(err),
-             "it ends too early (truncated): an interrupted download or copy?"),
-            (isinstance(err, zipfile.BadZipFile), f"it is a damaged zip archive: {err}."),
-            (isinstance(err, ValueError), str(err)),
-            (True, f"it is not a valid file of this kind ({type(err).__name__}: {err})."),
-        ] if fault)  # fmt: skip
+            head = handle.read(64).lstrip().lower()
+        reason = (
+            "it is empty (0 bytes): an interrupted download or copy?" if not head
+            else "it is an HTML page, not data (Google Drive's answer to a refused download)."
+            if head.startswith((b"<!doctype html", b"<html"))
+            else "it ends too early (truncated): an interrupted download or copy?"
+            if isinstance(err, EOFError) or "truncated" in text or "exhausted" in text
+            else text if isinstance(err, ValueError)
+            else f"it is not a valid file of this kind ({type(err).__name__}: {err})."
+        )  # fmt: skip
         raise BadOriginal(path, reason) from err
 
 
 def read_recordings(path: Path) -> pd.DataFrame:
     """Read and check an ``ema_audio_<P>.pkl``: FILENAME, SENTENCE, AUDIO (float32, 16 kHz)."""
-    with _reading(path):
-        table, columns = unpickle.load(path), ["FILENAME", "SENTENCE", "AUDIO"]
+    with reading(path):
+        table, columns = load(path), ["FILENAME", "SENTENCE", "AUDIO"]
         if not isinstance(table, pd.DataFrame) or table.empty or {*columns} - {*table.columns}:
             raise ValueError(f"it is not a table of recordings with the columns {columns}.")
         table = table[columns].reset_index(drop=True)
-        names = validate.check_filenames(table["FILENAME"], path.name)
-        pairs = zip(names, table["AUDIO"], strict=True)
-        table["AUDIO"] = [validate.clean_audio(a, f"{path.name}: {n}") for n, a in pairs]
-        table["SENTENCE"] = table["SENTENCE"].astype(str)
-        return table
-
-
-def audio_lengths(recordings: pd.DataFrame) -> dict[str, int]:
-    """``{filename: n_samples}`` of a recordings table."""
-    return dict(zip(recordings["FILENAME"], map(len, recordings["AUDIO"]), strict=True))
+        names = table["FILENAME"].tolist()
+        bad = [n for n in names if type(n) is not str or not FILENAME.fullmatch(n)]
+        if bad := bad or sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(
+                f"FILENAME values {bad[:3]} are not unique names of letters, digits, '_', '.' "
+                "and '-'; rename them."
+            )
+        for name, values in zip(names, table["AUDIO"], strict=True):
+            audio = np.asarray(values)
+            if not (audio.ndim == 1 and audio.dtype.kind == "f" and audio.size >= FRAME_LENGTH):
+                raise ValueError(
+                    f"the audio of {name} is {audio.dtype} {audio.shape}; expected 1-D floats, "
+                    f"at least one model frame ({FRAME_LENGTH} samples at 16 kHz)."
+                )
+            if bad := int(np.count_nonzero(~np.isfinite(audio))):
+                raise ValueError(f"the audio of {name} has {bad} NaN or infinite samples.")
+        table["AUDIO"] = [np.asarray(values, np.float32) for values in table["AUDIO"]]
+        return table.astype({"SENTENCE": str})
 
 
 def read_labels(path: Path, lengths: Mapping[str, int]) -> pd.DataFrame:
-    """Read and check an ``ema_labels_<P>.csv`` against the recordings' lengths."""
-    with _reading(path):
+    """Read and check an ``ema_labels_<P>.csv`` against the audio lengths ``{filename: n}``."""
+    with reading(path):
         table = pd.read_csv(path, dtype={"FILENAME": str, "SENTENCE": str})
-        return validate.check_ema(table, lengths, path.name)
+        if tuple(table.columns) != EMA_TABLE_COLUMNS or table.empty:
+            raise ValueError(
+                f"it has {len(table)} rows of the columns {list(table.columns)}; expected rows "
+                f"of exactly {list(EMA_TABLE_COLUMNS)}. Is it the tutorial's EMA file?"
+            )
+        for column in ("TIMESTEP", *EMA_COLUMNS):
+            table[column] = values = pd.to_numeric(table[column], errors="coerce")
+            if bad := int((~np.isfinite(values.to_numpy(np.float64))).sum()):
+                raise ValueError(f"column {column} has {bad} missing or non-numeric values.")
+        if unknown := [n for n in dict.fromkeys(table["FILENAME"]) if n not in lengths]:
+            raise ValueError(f"there are EMA rows for {unknown[:3]}, which have no audio.")
+        for name, rows in table["FILENAME"].value_counts(sort=False).items():
+            if abs(rows - (frames := n_model_frames(lengths[name]))) > EMA_ROW_TOLERANCE:
+                raise ValueError(
+                    f"{name} has {rows} EMA rows but its audio gives {frames} frames of 20 ms; "
+                    "the EMA and audio do not match."
+                )
+        return table.astype({"TIMESTEP": np.int64})
+
+
+def check_states(states: Mapping, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
+    """Hidden states ``{layer: {filename: (T, d)}}`` checked (the same recordings in every layer,
+    with audio, one size d, finite, ``T == n_model_frames(n_samples)``), keyed for the cache."""
+    files, dims = set(next(iter(states.values()))), set()  # (states is not empty)
+    for layer, per_file in states.items():
+        if set(per_file) != files or not files <= set(lengths):
+            odd = sorted(set(per_file) ^ files or files - set(lengths))
+            raise ValueError(f"layer {layer} has states of other recordings ({odd[:3]}).")
+        for name, array in per_file.items():
+            frames = n_model_frames(lengths[name])
+            if array.ndim != 2 or array.shape[0] != frames or not np.isfinite(array).all():
+                raise ValueError(
+                    f"{name}, layer {layer}: the hidden states are {array.shape} (finite: "
+                    f"{np.isfinite(array).all()}); its {lengths[name]} audio samples give "
+                    f"{frames} frames. They must be finite and belong to this audio."
+                )
+            dims.add(array.shape[1])
+    if len(dims) > 1:
+        raise ValueError(f"the hidden states have different sizes {sorted(dims)}.")
+    return {
+        hidden_state_key(k, f): a for k, per_file in states.items() for f, a in per_file.items()
+    }
 
 
 def read_frame_states(path: Path, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
-    """Read and check ``{layer: {filename: frames}}`` → ``{hidden_state_key: (T, d) float32}``."""
-    with _reading(path):
-        states = unpickle.load(path)
-        if not isinstance(states, dict) or not states:
+    """Read and check a ``frame_states_p*_test.pkl`` (``{layer: {filename: frames}}``)."""
+    with reading(path):
+        states = load(path)
+        layers = isinstance(states, dict) and [type(k) is int and k >= 0 for k in states]
+        if not layers or not all(layers) or not all(isinstance(v, dict) for v in states.values()):
             raise ValueError("it does not hold a {layer: {filename: frames}} dict.")
-        for layer, per_file in states.items():
-            if type(layer) is not int or layer < 0 or not isinstance(per_file, dict):
-                raise ValueError(f"layer {layer!r} holds a {type(per_file).__name__}, not a dict.")
-            if unknown := [f for f in per_file if f not in lengths]:
-                raise ValueError(f"it has states for {unknown[0]!r}, not among the recordings.")
-            for name, frames in per_file.items():
-                array = np.ascontiguousarray(frames, np.float32)  # a list of (d,) frames, or (T, d)
+        for per_file in states.values():
+            for name, frames in per_file.items():  # a list of (d,) frames, (T, d) or (1, T, d)
+                array = np.ascontiguousarray(frames, np.float32)
                 per_file[name] = array[0] if array.ndim == 3 and len(array) == 1 else array
-        validate.check_hidden_states(states, lengths, path.name)
-        return {hidden_state_key(k, f): a for k, per in states.items() for f, a in per.items()}
+        return check_states(states, lengths)
