@@ -61,9 +61,7 @@ def test_cuda_extraction_matches_the_cpu():
     recordings = [(f"r{i}.mat", rng.standard_normal(n).astype(np.float32))
                   for i, n in enumerate((4000, 9100, 5200))]  # fmt: skip
     cpu = extract.extract_hidden_states(recordings, model, extractor, device="cpu", progress=False)
-    gpu = extract.extract_hidden_states(
-        recordings, model, extractor, device="cuda", batch_size=2, progress=False
-    )
+    gpu = extract.extract_hidden_states(recordings, model, extractor, device="cuda", progress=False)
     assert next(model.parameters()).device.type == "cuda"
     for layer in cpu:
         for name, audio in recordings:
