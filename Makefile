@@ -71,7 +71,8 @@ sample:
 # Google Colab as it is today (ci/colab-constraints.txt, Python 3.13): pip's dry run must change
 # no preinstalled package; then a fresh venv with exactly Colab's versions gets the package the
 # way the notebooks' setup cell installs it (from this checkout's committed HEAD), and runs the
-# version-sensitive unit tests and every notebook. Takes a few minutes (downloads ~120 wheels
+# version-sensitive unit tests and every notebook, on the sample and on a cache in the real
+# data's format (the notebooks' real-data branches). Takes a few minutes (downloads ~120 wheels
 # once into pip's cache; no CUDA, no torch).
 COLAB_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) \
                             $(shell command -v python3.13 2>/dev/null))
@@ -91,6 +92,9 @@ colab-check:
 	  -o addopts= -q --disable-warnings $(CURDIR)/tests/test_widgets.py $(CURDIR)/tests/test_download.py
 	PYDEVD_DISABLE_FILE_VALIDATION=1 $(COLAB_BIN)/python -m pytest -p no:cacheprovider -o addopts= \
 	  --nbval-lax --nbval-current-env notebooks/
+	cd $(COLAB_VENV) && REAL_FORMAT_NOTEBOOKS=1 PYDEVD_DISABLE_FILE_VALIDATION=1 bin/python -m pytest \
+	  -p no:cacheprovider -o addopts= -q --disable-warnings \
+	  $(CURDIR)/tests/test_notebooks_real_format.py
 
 clean:
 	rm -rf book/_build .pytest_cache
