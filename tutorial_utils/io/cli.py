@@ -1,15 +1,14 @@
 """``python -m tutorial_utils.io`` (also ``speech-cka-data``): get the real data into the cache.
 
-One conversion per folder at a time (filelock on ``.lock``); the new cache is built beside the
-old one and swapped in by one rename (:func:`.cache.write_cache`), so a failed, killed or
-disk-full run leaves the previous cache whole. Bad input or a failed download gives one
-paragraph and exit code 2, never a traceback.
-"""
+One conversion per folder at a time (filelock); the new cache is built beside the old one and
+swapped in by one rename, so a failed, killed or disk-full run leaves the previous cache whole.
+Bad input or a failed download: one paragraph and exit code 2, never a traceback."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import sys
 import textwrap
 from collections.abc import Iterator, Sequence
@@ -23,64 +22,44 @@ from . import cache, download, extract, originals
 from .download import BY_HAND, DownloadFailed
 
 PARTICIPANTS = ("F02", "M02")
+PARTICIPANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 FRAME_STATES_FILES = {"F02": "frame_states_p1_test.pkl", "M02": "frame_states_p2_test.pkl"}
 LOCK_WAIT_S = 10.0  # how long a second conversion of the same folder waits for the first
-DESCRIPTION = """\
-Download the tutorial's originals (audio and EMA of F02 and M02) from its Google Drive folder,
-re-extract the 13 Wav2Vec2 layers (needs torch + transformers) and keep them in a verified
-cache of csv and npz files (no pickles). The cache goes to --data-dir, else $TUTORIAL_DATA_DIR,
-else the last one this command completed, else data/ in a source checkout, else the user cache
-folder; in Colab keep it on Drive (--data-dir /content/drive/MyDrive/speech-cka-tutorial-data).
-Without any download the notebooks run on the built-in synthetic sample: load_dataset('sample'),
-also what load_dataset() falls back to."""
+DESCRIPTION = (
+    "Get the tutorial's real data (from its Google Drive folder, or --from-dir) into a verified "
+    "cache of csv and npz files (see the README). Without it the notebooks run on the built-in "
+    "synthetic sample: load_dataset('sample')."
+)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Argument parser of ``python -m tutorial_utils.io``."""
-    parser = argparse.ArgumentParser(prog="python -m tutorial_utils.io", description=DESCRIPTION)
-    add = parser.add_argument
-    add("--data-dir", type=Path, metavar="PATH", help="cache directory (see above)")
-    add("--from-dir", type=Path, metavar="PATH", help="convert the originals in PATH (offline)")
-    add("--frame-states", action="store_true", help="convert the original frame_states_p*_test"
-        ".pkl (F02 and M02 test sentences) instead of re-extracting; needs no torch")  # fmt: skip
-    add("--model", default=extract.DEFAULT_MODEL, metavar="NAME", help="Hugging Face model to "
-        f"re-extract with (default {extract.DEFAULT_MODEL})")  # fmt: skip
-    add("--participants", nargs="+", metavar="P", help="default: F02 and M02")
-    add("--device", choices=extract.DEVICES, default="auto", help="where to re-extract")
-    add("--list", action="store_true", help="check every cached file's sha256, list them, exit")
-    add("--quiet", action="store_true", help="no progress output")
-    return parser
-
-
-def _tables(args, wanted, paths, sources) -> Iterator[tuple[str, tuple]]:
+def _tables(args, wanted, paths) -> Iterator[tuple[str, tuple]]:
     """``(participant, (recordings, ema, states))``, read and checked one at a time."""
-    model, downloaded = None, args.from_dir is None
+    model = None
     for p in wanted:
         if not args.quiet:
             print(f"Converting {p} ...", file=sys.stderr)
         try:
-            for name, sha in sources.items():  # the pinned hashes (pooch checked downloads)
-                if (pinned := originals.KNOWN_SHA256.get(name, sha)) != sha:
-                    raise originals.BadOriginal(paths[name], f"its sha256 is {sha}, not {pinned}.")
             recordings = originals.read_recordings(paths[f"ema_audio_{p}.pkl"])
             lengths = dict(zip(recordings.FILENAME, map(len, recordings.AUDIO), strict=True))
             ema = originals.read_labels(paths[f"ema_labels_{p}.csv"], lengths)
             if args.frame_states:
                 states = originals.read_frame_states(paths[FRAME_STATES_FILES[p]], lengths)
         except originals.BadOriginal as err:
-            if downloaded:
-                err.path.unlink(missing_ok=True)
-            raise DownloadFailed(f"{err} " + (
-                "The download was deleted, so the next run fetches it again. If that fails the "
-                f"same way, Google Drive is not sending the file itself: {BY_HAND}." if downloaded
-                else f"Replace it with a good copy (e.g. {BY_HAND}) and run the command again."
-            )) from err  # fmt: skip
+            if args.from_dir:
+                raise DownloadFailed(
+                    f"{err} Replace it with a good copy (e.g. {BY_HAND})."
+                ) from err
+            err.path.unlink(missing_ok=True)
+            raise DownloadFailed(
+                f"{err} The download was deleted, so the next run fetches it again. If that "
+                f"fails the same way, Google Drive is not sending the file itself: {BY_HAND}."
+            ) from err
         if not args.frame_states:
             extractor, model = model or extract.load_model(args.model)
+            pairs = zip(recordings.FILENAME, recordings.AUDIO, strict=True)
             found = extract.extract_hidden_states(
-                zip(recordings.FILENAME, recordings.AUDIO, strict=True), model, extractor,
-                device=args.device, progress=not args.quiet,
-            )  # fmt: skip
+                pairs, model, extractor, device=args.device, progress=not args.quiet
+            )
             states, model = originals.check_states(found, lengths), (extractor, model)
         yield p, (recordings, ema, states)
 
@@ -90,18 +69,25 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
     d = args.from_dir  # without --participants: those whose files are there, else all
     found = [p for p in PARTICIPANTS if d and [*d.rglob(f"ema_audio_{p}.pkl")]]
     wanted = args.participants or found or list(PARTICIPANTS)
-    if bad := [p for p in wanted if not cache.PARTICIPANT.fullmatch(p)]:
-        raise ValueError(f"--participants: {bad[0]!r} is not a participant id; use letters, "
-                         "digits, '_' or '-' (e.g. F02), no path separators.")  # fmt: skip
+    if bad := [p for p in wanted if not PARTICIPANT.fullmatch(p)]:
+        raise ValueError(
+            f"--participants: {bad[0]!r} is not a participant id; use letters, digits, '_' or "
+            "'-' (e.g. F02), no path separators."
+        )
     if args.frame_states and (other := sorted(set(wanted) - set(FRAME_STATES_FILES))):
-        raise ValueError(f"There is no original frame-states file for {other}, only for F02 and "
-                         "M02. Drop --frame-states to re-extract the features.")  # fmt: skip
+        raise ValueError(
+            f"There is no original frame-states file for {other}, only for F02 and M02. Drop "
+            "--frame-states to re-extract the features."
+        )
     if not args.frame_states:
         extract.resolve_device(args.device)  # before any download: a missing GPU stops here
     names = [n for p in wanted for n in (f"ema_audio_{p}.pkl", f"ema_labels_{p}.csv")]
     names += [FRAME_STATES_FILES[p] for p in wanted if args.frame_states]
     local = download.find_local(names, d) if d else {}
     sources = {n: pooch.file_hash(str(path)) for n, path in local.items()}
+    for name, sha in sources.items():  # (pooch checks the pinned hashes of downloads)
+        if (pinned := originals.KNOWN_SHA256.get(name, sha)) != sha:
+            raise originals.BadOriginal(local[name], f"its sha256 is {sha}, not {pinned}.")
     hidden = "frame_states" if args.frame_states else f"extracted:{args.model}"
     try:
         manifest = cache.read_manifest(data_dir)
@@ -112,23 +98,38 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
         pass
     data_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(data_dir / ".lock", timeout=LOCK_WAIT_S):
-        downloads, pinned = data_dir / "downloads", originals.KNOWN_SHA256
-        paths = local or download.fetch(names, downloads, pinned, args.quiet)
+        paths = local or download.fetch(names, data_dir / "downloads", originals.KNOWN_SHA256)
         sources = sources or {n: pooch.file_hash(str(path)) for n, path in paths.items()}
-        what = "the original tutorial's frame states" if args.frame_states else (
-            f"hidden states re-extracted with {args.model}")  # fmt: skip
+        what = f"hidden states re-extracted with {args.model}"
+        if args.frame_states:
+            what = "the original tutorial's frame states"
         cache.write_cache(
-            data_dir, _tables(args, wanted, paths, sources), source="real", hidden_states=hidden,
-            sources=sources, model_name=args.model, frame_rate_hz=FRAME_RATE_HZ,
-            origin="local folder" if local else "google drive", sample_rate=SAMPLE_RATE,
+            data_dir,
+            _tables(args, wanted, paths),
+            hidden_states=hidden,
+            sources=sources,
+            model_name=args.model,
+            origin="local folder" if local else "google drive",
+            sample_rate=SAMPLE_RATE,
+            frame_rate_hz=FRAME_RATE_HZ,
             description="Tutorial data: read IEEE sentences from the Haskins Production Rate "
             f"Comparison database (Tiede et al. 2017), audio at 16 kHz, EMA at 50 Hz, {what}.",
-        )  # fmt: skip
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the data command line; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = argparse.ArgumentParser(prog=cache.COMMAND, description=DESCRIPTION)
+    add = parser.add_argument
+    add("--data-dir", type=Path, metavar="PATH", help="cache folder (default: see the README)")
+    add("--from-dir", type=Path, metavar="PATH", help="convert the originals in PATH (offline)")
+    add("--frame-states", action="store_true", help="convert the original features (no torch)")
+    add("--model", default=extract.DEFAULT_MODEL, metavar="NAME", help="model to re-extract with")
+    add("--participants", nargs="+", metavar="P", help="default: F02 and M02")
+    add("--device", choices=extract.DEVICES, default="auto", help="where to re-extract")
+    add("--list", action="store_true", help="verify every cached file's sha256 and list them")
+    add("--quiet", action="store_true", help="no progress output")
+    args = parser.parse_args(argv)
     data_dir, origin = (args.data_dir, "argument") if args.data_dir else cache.find_data_dir()
     if args.list:
         try:
@@ -136,15 +137,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         except cache.CacheUnusable as err:
             print(err)
             return 1
-        print(f"Cache: {data_dir}: complete, every file's sha256 verified; hidden states: "
-              f"{manifest.get('hidden_states')}")  # fmt: skip
+        print(f"Cache: {data_dir}: every file's sha256 verified; {manifest.get('hidden_states')}")
         for rel, record in sorted(manifest["files"].items()):
             print(f"  {rel.partition('/')[2]:<28} {record['size'] / 1e6:10.2f} MB")
         return 0
     if origin == "pointer" and not data_dir.is_dir():
-        message = (f"The cache directory recorded in {cache.pointer_file()}, {data_dir}, does not "
-                   "exist (in Colab: is Google Drive mounted?). Mount it, or choose one with "
-                   "--data-dir PATH.")  # fmt: skip
+        message = (
+            f"The cache directory recorded in {cache.pointer_file()}, {data_dir}, does not exist "
+            "(in Colab: is Google Drive mounted?). Mount it, or choose one with --data-dir PATH."
+        )
     else:
         try:
             convert(data_dir, args)
@@ -154,13 +155,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"Done: load_dataset() finds the cache in {data_dir}.")
             return 0
         except Timeout:  # (an OSError)
-            message = (f"Another conversion is writing the cache in {data_dir}. Wait for it to "
-                       "finish and run the command again, or use another --data-dir.")  # fmt: skip
+            message = (
+                f"Another conversion is writing the cache in {data_dir}. Wait for it to finish "
+                "and run the command again, or use another --data-dir."
+            )
         except (DownloadFailed, ValueError, ImportError) as err:
             message = f"{cache.COMMAND}: {err}"
         except OSError as err:
-            message = (f"Writing to {data_dir} failed ({err.strerror or err}). The previous cache "
-                       "is unchanged. Free some disk space (or choose another --data-dir) and "
-                       "retry.")  # fmt: skip
+            message = (
+                f"Writing to {data_dir} failed ({err.strerror or err}). The previous cache is "
+                "unchanged. Free some disk space (or choose another --data-dir) and retry."
+            )
     print(textwrap.fill(" ".join(message.split()), width=100), file=sys.stderr)
     return 2

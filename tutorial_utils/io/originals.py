@@ -1,9 +1,8 @@
 """The original files, read into plain tables and checked once, where they enter the cache.
 
-Pickles go through a restricted unpickler (:func:`load`): it resolves only the globals of
-:data:`ALLOWED`, gives state only to data objects (no class pollution), charges every
-allocation a file declares to a :class:`Budget` first, and reads torch tensors without torch.
-Anything wrong with a file is one :class:`BadOriginal` naming it and the fault."""
+Pickles go through a restricted unpickler (:func:`load`): only the globals of :data:`ALLOWED`,
+state only for data objects, every declared allocation charged to a :class:`Budget` first,
+torch tensors read without torch. A bad file is one :class:`BadOriginal` naming it and why."""
 
 from __future__ import annotations
 
@@ -28,8 +27,8 @@ from .cache import hidden_state_key
 
 _TORCH = "Float:f4 Double:f8 Half:f2 Long:i8 Int:i4 Short:i2 Char:i1 Byte:u1 Bool:?"
 STORAGES = {f"{k}Storage": v for k, v in (s.split(":") for s in _TORCH.split())}  # numpy dtypes
-ALIASES = {"Int64Index": "Index", "UInt64Index": "Index", "Float64Index": "Index",
-           "new_block": "_unpickle_block"}  # fmt: skip # names of older pandas
+ALIASES = dict.fromkeys(("Int64Index", "UInt64Index", "Float64Index"), "Index")
+ALIASES["new_block"] = "_unpickle_block"  # (the names of older pandas)
 
 
 class UnsafePickle(ValueError):
@@ -43,7 +42,7 @@ class Budget:
         self.size, self.limit, self.used = size, 4 * size + (16 << 20), 0
 
     def charge(self, what: str, shape: Any, itemsize: int = 1) -> int:
-        """Count (and return) the bytes of an array of ``shape``, or raise :class:`UnsafePickle`."""
+        """Count the bytes of an array of ``shape`` (returned), or raise :class:`UnsafePickle`."""
         if type(shape) is not tuple or not all(type(d) is int and d >= 0 for d in shape):
             raise UnsafePickle(f"Invalid shape {shape!r} in the pickle.")
         if (nbytes := math.prod(shape) * itemsize) + self.used > self.limit:
@@ -71,7 +70,7 @@ class Storage(np.ndarray):
 
 
 def _rebuild_tensor(u: Unpickler, storage: Any, offset: Any, size: Any, stride: Any, *_: Any):
-    """Numpy copy of just the tensor's own elements (charged before it is made)."""
+    """A numpy copy of just the tensor's own elements (charged before it is made)."""
     if not (type(storage) is Storage and type(offset) is int and type(stride) is tuple):
         raise UnsafePickle("A torch tensor in the pickle is not made of a storage and ints.")
     u.budget.charge(f"A tensor of shape {size}", size, storage.itemsize)
@@ -96,6 +95,8 @@ def _storage_from_bytes(u: Unpickler, data: Any) -> Storage:
 
 
 _ARRAYS, _OPT = (np.ndarray, pd.api.extensions.ExtensionArray), (int, float, str, type(None))
+# the globals a pickle may name -> None (a class: only a value), the types (in a list: the values)
+# of a function's arguments, or (torch) a stand-in ``f(unpickler, *args)``
 ALLOWED: dict[str, Any] = {
     **dict.fromkeys("numpy.ndarray pandas.DataFrame pandas.RangeIndex pandas.Index".split()),
     "pandas.arrays.StringArray": None,
@@ -113,8 +114,6 @@ ALLOWED: dict[str, Any] = {
     "torch._utils._rebuild_tensor": _rebuild_tensor,
     "torch.storage._load_from_bytes": _storage_from_bytes,
 }
-"""The globals a pickle may name -> ``None`` (a class: only a value), the types (in a list: the
-values) of a function's arguments, or (torch) a stand-in ``f(unpickler, *args)``."""
 
 
 def _fits(arg: Any, spec: Any) -> bool:
@@ -143,8 +142,6 @@ class _Memo(dict):
 
 class Unpickler(pickle._Unpickler):
     """Checks every opcode that calls, creates or changes an object; ``fetch`` reads storages."""
-
-    dispatch = dict(pickle._Unpickler.dispatch)
 
     def __init__(self, file: IO[bytes], budget: Budget, fetch: Any = None) -> None:
         super().__init__(file)
@@ -218,9 +215,9 @@ class Unpickler(pickle._Unpickler):
     def _instance(self) -> None:
         raise UnsafePickle("The pickle makes an instance with INST, OBJ or NEWOBJ_EX: refused.")
 
-    dispatch.update({pickle.REDUCE[0]: _reduce, pickle.NEWOBJ[0]: _newobj, pickle.BUILD[0]: _build,
-                     pickle.NEWOBJ_EX[0]: _instance, pickle.INST[0]: _instance,
-                     pickle.OBJ[0]: _instance, pickle.BYTEARRAY8[0]: _bytearray8})  # fmt: skip
+    dispatch = pickle._Unpickler.dispatch | {pickle.REDUCE[0]: _reduce, pickle.BUILD[0]: _build}
+    dispatch |= {pickle.NEWOBJ[0]: _newobj, pickle.BYTEARRAY8[0]: _bytearray8}
+    dispatch |= dict.fromkeys([pickle.NEWOBJ_EX[0], pickle.INST[0], pickle.OBJ[0]], _instance)
 
 
 def load(path: str | os.PathLike) -> Any:
@@ -257,18 +254,19 @@ def reading(path: Path) -> Iterator[None]:
     try:
         yield
     except Exception as err:  # a damaged or hostile file may raise anything (nothing from it ran)
-        head, text = b"?", str(err)
+        head = b"?"
         with contextlib.suppress(OSError), open(path, "rb") as handle:
             head = handle.read(64).lstrip().lower()
-        reason = (
-            "it is empty (0 bytes): an interrupted download or copy?" if not head
-            else "it is an HTML page, not data (Google Drive's answer to a refused download)."
-            if head.startswith((b"<!doctype html", b"<html"))
-            else "it ends too early (truncated): an interrupted download or copy?"
-            if isinstance(err, EOFError) or "truncated" in text or "exhausted" in text
-            else text if isinstance(err, ValueError)
-            else f"it is not a valid file of this kind ({type(err).__name__}: {err})."
-        )  # fmt: skip
+        if not head:
+            reason = "it is empty (0 bytes): an interrupted download or copy?"
+        elif head.startswith((b"<!doctype html", b"<html")):
+            reason = "it is an HTML page, not data (Google Drive's answer to a refused download)."
+        elif isinstance(err, EOFError) or "truncated" in str(err) or "exhausted" in str(err):
+            reason = "it ends too early (truncated): an interrupted download or copy?"
+        elif isinstance(err, ValueError):
+            reason = str(err)
+        else:
+            reason = f"it is not a valid file of this kind ({type(err).__name__}: {err})."
         raise BadOriginal(path, reason) from err
 
 
