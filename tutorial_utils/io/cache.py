@@ -23,7 +23,7 @@ import platformdirs
 import pooch
 
 APP, COMMAND = "speech-cka-tutorial", "python -m tutorial_utils.io"
-MANIFEST, FORMAT = "manifest.json", 3
+MANIFEST, FORMAT = "manifest.json", 4
 FILES = ("recordings.csv", "audio.npz", "ema.csv", "hidden_states.npz")
 RECORDINGS, AUDIO, EMA, STATES = FILES
 GENERATION = re.compile(r"cache-[0-9a-f]{12}")
@@ -104,10 +104,7 @@ def write_cache(
             np.savez(folder / STATES, **{k: np.asarray(a, np.float32) for k, a in states.items()})
             layers.add(tuple(sorted({int(k[1:].partition("__")[0]) for k in states})))
             names.append(p)
-            for name in FILES:
-                path = folder / name
-                record = {"sha256": pooch.file_hash(str(path)), "size": path.stat().st_size}
-                files[f"{generation}/{p}/{name}"] = record
+            files |= {f"{generation}/{p}/{n}": pooch.file_hash(str(folder / n)) for n in FILES}
         if len(layers) != 1:
             raise ValueError(f"the participants' hidden states have different layers {layers}")
         manifest = {**fields, "format_version": FORMAT, "generation": generation}
@@ -145,31 +142,25 @@ def read_manifest(data_dir: str | os.PathLike) -> dict:
     raise _unusable(data_dir, f"{MANIFEST} is not a manifest of this version")
 
 
-def _read(data_dir: Path, manifest: dict, participant: str, name: str, read: Callable) -> Any:
-    """``read(path)`` of one cache file, after checking its sha256 against the manifest."""
+def _checked(data_dir: Path, manifest: dict, participant: str, name: str) -> Path:
+    """The path of one cache file, after checking its sha256 against the manifest (a file that
+    matches is the one written: reading it cannot fail)."""
     rel = f"{manifest['generation']}/{participant}/{name}"
     try:
-        if pooch.file_hash(str(data_dir / rel)) != manifest["files"][rel]["sha256"]:
-            raise ValueError(f"{rel} is not the file that was written (another sha256)")
-        return read(data_dir / rel)
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise _unusable(data_dir, f"{type(err).__name__}: {err}") from None
+        if pooch.file_hash(str(data_dir / rel)) == manifest["files"][rel]:
+            return data_dir / rel
+        why = f"{rel} is not the file that was written (another sha256)"
+    except (OSError, KeyError, TypeError) as err:
+        why = f"{type(err).__name__}: {err}"
+    raise _unusable(data_dir, why)
 
 
-def _csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype={"FILENAME": str, "SENTENCE": str}, keep_default_na=False)
-
-
-def _npz(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as npz:
-        return {key: npz[key] for key in npz.files}
-
-
-def _states(path: Path) -> dict[int, dict[str, np.ndarray]]:
+def _states(path: Callable[[str], Path]) -> dict[int, dict[str, np.ndarray]]:
     states: dict[int, dict[str, np.ndarray]] = {}
-    for key, array in _npz(path).items():
-        layer, _, filename = key[1:].partition("__")
-        states.setdefault(int(layer), {})[filename] = array
+    with np.load(path(STATES), allow_pickle=False) as npz:
+        for key in npz.files:
+            layer, _, filename = key[1:].partition("__")
+            states.setdefault(int(layer), {})[filename] = npz[key]
     return dict(sorted(states.items()))
 
 
@@ -178,7 +169,7 @@ def verify(data_dir: str | os.PathLike) -> dict:
     manifest = read_manifest(data_dir)
     for p in manifest["participants"]:
         for name in FILES:
-            _read(Path(data_dir), manifest, p, name, Path)  # hashes the file
+            _checked(Path(data_dir), manifest, p, name)
     return manifest
 
 
@@ -189,15 +180,15 @@ def read_cache(data_dir: str | os.PathLike) -> dict[str, Any]:
     data_dir = Path(data_dir)
     manifest = read_manifest(data_dir)
     tables: dict[str, dict] = {"recordings": {}, "ema": {}, "hidden_states": {}}
+    text = {"FILENAME": str, "SENTENCE": str}
     for p in manifest["participants"]:
-        recordings = _read(data_dir, manifest, p, RECORDINGS, _csv)
-        audio = _read(data_dir, manifest, p, AUDIO, _npz)
-        recordings.insert(2, "AUDIO", [audio[name] for name in recordings.FILENAME])
+        path = functools.partial(_checked, data_dir, manifest, p)
+        recordings = pd.read_csv(path(RECORDINGS), dtype=text, keep_default_na=False)
+        with np.load(path(AUDIO), allow_pickle=False) as audio:
+            recordings.insert(2, "AUDIO", [audio[name] for name in recordings.FILENAME])
         tables["recordings"][p] = recordings
-        tables["ema"][p] = _read(data_dir, manifest, p, EMA, _csv)
-        tables["hidden_states"][p] = functools.partial(
-            _read, data_dir, manifest, p, STATES, _states
-        )
+        tables["ema"][p] = pd.read_csv(path(EMA), dtype=text, keep_default_na=False)
+        tables["hidden_states"][p] = functools.partial(_states, path)
     return {"manifest": manifest, **tables}
 
 
@@ -205,7 +196,6 @@ def iter_recordings(data_dir: str | os.PathLike, participant: str) -> Iterator[d
     """One participant's hidden states ``{layer: (T, d)}``, one recording at a time, read from
     the cache's npz without loading the others (for corpora larger than memory)."""
     manifest = read_manifest(data_dir := Path(data_dir))
-    path = _read(data_dir, manifest, participant, STATES, Path)
-    with np.load(path, allow_pickle=False) as npz:
+    with np.load(_checked(data_dir, manifest, participant, STATES), allow_pickle=False) as npz:
         for filename in dict.fromkeys(key.partition("__")[2] for key in npz.files):
             yield {layer: npz[hidden_state_key(layer, filename)] for layer in manifest["layers"]}

@@ -86,7 +86,7 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
     local = download.find_local(names, d) if d else {}
     sources = {n: pooch.file_hash(str(path)) for n, path in local.items()}
     for name, sha in sources.items():  # (pooch checks the pinned hashes of downloads)
-        if (pinned := originals.KNOWN_SHA256.get(name, sha)) != sha:
+        if (pinned := download.KNOWN_SHA256.get(name, sha)) != sha:
             raise originals.BadOriginal(local[name], f"its sha256 is {sha}, not {pinned}.")
     hidden = "frame_states" if args.frame_states else f"extracted:{args.model}"
     try:
@@ -98,7 +98,7 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
         pass
     data_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(data_dir / ".lock", timeout=LOCK_WAIT_S):
-        paths = local or download.fetch(names, data_dir / "downloads", originals.KNOWN_SHA256)
+        paths = local or download.fetch(names, data_dir / "downloads", args.quiet)
         sources = sources or {n: pooch.file_hash(str(path)) for n, path in paths.items()}
         what = f"hidden states re-extracted with {args.model}"
         if args.frame_states:
@@ -131,40 +131,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     add("--quiet", action="store_true", help="no progress output")
     args = parser.parse_args(argv)
     data_dir, origin = (args.data_dir, "argument") if args.data_dir else cache.find_data_dir()
-    if args.list:
-        try:
+    try:
+        if origin == "pointer" and not data_dir.is_dir():
+            raise ValueError(
+                f"The cache directory recorded in {cache.pointer_file()}, {data_dir}, does not "
+                "exist (in Colab: is Google Drive mounted?). Mount it, or choose --data-dir PATH."
+            )
+        if args.list:
             manifest = cache.verify(data_dir)
-        except cache.CacheUnusable as err:
-            print(err)
-            return 1
-        print(f"Cache: {data_dir}: every file's sha256 verified; {manifest.get('hidden_states')}")
-        for rel, record in sorted(manifest["files"].items()):
-            print(f"  {rel.partition('/')[2]:<28} {record['size'] / 1e6:10.2f} MB")
-        return 0
-    if origin == "pointer" and not data_dir.is_dir():
-        message = (
-            f"The cache directory recorded in {cache.pointer_file()}, {data_dir}, does not exist "
-            "(in Colab: is Google Drive mounted?). Mount it, or choose one with --data-dir PATH."
-        )
-    else:
-        try:
-            convert(data_dir, args)
-            with contextlib.suppress(OSError):  # else load_dataset(data_dir=...) finds it
-                cache.remember_data_dir(data_dir)
-            if not args.quiet:
-                print(f"Done: load_dataset() finds the cache in {data_dir}.")
+            print(f"{data_dir}: every file's sha256 verified; {manifest.get('hidden_states')}")
+            for rel in sorted(manifest["files"]):
+                print(f"  {rel.partition('/')[2]:<28} {(data_dir / rel).stat().st_size:>12,} B")
             return 0
-        except Timeout:  # (an OSError)
-            message = (
-                f"Another conversion is writing the cache in {data_dir}. Wait for it to finish "
-                "and run the command again, or use another --data-dir."
-            )
-        except (DownloadFailed, ValueError, ImportError) as err:
-            message = f"{cache.COMMAND}: {err}"
-        except OSError as err:
-            message = (
-                f"Writing to {data_dir} failed ({err.strerror or err}). The previous cache is "
-                "unchanged. Free some disk space (or choose another --data-dir) and retry."
-            )
+        convert(data_dir, args)
+        with contextlib.suppress(OSError):  # else load_dataset(data_dir=...) finds it
+            cache.remember_data_dir(data_dir)
+        if not args.quiet:
+            print(f"Done: load_dataset() finds the cache in {data_dir}.")
+        return 0
+    except Timeout:  # (an OSError)
+        message = (
+            f"Another conversion is writing the cache in {data_dir}. Wait for it to finish and "
+            "run the command again, or use another --data-dir."
+        )
+    except (DownloadFailed, ValueError, ImportError, cache.CacheUnusable) as err:
+        message = f"{cache.COMMAND}: {err}"
+    except OSError as err:
+        message = (
+            f"Writing to {data_dir} failed ({err.strerror or err}). The previous cache is "
+            "unchanged. Free some disk space (or choose another --data-dir) and retry."
+        )
     print(textwrap.fill(" ".join(message.split()), width=100), file=sys.stderr)
     return 2

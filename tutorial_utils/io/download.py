@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
 import gdown
@@ -14,8 +14,11 @@ import pooch
 
 DRIVE_FOLDER_ID = "1IYSwALkhkPtdMXmZL7dnTLYP_FMnFn9U"
 DRIVE_SUBFOLDER = "ema_probing_data"
-BY_HAND = (f"download the folder '{DRIVE_SUBFOLDER}' by hand from https://drive.google.com/"
-           f"drive/folders/{DRIVE_FOLDER_ID} and use --from-dir PATH")  # fmt: skip
+BY_HAND = (
+    f"download the folder '{DRIVE_SUBFOLDER}' by hand from https://drive.google.com/drive/"
+    f"folders/{DRIVE_FOLDER_ID} and use --from-dir PATH"
+)
+KNOWN_SHA256: dict[str, str] = {}  # name -> sha256 (add those of ema_probing_data/* once seen)
 
 
 class DownloadFailed(Exception):
@@ -31,19 +34,16 @@ def _offline(what: str, err: BaseException) -> DownloadFailed:
     )
 
 
-def fetch(
-    names: Iterable[str], downloads: Path, known: Mapping[str, str], quiet: bool = False
-) -> dict[str, Path]:
+def fetch(names: Iterable[str], downloads: Path, quiet: bool = False) -> dict[str, Path]:
     """``{name: path}`` of the originals in ``downloads``, fetching those missing or not matching
-    their pinned sha256 in ``known``."""
+    their sha256 in :data:`KNOWN_SHA256`."""
 
     @functools.cache
     def listing() -> dict[str, str]:  # {name: file id} in the Drive folder's ema_probing_data/
-        try:  # gdown writes nothing when skipping downloads
+        try:  # (gdown writes nothing when skipping downloads)
             entries = gdown.download_folder(
-                id=DRIVE_FOLDER_ID, output=f"{downloads}/", quiet=True, skip_download=True,
-                use_cookies=False,
-            )  # fmt: skip
+                id=DRIVE_FOLDER_ID, quiet=True, skip_download=True, use_cookies=False
+            )
             if entries is None:  # gdown 5.2 prints the error and returns None
                 raise RuntimeError("gdown returned no listing")
         except Exception as err:  # gdown 5.2 and 6 raise different errors; requests, OSError
@@ -68,7 +68,7 @@ def fetch(
     pooch.get_logger().setLevel("WARNING")
     for name in names:
         try:
-            pooch.retrieve(name, known.get(name), name, downloads, downloader=download)
+            pooch.retrieve(name, KNOWN_SHA256.get(name), name, downloads, downloader=download)
         except ValueError as err:  # pooch: not the pinned sha256 (the download is not kept)
             raise DownloadFailed(
                 f"{name} from Google Drive is not the tutorial's file ({err}). Retry later, or "

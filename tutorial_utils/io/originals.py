@@ -235,7 +235,6 @@ def load(path: str | os.PathLike) -> Any:
             return Unpickler(io.BytesIO(member(f"{prefix}/data.pkl")), budget, fetch).load()
 
 
-KNOWN_SHA256: dict[str, str] = {}  # name -> sha256 (add those of ema_probing_data/* once seen)
 EMA_ROW_TOLERANCE = 2  # EMA rows per recording may differ from its frame count by this much
 FILENAME = re.compile(r"[\w.-]+", re.ASCII)
 
