@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import re
 import sys
 import textwrap
@@ -34,7 +35,7 @@ DESCRIPTION = (
 
 def _tables(args, wanted, paths) -> Iterator[tuple[str, tuple]]:
     """``(participant, (recordings, ema, states))``, read and checked one at a time."""
-    model = None
+    load_model = functools.cache(extract.load_model)  # loaded for the first participant only
     for p in wanted:
         if not args.quiet:
             print(f"Converting {p} ...", file=sys.stderr)
@@ -45,22 +46,18 @@ def _tables(args, wanted, paths) -> Iterator[tuple[str, tuple]]:
             if args.frame_states:
                 states = originals.read_frame_states(paths[FRAME_STATES_FILES[p]], lengths)
         except originals.BadOriginal as err:
-            if args.from_dir:
-                raise DownloadFailed(
-                    f"{err} Replace it with a good copy (e.g. {BY_HAND})."
-                ) from err
-            err.path.unlink(missing_ok=True)
-            raise DownloadFailed(
-                f"{err} The download was deleted, so the next run fetches it again. If that "
-                f"fails the same way, Google Drive is not sending the file itself: {BY_HAND}."
-            ) from err
+            todo = "Replace it with a good copy and run the command again"
+            if not args.from_dir:
+                err.path.unlink(missing_ok=True)
+                todo = "The download was deleted: run the command again"
+            raise DownloadFailed(f"{err} {todo}; if it fails the same way, {BY_HAND}.") from err
         if not args.frame_states:
-            extractor, model = model or extract.load_model(args.model)
+            extractor, model = load_model(args.model)
             pairs = zip(recordings.FILENAME, recordings.AUDIO, strict=True)
             found = extract.extract_hidden_states(
                 pairs, model, extractor, device=args.device, progress=not args.quiet
             )
-            states, model = originals.check_states(found, lengths), (extractor, model)
+            states = originals.check_states(found, lengths)
         yield p, (recordings, ema, states)
 
 

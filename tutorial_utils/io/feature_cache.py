@@ -1,18 +1,16 @@
-"""Features computed from audio (the MFCCs), kept as npz so that later chapters read them back.
-
-An entry is ``<folder>/<kind>/<key>.npz``, ``key`` the sha256 of all it depends on, so nothing
-needs invalidating; written atomically, read with ``allow_pickle=False`` after a size check (a
-damaged entry is recomputed). The folder is ``$TUTORIAL_FEATURE_CACHE`` (``off``: keep nothing)
-or ``<data dir>/features``."""
+"""Features computed from audio (the MFCCs), kept as npz so that later chapters read them back:
+``<folder>/<kind>/<sha256 of all they depend on>.npz`` (nothing to invalidate), written
+atomically, read with ``allow_pickle=False`` after a size check (a damaged entry is computed
+again). ``<folder>``: ``$TUTORIAL_FEATURE_CACHE`` (``off``: keep nothing) or the data dir's."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import io
 import json
 import os
-import zipfile
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -60,20 +58,16 @@ def cached_features(
         return compute()
     folder = Path(where).expanduser() if where else find_data_dir()[0] / "features"
     path = folder / kind / f"{entry_key(kind, params, code, audio)}.npz"
-    try:
+    with contextlib.suppress(Exception):  # not kept, or damaged: computed again
         if path.stat().st_size <= np.prod(shape) * 4 + 4096:  # data + zip and npy headers
             with np.load(path, allow_pickle=False) as entry:
                 kept = entry["features"] if entry.files == ["features"] else None
             if kept is not None and kept.dtype == np.float32 and kept.shape == shape:
                 return kept
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        pass  # not kept, or damaged: computed again
     array = compute()
     if array.dtype == np.float32 and array.shape == shape:
         buffer = io.BytesIO()
         np.savez(buffer, features=array)
-        try:
+        with contextlib.suppress(OSError):  # a folder that cannot be written keeps nothing
             atomic_write(path, buffer.getvalue())
-        except OSError:
-            pass  # a folder that cannot be written keeps nothing
     return array
