@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import secrets
 import shutil
 import tempfile
@@ -26,7 +25,6 @@ APP, COMMAND = "speech-cka-tutorial", "python -m tutorial_utils.io"
 MANIFEST, FORMAT = "manifest.json", 4
 FILES = ("recordings.csv", "audio.npz", "ema.csv", "hidden_states.npz")
 RECORDINGS, AUDIO, EMA, STATES = FILES
-GENERATION = re.compile(r"cache-[0-9a-f]{12}")
 
 
 class CacheUnusable(FileNotFoundError):
@@ -113,8 +111,8 @@ def write_cache(
     except BaseException:
         shutil.rmtree(data_dir / generation, ignore_errors=True)
         raise
-    for path in data_dir.iterdir():  # earlier generations, and what killed runs left
-        if GENERATION.fullmatch(path.name) and path.name != generation:
+    for path in data_dir.glob("cache-*"):  # earlier generations, and what killed runs left
+        if path.name != generation:
             shutil.rmtree(path, ignore_errors=True)
     return manifest
 

@@ -1,5 +1,7 @@
 """``python -m tutorial_utils.io`` (also ``speech-cka-data``): get the real data into the cache.
 
+The originals come from ``--from-dir`` or the tutorial's Google Drive folder (pooch fetches each
+missing file through gdown 5.2 or 6, checks its pinned sha256 and renames it when complete).
 One conversion per folder at a time (filelock); the new cache is built beside the old one and
 swapped in by one rename, so a failed, killed or disk-full run leaves the previous cache whole.
 Bad input or a failed download: one paragraph and exit code 2, never a traceback."""
@@ -12,16 +14,22 @@ import functools
 import re
 import sys
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+import gdown
 import pooch
 from filelock import FileLock, Timeout
 
-from ..frames import FRAME_RATE_HZ, SAMPLE_RATE
-from . import cache, download, extract, originals
-from .download import BY_HAND, DownloadFailed
+from . import cache, extract, originals
 
+DRIVE_FOLDER_ID = "1IYSwALkhkPtdMXmZL7dnTLYP_FMnFn9U"
+DRIVE_SUBFOLDER = "ema_probing_data"
+BY_HAND = (
+    f"download the folder '{DRIVE_SUBFOLDER}' by hand from https://drive.google.com/drive/"
+    f"folders/{DRIVE_FOLDER_ID} and use --from-dir PATH"
+)
+KNOWN_SHA256: dict[str, str] = {}  # name -> sha256 (add those of ema_probing_data/* once seen)
 PARTICIPANTS = ("F02", "M02")
 PARTICIPANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 FRAME_STATES_FILES = {"F02": "frame_states_p1_test.pkl", "M02": "frame_states_p2_test.pkl"}
@@ -31,6 +39,73 @@ DESCRIPTION = (
     "cache of csv and npz files (see the README). Without it the notebooks run on the built-in "
     "synthetic sample: load_dataset('sample')."
 )
+
+
+class DownloadFailed(Exception):
+    """Getting the data failed; the message is meant for the user as is."""
+
+
+def _offline(what: str, err: BaseException) -> DownloadFailed:
+    return DownloadFailed(
+        f"Could not {what} from the tutorial's Google Drive folder ({type(err).__name__}: "
+        f"{err}). You may be offline, or Drive may be refusing automated downloads for a while "
+        "(quota). The notebooks run on the built-in synthetic sample without any download "
+        f"(load_dataset('sample')). For the real data retry later, or {BY_HAND}."
+    )
+
+
+def fetch(names: Iterable[str], downloads: Path, quiet: bool = False) -> dict[str, Path]:
+    """``{name: path}`` of the originals in ``downloads``, fetching those missing or not matching
+    their sha256 in :data:`KNOWN_SHA256`."""
+
+    @functools.cache
+    def listing() -> dict[str, str]:  # {name: file id} in the Drive folder's ema_probing_data/
+        try:  # (gdown writes nothing when skipping downloads)
+            entries = gdown.download_folder(
+                id=DRIVE_FOLDER_ID, quiet=True, skip_download=True, use_cookies=False
+            )
+            if entries is None:  # gdown 5.2 prints the error and returns None
+                raise RuntimeError("gdown returned no listing")
+        except Exception as err:  # gdown 5.2 and 6 raise different errors; requests, OSError
+            raise _offline("list the files", err) from err
+        parts = [Path(str(entry.path)).parts + (entry.id,) for entry in entries]
+        return {p[-2]: p[-1] for p in parts if len(p) >= 3 and p[-3] == DRIVE_SUBFOLDER}
+
+    def download(name: str, output: str, _: object) -> None:
+        if name not in listing():
+            raise DownloadFailed(
+                f"The Drive folder has no {name} in '{DRIVE_SUBFOLDER}/' (it has "
+                f"{', '.join(sorted(listing())) or 'nothing'}). Choose --participants, or "
+                f"{BY_HAND}."
+            )
+        if not quiet:
+            print(f"Downloading {name} ...", file=sys.stderr)
+        try:
+            gdown.download(id=listing()[name], output=output, quiet=quiet)
+        except Exception as err:
+            raise _offline(f"download {name}", err) from err
+
+    pooch.get_logger().setLevel("WARNING")
+    for name in names:
+        try:
+            pooch.retrieve(name, KNOWN_SHA256.get(name), name, downloads, downloader=download)
+        except ValueError as err:  # pooch: not the pinned sha256 (the download is not kept)
+            raise DownloadFailed(
+                f"{name} from Google Drive is not the tutorial's file ({err}). Retry later, or "
+                f"{BY_HAND}."
+            ) from err
+    return {n: downloads / n for n in names}
+
+
+def find_local(names: Iterable[str], from_dir: Path) -> dict[str, Path]:
+    """The named files in ``from_dir`` or below (the shallowest of each name)."""
+    found = {n: min(from_dir.rglob(n), key=lambda p: len(p.parts), default=None) for n in names}
+    if missing := [name for name, path in found.items() if path is None]:
+        raise DownloadFailed(
+            f"Could not find {', '.join(missing)} in {from_dir} or below. Point --from-dir at "
+            "the folder holding the tutorial's files, or choose --participants."
+        )
+    return found
 
 
 def _tables(args, wanted, paths) -> Iterator[tuple[str, tuple]]:
@@ -67,23 +142,17 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
     found = [p for p in PARTICIPANTS if d and [*d.rglob(f"ema_audio_{p}.pkl")]]
     wanted = args.participants or found or list(PARTICIPANTS)
     if bad := [p for p in wanted if not PARTICIPANT.fullmatch(p)]:
-        raise ValueError(
-            f"--participants: {bad[0]!r} is not a participant id; use letters, digits, '_' or "
-            "'-' (e.g. F02), no path separators."
-        )
+        raise ValueError(f"--participants: {bad[0]!r} is not a participant id such as F02.")
     if args.frame_states and (other := sorted(set(wanted) - set(FRAME_STATES_FILES))):
-        raise ValueError(
-            f"There is no original frame-states file for {other}, only for F02 and M02. Drop "
-            "--frame-states to re-extract the features."
-        )
+        raise ValueError(f"--frame-states: only F02 and M02 have original features, not {other}.")
     if not args.frame_states:
         extract.resolve_device(args.device)  # before any download: a missing GPU stops here
     names = [n for p in wanted for n in (f"ema_audio_{p}.pkl", f"ema_labels_{p}.csv")]
     names += [FRAME_STATES_FILES[p] for p in wanted if args.frame_states]
-    local = download.find_local(names, d) if d else {}
+    local = find_local(names, d) if d else {}
     sources = {n: pooch.file_hash(str(path)) for n, path in local.items()}
     for name, sha in sources.items():  # (pooch checks the pinned hashes of downloads)
-        if (pinned := download.KNOWN_SHA256.get(name, sha)) != sha:
+        if (pinned := KNOWN_SHA256.get(name, sha)) != sha:
             raise originals.BadOriginal(local[name], f"its sha256 is {sha}, not {pinned}.")
     hidden = "frame_states" if args.frame_states else f"extracted:{args.model}"
     try:
@@ -95,7 +164,7 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
         pass
     data_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(data_dir / ".lock", timeout=LOCK_WAIT_S):
-        paths = local or download.fetch(names, data_dir / "downloads", args.quiet)
+        paths = local or fetch(names, data_dir / "downloads", args.quiet)
         sources = sources or {n: pooch.file_hash(str(path)) for n, path in paths.items()}
         what = f"hidden states re-extracted with {args.model}"
         if args.frame_states:
@@ -107,8 +176,6 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
             sources=sources,
             model_name=args.model,
             origin="local folder" if local else "google drive",
-            sample_rate=SAMPLE_RATE,
-            frame_rate_hz=FRAME_RATE_HZ,
             description="Tutorial data: read IEEE sentences from the Haskins Production Rate "
             f"Comparison database (Tiede et al. 2017), audio at 16 kHz, EMA at 50 Hz, {what}.",
         )
