@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -61,17 +60,15 @@ def find_data_dir() -> tuple[Path, str]:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` beside ``path``, then rename it over ``path`` (readers never see a part)."""
+    """Write ``data`` beside ``path``, then rename it over ``path`` (readers never see a part; no
+    fsync: after a power cut the sha256 checks find a torn file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        tmp.write_bytes(data)
+        tmp.replace(path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -45,45 +45,40 @@ class DownloadFailed(Exception):
     """Getting the data failed; the message is meant for the user as is."""
 
 
-def _offline(what: str, err: BaseException) -> DownloadFailed:
-    return DownloadFailed(
-        f"Could not {what} from the tutorial's Google Drive folder ({type(err).__name__}: "
-        f"{err}). You may be offline, or Drive may be refusing automated downloads for a while "
-        "(quota). The notebooks run on the built-in synthetic sample without any download "
-        f"(load_dataset('sample')). For the real data retry later, or {BY_HAND}."
-    )
-
-
 def fetch(names: Iterable[str], downloads: Path, quiet: bool = False) -> dict[str, Path]:
     """``{name: path}`` of the originals in ``downloads``, fetching those missing or not matching
-    their sha256 in :data:`KNOWN_SHA256`."""
-
-    @functools.cache
-    def listing() -> dict[str, str]:  # {name: file id} in the Drive folder's ema_probing_data/
-        try:  # (gdown writes nothing when skipping downloads)
-            entries = gdown.download_folder(
-                id=DRIVE_FOLDER_ID, quiet=True, skip_download=True, use_cookies=False
-            )
-            if entries is None:  # gdown 5.2 prints the error and returns None
-                raise RuntimeError("gdown returned no listing")
-        except Exception as err:  # gdown 5.2 and 6 raise different errors; requests, OSError
-            raise _offline("list the files", err) from err
-        parts = [Path(str(entry.path)).parts + (entry.id,) for entry in entries]
-        return {p[-2]: p[-1] for p in parts if len(p) >= 3 and p[-3] == DRIVE_SUBFOLDER}
+    their sha256 in :data:`KNOWN_SHA256`; the Drive folder is listed only when one is missing."""
+    listing: dict[str, str] = {}  # {name: file id} in the Drive folder's ema_probing_data/
 
     def download(name: str, output: str, _: object) -> None:
-        if name not in listing():
+        try:  # gdown 5.2 and 6 raise different errors (and requests, OSError)
+            if not listing:  # (gdown writes nothing when skipping downloads)
+                entries = gdown.download_folder(
+                    id=DRIVE_FOLDER_ID, quiet=True, skip_download=True, use_cookies=False
+                )
+                if entries is None:  # gdown 5.2 prints the error and returns None
+                    raise RuntimeError("gdown returned no listing")
+                for entry in entries:
+                    parts = Path(str(entry.path)).parts
+                    if len(parts) >= 2 and parts[-2] == DRIVE_SUBFOLDER:
+                        listing[parts[-1]] = entry.id
+            if name in listing:
+                if not quiet:
+                    print(f"Downloading {name} ...", file=sys.stderr)
+                gdown.download(id=listing[name], output=output, quiet=quiet)
+        except Exception as err:
+            raise DownloadFailed(
+                f"Could not get {name} from the tutorial's Google Drive folder "
+                f"({type(err).__name__}: {err}). You may be offline, or Drive may be refusing "
+                "automated downloads for a while (quota). The notebooks run on the built-in "
+                f"synthetic sample without any download (load_dataset('sample')). For the real "
+                f"data retry later, or {BY_HAND}."
+            ) from err
+        if name not in listing:
             raise DownloadFailed(
                 f"The Drive folder has no {name} in '{DRIVE_SUBFOLDER}/' (it has "
-                f"{', '.join(sorted(listing())) or 'nothing'}). Choose --participants, or "
-                f"{BY_HAND}."
+                f"{', '.join(sorted(listing)) or 'nothing'}). Choose --participants, or {BY_HAND}."
             )
-        if not quiet:
-            print(f"Downloading {name} ...", file=sys.stderr)
-        try:
-            gdown.download(id=listing()[name], output=output, quiet=quiet)
-        except Exception as err:
-            raise _offline(f"download {name}", err) from err
 
     pooch.get_logger().setLevel("WARNING")
     for name in names:
@@ -95,17 +90,6 @@ def fetch(names: Iterable[str], downloads: Path, quiet: bool = False) -> dict[st
                 f"{BY_HAND}."
             ) from err
     return {n: downloads / n for n in names}
-
-
-def find_local(names: Iterable[str], from_dir: Path) -> dict[str, Path]:
-    """The named files in ``from_dir`` or below (the shallowest of each name)."""
-    found = {n: min(from_dir.rglob(n), key=lambda p: len(p.parts), default=None) for n in names}
-    if missing := [name for name, path in found.items() if path is None]:
-        raise DownloadFailed(
-            f"Could not find {', '.join(missing)} in {from_dir} or below. Point --from-dir at "
-            "the folder holding the tutorial's files, or choose --participants."
-        )
-    return found
 
 
 def _tables(args, wanted, paths) -> Iterator[tuple[str, tuple]]:
@@ -149,7 +133,14 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
         extract.resolve_device(args.device)  # before any download: a missing GPU stops here
     names = [n for p in wanted for n in (f"ema_audio_{p}.pkl", f"ema_labels_{p}.csv")]
     names += [FRAME_STATES_FILES[p] for p in wanted if args.frame_states]
-    local = find_local(names, d) if d else {}
+    local = (
+        {n: min(d.rglob(n), key=lambda p: len(p.parts), default=None) for n in names} if d else {}
+    )
+    if missing := [name for name, path in local.items() if path is None]:
+        raise DownloadFailed(
+            f"Could not find {', '.join(missing)} in {d} or below. Point --from-dir at the folder "
+            "holding the tutorial's files, or choose --participants."
+        )
     sources = {n: pooch.file_hash(str(path)) for n, path in local.items()}
     for name, sha in sources.items():  # (pooch checks the pinned hashes of downloads)
         if (pinned := KNOWN_SHA256.get(name, sha)) != sha:
