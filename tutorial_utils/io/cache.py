@@ -81,22 +81,18 @@ def write_cache(
     data_dir: str | os.PathLike, participants: Iterable[tuple[str, tuple]], **fields: Any
 ) -> dict:
     """Write a new generation beside the current one, then switch by renaming a new manifest
-    (with ``fields``) over the old one; on any failure the new generation is removed instead.
-
-    ``participants`` yields ``(participant, (recordings, ema, {hidden_state_key: (T, d)}))``.
-    Hold the folder's lock. Returns the manifest.
-    """
+    (``fields`` added; returned) over the old one; on any failure the new one is removed instead.
+    ``participants`` yields ``(p, (recordings, ema, {hidden_state_key: (T, d)}))``, float32."""
     data_dir, generation = Path(data_dir), f"cache-{secrets.token_hex(6)}"
     files, names, layers = {}, [], set()
     try:
         for p, (recordings, ema, states) in participants:
             (folder := data_dir / generation / p).mkdir(parents=True)
-            pairs = zip(recordings.FILENAME, recordings.AUDIO, strict=True)
-            audio = {name: np.asarray(values, np.float32) for name, values in pairs}
             recordings[["FILENAME", "SENTENCE"]].to_csv(folder / RECORDINGS, index=False)
             ema.to_csv(folder / EMA, index=False)
+            audio = dict(zip(recordings.FILENAME, recordings.AUDIO, strict=True))
             np.savez(folder / AUDIO, **audio)
-            np.savez(folder / STATES, **{k: np.asarray(a, np.float32) for k, a in states.items()})
+            np.savez(folder / STATES, **states)
             layers.add(tuple(sorted({int(k[1:].partition("__")[0]) for k in states})))
             names.append(p)
             files |= {f"{generation}/{p}/{n}": pooch.file_hash(str(folder / n)) for n in FILES}

@@ -1,10 +1,11 @@
-"""``python -m tutorial_utils.io`` (also ``speech-cka-data``): get the real data into the cache.
+"""Get the tutorial's real data (audio, EMA and hidden states of F02 and M02) into a verified
+cache of csv and npz files, from its Google Drive folder or --from-dir (see the README).
+Without it the notebooks run on the built-in synthetic sample: load_dataset('sample').
 
-The originals come from ``--from-dir`` or the tutorial's Google Drive folder (pooch fetches each
-missing file through gdown 5.2 or 6, checks its pinned sha256 and renames it when complete).
-One conversion per folder at a time (filelock); the new cache is built beside the old one and
+(Pooch fetches each missing original through gdown 5.2 or 6 and checks its pinned sha256. One
+conversion per folder at a time (filelock); the new cache is built beside the old one and
 swapped in by one rename, so a failed, killed or disk-full run leaves the previous cache whole.
-Bad input or a failed download: one paragraph and exit code 2, never a traceback."""
+Bad input or a failed download: one paragraph and exit code 2, never a traceback.)"""
 
 from __future__ import annotations
 
@@ -34,11 +35,6 @@ PARTICIPANTS = ("F02", "M02")
 PARTICIPANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 FRAME_STATES_FILES = {"F02": "frame_states_p1_test.pkl", "M02": "frame_states_p2_test.pkl"}
 LOCK_WAIT_S = 10.0  # how long a second conversion of the same folder waits for the first
-DESCRIPTION = (
-    "Get the tutorial's real data (from its Google Drive folder, or --from-dir) into a verified "
-    "cache of csv and npz files (see the README). Without it the notebooks run on the built-in "
-    "synthetic sample: load_dataset('sample')."
-)
 
 
 class DownloadFailed(Exception):
@@ -174,7 +170,7 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the data command line; returns the exit code."""
-    parser = argparse.ArgumentParser(prog=cache.COMMAND, description=DESCRIPTION)
+    parser = argparse.ArgumentParser(prog=cache.COMMAND, description=__doc__.split("\n\n")[0])
     add = parser.add_argument
     add("--data-dir", type=Path, metavar="PATH", help="cache folder (default: see the README)")
     add("--from-dir", type=Path, metavar="PATH", help="convert the originals in PATH (offline)")

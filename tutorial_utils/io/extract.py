@@ -24,9 +24,7 @@ def require_torch() -> tuple[Any, Any]:
     except ImportError as err:
         raise ImportError(
             f"Re-extracting features needs torch and transformers (missing: {err.name}): `pip "
-            "install torch==2.13.0 transformers` (on Linux from PyTorch's CPU wheel index), or "
-            "convert the tutorial's original features with `python -m tutorial_utils.io "
-            "--frame-states`."
+            "install torch==2.13.0 transformers` (see the README), or use --frame-states."
         ) from err
     return torch, transformers
 

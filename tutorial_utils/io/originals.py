@@ -338,8 +338,8 @@ def read_frame_states(path: Path, lengths: Mapping[str, int]) -> dict[str, np.nd
     """Read and check a ``frame_states_p*_test.pkl`` (``{layer: {filename: frames}}``)."""
     with reading(path):
         states = load(path)
-        layers = isinstance(states, dict) and [type(k) is int and k >= 0 for k in states]
-        if not layers or not all(layers) or not all(isinstance(v, dict) for v in states.values()):
+        ok = isinstance(states, dict) and states and all(type(k) is int and k >= 0 for k in states)
+        if not ok or not all(isinstance(v, dict) for v in states.values()):
             raise ValueError("it does not hold a {layer: {filename: frames}} dict.")
         for per_file in states.values():
             for name, frames in per_file.items():  # a list of (d,) frames, (T, d) or (1, T, d)
