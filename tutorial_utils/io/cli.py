@@ -129,14 +129,9 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
         extract.resolve_device(args.device)  # before any download: a missing GPU stops here
     names = [n for p in wanted for n in (f"ema_audio_{p}.pkl", f"ema_labels_{p}.csv")]
     names += [FRAME_STATES_FILES[p] for p in wanted if args.frame_states]
-    local = (
-        {n: min(d.rglob(n), key=lambda p: len(p.parts), default=None) for n in names} if d else {}
-    )
+    local = {n: min(d.rglob(n), key=lambda p: len(p.parts), default=None) for n in names if d}
     if missing := [name for name, path in local.items() if path is None]:
-        raise DownloadFailed(
-            f"Could not find {', '.join(missing)} in {d} or below. Point --from-dir at the folder "
-            "holding the tutorial's files, or choose --participants."
-        )
+        raise DownloadFailed(f"Could not find {', '.join(missing)} in --from-dir {d} or below.")
     sources = {n: pooch.file_hash(str(path)) for n, path in local.items()}
     for name, sha in sources.items():  # (pooch checks the pinned hashes of downloads)
         if (pinned := KNOWN_SHA256.get(name, sha)) != sha:
@@ -201,10 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Done: load_dataset() finds the cache in {data_dir}.")
         return 0
     except Timeout:  # (an OSError)
-        message = (
-            f"Another conversion is writing the cache in {data_dir}. Wait for it to finish and "
-            "run the command again, or use another --data-dir."
-        )
+        message = f"Another conversion is writing the cache in {data_dir}; wait for it to finish."
     except (DownloadFailed, ValueError, ImportError, cache.CacheUnusable) as err:
         message = f"{cache.COMMAND}: {err}"
     except OSError as err:
