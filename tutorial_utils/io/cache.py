@@ -1,11 +1,10 @@
-"""The real-data cache: where it lives, how it is written and read back (no pickles).
-
-``manifest.json`` names the current generation ``cache-<id>/`` and every file's sha256 (checked
-before the file is read); ``cache-<id>/<P>/`` holds the files below (npz read with
-``allow_pickle=False``); ``downloads/`` keeps the originals; ``.lock`` serialises conversions."""
+"""The real-data cache (no pickles): ``manifest.json`` names the current ``cache-<id>/`` and each
+file's sha256, checked before the file is read; ``cache-<id>/<P>/`` holds the :data:`FILES`;
+``downloads/`` keeps the originals; ``.lock`` serialises conversions."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -37,9 +36,7 @@ def pointer_file() -> Path:
 
 def remember_data_dir(data_dir: str | os.PathLike) -> Path:
     """Record ``data_dir`` (absolute) in :func:`pointer_file`; returns the record's path."""
-    pointer = pointer_file()
-    pointer.parent.mkdir(parents=True, exist_ok=True)
-    pointer.write_text(f"{Path(data_dir).expanduser().resolve()}\n")
+    atomic_write(pointer := pointer_file(), f"{Path(data_dir).expanduser().resolve()}\n".encode())
     return pointer
 
 
@@ -48,11 +45,9 @@ def find_data_dir() -> tuple[Path, str]:
     ("pointer"), ``data/`` in a source checkout ("checkout"), else the user cache ("user")."""
     if os.environ.get("TUTORIAL_DATA_DIR"):
         return Path(os.environ["TUTORIAL_DATA_DIR"]).expanduser(), "env"
-    try:
+    with contextlib.suppress(OSError, UnicodeDecodeError):
         if recorded := pointer_file().read_text().strip():
             return Path(recorded), "pointer"
-    except (OSError, UnicodeDecodeError):
-        pass
     repo = Path(__file__).resolve().parents[2]
     if (repo / "pyproject.toml").is_file():
         return repo / "data", "checkout"

@@ -1,6 +1,6 @@
-"""Hidden states of a Hugging Face speech model, as the original tutorial extracted them: each
-recording normalised by the feature extractor and run on its own (padding would leak into a
-group-norm front end), in full float32 (no TF32) on the CPU or a GPU. Imports torch lazily."""
+"""Hidden states of a speech model as the original tutorial extracted them: each recording
+normalised and run on its own (padding would leak into a group-norm front end), in full float32
+(no TF32) on the CPU or a GPU. Torch is imported on first use."""
 
 from __future__ import annotations
 

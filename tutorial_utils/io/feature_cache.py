@@ -1,7 +1,6 @@
 """Features computed from audio (the MFCCs), kept as npz so that later chapters read them back:
-``<folder>/<kind>/<sha256 of all they depend on>.npz`` (nothing to invalidate), written
-atomically, read with ``allow_pickle=False`` after a size check (a damaged entry is computed
-again). ``<folder>``: ``$TUTORIAL_FEATURE_CACHE`` (``off``: keep nothing) or the data dir's."""
+``<folder>/<kind>/<sha256 of all they depend on>.npz``, written atomically, read with
+``allow_pickle=False`` after a size check (a damaged entry is computed again)."""
 
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ import numpy as np
 
 from .cache import atomic_write, find_data_dir
 
-FEATURE_CACHE_ENV = "TUTORIAL_FEATURE_CACHE"  # the folder to keep features in, or "off"
+FEATURE_CACHE_ENV = "TUTORIAL_FEATURE_CACHE"  # the folder (default: <data dir>/features) or off
 
 
 @lru_cache(maxsize=8)
@@ -36,9 +35,7 @@ def entry_key(kind: str, params: Mapping[str, Any], code: str, audio: np.ndarray
     """The name of an entry: sha256 of ``kind``, ``params``, ``code`` and the audio's bytes."""
     audio = np.ascontiguousarray(audio)
     header = json.dumps([kind, dict(params), code, audio.dtype.str, audio.shape], sort_keys=True)
-    digest = hashlib.sha256(header.encode())
-    digest.update(memoryview(audio).cast("B"))
-    return digest.hexdigest()
+    return hashlib.sha256(header.encode() + memoryview(audio).cast("B")).hexdigest()
 
 
 def cached_features(

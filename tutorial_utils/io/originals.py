@@ -329,9 +329,7 @@ def check_states(states: Mapping, lengths: Mapping[str, int]) -> dict[str, np.nd
             dims.add(array.shape[1])
     if len(dims) > 1:
         raise ValueError(f"the hidden states have different sizes {sorted(dims)}.")
-    return {
-        hidden_state_key(k, f): a for k, per_file in states.items() for f, a in per_file.items()
-    }
+    return {hidden_state_key(k, f): a for k, per in states.items() for f, a in per.items()}
 
 
 def read_frame_states(path: Path, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
