@@ -86,10 +86,10 @@ def _storage_from_bytes(u: Unpickler, data: Any) -> Storage:
     """A legacy ``torch.save`` stream: 3 header pickles, the storage, its key, its data."""
     if u.fetch is not None:
         raise ValueError("A torch stream is nested inside another one; the file is corrupt.")
-    f, found = io.BytesIO(data), []
-    fetch = lambda *pid: found.append(pid) or pid  # noqa: E731 (the data comes after the pickles)
-    *_, obj, keys = [Unpickler(f, u.budget, fetch).load() for _ in range(5)]  # 3 header pickles
-    if found != [obj] or keys != [obj[0]] or int.from_bytes(f.read(8), "little") != obj[2]:
+    f, found = io.BytesIO(data), {}  # the data comes after the pickles: note what they name
+    stream = Unpickler(f, u.budget, lambda *pid: found.setdefault(pid, pid))
+    *_, obj, keys = [stream.load() for _ in range(5)]
+    if [*found] != [obj] or keys != [obj[0]] or int.from_bytes(f.read(8), "little") != obj[2]:
         raise ValueError("The torch stream does not hold one storage.")
     return Storage(f.read(obj[2] * np.dtype(obj[1]).itemsize), obj[1], obj[2])
 
