@@ -2,10 +2,10 @@
 cache of csv and npz files, from its Google Drive folder or --from-dir (see the README).
 Without it the notebooks run on the built-in synthetic sample: load_dataset('sample').
 
-(Pooch fetches each missing original through gdown 5.2 or 6 and checks its pinned sha256. One
+Pooch fetches each missing original through gdown 5.2 or 6 and checks its pinned sha256. One
 conversion per folder at a time (filelock); the new cache is built beside the old one and
 swapped in by one rename, so a failed, killed or disk-full run leaves the previous cache whole.
-Bad input or a failed download: one paragraph and exit code 2, never a traceback.)"""
+Bad input or a failed download: one paragraph and exit code 2, never a traceback."""
 
 from __future__ import annotations
 
@@ -64,11 +64,10 @@ def fetch(names: Iterable[str], downloads: Path, quiet: bool = False) -> dict[st
                 gdown.download(id=listing[name], output=output, quiet=quiet)
         except Exception as err:
             raise DownloadFailed(
-                f"Could not get {name} from the tutorial's Google Drive folder "
-                f"({type(err).__name__}: {err}). You may be offline, or Drive may be refusing "
-                "automated downloads for a while (quota). The notebooks run on the built-in "
-                f"synthetic sample without any download (load_dataset('sample')). For the real "
-                f"data retry later, or {BY_HAND}."
+                f"Could not get {name} from the tutorial's Drive folder ({type(err).__name__}: "
+                f"{err}). Offline, or Drive refusing automated downloads for a while (quota)? The "
+                "notebooks run on the built-in sample (load_dataset('sample')); for the real data "
+                f"retry later, or {BY_HAND}."
             ) from err
         if name not in listing:
             raise DownloadFailed(
