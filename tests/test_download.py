@@ -16,7 +16,7 @@ import requests
 from fixtures import io_setup
 
 from tutorial_utils import load_dataset
-from tutorial_utils.io import extract, originals
+from tutorial_utils.io import cli, extract
 from tutorial_utils.io.cli import main
 
 real_format, S18 = io_setup.real_format, io_setup.S18
@@ -53,7 +53,7 @@ def test_download_convert_verify_and_skip(tmp_path, drive):
     ds = load_dataset("real", data_dir)
     np.testing.assert_array_equal(ds.audio("F02", S18), real_format.tiny_audio(S18, 1100))
     manifest = json.loads((data_dir / "manifest.json").read_text())
-    assert manifest["origin"] == "google drive" and manifest["frame_rate_hz"] == 50.0
+    assert manifest["origin"] == "google drive" and manifest["hidden_states"] == "frame_states"
     for name, sha256 in manifest["sources"].items():
         assert pooch.file_hash(str(data_dir / "downloads" / name)) == sha256
     stamps = {p: p.stat().st_mtime_ns for p in data_dir.rglob("*") if p.is_file()}
@@ -87,14 +87,14 @@ def test_pinned_hashes_are_checked_by_pooch_and_for_local_files(
 ):
     labels = folder / "ema_labels_F02.csv"
     good = pooch.file_hash(str(labels))
-    monkeypatch.setitem(originals.KNOWN_SHA256, "ema_labels_F02.csv", "0" * 64)
+    monkeypatch.setitem(cli.KNOWN_SHA256, "ema_labels_F02.csv", "0" * 64)
     assert _run(tmp_path / "cache") == 2
     err = _err(capsys)
     assert good in err and "is not the tutorial's file" in err
     assert not (tmp_path / "cache" / "downloads" / "ema_labels_F02.csv").exists()  # not kept
     assert _run(tmp_path / "other", "--from-dir", str(folder)) == 2
     assert f"its sha256 is {good}" in _err(capsys) and labels.exists()  # refused, not deleted
-    monkeypatch.setitem(originals.KNOWN_SHA256, "ema_labels_F02.csv", good)
+    monkeypatch.setitem(cli.KNOWN_SHA256, "ema_labels_F02.csv", good)
     assert _run(tmp_path / "cache") == 0
 
 
@@ -152,8 +152,8 @@ def test_missing_torch_and_a_missing_gpu_stop_before_any_download(
 
 def test_list_help_and_the_script(tmp_path, drive, capsys):
     data_dir = tmp_path / "cache"
-    assert main(["--list", "--data-dir", str(data_dir)]) == 1
-    assert "there is no manifest.json" in capsys.readouterr().out and not data_dir.exists()
+    assert main(["--list", "--data-dir", str(data_dir)]) == 2
+    assert "there is no manifest.json" in _err(capsys) and not data_dir.exists()
     assert _run(data_dir) == 0
     assert main(["--list", "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out

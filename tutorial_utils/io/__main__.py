@@ -1,5 +1,3 @@
-"""``python -m tutorial_utils.io``: get the real data into the verified cache (see ``--help``)."""
-
-from .cli import main
+from .cli import main  # python -m tutorial_utils.io: the data command (see --help)
 
 raise SystemExit(main())

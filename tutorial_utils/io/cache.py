@@ -1,19 +1,15 @@
-"""The real-data cache: where it lives, how it is written and read back (no pickles).
-
-A cache directory holds ``manifest.json`` (format, generation, participants, layers, every
-file's sha256), ``cache-<id>/<P>/{recordings.csv, audio.npz, ema.csv, hidden_states.npz}``,
-``downloads/`` (the originals) and ``.lock``. Each file's sha256 is checked before it is read;
-npz files are opened with ``allow_pickle=False``."""
+"""The real-data cache (no pickles): ``manifest.json`` names the current ``cache-<id>/`` and each
+file's sha256, checked before the file is read; ``cache-<id>/<P>/`` holds the :data:`FILES`;
+``downloads/`` keeps the originals; ``.lock`` serialises conversions."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
-import re
 import secrets
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,11 +20,9 @@ import platformdirs
 import pooch
 
 APP, COMMAND = "speech-cka-tutorial", "python -m tutorial_utils.io"
-MANIFEST, FORMAT = "manifest.json", 3
-FILES = RECORDINGS, AUDIO, EMA, STATES = ("recordings.csv", "audio.npz", "ema.csv",
-                                          "hidden_states.npz")  # fmt: skip
-PARTICIPANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
-GENERATION = re.compile(r"cache-[0-9a-f]{12}")
+MANIFEST, FORMAT = "manifest.json", 4
+FILES = ("recordings.csv", "audio.npz", "ema.csv", "hidden_states.npz")
+RECORDINGS, AUDIO, EMA, STATES = FILES
 
 
 class CacheUnusable(FileNotFoundError):
@@ -42,9 +36,7 @@ def pointer_file() -> Path:
 
 def remember_data_dir(data_dir: str | os.PathLike) -> Path:
     """Record ``data_dir`` (absolute) in :func:`pointer_file`; returns the record's path."""
-    pointer = pointer_file()
-    pointer.parent.mkdir(parents=True, exist_ok=True)
-    pointer.write_text(f"{Path(data_dir).expanduser().resolve()}\n")
+    atomic_write(pointer := pointer_file(), f"{Path(data_dir).expanduser().resolve()}\n".encode())
     return pointer
 
 
@@ -53,11 +45,9 @@ def find_data_dir() -> tuple[Path, str]:
     ("pointer"), ``data/`` in a source checkout ("checkout"), else the user cache ("user")."""
     if os.environ.get("TUTORIAL_DATA_DIR"):
         return Path(os.environ["TUTORIAL_DATA_DIR"]).expanduser(), "env"
-    try:
+    with contextlib.suppress(OSError, UnicodeDecodeError):
         if recorded := pointer_file().read_text().strip():
             return Path(recorded), "pointer"
-    except (OSError, UnicodeDecodeError):
-        pass
     repo = Path(__file__).resolve().parents[2]
     if (repo / "pyproject.toml").is_file():
         return repo / "data", "checkout"
@@ -65,17 +55,15 @@ def find_data_dir() -> tuple[Path, str]:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` beside ``path``, then rename it over ``path`` (readers never see a part)."""
+    """Write ``data`` beside ``path``, then rename it over ``path`` (readers never see a part; no
+    fsync: after a power cut the sha256 checks find a torn file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        tmp.write_bytes(data)
+        tmp.replace(path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -87,29 +75,22 @@ def hidden_state_key(layer: int, filename: str) -> str:
 def write_cache(
     data_dir: str | os.PathLike, participants: Iterable[tuple[str, tuple]], **fields: Any
 ) -> dict:
-    """Write a new cache generation beside the current one and switch to it by renaming a new
-    manifest over the old one; on any failure the new generation is removed instead.
-
-    ``participants`` yields ``(participant, (recordings, ema, {hidden_state_key: (T, d)}))``;
-    ``fields`` go into the manifest, which is returned. Hold the folder's lock.
-    """
+    """Write a new generation beside the current one, then switch by renaming a new manifest
+    (``fields`` added; returned) over the old one; on any failure the new one is removed instead.
+    ``participants`` yields ``(p, (recordings, ema, {hidden_state_key: (T, d)}))``, float32."""
     data_dir, generation = Path(data_dir), f"cache-{secrets.token_hex(6)}"
     files, names, layers = {}, [], set()
     try:
         for p, (recordings, ema, states) in participants:
             (folder := data_dir / generation / p).mkdir(parents=True)
-            pairs = zip(recordings.FILENAME, recordings.AUDIO, strict=True)
-            audio = {name: np.asarray(values, np.float32) for name, values in pairs}
             recordings[["FILENAME", "SENTENCE"]].to_csv(folder / RECORDINGS, index=False)
             ema.to_csv(folder / EMA, index=False)
+            audio = dict(zip(recordings.FILENAME, recordings.AUDIO, strict=True))
             np.savez(folder / AUDIO, **audio)
-            np.savez(folder / STATES, **{k: np.asarray(a, np.float32) for k, a in states.items()})
+            np.savez(folder / STATES, **states)
             layers.add(tuple(sorted({int(k[1:].partition("__")[0]) for k in states})))
             names.append(p)
-            for name in FILES:
-                path = folder / name
-                record = {"sha256": pooch.file_hash(str(path)), "size": path.stat().st_size}
-                files[f"{generation}/{p}/{name}"] = record
+            files |= {f"{generation}/{p}/{n}": pooch.file_hash(str(folder / n)) for n in FILES}
         if len(layers) != 1:
             raise ValueError(f"the participants' hidden states have different layers {layers}")
         manifest = {**fields, "format_version": FORMAT, "generation": generation}
@@ -118,11 +99,9 @@ def write_cache(
     except BaseException:
         shutil.rmtree(data_dir / generation, ignore_errors=True)
         raise
-    for path in data_dir.iterdir():  # earlier generations; what killed runs left
-        if GENERATION.fullmatch(path.name) and path.name != generation:
+    for path in data_dir.glob("cache-*"):  # earlier generations, and what killed runs left
+        if path.name != generation:
             shutil.rmtree(path, ignore_errors=True)
-        elif path.name.startswith(f".{MANIFEST}.") and path.name.endswith(".tmp"):
-            path.unlink(missing_ok=True)
     return manifest
 
 
@@ -135,80 +114,67 @@ def _unusable(data_dir: Path, why: str) -> CacheUnusable:
 
 
 def read_manifest(data_dir: str | os.PathLike) -> dict:
-    """The manifest of a cache directory, its structure checked, or :class:`CacheUnusable`."""
+    """The manifest of a cache directory (of this format), or :class:`CacheUnusable`; what it
+    names is checked by the sha256 of each file when read."""
     data_dir = Path(data_dir)
     try:
         manifest = json.loads((data_dir / MANIFEST).read_text(encoding="utf-8"))
-        people = manifest["participants"]
-        ok = manifest["format_version"] == FORMAT and GENERATION.fullmatch(manifest["generation"])
-        ok = ok and type(people) is list and people and isinstance(manifest["files"], dict)
-        ok = ok and all(PARTICIPANT.fullmatch(p) for p in people)
+        if manifest["format_version"] == FORMAT and manifest["participants"]:
+            return manifest
     except FileNotFoundError:
         raise _unusable(data_dir, f"there is no {MANIFEST}") from None
     except (OSError, ValueError, KeyError, TypeError):
-        ok = False
-    if not ok:
-        raise _unusable(data_dir, f"{MANIFEST} is not a manifest of this version")
-    return manifest
+        pass
+    raise _unusable(data_dir, f"{MANIFEST} is not a manifest of this version")
 
 
-def _read(data_dir: Path, manifest: dict, participant: str, name: str, read: Callable) -> Any:
-    """``read(path)`` of one cache file, after checking its sha256 against the manifest."""
+def _checked(data_dir: Path, manifest: dict, participant: str, name: str) -> Path:
+    """The path of one cache file, after checking its sha256 against the manifest (a file that
+    matches is the one written: reading it cannot fail)."""
     rel = f"{manifest['generation']}/{participant}/{name}"
     try:
-        if pooch.file_hash(str(data_dir / rel)) != manifest["files"][rel]["sha256"]:
-            raise ValueError(f"{rel} is not the file that was written (another sha256)")
-        return read(data_dir / rel)
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise _unusable(data_dir, f"{type(err).__name__}: {err}") from None
+        if pooch.file_hash(str(data_dir / rel)) == manifest["files"][rel]:
+            return data_dir / rel
+        why = f"{rel} is not the file that was written (another sha256)"
+    except (OSError, KeyError, TypeError) as err:
+        why = f"{type(err).__name__}: {err}"
+    raise _unusable(data_dir, why)
 
 
-def _csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype={"FILENAME": str, "SENTENCE": str}, keep_default_na=False)
-
-
-def _npz(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as npz:
-        return {key: npz[key] for key in npz.files}
-
-
-def _states(path: Path) -> dict[int, dict[str, np.ndarray]]:
+def _states(path: Callable[[str], Path]) -> dict[int, dict[str, np.ndarray]]:
     states: dict[int, dict[str, np.ndarray]] = {}
-    for key, array in _npz(path).items():
-        layer, _, filename = key[1:].partition("__")
-        states.setdefault(int(layer), {})[filename] = array
+    with np.load(path(STATES), allow_pickle=False) as npz:
+        for key in npz.files:
+            layer, _, filename = key[1:].partition("__")
+            states.setdefault(int(layer), {})[filename] = npz[key]
     return dict(sorted(states.items()))
 
 
 def verify(data_dir: str | os.PathLike) -> dict:
     """The manifest, after checking every file's sha256 (else :class:`CacheUnusable`)."""
     manifest = read_manifest(data_dir)
-    for p, name in ((p, name) for p in manifest["participants"] for name in FILES):
-        _read(Path(data_dir), manifest, p, name, Path)  # hashes the file
+    for p in manifest["participants"]:
+        for name in FILES:
+            _checked(Path(data_dir), manifest, p, name)
     return manifest
 
 
 def read_cache(data_dir: str | os.PathLike) -> dict[str, Any]:
     """The cache as plain tables: ``{"manifest", "recordings", "ema", "hidden_states"}``, the
-    last three per participant (hidden states: a function reading them on first use).
-
-    Raises
-    ------
-    CacheUnusable
-        A ``FileNotFoundError`` naming the problem and the command that fixes it.
-    """
+    last three per participant (hidden states: a function reading them on first use), or
+    :class:`CacheUnusable` naming the problem and the command that fixes it."""
     data_dir = Path(data_dir)
     manifest = read_manifest(data_dir)
     tables: dict[str, dict] = {"recordings": {}, "ema": {}, "hidden_states": {}}
+    text = {"FILENAME": str, "SENTENCE": str}
     for p in manifest["participants"]:
-        recordings = _read(data_dir, manifest, p, RECORDINGS, _csv)
-        audio = _read(data_dir, manifest, p, AUDIO, _npz)
-        recordings.insert(2, "AUDIO", [audio[name] for name in recordings.FILENAME])
+        path = functools.partial(_checked, data_dir, manifest, p)
+        recordings = pd.read_csv(path(RECORDINGS), dtype=text, keep_default_na=False)
+        with np.load(path(AUDIO), allow_pickle=False) as audio:
+            recordings.insert(2, "AUDIO", [audio[name] for name in recordings.FILENAME])
         tables["recordings"][p] = recordings
-        tables["ema"][p] = _read(data_dir, manifest, p, EMA, _csv)
-        tables["hidden_states"][p] = functools.partial(
-            _read, data_dir, manifest, p, STATES, _states
-        )
+        tables["ema"][p] = pd.read_csv(path(EMA), dtype=text, keep_default_na=False)
+        tables["hidden_states"][p] = functools.partial(_states, path)
     return {"manifest": manifest, **tables}
 
 
@@ -216,7 +182,6 @@ def iter_recordings(data_dir: str | os.PathLike, participant: str) -> Iterator[d
     """One participant's hidden states ``{layer: (T, d)}``, one recording at a time, read from
     the cache's npz without loading the others (for corpora larger than memory)."""
     manifest = read_manifest(data_dir := Path(data_dir))
-    path = _read(data_dir, manifest, participant, STATES, Path)
-    with np.load(path, allow_pickle=False) as npz:
+    with np.load(_checked(data_dir, manifest, participant, STATES), allow_pickle=False) as npz:
         for filename in dict.fromkeys(key.partition("__")[2] for key in npz.files):
             yield {layer: npz[hidden_state_key(layer, filename)] for layer in manifest["layers"]}

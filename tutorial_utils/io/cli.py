@@ -1,87 +1,117 @@
-"""``python -m tutorial_utils.io`` (also ``speech-cka-data``): get the real data into the cache.
+"""Get the tutorial's real data (audio, EMA and hidden states of F02 and M02) into a verified
+cache of csv and npz files, from its Google Drive folder or --from-dir (see the README).
+Without it the notebooks run on the built-in synthetic sample: load_dataset('sample').
 
-One conversion per folder at a time (filelock on ``.lock``); the new cache is built beside the
-old one and swapped in by one rename (:func:`.cache.write_cache`), so a failed, killed or
-disk-full run leaves the previous cache whole. Bad input or a failed download gives one
-paragraph and exit code 2, never a traceback.
-"""
+Pooch fetches each missing original through gdown 5.2 or 6 and checks its pinned sha256. One
+conversion per folder at a time (filelock); the new cache is built beside the old one and
+swapped in by one rename, so a failed, killed or disk-full run leaves the previous cache whole.
+Bad input or a failed download: one paragraph and exit code 2, never a traceback."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import re
 import sys
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+import gdown
 import pooch
 from filelock import FileLock, Timeout
 
-from ..frames import FRAME_RATE_HZ, SAMPLE_RATE
-from . import cache, download, extract, originals
-from .download import BY_HAND, DownloadFailed
+from . import cache, extract, originals
 
+DRIVE_FOLDER_ID = "1IYSwALkhkPtdMXmZL7dnTLYP_FMnFn9U"
+DRIVE_SUBFOLDER = "ema_probing_data"
+BY_HAND = (
+    f"download the folder '{DRIVE_SUBFOLDER}' by hand from https://drive.google.com/drive/"
+    f"folders/{DRIVE_FOLDER_ID} and use --from-dir PATH"
+)
+KNOWN_SHA256: dict[str, str] = {}  # name -> sha256 (add those of ema_probing_data/* once seen)
 PARTICIPANTS = ("F02", "M02")
+PARTICIPANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 FRAME_STATES_FILES = {"F02": "frame_states_p1_test.pkl", "M02": "frame_states_p2_test.pkl"}
 LOCK_WAIT_S = 10.0  # how long a second conversion of the same folder waits for the first
-DESCRIPTION = """\
-Download the tutorial's originals (audio and EMA of F02 and M02) from its Google Drive folder,
-re-extract the 13 Wav2Vec2 layers (needs torch + transformers) and keep them in a verified
-cache of csv and npz files (no pickles). The cache goes to --data-dir, else $TUTORIAL_DATA_DIR,
-else the last one this command completed, else data/ in a source checkout, else the user cache
-folder; in Colab keep it on Drive (--data-dir /content/drive/MyDrive/speech-cka-tutorial-data).
-Without any download the notebooks run on the built-in synthetic sample: load_dataset('sample'),
-also what load_dataset() falls back to."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Argument parser of ``python -m tutorial_utils.io``."""
-    parser = argparse.ArgumentParser(prog="python -m tutorial_utils.io", description=DESCRIPTION)
-    add = parser.add_argument
-    add("--data-dir", type=Path, metavar="PATH", help="cache directory (see above)")
-    add("--from-dir", type=Path, metavar="PATH", help="convert the originals in PATH (offline)")
-    add("--frame-states", action="store_true", help="convert the original frame_states_p*_test"
-        ".pkl (F02 and M02 test sentences) instead of re-extracting; needs no torch")  # fmt: skip
-    add("--model", default=extract.DEFAULT_MODEL, metavar="NAME", help="Hugging Face model to "
-        f"re-extract with (default {extract.DEFAULT_MODEL})")  # fmt: skip
-    add("--participants", nargs="+", metavar="P", help="default: F02 and M02")
-    add("--device", choices=extract.DEVICES, default="auto", help="where to re-extract")
-    add("--list", action="store_true", help="check every cached file's sha256, list them, exit")
-    add("--quiet", action="store_true", help="no progress output")
-    return parser
+class DownloadFailed(Exception):
+    """Getting the data failed; the message is meant for the user as is."""
 
 
-def _tables(args, wanted, paths, sources) -> Iterator[tuple[str, tuple]]:
+def fetch(names: Iterable[str], downloads: Path, quiet: bool = False) -> dict[str, Path]:
+    """``{name: path}`` of the originals in ``downloads``, fetching those missing or not matching
+    their sha256 in :data:`KNOWN_SHA256`; the Drive folder is listed only when one is missing."""
+    listing: dict[str, str] = {}  # {name: file id} in the Drive folder's ema_probing_data/
+
+    def download(name: str, output: str, _: object) -> None:
+        try:  # gdown 5.2 and 6 raise different errors (and requests, OSError)
+            if not listing:  # (gdown writes nothing when skipping downloads)
+                entries = gdown.download_folder(
+                    id=DRIVE_FOLDER_ID, quiet=True, skip_download=True, use_cookies=False
+                )
+                if entries is None:  # gdown 5.2 prints the error and returns None
+                    raise RuntimeError("gdown returned no listing")
+                for entry in entries:
+                    parts = Path(str(entry.path)).parts
+                    if len(parts) >= 2 and parts[-2] == DRIVE_SUBFOLDER:
+                        listing[parts[-1]] = entry.id
+            if name in listing:
+                if not quiet:
+                    print(f"Downloading {name} ...", file=sys.stderr)
+                gdown.download(id=listing[name], output=output, quiet=quiet)
+        except Exception as err:
+            raise DownloadFailed(
+                f"Could not get {name} from the tutorial's Drive folder ({type(err).__name__}: "
+                f"{err}). Offline, or Drive refusing automated downloads for a while (quota)? The "
+                "notebooks run on the built-in sample (load_dataset('sample')); for the real data "
+                f"retry later, or {BY_HAND}."
+            ) from err
+        if name not in listing:
+            raise DownloadFailed(
+                f"The Drive folder has no {name} in '{DRIVE_SUBFOLDER}/' (it has "
+                f"{', '.join(sorted(listing)) or 'nothing'}). Choose --participants, or {BY_HAND}."
+            )
+
+    pooch.get_logger().setLevel("WARNING")
+    for name in names:
+        try:
+            pooch.retrieve(name, KNOWN_SHA256.get(name), name, downloads, downloader=download)
+        except ValueError as err:  # pooch: not the pinned sha256 (the download is not kept)
+            raise DownloadFailed(
+                f"{name} from Google Drive is not the tutorial's file ({err}). Retry later, or "
+                f"{BY_HAND}."
+            ) from err
+    return {n: downloads / n for n in names}
+
+
+def _tables(args, wanted, paths) -> Iterator[tuple[str, tuple]]:
     """``(participant, (recordings, ema, states))``, read and checked one at a time."""
-    model, downloaded = None, args.from_dir is None
+    load_model = functools.cache(extract.load_model)  # loaded for the first participant only
     for p in wanted:
         if not args.quiet:
             print(f"Converting {p} ...", file=sys.stderr)
         try:
-            for name, sha in sources.items():  # the pinned hashes (pooch checked downloads)
-                if (pinned := originals.KNOWN_SHA256.get(name, sha)) != sha:
-                    raise originals.BadOriginal(paths[name], f"its sha256 is {sha}, not {pinned}.")
             recordings = originals.read_recordings(paths[f"ema_audio_{p}.pkl"])
             lengths = dict(zip(recordings.FILENAME, map(len, recordings.AUDIO), strict=True))
             ema = originals.read_labels(paths[f"ema_labels_{p}.csv"], lengths)
             if args.frame_states:
                 states = originals.read_frame_states(paths[FRAME_STATES_FILES[p]], lengths)
         except originals.BadOriginal as err:
-            if downloaded:
+            todo = "Replace it with a good copy and run the command again"
+            if not args.from_dir:
                 err.path.unlink(missing_ok=True)
-            raise DownloadFailed(f"{err} " + (
-                "The download was deleted, so the next run fetches it again. If that fails the "
-                f"same way, Google Drive is not sending the file itself: {BY_HAND}." if downloaded
-                else f"Replace it with a good copy (e.g. {BY_HAND}) and run the command again."
-            )) from err  # fmt: skip
+                todo = "The download was deleted: run the command again"
+            raise DownloadFailed(f"{err} {todo}; if it fails the same way, {BY_HAND}.") from err
         if not args.frame_states:
-            extractor, model = model or extract.load_model(args.model)
+            extractor, model = load_model(args.model)
+            pairs = zip(recordings.FILENAME, recordings.AUDIO, strict=True)
             found = extract.extract_hidden_states(
-                zip(recordings.FILENAME, recordings.AUDIO, strict=True), model, extractor,
-                device=args.device, progress=not args.quiet,
-            )  # fmt: skip
-            states, model = originals.check_states(found, lengths), (extractor, model)
+                pairs, model, extractor, device=args.device, progress=not args.quiet
+            )
+            states = originals.check_states(found, lengths)
         yield p, (recordings, ema, states)
 
 
@@ -90,18 +120,21 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
     d = args.from_dir  # without --participants: those whose files are there, else all
     found = [p for p in PARTICIPANTS if d and [*d.rglob(f"ema_audio_{p}.pkl")]]
     wanted = args.participants or found or list(PARTICIPANTS)
-    if bad := [p for p in wanted if not cache.PARTICIPANT.fullmatch(p)]:
-        raise ValueError(f"--participants: {bad[0]!r} is not a participant id; use letters, "
-                         "digits, '_' or '-' (e.g. F02), no path separators.")  # fmt: skip
+    if bad := [p for p in wanted if not PARTICIPANT.fullmatch(p)]:
+        raise ValueError(f"--participants: {bad[0]!r} is not a participant id such as F02.")
     if args.frame_states and (other := sorted(set(wanted) - set(FRAME_STATES_FILES))):
-        raise ValueError(f"There is no original frame-states file for {other}, only for F02 and "
-                         "M02. Drop --frame-states to re-extract the features.")  # fmt: skip
+        raise ValueError(f"--frame-states: only F02 and M02 have original features, not {other}.")
     if not args.frame_states:
         extract.resolve_device(args.device)  # before any download: a missing GPU stops here
     names = [n for p in wanted for n in (f"ema_audio_{p}.pkl", f"ema_labels_{p}.csv")]
     names += [FRAME_STATES_FILES[p] for p in wanted if args.frame_states]
-    local = download.find_local(names, d) if d else {}
+    local = {n: min(d.rglob(n), key=lambda p: len(p.parts), default=None) for n in names if d}
+    if missing := [name for name, path in local.items() if path is None]:
+        raise DownloadFailed(f"Could not find {', '.join(missing)} in --from-dir {d} or below.")
     sources = {n: pooch.file_hash(str(path)) for n, path in local.items()}
+    for name, sha in sources.items():  # (pooch checks the pinned hashes of downloads)
+        if (pinned := KNOWN_SHA256.get(name, sha)) != sha:
+            raise originals.BadOriginal(local[name], f"its sha256 is {sha}, not {pinned}.")
     hidden = "frame_states" if args.frame_states else f"extracted:{args.model}"
     try:
         manifest = cache.read_manifest(data_dir)
@@ -112,55 +145,63 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
         pass
     data_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(data_dir / ".lock", timeout=LOCK_WAIT_S):
-        downloads, pinned = data_dir / "downloads", originals.KNOWN_SHA256
-        paths = local or download.fetch(names, downloads, pinned, args.quiet)
+        paths = local or fetch(names, data_dir / "downloads", args.quiet)
         sources = sources or {n: pooch.file_hash(str(path)) for n, path in paths.items()}
-        what = "the original tutorial's frame states" if args.frame_states else (
-            f"hidden states re-extracted with {args.model}")  # fmt: skip
+        what = f"hidden states re-extracted with {args.model}"
+        if args.frame_states:
+            what = "the original tutorial's frame states"
         cache.write_cache(
-            data_dir, _tables(args, wanted, paths, sources), source="real", hidden_states=hidden,
-            sources=sources, model_name=args.model, frame_rate_hz=FRAME_RATE_HZ,
-            origin="local folder" if local else "google drive", sample_rate=SAMPLE_RATE,
+            data_dir,
+            _tables(args, wanted, paths),
+            hidden_states=hidden,
+            sources=sources,
+            model_name=args.model,
+            origin="local folder" if local else "google drive",
             description="Tutorial data: read IEEE sentences from the Haskins Production Rate "
             f"Comparison database (Tiede et al. 2017), audio at 16 kHz, EMA at 50 Hz, {what}.",
-        )  # fmt: skip
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the data command line; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = argparse.ArgumentParser(prog=cache.COMMAND, description=__doc__.split("\n\n")[0])
+    add = parser.add_argument
+    add("--data-dir", type=Path, metavar="PATH", help="cache folder (default: see the README)")
+    add("--from-dir", type=Path, metavar="PATH", help="convert the originals in PATH (offline)")
+    add("--frame-states", action="store_true", help="convert the original features (no torch)")
+    add("--model", default=extract.DEFAULT_MODEL, metavar="NAME", help="model to re-extract with")
+    add("--participants", nargs="+", metavar="P", help="default: F02 and M02")
+    add("--device", choices=extract.DEVICES, default="auto", help="where to re-extract")
+    add("--list", action="store_true", help="verify every cached file's sha256 and list them")
+    add("--quiet", action="store_true", help="no progress output")
+    args = parser.parse_args(argv)
     data_dir, origin = (args.data_dir, "argument") if args.data_dir else cache.find_data_dir()
-    if args.list:
-        try:
+    try:
+        if origin == "pointer" and not data_dir.is_dir():
+            raise ValueError(
+                f"The cache directory recorded in {cache.pointer_file()}, {data_dir}, does not "
+                "exist (in Colab: is Google Drive mounted?). Mount it, or choose --data-dir PATH."
+            )
+        if args.list:
             manifest = cache.verify(data_dir)
-        except cache.CacheUnusable as err:
-            print(err)
-            return 1
-        print(f"Cache: {data_dir}: complete, every file's sha256 verified; hidden states: "
-              f"{manifest.get('hidden_states')}")  # fmt: skip
-        for rel, record in sorted(manifest["files"].items()):
-            print(f"  {rel.partition('/')[2]:<28} {record['size'] / 1e6:10.2f} MB")
-        return 0
-    if origin == "pointer" and not data_dir.is_dir():
-        message = (f"The cache directory recorded in {cache.pointer_file()}, {data_dir}, does not "
-                   "exist (in Colab: is Google Drive mounted?). Mount it, or choose one with "
-                   "--data-dir PATH.")  # fmt: skip
-    else:
-        try:
-            convert(data_dir, args)
-            with contextlib.suppress(OSError):  # else load_dataset(data_dir=...) finds it
-                cache.remember_data_dir(data_dir)
-            if not args.quiet:
-                print(f"Done: load_dataset() finds the cache in {data_dir}.")
+            print(f"{data_dir}: every file's sha256 verified; {manifest.get('hidden_states')}")
+            for rel in sorted(manifest["files"]):
+                print(f"  {rel.partition('/')[2]:<28} {(data_dir / rel).stat().st_size:>12,} B")
             return 0
-        except Timeout:  # (an OSError)
-            message = (f"Another conversion is writing the cache in {data_dir}. Wait for it to "
-                       "finish and run the command again, or use another --data-dir.")  # fmt: skip
-        except (DownloadFailed, ValueError, ImportError) as err:
-            message = f"{cache.COMMAND}: {err}"
-        except OSError as err:
-            message = (f"Writing to {data_dir} failed ({err.strerror or err}). The previous cache "
-                       "is unchanged. Free some disk space (or choose another --data-dir) and "
-                       "retry.")  # fmt: skip
+        convert(data_dir, args)
+        with contextlib.suppress(OSError):  # else load_dataset(data_dir=...) finds it
+            cache.remember_data_dir(data_dir)
+        if not args.quiet:
+            print(f"Done: load_dataset() finds the cache in {data_dir}.")
+        return 0
+    except Timeout:  # (an OSError)
+        message = f"Another conversion is writing the cache in {data_dir}; wait for it to finish."
+    except (DownloadFailed, ValueError, ImportError, cache.CacheUnusable) as err:
+        message = f"{cache.COMMAND}: {err}"
+    except OSError as err:
+        message = (
+            f"Writing to {data_dir} failed ({err.strerror or err}). The previous cache is "
+            "unchanged. Free some disk space (or choose another --data-dir) and retry."
+        )
     print(textwrap.fill(" ".join(message.split()), width=100), file=sys.stderr)
     return 2

@@ -1,10 +1,6 @@
-"""Hidden states of a Hugging Face speech model, on the CPU or a GPU (optional: torch).
-
-As the original tutorial: the model's feature extractor normalises each recording, the model
-runs with ``output_hidden_states=True`` on one recording at a time (padding would leak into a
-group-norm front end such as wav2vec2-base's), every state kept as ``(T, d)`` float32. GPUs run
-in full float32 (not TF32). Importing this module never imports torch.
-"""
+"""Hidden states of a speech model as the original tutorial extracted them: each recording
+normalised and run on its own (padding would leak into a group-norm front end), in full float32
+(no TF32) on the CPU or a GPU. Torch is imported on first use."""
 
 from __future__ import annotations
 
@@ -18,11 +14,6 @@ from ..frames import SAMPLE_RATE
 DEFAULT_MODEL = "facebook/wav2vec2-base"
 DEVICES = ("auto", "cpu", "cuda")
 ALLOW_TF32 = False  # torch's TF32 default moved H100 states by 6.6e-3 (benchmarks/bench_gpu.py)
-INSTALL_HINT = (
-    "Re-extracting features needs torch and transformers: `pip install torch==2.13.0 "
-    "transformers` (on Linux use PyTorch's CPU wheel index for torch), or convert the "
-    "tutorial's original features instead with `python -m tutorial_utils.io --frame-states`."
-)
 
 
 def require_torch() -> tuple[Any, Any]:
@@ -31,15 +22,16 @@ def require_torch() -> tuple[Any, Any]:
         import torch
         import transformers
     except ImportError as err:
-        raise ImportError(f"{INSTALL_HINT} (missing: {err.name})") from err
+        raise ImportError(
+            f"Re-extracting features needs torch and transformers (missing: {err.name}): `pip "
+            "install torch==2.13.0 transformers` (see the README), or use --frame-states."
+        ) from err
     return torch, transformers
 
 
 def resolve_device(device: str = "auto") -> str:
-    """``"auto"`` → ``"cuda"`` if torch sees a GPU, else ``"cpu"``; ValueError for a missing GPU."""
+    """``"auto"``: ``"cuda"`` if torch sees a GPU, else ``"cpu"``; ValueError for a missing GPU."""
     torch, _ = require_torch()
-    if device not in DEVICES:
-        raise ValueError(f"Unknown device {device!r}; use one of {', '.join(DEVICES)}.")
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"Device 'cuda' was requested but torch sees no CUDA GPU (torch {torch.__version__},"

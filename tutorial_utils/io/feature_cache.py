@@ -1,18 +1,15 @@
-"""Features computed from audio (the MFCCs), kept as npz so that later chapters read them back.
-
-An entry is ``<folder>/<kind>/<key>.npz``, ``key`` the sha256 of all it depends on, so nothing
-needs invalidating; written atomically, read with ``allow_pickle=False`` after a size check (a
-damaged entry is recomputed). The folder is ``$TUTORIAL_FEATURE_CACHE`` (``off``: keep nothing)
-or ``<data dir>/features``."""
+"""Features computed from audio (the MFCCs), kept as npz so that later chapters read them back:
+``<folder>/<kind>/<sha256 of all they depend on>.npz``, written atomically, read with
+``allow_pickle=False`` after a size check (a damaged entry is computed again)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import io
 import json
 import os
-import zipfile
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +19,7 @@ import numpy as np
 
 from .cache import atomic_write, find_data_dir
 
-FEATURE_CACHE_ENV = "TUTORIAL_FEATURE_CACHE"  # the folder to keep features in, or "off"
+FEATURE_CACHE_ENV = "TUTORIAL_FEATURE_CACHE"  # the folder (default: <data dir>/features) or off
 
 
 @lru_cache(maxsize=8)
@@ -38,9 +35,7 @@ def entry_key(kind: str, params: Mapping[str, Any], code: str, audio: np.ndarray
     """The name of an entry: sha256 of ``kind``, ``params``, ``code`` and the audio's bytes."""
     audio = np.ascontiguousarray(audio)
     header = json.dumps([kind, dict(params), code, audio.dtype.str, audio.shape], sort_keys=True)
-    digest = hashlib.sha256(header.encode())
-    digest.update(memoryview(audio).cast("B"))
-    return digest.hexdigest()
+    return hashlib.sha256(header.encode() + memoryview(audio).cast("B")).hexdigest()
 
 
 def cached_features(
@@ -60,20 +55,16 @@ def cached_features(
         return compute()
     folder = Path(where).expanduser() if where else find_data_dir()[0] / "features"
     path = folder / kind / f"{entry_key(kind, params, code, audio)}.npz"
-    try:
+    with contextlib.suppress(Exception):  # not kept, or damaged: computed again
         if path.stat().st_size <= np.prod(shape) * 4 + 4096:  # data + zip and npy headers
             with np.load(path, allow_pickle=False) as entry:
                 kept = entry["features"] if entry.files == ["features"] else None
             if kept is not None and kept.dtype == np.float32 and kept.shape == shape:
                 return kept
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        pass  # not kept, or damaged: computed again
     array = compute()
     if array.dtype == np.float32 and array.shape == shape:
         buffer = io.BytesIO()
         np.savez(buffer, features=array)
-        try:
+        with contextlib.suppress(OSError):  # a folder that cannot be written keeps nothing
             atomic_write(path, buffer.getvalue())
-        except OSError:
-            pass  # a folder that cannot be written keeps nothing
     return array

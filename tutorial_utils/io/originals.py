@@ -1,9 +1,8 @@
 """The original files, read into plain tables and checked once, where they enter the cache.
 
-Pickles go through a restricted unpickler (:func:`load`): it resolves only the globals of
-:data:`ALLOWED`, gives state only to data objects (no class pollution), charges every
-allocation a file declares to a :class:`Budget` first, and reads torch tensors without torch.
-Anything wrong with a file is one :class:`BadOriginal` naming it and the fault."""
+Pickles go through a restricted unpickler (:func:`load`): only the globals of :data:`ALLOWED`,
+state only for data objects, every declared allocation charged to a :class:`Budget` first,
+torch tensors read without torch. A bad file is one :class:`BadOriginal` naming it and why."""
 
 from __future__ import annotations
 
@@ -28,8 +27,8 @@ from .cache import hidden_state_key
 
 _TORCH = "Float:f4 Double:f8 Half:f2 Long:i8 Int:i4 Short:i2 Char:i1 Byte:u1 Bool:?"
 STORAGES = {f"{k}Storage": v for k, v in (s.split(":") for s in _TORCH.split())}  # numpy dtypes
-ALIASES = {"Int64Index": "Index", "UInt64Index": "Index", "Float64Index": "Index",
-           "new_block": "_unpickle_block"}  # fmt: skip # names of older pandas
+ALIASES = dict.fromkeys(("Int64Index", "UInt64Index", "Float64Index"), "Index")
+ALIASES["new_block"] = "_unpickle_block"  # (the names of older pandas)
 
 
 class UnsafePickle(ValueError):
@@ -43,7 +42,7 @@ class Budget:
         self.size, self.limit, self.used = size, 4 * size + (16 << 20), 0
 
     def charge(self, what: str, shape: Any, itemsize: int = 1) -> int:
-        """Count (and return) the bytes of an array of ``shape``, or raise :class:`UnsafePickle`."""
+        """Count the bytes of an array of ``shape`` (returned), or raise :class:`UnsafePickle`."""
         if type(shape) is not tuple or not all(type(d) is int and d >= 0 for d in shape):
             raise UnsafePickle(f"Invalid shape {shape!r} in the pickle.")
         if (nbytes := math.prod(shape) * itemsize) + self.used > self.limit:
@@ -71,7 +70,7 @@ class Storage(np.ndarray):
 
 
 def _rebuild_tensor(u: Unpickler, storage: Any, offset: Any, size: Any, stride: Any, *_: Any):
-    """Numpy copy of just the tensor's own elements (charged before it is made)."""
+    """A numpy copy of just the tensor's own elements (charged before it is made)."""
     if not (type(storage) is Storage and type(offset) is int and type(stride) is tuple):
         raise UnsafePickle("A torch tensor in the pickle is not made of a storage and ints.")
     u.budget.charge(f"A tensor of shape {size}", size, storage.itemsize)
@@ -87,15 +86,17 @@ def _storage_from_bytes(u: Unpickler, data: Any) -> Storage:
     """A legacy ``torch.save`` stream: 3 header pickles, the storage, its key, its data."""
     if u.fetch is not None:
         raise ValueError("A torch stream is nested inside another one; the file is corrupt.")
-    f, found = io.BytesIO(data), []
-    fetch = lambda *pid: found.append(pid) or pid  # noqa: E731 (the data comes after the pickles)
-    *_, obj, keys = [Unpickler(f, u.budget, fetch).load() for _ in range(5)]  # 3 header pickles
-    if found != [obj] or keys != [obj[0]] or int.from_bytes(f.read(8), "little") != obj[2]:
+    f, found = io.BytesIO(data), {}  # the data comes after the pickles: note what they name
+    stream = Unpickler(f, u.budget, lambda *pid: found.setdefault(pid, pid))
+    *_, obj, keys = [stream.load() for _ in range(5)]
+    if [*found] != [obj] or keys != [obj[0]] or int.from_bytes(f.read(8), "little") != obj[2]:
         raise ValueError("The torch stream does not hold one storage.")
     return Storage(f.read(obj[2] * np.dtype(obj[1]).itemsize), obj[1], obj[2])
 
 
 _ARRAYS, _OPT = (np.ndarray, pd.api.extensions.ExtensionArray), (int, float, str, type(None))
+# the globals a pickle may name -> None (a class: only a value), the types (in a list: the values)
+# of a function's arguments, or (torch) a stand-in ``f(unpickler, *args)``
 ALLOWED: dict[str, Any] = {
     **dict.fromkeys("numpy.ndarray pandas.DataFrame pandas.RangeIndex pandas.Index".split()),
     "pandas.arrays.StringArray": None,
@@ -113,8 +114,6 @@ ALLOWED: dict[str, Any] = {
     "torch._utils._rebuild_tensor": _rebuild_tensor,
     "torch.storage._load_from_bytes": _storage_from_bytes,
 }
-"""The globals a pickle may name -> ``None`` (a class: only a value), the types (in a list: the
-values) of a function's arguments, or (torch) a stand-in ``f(unpickler, *args)``."""
 
 
 def _fits(arg: Any, spec: Any) -> bool:
@@ -143,8 +142,6 @@ class _Memo(dict):
 
 class Unpickler(pickle._Unpickler):
     """Checks every opcode that calls, creates or changes an object; ``fetch`` reads storages."""
-
-    dispatch = dict(pickle._Unpickler.dispatch)
 
     def __init__(self, file: IO[bytes], budget: Budget, fetch: Any = None) -> None:
         super().__init__(file)
@@ -218,9 +215,9 @@ class Unpickler(pickle._Unpickler):
     def _instance(self) -> None:
         raise UnsafePickle("The pickle makes an instance with INST, OBJ or NEWOBJ_EX: refused.")
 
-    dispatch.update({pickle.REDUCE[0]: _reduce, pickle.NEWOBJ[0]: _newobj, pickle.BUILD[0]: _build,
-                     pickle.NEWOBJ_EX[0]: _instance, pickle.INST[0]: _instance,
-                     pickle.OBJ[0]: _instance, pickle.BYTEARRAY8[0]: _bytearray8})  # fmt: skip
+    dispatch = pickle._Unpickler.dispatch | {pickle.REDUCE[0]: _reduce, pickle.BUILD[0]: _build}
+    dispatch |= {pickle.NEWOBJ[0]: _newobj, pickle.BYTEARRAY8[0]: _bytearray8}
+    dispatch |= dict.fromkeys([pickle.NEWOBJ_EX[0], pickle.INST[0], pickle.OBJ[0]], _instance)
 
 
 def load(path: str | os.PathLike) -> Any:
@@ -230,15 +227,17 @@ def load(path: str | os.PathLike) -> Any:
         if handle.read(4) != b"PK\x03\x04":
             handle.seek(0)
             return Unpickler(handle, budget).load()
-        with zipfile.ZipFile(handle) as archive:  # <prefix>/data.pkl + <prefix>/data/<key>
+        with zipfile.ZipFile(handle) as archive:  # <prefix>/data.pkl and <prefix>/data/<key>
             prefix = archive.namelist()[0].split("/")[0]
-            size = lambda name: archive.getinfo(name).file_size  # noqa: E731 (as declared)
-            member = lambda name: archive.open(name).read(budget.charge(name, (size(name),)))  # noqa: E731
-            fetch = functools.cache(lambda key, t, n: Storage(member(f"{prefix}/data/{key}"), t, n))
-            return Unpickler(io.BytesIO(member(f"{prefix}/data.pkl")), budget, fetch).load()
+
+            def member(name: str) -> bytes:  # charged as declared (a lie fails the CRC check)
+                info = archive.getinfo(f"{prefix}/{name}")
+                return archive.open(info).read(budget.charge(name, (info.file_size,)))
+
+            fetch = functools.cache(lambda key, dtype, n: Storage(member(f"data/{key}"), dtype, n))
+            return Unpickler(io.BytesIO(member("data.pkl")), budget, fetch).load()
 
 
-KNOWN_SHA256: dict[str, str] = {}  # name -> sha256 (add those of ema_probing_data/* once seen)
 EMA_ROW_TOLERANCE = 2  # EMA rows per recording may differ from its frame count by this much
 FILENAME = re.compile(r"[\w.-]+", re.ASCII)
 
@@ -257,18 +256,19 @@ def reading(path: Path) -> Iterator[None]:
     try:
         yield
     except Exception as err:  # a damaged or hostile file may raise anything (nothing from it ran)
-        head, text = b"?", str(err)
+        head = b"?"
         with contextlib.suppress(OSError), open(path, "rb") as handle:
             head = handle.read(64).lstrip().lower()
-        reason = (
-            "it is empty (0 bytes): an interrupted download or copy?" if not head
-            else "it is an HTML page, not data (Google Drive's answer to a refused download)."
-            if head.startswith((b"<!doctype html", b"<html"))
-            else "it ends too early (truncated): an interrupted download or copy?"
-            if isinstance(err, EOFError) or "truncated" in text or "exhausted" in text
-            else text if isinstance(err, ValueError)
-            else f"it is not a valid file of this kind ({type(err).__name__}: {err})."
-        )  # fmt: skip
+        if not head:
+            reason = "it is empty (0 bytes): an interrupted download or copy?"
+        elif head.startswith((b"<!doctype html", b"<html")):
+            reason = "it is an HTML page, not data (Google Drive's answer to a refused download)."
+        elif isinstance(err, EOFError) or "truncated" in str(err) or "exhausted" in str(err):
+            reason = "it ends too early (truncated): an interrupted download or copy?"
+        elif isinstance(err, ValueError):
+            reason = str(err)
+        else:
+            reason = f"it is not a valid file of this kind ({type(err).__name__}: {err})."
         raise BadOriginal(path, reason) from err
 
 
@@ -282,17 +282,12 @@ def read_recordings(path: Path) -> pd.DataFrame:
         names = table["FILENAME"].tolist()
         bad = [n for n in names if type(n) is not str or not FILENAME.fullmatch(n)]
         if bad := bad or sorted({n for n in names if names.count(n) > 1}):
-            raise ValueError(
-                f"FILENAME values {bad[:3]} are not unique names of letters, digits, '_', '.' "
-                "and '-'; rename them."
-            )
+            raise ValueError(f"FILENAME values {bad[:3]} are not unique names of [A-Za-z0-9_.-].")
         for name, values in zip(names, table["AUDIO"], strict=True):
             audio = np.asarray(values)
             if not (audio.ndim == 1 and audio.dtype.kind == "f" and audio.size >= FRAME_LENGTH):
-                raise ValueError(
-                    f"the audio of {name} is {audio.dtype} {audio.shape}; expected 1-D floats, "
-                    f"at least one model frame ({FRAME_LENGTH} samples at 16 kHz)."
-                )
+                what = f"{audio.dtype} {audio.shape}; expected 1-D floats, at least one model frame"
+                raise ValueError(f"the audio of {name} is {what} ({FRAME_LENGTH} samples).")
             if bad := int(np.count_nonzero(~np.isfinite(audio))):
                 raise ValueError(f"the audio of {name} has {bad} NaN or infinite samples.")
         table["AUDIO"] = [np.asarray(values, np.float32) for values in table["AUDIO"]]
@@ -304,10 +299,8 @@ def read_labels(path: Path, lengths: Mapping[str, int]) -> pd.DataFrame:
     with reading(path):
         table = pd.read_csv(path, dtype={"FILENAME": str, "SENTENCE": str})
         if tuple(table.columns) != EMA_TABLE_COLUMNS or table.empty:
-            raise ValueError(
-                f"it has {len(table)} rows of the columns {list(table.columns)}; expected rows "
-                f"of exactly {list(EMA_TABLE_COLUMNS)}. Is it the tutorial's EMA file?"
-            )
+            got = f"{len(table)} rows of the columns {list(table.columns)}"
+            raise ValueError(f"it has {got}; expected rows of exactly {list(EMA_TABLE_COLUMNS)}.")
         for column in ("TIMESTEP", *EMA_COLUMNS):
             table[column] = values = pd.to_numeric(table[column], errors="coerce")
             if bad := int((~np.isfinite(values.to_numpy(np.float64))).sum()):
@@ -316,10 +309,7 @@ def read_labels(path: Path, lengths: Mapping[str, int]) -> pd.DataFrame:
             raise ValueError(f"there are EMA rows for {unknown[:3]}, which have no audio.")
         for name, rows in table["FILENAME"].value_counts(sort=False).items():
             if abs(rows - (frames := n_model_frames(lengths[name]))) > EMA_ROW_TOLERANCE:
-                raise ValueError(
-                    f"{name} has {rows} EMA rows but its audio gives {frames} frames of 20 ms; "
-                    "the EMA and audio do not match."
-                )
+                raise ValueError(f"{name} has {rows} EMA rows but its audio gives {frames} frames.")
         return table.astype({"TIMESTEP": np.int64})
 
 
@@ -332,27 +322,22 @@ def check_states(states: Mapping, lengths: Mapping[str, int]) -> dict[str, np.nd
             odd = sorted(set(per_file) ^ files or files - set(lengths))
             raise ValueError(f"layer {layer} has states of other recordings ({odd[:3]}).")
         for name, array in per_file.items():
-            frames = n_model_frames(lengths[name])
-            if array.ndim != 2 or array.shape[0] != frames or not np.isfinite(array).all():
-                raise ValueError(
-                    f"{name}, layer {layer}: the hidden states are {array.shape} (finite: "
-                    f"{np.isfinite(array).all()}); its {lengths[name]} audio samples give "
-                    f"{frames} frames. They must be finite and belong to this audio."
-                )
+            frames, finite = n_model_frames(lengths[name]), bool(np.isfinite(array).all())
+            if array.ndim != 2 or array.shape[0] != frames or not finite:
+                shape = f"{array.shape} (finite: {finite}); its audio gives {frames} frames"
+                raise ValueError(f"{name}, layer {layer}: the hidden states are {shape}.")
             dims.add(array.shape[1])
     if len(dims) > 1:
         raise ValueError(f"the hidden states have different sizes {sorted(dims)}.")
-    return {
-        hidden_state_key(k, f): a for k, per_file in states.items() for f, a in per_file.items()
-    }
+    return {hidden_state_key(k, f): a for k, per in states.items() for f, a in per.items()}
 
 
 def read_frame_states(path: Path, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
     """Read and check a ``frame_states_p*_test.pkl`` (``{layer: {filename: frames}}``)."""
     with reading(path):
         states = load(path)
-        layers = isinstance(states, dict) and [type(k) is int and k >= 0 for k in states]
-        if not layers or not all(layers) or not all(isinstance(v, dict) for v in states.values()):
+        ok = isinstance(states, dict) and states and all(type(k) is int and k >= 0 for k in states)
+        if not ok or not all(isinstance(v, dict) for v in states.values()):
             raise ValueError("it does not hold a {layer: {filename: frames}} dict.")
         for per_file in states.values():
             for name, frames in per_file.items():  # a list of (d,) frames, (T, d) or (1, T, d)
