@@ -58,5 +58,5 @@ def test_hidden_states_origin_reads_the_manifest():
         ("real", None, "not recorded"),
         ("sample", None, "simulated encoder"),
     ]:
-        manifest = {"conversions": {"F02": {"hidden_states": recipe}}} if recipe else {}
+        manifest = {"hidden_states": recipe} if recipe else {}
         assert text in D.hidden_states_origin(_dataset(source, ["F02"], manifest), "F02")

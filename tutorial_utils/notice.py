@@ -63,11 +63,11 @@ def reported_recordings(dataset: Dataset) -> list[tuple[str, str]]:
 
 
 def hidden_states_origin(dataset: Dataset, participant: str) -> str:
-    """Where ``participant``'s hidden states come from, in words, read from the manifest."""
+    """Where ``participant``'s hidden states come from, in words, read from the manifest (one
+    recipe for every participant of a cache)."""
     if dataset.source == "sample":
         return "the sample's simulated encoder (not Wav2Vec2)"
-    recipe = dataset.manifest.get("conversions", {}).get(participant, {})
-    origin = str(recipe.get("hidden_states", ""))
+    origin = str(dataset.manifest.get("hidden_states", ""))
     if origin == REPORTED_SETUP["hidden_states"]:
         return "the original tutorial's frame states (the reported features)"
     if origin.startswith("extracted:"):
