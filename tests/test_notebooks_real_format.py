@@ -1,15 +1,9 @@
-"""Every notebook also runs on a cache in the *real* data's format.
+"""Every notebook also runs on a cache in the *real* data's format (its real-data branches).
 
-The real data cannot be downloaded here, so the notebooks' ``dataset.source == "real"``
-branches would otherwise never run. This test writes 10 of the synthetic sample's 15
-recordings (``KEPT_SENTENCES``: fewer frames, shorter runs, the same formats) into a
-real-format cache (participants F02 and M02, real-style file names, ``source: real``) and,
-like the real ``--frame-states`` conversion, gives F02 two extra recordings that have audio
-and EMA but no hidden states. Then it executes every notebook against that cache.
-
-That second execution of every notebook runs where ``REAL_FORMAT_NOTEBOOKS=1`` (``make
-colab-check`` sets it, so CI runs it under Colab's pins); ``make test`` executes the notebooks
-once, on the sample (nbval), and checks here only that the real-format cache loads.
+10 of the sample's 15 recordings (``KEPT_SENTENCES``) go into a real-format cache (F02 and M02,
+real-style names, ``source: real``); like the real ``--frame-states`` conversion, F02 gets two
+extra recordings with audio and EMA but no hidden states. ``make test`` checks that it loads;
+``make colab-check`` (``REAL_FORMAT_NOTEBOOKS=1``) executes every notebook against it.
 """
 
 from __future__ import annotations
