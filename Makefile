@@ -87,14 +87,12 @@ colab-check:
 	$(COLAB_BIN)/python -m pip install --quiet --no-deps -r ci/colab-constraints.txt
 	$(COLAB_BIN)/python tools/check_colab_install.py
 	$(COLAB_BIN)/python tools/check_colab_install.py --setup-cell notebooks/00_data_tour.py
-	$(COLAB_BIN)/python -m pip install --quiet -c ci/colab-constraints.txt 'nbval>=0.11'
+	$(COLAB_BIN)/python -m pip install --quiet -c ci/colab-constraints.txt 'nbval>=0.11' pytest-xdist
 	cd $(COLAB_VENV) && PYDEVD_DISABLE_FILE_VALIDATION=1 bin/python -m pytest -p no:cacheprovider \
 	  -o addopts= -q --disable-warnings $(CURDIR)/tests/test_widgets.py $(CURDIR)/tests/test_download.py
-	PYDEVD_DISABLE_FILE_VALIDATION=1 $(COLAB_BIN)/python -m pytest -p no:cacheprovider -o addopts= \
-	  --nbval-lax --nbval-current-env notebooks/
-	cd $(COLAB_VENV) && REAL_FORMAT_NOTEBOOKS=1 PYDEVD_DISABLE_FILE_VALIDATION=1 bin/python -m pytest \
-	  -p no:cacheprovider -o addopts= -q --disable-warnings \
-	  $(CURDIR)/tests/test_notebooks_real_format.py
+	$(ONE_THREAD) REAL_FORMAT_NOTEBOOKS=1 PYDEVD_DISABLE_FILE_VALIDATION=1 $(COLAB_BIN)/python -m pytest \
+	  -p no:cacheprovider -o addopts= -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+	  --nbval-lax --nbval-current-env notebooks/ tests/test_notebooks_real_format.py
 
 clean:
 	rm -rf book/_build .pytest_cache
