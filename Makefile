@@ -50,7 +50,7 @@ sync: venv
 
 lab: venv
 	$(BIN)/python -m pip install --quiet jupyterlab
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Strict Jupyter Book build from the repo root (book/_config.yml, book/_toc.yml; any warning
 # fails it), MathJax copied in from npm; prints the path of index.html.

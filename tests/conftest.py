@@ -1,12 +1,7 @@
-"""Two tiny datasets shared by the tests of the learner's modules.
-
-``two_speakers``: speakers A (4 sentences) and B (the first 3 of them); per recording random
-audio, an EMA random walk and three layers (0: a scaled copy of the MFCCs, 1: a speaker
-vector, 2: a sentence vector). ``content_speakers``: speakers A (6 sentences) and B (5 of them,
-in another order), four layers of which layer 1 carries a smooth sentence-specific trajectory.
-
-Features the tests compute (and those of the notebooks nbval executes) are kept in a temporary
-folder for the run, shared by the xdist workers, never in the checkout's ``data/features``.
+"""Two tiny datasets for the learner modules' tests: ``two_speakers`` (A reads 4 sentences, B 3
+of them; layer 0 is a scaled copy of the MFCCs, 1 a speaker vector, 2 a sentence vector) and
+``content_speakers`` (layer 1 carries a smooth sentence-specific trajectory). Features the tests
+and nbval's notebooks compute are kept in one temporary folder for the run, never in ``data/``.
 """
 
 from __future__ import annotations

@@ -18,15 +18,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
-CHAPTERS = [
-    "notebooks/00_data_tour",
-    "notebooks/01_gram_matrices",
-    "notebooks/02_cka_acoustic_articulatory",
-    "notebooks/03_layer_comparisons",
-    "notebooks/04_sanity_checks",
-    "notebooks/05_other_measures",
-    "notebooks/06_fitted_measures",
-]
+CHAPTERS = [f"notebooks/{p.stem}" for p in sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))]
 
 
 def load_check_book():

@@ -53,13 +53,8 @@ def test_read_pins_skips_comments_and_markers(tmp_path):
 
 
 def test_classify_flags_changes_and_strangers():
-    resolved = [
-        {"name": "NumPy", "version": "2.1.3"},
-        {"name": "ipython", "version": "9.18.1"},
-        {"name": "speech_cka_tutorial", "version": "0.1.0"},
-        {"name": "jedi", "version": "0.20.1"},
-        {"name": "comm", "version": "0.2.3"},
-    ]
+    pairs = "NumPy 2.1.3, ipython 9.18.1, speech_cka_tutorial 0.1.0, jedi 0.20.1, comm 0.2.3"
+    resolved = [dict(zip(("name", "version"), p.split(), strict=True)) for p in pairs.split(", ")]
     groups = check.classify(resolved, {"numpy": "2.1.3", "ipython": "7.34.0"})
     assert groups["kept"] == ["numpy 2.1.3"]
     assert groups["changed"] == ["ipython 9.18.1 != 7.34.0"]

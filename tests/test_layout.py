@@ -48,27 +48,15 @@ def package_imports(name: str) -> tuple[set[str], set[str]]:
 
 def group(name: str) -> str:
     """The layer a module belongs to (see ARCHITECTURE.md's rules of thumb)."""
-    parts = name.split(".")
-    if len(parts) == 1:
-        return "package"
-    if parts[1] in ("io", "sample", "scale"):
-        return parts[1]
-    return parts[1] if parts[1] in ("cka", "rsa", "frames", "dataset", "plots") else "chapter"
+    part = (name.split(".") + ["package"])[1]
+    return part if part in {*ALLOWED, "package"} - {"chapter"} else "chapter"
 
 
 # What each layer may import (besides itself). Learner chapter modules may use anything below.
-ALLOWED = {
-    "frames": set(),
-    "cka": set(),
-    "rsa": {"cka"},
-    "scale": {"cka"},
-    "io": {"frames"},
-    "sample": {"frames"},
-    "dataset": {"io", "sample", "frames"},
-    "plots": {"frames"},
-    "chapter": {"chapter", "cka", "rsa", "frames", "dataset", "io", "sample"},
-    "package": {"cka", "dataset", "rsa"},
-}
+ALLOWED = {"frames": set(), "cka": set(), "rsa": {"cka"}, "scale": {"cka"}, "io": {"frames"},
+           "sample": {"frames"}, "dataset": {"io", "sample", "frames"}, "plots": {"frames"},
+           "chapter": {"chapter", "cka", "rsa", "frames", "dataset", "io", "sample"},
+           "package": {"cka", "dataset", "rsa"}}  # fmt: skip
 LAZY = {("tutorial_utils.cka", "scale")}
 """Package imports allowed inside a function: loading an optional heavy route on first use."""
 
