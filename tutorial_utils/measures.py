@@ -56,7 +56,8 @@ def _group_splits(x: np.ndarray, groups: Sequence, n_splits: int) -> list:
     splits = list(GroupKFold(n_splits=n_splits).split(x, groups=groups))
     for _, test in splits:
         if len(test) < 2:  # R² and correlations are undefined on one row
-            raise _undefined("A held-out score", groups, test, "Use >= 2 rows: fewer n_splits?")
+            fix = "Each fold needs >= 2: use fewer n_splits (or inner_splits)."
+            raise _undefined("A held-out score", groups, test, fix)
     return splits
 
 
@@ -196,6 +197,8 @@ def _whitened_pca(x: np.ndarray, dims: float | int) -> tuple[np.ndarray, np.ndar
 
     if not (isinstance(dims, float) and 0 < dims < 1 or isinstance(dims, int) and dims >= 1):
         raise ValueError(f"dims must be a fraction in (0, 1) or a positive int; got {dims!r}.")
+    if not np.ptp(x, axis=0).any():
+        raise ValueError("x is constant across the (training) rows: it has no direction to keep.")
     mean = x.mean(axis=0)
     centred, n = x - mean, len(x)
     wide = n <= x.shape[1]
@@ -209,8 +212,6 @@ def _whitened_pca(x: np.ndarray, dims: float | int) -> tuple[np.ndarray, np.ndar
         values, vectors = eigh(product, subset_by_index=[len(product) - k, len(product) - 1])
     values, vectors = values[::-1][:k], vectors[:, ::-1][:, :k]
     k = int(np.sum(values > values[0] * len(product) * np.finfo(float).eps))  # the rank
-    if k == 0:
-        raise ValueError("x is constant across the (training) rows: it has no direction to keep.")
     values, vectors = values[:k], vectors[:, :k]
     if wide:
         return mean, centred.T @ (vectors * (np.sqrt(n - 1) / values))
