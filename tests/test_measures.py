@@ -11,9 +11,7 @@ from sklearn.model_selection import GroupKFold
 from tutorial_utils import measures
 from tutorial_utils.cka import feature_space_linear_cka
 
-
-def rng(seed: int = 0) -> np.random.Generator:
-    return np.random.default_rng(seed)
+rng = np.random.default_rng
 
 
 def smooth(n_recordings: int = 8, length: int = 40, dims: int = 6, seed: int = 0):
@@ -24,15 +22,16 @@ def smooth(n_recordings: int = 8, length: int = 40, dims: int = 6, seed: int = 0
 
 
 def normalised(x: np.ndarray) -> np.ndarray:
-    centred = x - x.mean(axis=0)
-    return centred / np.sqrt(np.sum(centred**2))
+    return (centred := x - x.mean(axis=0)) / np.sqrt(np.sum(centred**2))
 
 
 def test_procrustes_of_a_rotated_scaled_shifted_or_embedded_copy_is_exact():
     x = rng(0).standard_normal((50, 6))
     y = 3.5 * x @ ortho_group.rvs(6, random_state=1) + 7.0
     assert measures.procrustes_distance(x, y) == pytest.approx(0.0, abs=1e-6)
-    assert measures.procrustes_similarity(x, y) == pytest.approx(1.0, abs=1e-12)
+    for scaled in (x * 1e200, x * 1e-200):  # rescaled before any square: exact at every scale
+        assert measures.procrustes_similarity(scaled, y) == pytest.approx(1.0, abs=1e-12)
+        assert measures.procrustes_distance(scaled, y) == pytest.approx(0.0, abs=1e-6)
     wide = x[:, :3] @ ortho_group.rvs(8, random_state=2)[:3]  # 3 orthonormal rows in 8 dims
     assert measures.procrustes_distance(x[:, :3], wide) == pytest.approx(0.0, abs=1e-6)
     assert measures.procrustes_distance(wide, x[:, :3]) == pytest.approx(0.0, abs=1e-6)
@@ -64,28 +63,17 @@ def brute_force_neighbours(x: np.ndarray, k: int) -> list[set[int]]:
     return [set(np.argsort(row, kind="stable")[:k]) for row in distances]
 
 
-def test_neighbour_sets_match_a_brute_force_search():
-    x = rng(5).standard_normal((80, 7))
-    found = measures.neighbour_sets(x, k=6)
-    assert found.shape == (80, 6)
-    assert [set(row) for row in found] == brute_force_neighbours(x, 6)
-    for k in (0, 80):
-        with pytest.raises(ValueError):
-            measures.neighbour_sets(x, k)
-
-
-def test_neighbour_overlap_is_the_mean_share_of_common_neighbours():
+def test_neighbour_sets_and_their_overlap_match_a_brute_force_search():
     gen = rng(8)
     x = gen.standard_normal((50, 3))
+    sets, overlap = measures.neighbour_sets, measures.neighbour_overlap
+    assert [set(row) for row in sets(x, k=6)] == brute_force_neighbours(x, 6)
     for k, noise in [(1, 0.1), (5, 0.5), (12, 2.0), (49, 1.0)]:
         a = brute_force_neighbours(x, k)
         b = brute_force_neighbours(x + noise * gen.standard_normal(x.shape), k)
         expected = np.mean([len(r & s) / k for r, s in zip(a, b, strict=True)])
-        overlap = measures.neighbour_overlap(
-            np.array([sorted(r) for r in a]), np.array([sorted(s) for s in b])
-        )
-        assert overlap == pytest.approx(expected, abs=1e-15)
-    sets, overlap = measures.neighbour_sets, measures.neighbour_overlap
+        arrays = [np.array([sorted(row) for row in found]) for found in (a, b)]
+        assert overlap(*arrays) == pytest.approx(expected, abs=1e-15)
     assert overlap(sets(x, 10), sets(2 * x + 1, 10)) == 1.0  # the same space, rescaled
     gens = [(rng(s), rng(s + 100)) for s in range(5)]  # independent spaces: chance, k / (n - 1)
     chance = [overlap(sets(a.random((300, 5)), 10), sets(b.random((300, 8)), 10)) for a, b in gens]
@@ -131,9 +119,8 @@ def test_ridge_matches_closed_form_ridge_with_explicit_leave_one_out(dims, alpha
     expected = closed_form_ridge_scores(x, y, groups, alphas)
     scores = measures.ridge_scores(x, y, groups, alphas=alphas)  # 3 folds: one recording out
     np.testing.assert_allclose(scores, expected, rtol=1e-8, atol=1e-10)
-    assert measures.ridge_predictivity(x, y, groups, alphas=alphas) == pytest.approx(
-        np.mean(expected)
-    )
+    predictivity = measures.ridge_predictivity(x, y, groups, alphas=alphas)
+    assert predictivity == pytest.approx(np.mean(expected))
 
 
 def test_ridge_noise_scores_at_most_zero_a_linear_map_near_one_and_columns_stack():
@@ -221,11 +208,14 @@ def test_svcca_keeping_every_dimension_is_classical_cca_and_ignores_linear_maps(
     assert measures.svcca(x, y, dims=5) == pytest.approx(expected, rel=1e-10)
     mixed = x @ gen.standard_normal((5, 5)) + 5
     assert measures.svcca(mixed, y, dims=5) == pytest.approx(expected, rel=1e-10)
+    stuck = np.column_stack([y, np.full(200, 2.0)])  # a stuck sensor: dims above the rank keep it
+    assert measures.svcca_dimensions(stuck, 5) == 4
+    assert measures.svcca(x, stuck, dims=5) == pytest.approx(expected, rel=1e-10)
 
 
 def test_heldout_cca_of_a_linear_map_is_one_and_in_sample_cca_can_mean_nothing():
     x, groups = smooth(dims=6, seed=14)
-    y = x @ rng(15).standard_normal((6, 4))
+    y = np.column_stack([x @ rng(15).standard_normal((6, 4)), np.ones(len(x))])  # one stuck
     assert measures.heldout_cca(x, y, groups, dims=6) == pytest.approx(1.0, abs=1e-6)
     x, groups = smooth(n_recordings=6, length=20, dims=150, seed=16)
     y, _ = smooth(n_recordings=6, length=20, dims=4, seed=17)  # independent
@@ -251,6 +241,7 @@ def test_svcca_pairs_equal_scikit_learn_refitted_for_every_pair(dims):
 
 def test_bad_inputs_are_refused_with_a_message():
     x, groups = smooth(n_recordings=3, dims=4)
+    flat = np.where(groups[:, None] == "rec0", 1.0, x)  # a sensor stuck in recording rec0
     bad = {
         "2-D": lambda: measures.procrustes_similarity(x[:, 0], x),
         "equal row counts; got \\[119, 120\\]": lambda: measures.ridge_scores(x, x[:-1], groups),
@@ -259,6 +250,15 @@ def test_bad_inputs_are_refused_with_a_message():
         "constant": lambda: measures.procrustes_similarity(np.ones((10, 3)), x[:10]),
         "dims must be": lambda: measures.svcca(x, x, dims=1.5),
         "number of groups: 3": lambda: measures.ridge_scores(x, x, groups, n_splits=5),
+        "1 test row": lambda: measures.ridge_scores(x, x, np.arange(120), n_splits=120),
+        "on the 1 test": lambda: measures.heldout_cca(x, x, np.arange(120), n_splits=120),
+        "column 0 .* recordings \\['rec0'\\]": lambda: measures.ridge_scores(x, flat, groups),
+        "CCA of 0 and 0 .* \\['rec0'\\]": lambda: measures.heldout_cca(x, flat[:, :1], groups),
+        "no direction": lambda: measures.svcca(np.ones((10, 3)), x[:10]),
+        "n_neighbors": lambda: measures.neighbour_sets(x, 0),
+        "n_neighbors < n_samples_fit": lambda: measures.neighbour_sets(x, 120),
+        "no row's 3 nearest": lambda: measures.neighbour_sets(np.ones((10, 3)), 3),
+        "no row's 2 nearest": lambda: measures.neighbour_sets(np.eye(10), 2),  # one-hot rows
     }
     for message, call in bad.items():
         with pytest.raises(ValueError, match=message):

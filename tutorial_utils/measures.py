@@ -50,19 +50,33 @@ def _checked(xs: Mapping, ys: Mapping) -> tuple[dict, dict]:
 
 
 def _group_splits(x: np.ndarray, groups: Sequence, n_splits: int) -> list:
-    """(train, test) rows of GroupKFold: every recording on one side."""
+    """(train, test) rows of GroupKFold: every recording on one side, >= 2 rows tested."""
     from sklearn.model_selection import GroupKFold
 
-    return list(GroupKFold(n_splits=n_splits).split(x, groups=groups))
+    splits = list(GroupKFold(n_splits=n_splits).split(x, groups=groups))
+    for _, test in splits:
+        if len(test) < 2:  # R² and correlations are undefined on one row
+            fix = "Each fold needs >= 2: use fewer n_splits (or inner_splits)."
+            raise _undefined("A held-out score", groups, test, fix)
+    return splits
+
+
+def _undefined(what: str, groups: Sequence, test: np.ndarray, fix: str) -> ValueError:
+    """The error for a score that a test fold cannot define, naming the fold's recordings."""
+    held_out = sorted(set(np.asarray(groups)[test].tolist()))
+    return ValueError(
+        f"{what} is undefined on the {len(test)} test row(s) of recordings {held_out}. {fix}"
+    )
 
 
 def _centred_unit(x: np.ndarray) -> np.ndarray:
-    """``x`` minus its column means, divided by the Frobenius norm of the result."""
+    """``x`` minus its column means, divided by the Frobenius norm of the result (scaled to max 1
+    before the norm, so exact at any scale: 1e200 or 1e-200)."""
     centred = x - x.mean(axis=0)
-    norm = np.linalg.norm(centred)
-    if norm == 0:
+    if not np.ptp(x, axis=0).any():
         raise ValueError("x is constant across stimuli; it has no configuration to compare.")
-    return centred / norm
+    centred /= np.abs(centred).max()
+    return centred / np.linalg.norm(centred)
 
 
 @_one_thread
@@ -100,11 +114,25 @@ def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
 
 @_one_thread
 def neighbour_sets(x: np.ndarray, k: int = 10) -> np.ndarray:
-    """Indices ``(n, k)`` of each row's ``k`` nearest neighbours (Euclidean), itself excluded."""
+    """Indices ``(n, k)`` of each row's ``k`` nearest neighbours (Euclidean), itself excluded.
+
+    Where distances tie at the ``k``-th (e.g. repeated frames) scikit-learn's search order
+    decides. Raises ``ValueError`` when every row's ``k + 1`` nearest are equally far (identical
+    rows, one-hot rows): then no row's ``k`` nearest neighbours are defined."""
     from sklearn.neighbors import NearestNeighbors
 
     x = as_representation(x, "x")  # scikit-learn refuses k outside 1 … n - 1
-    return NearestNeighbors(n_neighbors=k).fit(x).kneighbors(return_distance=False)
+    search = NearestNeighbors(n_neighbors=k).fit(x)
+    distances, found = search.kneighbors()
+    rounding = 1e-7 * np.linalg.norm(x, axis=1).max()  # of scikit-learn's distances
+    if k < len(x) - 1 and np.ptp(distances, axis=1).max() <= rounding:
+        beyond = search.kneighbors(n_neighbors=k + 1)[0][:, -1]
+        if np.all(beyond - distances[:, 0] <= rounding):
+            raise ValueError(
+                f"all rows of x are equally far from their {k + 1} nearest (identical rows?), "
+                f"so no row's {k} nearest neighbours are defined: this x has no neighbourhoods."
+            )
+    return found
 
 
 def neighbour_overlap(neighbours_x: np.ndarray, neighbours_y: np.ndarray) -> float:
@@ -130,12 +158,19 @@ def ridge_scores(
     """Held-out R² ``(d_y,)`` of a ridge regression from ``x`` to each column of ``y``, averaged
     over ``n_splits`` GroupKFold folds. In a fold the inputs are standardised on the training
     rows, and the penalty is chosen from ``alphas`` there by leave-one-out per target column
-    (``inner_splits=None``) or by GroupKFold over the training recordings (``inner_splits=k``)."""
+    (``inner_splits=None``) or by GroupKFold over the training recordings (``inner_splits=k``).
+
+    R² is undefined on one row or for a column constant on a fold's test rows (e.g. a stuck
+    sensor): both raise ``ValueError`` (drop such columns) rather than give NaN or 1."""
     from sklearn import config_context, linear_model, metrics, pipeline, preprocessing
 
     x, y = (s[0] for s in _checked({0: x}, {0: y}))
     groups, per_fold = np.asarray(groups), []
     for train, test in _group_splits(x, groups, n_splits):
+        flat = np.flatnonzero(np.ptp(y[test], axis=0) == 0)
+        if len(flat):
+            fix = "The column is constant there (a stuck sensor?): drop constant columns."
+            raise _undefined(f"R² of y column {flat[0]}", groups, test, fix)
         if inner_splits is None:  # the SVD route when tall (scikit-learn 1.6's choice)
             mode = "svd" if len(train) > x.shape[1] else None
             ridge = linear_model.RidgeCV(alphas=alphas, alpha_per_target=True, gcv_mode=mode)
@@ -151,17 +186,19 @@ def ridge_scores(
 
 def ridge_predictivity(x: np.ndarray, y: np.ndarray, groups: Sequence, **options) -> float:
     """:func:`ridge_scores` (same options) averaged over the target columns: one number."""
-    return float(np.nanmean(ridge_scores(x, y, groups, **options)))
+    return float(np.mean(ridge_scores(x, y, groups, **options)))
 
 
 def _whitened_pca(x: np.ndarray, dims: float | int) -> tuple[np.ndarray, np.ndarray]:
     """``mean``, ``projection`` (d, k): ``(x - mean) @ projection`` is ``PCA(dims, whiten=True)``
-    up to signs (``dims``: a variance fraction in (0, 1) or a number of components), from the
-    eigenvectors of the smaller of ``C Cᵀ`` (``V = Cᵀ U S⁻¹``) and ``Cᵀ C``, ``C`` centred."""
+    up to signs (``dims``: a variance fraction in (0, 1) or a number of components, at most the
+    rank), from the eigenvectors of the smaller of ``C Cᵀ`` (``V = Cᵀ U S⁻¹``) and ``Cᵀ C``."""
     from scipy.linalg import eigh
 
     if not (isinstance(dims, float) and 0 < dims < 1 or isinstance(dims, int) and dims >= 1):
         raise ValueError(f"dims must be a fraction in (0, 1) or a positive int; got {dims!r}.")
+    if not np.ptp(x, axis=0).any():
+        raise ValueError("x is constant across the (training) rows: it has no direction to keep.")
     mean = x.mean(axis=0)
     centred, n = x - mean, len(x)
     wide = n <= x.shape[1]
@@ -173,14 +210,17 @@ def _whitened_pca(x: np.ndarray, dims: float | int) -> tuple[np.ndarray, np.ndar
     else:  # only the k leading eigenpairs
         k = min(dims, n - 1, len(product))
         values, vectors = eigh(product, subset_by_index=[len(product) - k, len(product) - 1])
-    values, vectors = np.clip(values[::-1][:k], 0.0, None), vectors[:, ::-1][:, :k]
+    values, vectors = values[::-1][:k], vectors[:, ::-1][:, :k]
+    k = int(np.sum(values > values[0] * len(product) * np.finfo(float).eps))  # the rank
+    values, vectors = values[:k], vectors[:, :k]
     if wide:
         return mean, centred.T @ (vectors * (np.sqrt(n - 1) / values))
     return mean, vectors * np.sqrt((n - 1) / values)
 
 
 def svcca_dimensions(x: np.ndarray, dims: float | int = 0.99) -> int:
-    """How many principal components of ``x`` SVCCA keeps (``PCA(dims).n_components_``)."""
+    """How many principal components of ``x`` SVCCA keeps (``PCA(dims).n_components_``): an int
+    ``dims`` above the rank of ``x`` (a constant column lowers it) keeps the rank."""
     return _whitened_pca(as_representation(x, "x"), dims)[1].shape[1]
 
 
@@ -208,15 +248,20 @@ def _svcca(xs: Mapping, ys: Mapping, groups, n_splits: int, dims: float | int) -
                 u, _, vt = np.linalg.svd(cross, full_matrices=False)
                 a, b = z_test[0][kx] @ u, z_test[1][ky] @ vt.T
                 a, b = a - a.mean(axis=0), b - b.mean(axis=0)
-                r = np.sum(a * b, axis=0) / (np.linalg.norm(a, axis=0) * np.linalg.norm(b, axis=0))
-                scores[kx, ky] = np.nanmean(r)
+                norms = np.linalg.norm(a, axis=0) * np.linalg.norm(b, axis=0)
+                if norms.min() <= 1e-10 * len(test):  # variates have unit variance in training
+                    fix = "A canonical variate is constant there: drop constant columns."
+                    raise _undefined(f"CCA of {kx!r} and {ky!r}", groups, test, fix)
+                scores[kx, ky] = np.mean(np.sum(a * b, axis=0) / norms)
         per_split.append(scores)
     return {pair: float(np.mean([s[pair] for s in per_split])) for pair in per_split[0]}
 
 
 def svcca(x: np.ndarray, y: np.ndarray, dims: float | int = 0.99) -> float:
     """In-sample SVCCA: the mean canonical correlation of the whitened PCAs keeping ``dims`` (a
-    variance fraction or a number of components): 1 for *any* data with as many as rows."""
+    variance fraction or a number of components): 1 for *any* data with as many as rows. An int
+    ``dims`` above a side's rank (a stuck sensor lowers it) keeps the rank: see
+    :func:`svcca_dimensions`."""
     return _svcca({0: x}, {0: y}, None, 0, dims)[0, 0]
 
 
