@@ -31,7 +31,7 @@ def chunked(layers: list, cuts: list[int]) -> list[list[np.ndarray]]:
     [
         (300, (4, 30, 7, 50), [0, 1, 2, 50, 51, 133, 200, 300], 1e3, 1.0),  # uneven, offset
         (40, (3, 9, 5), list(range(41)), 0.0, 1.0),  # one frame per chunk
-        (12, (200, 150), [0, 5, 12], 0.0, 1.0),  # d >> n, where debiasing matters most
+        (12, (1100, 150), [0, 5, 12], 0.0, 1.0),  # d >> n (debiasing matters); > 1 strip
         (80, (4, 6), [0, 40, 80], 0.0, 1e-150),  # float64's range: CKA ignores scale
         (80, (4, 6), [0, 40, 80], 0.0, 1e150),
     ],
