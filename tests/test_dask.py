@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from test_cka import degenerate_four_stimuli, oracle_linear_cka
+from test_cka import C, degenerate_four_stimuli, oracle_linear_cka
 from test_streaming import far_apart, make_layers
 
 from tutorial_utils.cka import cka_matrix
@@ -49,19 +49,19 @@ def test_dicts_cross_comparison_mixed_chunking_and_the_threads_scheduler(client)
     np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
 
 
-def test_policy_and_errors(client):
+def test_policy_and_errors(client, monkeypatch):
     y = np.random.default_rng(3).standard_normal((4, 3))
     lazy = [da.from_array(degenerate_four_stimuli(), chunks=(2, -1)), da.from_array(y)]
     with pytest.warns(RuntimeWarning, match="undefined"):
         assert math.isnan(cka_matrix(lazy, debiased=True)[0, 1])
     other = da.from_array(np.random.default_rng(4).standard_normal((10, 2)), chunks=(4, -1))
-    bad = np.random.default_rng(5).standard_normal((10, 2))
-    bad[7, 1] = np.nan
-    lowest = da.from_array(np.full((10, 2), np.iinfo(np.int64).min), chunks=4)  # a constant
+    bad = da.where(da.arange(10)[:, None] == 7, np.nan, other)
+    monkeypatch.setattr(C, "MEMORY_LIMIT", 1e6)  # 8 D² bytes: D = 400 is too wide
     for arrays, kwargs, message in [
-        ([lowest, other], {}, "constant"),
+        ([da.from_array(np.full((10, 2), np.iinfo(np.int64).min)), other], {}, "constant"),
+        ([da.from_array(np.ones((10, 400))), other], {}, "402 × 402 float64.*fewer or narrower"),
         ([other, da.from_array(np.ones((11, 2)))], {}, "same, known number of rows"),
-        ([other, da.from_array(bad, chunks=(4, -1))], {}, "NaN or infinite"),
+        ([other, bad], {}, "NaN or infinite"),
         ([da.from_array(y[:3]), da.from_array(y[:3])], {"debiased": True}, "at least 4"),
     ]:
         with pytest.raises(ValueError, match=message):

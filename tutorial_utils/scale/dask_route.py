@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from .moments import check_frames, moments_cka, scales_of, shift_of
+from .moments import check_frames, check_memory, moments_cka, scales_of, shift_of
 
 
 def dask_cka_matrix(
@@ -39,6 +39,7 @@ def dask_cka_matrix(
     lazy = [x for x, original in zip(layers, originals, strict=True) if hasattr(original, "dask")]
     # Numpy inputs follow the dask arrays' row chunks; empty chunks are skipped.
     rows = tuple(size for size in (lazy or layers)[0].chunks[0] if size)
+    check_memory(sum(x.shape[1] for x in layers), len(layers), max(rows))
     layers = [x.astype(float).rechunk({0: rows, 1: -1}) for x in layers]
     # Shift and scale from the first row chunk, then every sum in one compute call.
     first = [np.asarray(f) for f in dask.compute(*[x.blocks[0] for x in layers])]

@@ -27,7 +27,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cka import NEGLIGIBLE, cka_from_hsic, debiased_hsic, symmetrised
+from ..cka import (
+    NEGLIGIBLE,
+    NotEnoughMemoryError,
+    available_memory,
+    cka_from_hsic,
+    debiased_hsic,
+    symmetrised,
+)
 
 
 def scales_of(peaks: list[float]) -> np.ndarray:
@@ -88,7 +95,20 @@ def moments_cka(n: int, edges, sums: dict, labels: list, *, debiased: bool = Fal
     return symmetrised(cka_from_hsic(cross, self_hsic, self_hsic, debiased=debiased))
 
 
+def check_memory(d: int, n_layers: int, rows: int) -> None:
+    """Refuse up front when the ``(D, D)`` sums and a chunk of ``rows`` frames would not fit."""
+    if (need := 8.0 * d * (d + 2 * rows)) > (limit := available_memory()):
+        raise NotEnoughMemoryError(
+            f"Linear CKA from sums over frames of {n_layers} layers ({d} features in all) keeps "
+            f"a {d} × {d} float64 matrix: about {need / 2**30:.1f} GiB, but only "
+            f"{limit / 2**30:.1f} GiB are available. Use fewer or narrower layers (e.g. "
+            "PCA-reduced features), compare the layers in pairs (one call per pair), or run it "
+            "on a machine with more memory."
+        )
+
+
 def check_frames(n: int, debiased: bool) -> None:
+    """Refuse fewer frames than the estimator needs."""
     if n < (need := 4 if debiased else 2):
         raise ValueError(f"Only {n} frame(s) were accumulated; at least {need} are needed.")
 

@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import blas
 
-from ..cka import NotEnoughMemoryError, available_memory
-from .moments import moments_cka, scales_of, shift_of
+from .moments import check_memory, moments_cka, scales_of, shift_of
 
 PRECISIONS = ("float64", "float32-chunks")  # products in float64, or per chunk in float32
 Chunk = Sequence | Mapping
@@ -94,14 +93,7 @@ class CKAAccumulator:
         self._spans = list(zip(self._edges[:-1].tolist(), self._edges[1:].tolist(), strict=True))
         self._scales, self._peaks = scales_of(peaks), np.zeros(len(first))
         d, n_layers = int(self._edges[-1]), len(first)
-        need, limit = 8.0 * d * (d + 2 * len(first[0])), available_memory()  # sums, one step
-        if need > limit:
-            raise NotEnoughMemoryError(
-                f"Streaming CKA over {n_layers} layers with {d} features in all keeps a {d} × {d}"
-                f" float64 matrix: about {need / 2**30:.1f} GiB, but only {limit / 2**30:.1f} GiB"
-                " are available. Use fewer or narrower layers (e.g. PCA-reduced features), "
-                "compare the layers in pairs (one accumulator each), or use more memory."
-            )
+        check_memory(d, n_layers, len(first[0]))
         shapes = [(d, d), (d,), (n_layers, n_layers), (n_layers, d)]
         if torch:
             import torch  # optional: reached only when the chunks are torch tensors
