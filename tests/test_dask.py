@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from test_cka import degenerate_four_stimuli, oracle_linear_cka
-from test_streaming import make_layers
+from test_cka import C, degenerate_four_stimuli, oracle_linear_cka
+from test_streaming import far_apart, make_layers
 
 from tutorial_utils.cka import cka_matrix
 
@@ -24,6 +24,7 @@ def client():
 @pytest.mark.parametrize("debiased", [False, True])
 def test_local_cluster_equals_in_memory_and_the_oracle(client, debiased):
     layers = make_layers(500, offset=100.0)
+    layers.append(far_apart(layers[0]))  # finite, 1e350 apart: rescaled, not called "infinite"
     got = cka_matrix([da.from_array(x, chunks=(64, -1)) for x in layers], debiased=debiased)
     assert isinstance(got, np.ndarray)
     np.testing.assert_allclose(got, cka_matrix(layers, debiased=debiased), rtol=0, atol=1e-10)
@@ -35,32 +36,32 @@ def test_dicts_cross_comparison_mixed_chunking_and_the_threads_scheduler(client)
 
     layers = make_layers(300, dims=(6, 9, 3), seed=1)
     lazy = {
-        "a": da.from_array(layers[0], chunks=(100, 3)),  # column chunks are merged
+        "a": da.from_array(layers[0], chunks=((0, 100, 0, 200), 3)),  # empty ones are skipped
         "b": da.from_array(layers[1], chunks=(70, -1)),  # row chunks are aligned
     }
     targets = {"t": layers[2]}  # numpy arrays may ride along
     expected = cka_matrix(dict(zip("ab", layers[:2], strict=True)), targets, debiased=True)
     got = cka_matrix(lazy, targets, debiased=True)
-    assert isinstance(got, pd.DataFrame)
-    assert list(got.index) == ["a", "b"] and list(got.columns) == ["t"]
+    assert isinstance(got, pd.DataFrame) and [*got.index, *got.columns] == ["a", "b", "t"]
     np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
     with dask.config.set(scheduler="threads"):  # no cluster needed
         got = cka_matrix(lazy, targets, debiased=True)
     np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
 
 
-def test_policy_and_errors(client):
+def test_policy_and_errors(client, monkeypatch):
     y = np.random.default_rng(3).standard_normal((4, 3))
     lazy = [da.from_array(degenerate_four_stimuli(), chunks=(2, -1)), da.from_array(y)]
     with pytest.warns(RuntimeWarning, match="undefined"):
         assert math.isnan(cka_matrix(lazy, debiased=True)[0, 1])
     other = da.from_array(np.random.default_rng(4).standard_normal((10, 2)), chunks=(4, -1))
-    bad = np.random.default_rng(5).standard_normal((10, 2))
-    bad[7, 1] = np.nan
+    bad = da.where(da.arange(10)[:, None] == 7, np.nan, other)
+    monkeypatch.setattr(C, "MEMORY_LIMIT", 1e6)  # 8 D² bytes: D = 400 is too wide
     for arrays, kwargs, message in [
-        ([da.from_array(np.full((10, 2), 3.0), chunks=(4, -1)), other], {}, "constant"),
+        ([da.from_array(np.full((10, 2), np.iinfo(np.int64).min)), other], {}, "constant"),
+        ([da.from_array(np.ones((10, 400))), other], {}, "402 × 402 float64.*fewer or narrower"),
         ([other, da.from_array(np.ones((11, 2)))], {}, "same, known number of rows"),
-        ([other, da.from_array(bad, chunks=(4, -1))], {}, "NaN or infinite"),
+        ([other, bad], {}, "NaN or infinite"),
         ([da.from_array(y[:3]), da.from_array(y[:3])], {"debiased": True}, "at least 4"),
     ]:
         with pytest.raises(ValueError, match=message):

@@ -229,7 +229,7 @@ def debiased_hsic(trace_kl, k_dot_l, sum_k, sum_l, n: int):
 
 
 # --------------------------------------------------------------------------- all pairs
-MEMORY_LIMIT: float | None = None  # bytes cka_matrix may use; None: what the machine has
+MEMORY_LIMIT: float | None = None  # bytes cka_matrix / streaming may use; None: what is free
 
 
 class NotEnoughMemoryError(ValueError, MemoryError):
@@ -332,17 +332,21 @@ def _route_bytes(n: int, dims_a: list[int], dims_b: list[int] | None) -> dict[st
     return {"gram": 8.0 * n * n * n_reps, "feature": 8.0 * sum(dims_a) * total_b}
 
 
+def available_memory() -> float:
+    """Bytes a computation may use: ``MEMORY_LIMIT``, else Linux's MemAvailable, else inf."""
+    if MEMORY_LIMIT is not None:
+        return MEMORY_LIMIT
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            return next(float(s.split()[1]) * 1024 for s in info if "MemAvailable:" in s)
+    except (OSError, StopIteration):
+        return float("inf")
+
+
 def _check_memory(n: int, dims_a: list[int], dims_b: list[int] | None, route: float) -> None:
     """Refuse up front, naming the streaming path, when the centred copies and the route's
     arrays would not fit (instead of a bare ``MemoryError`` after a long wait)."""
-    need = 8.0 * n * (sum(dims_a) + sum(dims_b or [])) + route
-    limit = MEMORY_LIMIT
-    if limit is None:  # Linux's MemAvailable; where unknown, never refuse
-        try:
-            with open("/proc/meminfo", encoding="ascii") as info:
-                limit = next(float(s.split()[1]) * 1024 for s in info if "MemAvailable:" in s)
-        except (OSError, StopIteration):
-            limit = float("inf")
+    need, limit = 8.0 * n * (sum(dims_a) + sum(dims_b or [])) + route, available_memory()
     if need > limit:
         raise NotEnoughMemoryError(
             f"cka_matrix would need about {need / 2**30:.1f} GiB of working memory for "

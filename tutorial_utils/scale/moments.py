@@ -27,7 +27,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cka import NEGLIGIBLE, cka_from_hsic, debiased_hsic, symmetrised
+from ..cka import (
+    NEGLIGIBLE,
+    NotEnoughMemoryError,
+    available_memory,
+    cka_from_hsic,
+    debiased_hsic,
+    symmetrised,
+)
 
 
 def scales_of(peaks: list[float]) -> np.ndarray:
@@ -46,22 +53,22 @@ def moments_cka(n: int, edges, sums: dict, labels: list, *, debiased: bool = Fal
     ``edges``: the ``L + 1`` column edges of the layers in ``z``. ``sums``: "col_sums" ``s``,
     "norm_cross" ``G``, "norm_feature" ``M``, "peaks" (each layer's largest ``|x|`` in units of
     ``z``) and "blocks" ``{(a, b): S_ab}`` for ``a <= b`` (only the upper triangle of ``S_aa``
-    is read). ``labels`` name the layers in errors; undefined values follow the CKA policy.
+    is read, and the lower one overwritten). ``labels`` name the layers in errors; undefined
+    values follow the CKA policy.
     """
+    check_frames(n, debiased)
     n_layers, blocks = len(edges) - 1, sums["blocks"]
     mu = sums["col_sums"] / n
     means = [mu[lo:hi] for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
     trace_kl, mu_s_mu = np.empty((n_layers, n_layers)), np.empty((n_layers, n_layers))
     raw_trace = np.empty(n_layers)
     for a in range(n_layers):
+        raw_trace[a] = np.trace(blocks[a, a])
         for b in range(a, n_layers):
-            block = blocks[a, b]
-            if a == b:
-                block = np.triu(block) + np.triu(block, 1).T
-                raw_trace[a] = np.trace(block)
-            centred = block - n * np.outer(means[a], means[b])
-            trace_kl[a, b] = trace_kl[b, a] = np.vdot(centred, centred)
-            mu_s_mu[a, b] = mu_s_mu[b, a] = means[a] @ block @ means[b]
+            trace_kl[a, b], mu_s_mu[a, b] = _block_terms(
+                blocks[a, b], means[a], means[b], n, a == b
+            )
+            trace_kl[b, a], mu_s_mu[b, a] = trace_kl[a, b], mu_s_mu[a, b]
     c = np.add.reduceat(mu * mu, edges[:-1])
     p = np.add.reduceat(sums["norm_feature"] * mu, edges[:-1], axis=1)
     k_dot_l = (
@@ -73,8 +80,6 @@ def moments_cka(n: int, edges, sums: dict, labels: list, *, debiased: bool = Fal
         - 3.0 * n * np.outer(c, c)
     )
     sum_k = raw_trace - n * c
-    if n < (need := 4 if debiased else 2):
-        raise ValueError(f"Only {n} frame(s) were accumulated; at least {need} are needed.")
     for label, peak, total in zip(labels, sums["peaks"], sum_k, strict=True):
         if not np.isfinite(peak):
             raise ValueError(f"Layer {label!r} contains NaN or infinite values; clean it first.")
@@ -88,3 +93,36 @@ def moments_cka(n: int, edges, sums: dict, labels: list, *, debiased: bool = Fal
         cross = debiased_hsic(trace_kl, k_dot_l, sum_k[:, None], sum_k[None, :], n)
     self_hsic = np.diag(cross).copy()
     return symmetrised(cka_from_hsic(cross, self_hsic, self_hsic, debiased=debiased))
+
+
+def check_memory(d: int, n_layers: int, rows: int) -> None:
+    """Refuse up front when the ``(D, D)`` sums and a chunk of ``rows`` frames would not fit."""
+    if (need := 8.0 * d * (d + 2 * rows)) > (limit := available_memory()):
+        raise NotEnoughMemoryError(
+            f"Linear CKA from sums over frames of {n_layers} layers ({d} features in all) keeps "
+            f"a {d} × {d} float64 matrix: about {need / 2**30:.1f} GiB, but only "
+            f"{limit / 2**30:.1f} GiB are available. Use fewer or narrower layers (e.g. "
+            "PCA-reduced features), compare the layers in pairs (one call per pair), or run it "
+            "on a machine with more memory."
+        )
+
+
+def check_frames(n: int, debiased: bool) -> None:
+    """Refuse fewer frames than the estimator needs."""
+    if n < (need := 4 if debiased else 2):
+        raise ValueError(f"Only {n} frame(s) were accumulated; at least {need} are needed.")
+
+
+def _block_terms(block, mu_a, mu_b, n: int, diagonal: bool, step: int = 1024) -> tuple:
+    """``||S_ab - n μ_a μ_bᵀ||²`` and ``μ_aᵀ S_ab μ_b``, a strip of rows at a time (no
+    ``(d_a, d_b)`` temporary); a diagonal block is first made symmetric, in place."""
+    squares = mu_s_mu = 0.0
+    for lo in range(0, len(block), step):
+        rows, hi = block[lo : lo + step], lo + step
+        if diagonal:  # the strip's lower triangle, from the upper one
+            rows[:, :lo] = block[:lo, lo:hi].T
+            rows[:, lo:hi] = np.triu(rows[:, lo:hi]) + np.triu(rows[:, lo:hi], 1).T
+        centred = rows - n * np.outer(mu_a[lo:hi], mu_b)
+        squares += np.vdot(centred, centred)
+        mu_s_mu += mu_a[lo:hi] @ rows @ mu_b
+    return squares, mu_s_mu

@@ -8,7 +8,8 @@ features, not of frames, and gives the numbers of ``cka_matrix`` over all the fr
         acc.update({layer: states[recording][layer] for layer in range(13)})
     acc.result()                                  # 13 x 13 DataFrame, like cka_matrix
 
-Memory: one ``(D, D)`` float64 matrix, ``D`` the total number of features (13 × 768: 0.8 GB).
+Memory: one ``(D, D)`` float64 matrix, ``D`` the total number of features (13 × 768: 0.8 GB),
+checked at the first step (:class:`~tutorial_utils.cka.NotEnoughMemoryError` if it cannot fit).
 Numpy chunks are summed with BLAS ``dsyrk``; torch tensors with torch on the first chunk's
 device (torch is imported only then), copied to the host once, at the end.
 """
@@ -21,8 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import blas
 
-from ..cka import max_abs
-from .moments import moments_cka, scales_of, shift_of
+from .moments import check_memory, moments_cka, scales_of, shift_of
 
 PRECISIONS = ("float64", "float32-chunks")  # products in float64, or per chunk in float32
 Chunk = Sequence | Mapping
@@ -93,6 +93,7 @@ class CKAAccumulator:
         self._spans = list(zip(self._edges[:-1].tolist(), self._edges[1:].tolist(), strict=True))
         self._scales, self._peaks = scales_of(peaks), np.zeros(len(first))
         d, n_layers = int(self._edges[-1]), len(first)
+        check_memory(d, n_layers, len(first[0]))
         shapes = [(d, d), (d,), (n_layers, n_layers), (n_layers, d)]
         if torch:
             import torch  # optional: reached only when the chunks are torch tensors
@@ -110,6 +111,10 @@ class CKAAccumulator:
         """Add one checked chunk, shifted and scaled per layer into one float64 ``(m, D)`` array
         ``z``; ``S`` grows by its upper (block) triangle, as BLAS ``syrk`` computes it."""
         xp = self._torch or np  # the same calls in numpy and torch
+        peaks = np.asarray(peaks)
+        k = np.where(peaks > 0, np.frexp(peaks)[1] - np.frexp(self._scales)[1], 0)
+        if k.max() > 32:  # far above the first step's scale: rescale, lest the sums overflow
+            self._rescale(np.maximum(k, 0), xp)
         if self._torch:
             arrays = [x.detach().to(self._cross.device, xp.float64) for x in arrays]
         parts = zip(arrays, self._shift, (1.0 / self._scales).tolist(), strict=True)
@@ -129,8 +134,21 @@ class CKAAccumulator:
         norms = xp.stack([xp.einsum("ij,ij->i", z[:, a:b], z[:, a:b]) for a, b in self._spans], 1)
         self._norm_cross += norms.T @ norms
         self._norm_feature += norms.T @ z
-        self._peaks = np.maximum(self._peaks, np.asarray(peaks) / self._scales)
+        self._peaks = np.maximum(self._peaks, peaks / self._scales)
         self.n_frames += z.shape[0]
+
+    def _rescale(self, k: np.ndarray, xp) -> None:
+        """Multiply each layer's scale by ``2**k`` (its sums exactly, by powers of two)."""
+        f, self._scales = np.ldexp(1.0, -k), np.ldexp(self._scales, k)
+        self._peaks = self._peaks * f
+        f, fz = (xp.asarray(v) for v in (f, np.repeat(f, np.diff(self._edges))))
+        if self._torch:
+            f, fz = f.to(self._cross.device), fz.to(self._cross.device)
+        self._cross *= fz[:, None]
+        self._cross *= fz[None, :]
+        self._col_sums *= fz
+        self._norm_cross *= (f * f)[:, None] * (f * f)[None, :]
+        self._norm_feature *= (f * f)[:, None] * fz[None, :]
 
     def result(self, debiased: bool = False) -> np.ndarray | pd.DataFrame:
         """Linear CKA between every pair of layers over all frames so far, like ``cka_matrix``
@@ -159,7 +177,7 @@ def _peak(x, label, dims: int | None, torch: bool) -> float:
         raise ValueError(f"{name} has {x.shape[1]} features; every step needs {dims or '> 0'}.")
     if x.shape[0] == 0:
         return 0.0  # an empty step is refused by the caller
-    peak = float(x.detach().abs().max()) if torch else max_abs(x)
+    peak = max(float(x.max()), -float(x.min()))  # in float: -(int64 min) would wrap
     if not np.isfinite(peak):
         raise ValueError(f"{name} contains NaN or infinite values; clean or impute them first.")
     return peak
