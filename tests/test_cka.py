@@ -300,7 +300,7 @@ def test_rejects_grams_that_are_not_positive_semidefinite():
 
 def test_policy_constant_raises_for_both_estimators_on_every_route():
     y = np.random.default_rng(39).standard_normal((8, 3))
-    constants = (np.full((8, 3), 7.0), np.full((8, 3), 1e-100))
+    constants = (np.full((8, 3), 7.0), np.full((8, 3), 1e-100), np.full((8, 3), np.iinfo(int).min))
     for constant, debiased, route in itertools.product(constants, (False, True), ROUTES):
         with pytest.raises(ValueError, match="constant"):
             route(constant, y, debiased)

@@ -433,12 +433,12 @@ def _checked(x, name: str = "x", min_n: int = 2, *, square: bool = False, finite
     high, low = arr.max(), arr.min()  # NaN and inf propagate to max/min
     if not (np.isfinite(high) and np.isfinite(low)):
         raise ValueError(f"{name} contains NaN or infinite values; clean or impute them first.")
-    return arr, float(max(high, -low))
+    return arr, max(float(high), -float(low))  # in float: -low wraps at an integer minimum
 
 
 def max_abs(arr: np.ndarray) -> float:
     """Largest magnitude in ``arr`` (two passes, no temporary copy)."""
-    return float(max(arr.max(), -arr.min()))
+    return max(float(arr.max()), -float(arr.min()))
 
 
 def centred(x: np.ndarray, name: str = "x", min_n: int = 2, *, out=None) -> np.ndarray:
