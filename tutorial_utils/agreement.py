@@ -4,8 +4,6 @@ Each measure's *layer profile* is its gap above the null over the layers, per ta
 :func:`tutorial_utils.stats.null_gap`: ``measure, target, layer, observed, null, gap``). Two
 measures agree when they order the layers alike (Spearman's ρ), whatever their scales."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 
 import numpy as np

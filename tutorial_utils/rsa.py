@@ -8,8 +8,6 @@ Bridge: for squared-Euclidean RDMs ``D``, ``H D H = -2 H K H`` (``K`` the linear
 cosine of the double-centred RDMs, ``compare_rdms(..., "centered_cosine")``, is linear CKA.
 """
 
-from __future__ import annotations
-
 import numpy as np
 from scipy.spatial import distance
 

@@ -5,8 +5,6 @@ figures through :func:`errorbar` (for seaborn's ``errorbar=``), so a printed ban
 band are the same numbers.
 """
 
-from __future__ import annotations
-
 import math
 from collections.abc import Callable, Iterable, Sequence
 

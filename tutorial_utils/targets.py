@@ -6,8 +6,6 @@ targets on the model's 20 ms grid (:mod:`tutorial_utils.frames`) and trims every
 frame count.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 
 import numpy as np

@@ -2,8 +2,6 @@
 normalised and run on its own (padding would leak into a group-norm front end), in full float32
 (no TF32) on the CPU or a GPU. Torch is imported on first use."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 from typing import Any
 

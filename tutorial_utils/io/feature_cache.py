@@ -2,8 +2,6 @@
 ``<folder>/<kind>/<sha256 of all they depend on>.npz``, written atomically, read with
 ``allow_pickle=False`` after a size check (a damaged entry is computed again)."""
 
-from __future__ import annotations
-
 import contextlib
 import hashlib
 import importlib.metadata

@@ -6,8 +6,6 @@ virtual EMA at 50 Hz (``_Y`` is vertical here, lateral in the real data), phone 
 a manifest. The hidden states come from :mod:`tutorial_utils.sample.encoder`.
 """
 
-from __future__ import annotations
-
 import json
 from functools import lru_cache
 from pathlib import Path

@@ -18,8 +18,6 @@ dimensions of very large variance, on in the last two layers. The weights ``w_s(
 known answer, whose CKA values are not the real data's.
 """
 
-from __future__ import annotations
-
 import zlib
 
 import numpy as np

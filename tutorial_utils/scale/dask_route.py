@@ -7,8 +7,6 @@ by dask's tree reduction, in one ``dask.compute`` call, on a laptop's threads or
 process. dask (the ``scale`` extra) is imported only when a dask array is passed.
 """
 
-from __future__ import annotations
-
 import warnings
 
 import numpy as np

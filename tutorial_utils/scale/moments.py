@@ -23,8 +23,6 @@ These are the pieces of :func:`tutorial_utils.cka.debiased_hsic`. The shift (the
 chunk's mean) keeps ``μ`` small, so the expansion does not cancel.
 """
 
-from __future__ import annotations
-
 import numpy as np
 
 from ..cka import (
