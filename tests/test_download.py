@@ -142,6 +142,8 @@ def test_missing_torch_and_a_missing_gpu_stop_before_any_download(
     monkeypatch.setitem(sys.modules, "torch", None)
     assert main(["--data-dir", str(tmp_path / "c"), "--quiet"]) == 2
     assert "pip install torch==2.13.0 transformers" in _err(capsys)
+    assert main(["--from-dir", str(tmp_path / "no"), "--data-dir", str(tmp_path / "c")]) == 2
+    assert "Could not find" in _err(capsys)  # a wrong folder is named before the missing torch
     space = types.SimpleNamespace
     torch = space(cuda=space(is_available=lambda: False), __version__="2", version=space(cuda=None))
     monkeypatch.setattr(extract, "require_torch", lambda: (torch, None))

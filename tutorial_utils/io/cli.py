@@ -124,13 +124,13 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
         raise ValueError(f"--participants: {bad[0]!r} is not a participant id such as F02.")
     if args.frame_states and (other := sorted(set(wanted) - set(FRAME_STATES_FILES))):
         raise ValueError(f"--frame-states: only F02 and M02 have original features, not {other}.")
-    if not args.frame_states:
-        extract.resolve_device(args.device)  # before any download: a missing GPU stops here
     names = [n for p in wanted for n in (f"ema_audio_{p}.pkl", f"ema_labels_{p}.csv")]
     names += [FRAME_STATES_FILES[p] for p in wanted if args.frame_states]
     local = {n: min(d.rglob(n), key=lambda p: len(p.parts), default=None) for n in names if d}
     if missing := [name for name, path in local.items() if path is None]:
         raise DownloadFailed(f"Could not find {', '.join(missing)} in --from-dir {d} or below.")
+    if not args.frame_states:  # after the folder, before any download: torch and the GPU
+        extract.resolve_device(args.device)
     sources = {n: pooch.file_hash(str(path)) for n, path in local.items()}
     for name, sha in sources.items():  # (pooch checks the pinned hashes of downloads)
         if (pinned := KNOWN_SHA256.get(name, sha)) != sha:
