@@ -144,21 +144,19 @@ def test_concurrent_conversions_never_mix(tmp_path, first, second):
     assert io_setup.leftovers(cache) == []
 
 
-# -- every bad input: one paragraph, exit code 2 ------------------------------------------------
-
-
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [
         ("ema_audio_F02.pkl", b"", "empty (0 bytes)"),
         ("ema_audio_F02.pkl", b"<!DOCTYPE html><html>Quota exceeded</html>", "HTML page"),
         ("ema_audio_F02.pkl", None, "truncated"),
-        ("frame_states_p1_test.pkl", b"PK\x03\x04 not a zip", "BadZipFile"),
+        ("ema_audio_F02.pkl", b"\x80\x040.", "it is damaged, or not a file of this kind"),
+        ("frame_states_p1_test.pkl", b"PK\x03\x04 not a zip", "it is damaged"),
         ("frame_states_p1_test.pkl", hostile.nested_load_from_bytes(), "nested"),
         ("frame_states_p1_test.pkl", hostile.stride_zero_bomb(), "4 x its size"),
         ("ema_labels_F02.csv", b"FILENAME,SENTENCE\nx,y\n", "of exactly"),
     ],
-    ids=["empty", "html", "truncated", "bad-zip", "nested", "bomb", "csv-columns"],
+    ids=["empty", "html", "truncated", "damaged", "bad-zip", "nested", "bomb", "csv-columns"],
 )
 def test_bad_originals_give_one_paragraph_and_exit_2(
     tmp_path, first, capsys, name, content, reason

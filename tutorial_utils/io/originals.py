@@ -265,10 +265,10 @@ def reading(path: Path) -> Iterator[None]:
             reason = "it is an HTML page, not data (Google Drive's answer to a refused download)."
         elif isinstance(err, EOFError) or "truncated" in str(err) or "exhausted" in str(err):
             reason = "it ends too early (truncated): an interrupted download or copy?"
-        elif isinstance(err, ValueError):
-            reason = str(err)
-        else:
-            reason = f"it is not a valid file of this kind ({type(err).__name__}: {err})."
+        elif isinstance(err, ValueError) and not isinstance(err, UnicodeDecodeError):
+            reason = str(err)  # the checks' own messages
+        else:  # what a damaged pickle happened to raise (e.g. KeyError: 233) would say nothing
+            reason = "it is damaged, or not a file of this kind: it cannot be read as one."
         raise BadOriginal(path, reason) from err
 
 
