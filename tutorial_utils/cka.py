@@ -430,14 +430,13 @@ def _checked(x, name: str = "x", min_n: int = 2, *, square: bool = False, finite
         )
     if not finite:
         return arr, None
-    high, low = arr.max(), arr.min()  # NaN and inf propagate to max/min
-    if not (np.isfinite(high) and np.isfinite(low)):
+    if not np.isfinite(peak := max_abs(arr)):  # NaN and inf propagate to max and min
         raise ValueError(f"{name} contains NaN or infinite values; clean or impute them first.")
-    return arr, max(float(high), -float(low))  # in float: -low wraps at an integer minimum
+    return arr, peak
 
 
 def max_abs(arr: np.ndarray) -> float:
-    """Largest magnitude in ``arr`` (two passes, no temporary copy)."""
+    """Largest magnitude in ``arr`` (two passes, no copy; in float: -min wraps for integers)."""
     return max(float(arr.max()), -float(arr.min()))
 
 
@@ -454,8 +453,7 @@ def centred(x: np.ndarray, name: str = "x", min_n: int = 2, *, out=None) -> np.n
     else:  # the column sums could overflow: average scaled values
         mean = np.mean(np.asarray(x, dtype=np.float64) / peak, axis=0) * peak
     np.subtract(x, mean, out=out)  # converts to float64 in the same pass
-    spread = max_abs(out)
-    if spread <= NEGLIGIBLE * peak:
+    if (spread := max_abs(out)) <= NEGLIGIBLE * peak:
         raise _constant(name)
     out /= spread
     return out

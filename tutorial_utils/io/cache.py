@@ -72,6 +72,12 @@ def hidden_state_key(layer: int, filename: str) -> str:
     return f"L{int(layer)}__{filename}"
 
 
+def _key_parts(key: str) -> tuple[int, str]:
+    """``(layer, filename)`` of a :func:`hidden_state_key`."""
+    layer, _, filename = key[1:].partition("__")
+    return int(layer), filename
+
+
 def write_cache(
     data_dir: str | os.PathLike, participants: Iterable[tuple[str, tuple]], **fields: Any
 ) -> dict:
@@ -88,7 +94,7 @@ def write_cache(
             audio = dict(zip(recordings.FILENAME, recordings.AUDIO, strict=True))
             np.savez(folder / AUDIO, **audio)
             np.savez(folder / STATES, **states)
-            layers.add(tuple(sorted({int(k[1:].partition("__")[0]) for k in states})))
+            layers.add(tuple(sorted({_key_parts(key)[0] for key in states})))
             names.append(p)
             files |= {f"{generation}/{p}/{n}": pooch.file_hash(str(folder / n)) for n in FILES}
         if len(layers) != 1:
@@ -144,9 +150,8 @@ def _checked(data_dir: Path, manifest: dict, participant: str, name: str) -> Pat
 def _states(path: Callable[[str], Path]) -> dict[int, dict[str, np.ndarray]]:
     states: dict[int, dict[str, np.ndarray]] = {}
     with np.load(path(STATES), allow_pickle=False) as npz:
-        for key in npz.files:
-            layer, _, filename = key[1:].partition("__")
-            states.setdefault(int(layer), {})[filename] = npz[key]
+        for layer, filename in map(_key_parts, npz.files):
+            states.setdefault(layer, {})[filename] = npz[hidden_state_key(layer, filename)]
     return dict(sorted(states.items()))
 
 
@@ -183,5 +188,5 @@ def iter_recordings(data_dir: str | os.PathLike, participant: str) -> Iterator[d
     the cache's npz without loading the others (for corpora larger than memory)."""
     manifest = read_manifest(data_dir := Path(data_dir))
     with np.load(_checked(data_dir, manifest, participant, STATES), allow_pickle=False) as npz:
-        for filename in dict.fromkeys(key.partition("__")[2] for key in npz.files):
+        for filename in dict.fromkeys(_key_parts(key)[1] for key in npz.files):
             yield {layer: npz[hidden_state_key(layer, filename)] for layer in manifest["layers"]}

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import blas
 
+from ..cka import max_abs
 from .moments import check_memory, moments_cka, scales_of, shift_of
 
 PRECISIONS = ("float64", "float32-chunks")  # products in float64, or per chunk in float32
@@ -35,9 +36,8 @@ class CKAAccumulator:
     per layer, with the same layers and dimensions every step; ``m_k`` may change.
 
     ``precision="float32-chunks"`` takes each chunk's cross products in float32 (summed in
-    float64), for devices whose float64 is slow. ``benchmarks/bench_gpu.py`` (13 × 768 dims):
-    1.3e-9 from float64 on CPU torch; on one H100, 10⁶ frames in 3.5 s (float64) vs 3.7 s,
-    6.5e-8 apart. Chunks are shifted by the first chunk's mean, which keeps float32 accurate.
+    float64), for devices whose float64 is slow (``benchmarks/bench_gpu.py``: 6.5e-8 from float64
+    on one H100). Chunks are shifted by the first chunk's mean, which keeps float32 accurate.
     """
 
     def __init__(self, *, precision: str = "float64") -> None:
@@ -177,8 +177,7 @@ def _peak(x, label, dims: int | None, torch: bool) -> float:
         raise ValueError(f"{name} has {x.shape[1]} features; every step needs {dims or '> 0'}.")
     if x.shape[0] == 0:
         return 0.0  # an empty step is refused by the caller
-    peak = max(float(x.max()), -float(x.min()))  # in float: -(int64 min) would wrap
-    if not np.isfinite(peak):
+    if not np.isfinite(peak := max_abs(x)):
         raise ValueError(f"{name} contains NaN or infinite values; clean or impute them first.")
     return peak
 
