@@ -54,3 +54,22 @@ def test_null_gap_is_observed_minus_null():
     observed = pd.DataFrame({"target": ["EMA"] * 4, "layer": [0, 0, 1, 1], "value": [1, 3, 2, 2]})
     gap = S.null_gap(observed, observed.assign(value=[0.5, 0.5, 1.0, 3.0]))
     assert gap[["observed", "null", "gap"]].values.tolist() == [[2, 0.5, 1.5], [2, 2, 0]]
+
+
+def test_peak_layers_is_a_bootstrap_of_the_argmax_over_recordings():
+    rng = np.random.default_rng(3)
+    profile = np.array([0.1, 0.5, 0.49, 0.2])  # layers 1 and 2 tie within noise, 0 and 3 far
+    scores = profile + rng.normal(scale=0.05, size=(12, 4))
+    table = pd.DataFrame(
+        [(f"r{i:02d}", layer, scores[i, layer]) for i in range(12) for layer in range(4)],
+        columns=["filename", "layer", "value"],
+    )
+    peaks = S.peak_layers(table, n_resamples=500, seed=1).set_index("layer")
+    assert peaks["mean"].to_numpy() == pytest.approx(scores.mean(axis=0))
+    draws = np.random.default_rng(1).integers(0, 12, size=(500, 12))  # the same resamples
+    means = scores[draws].mean(axis=1)
+    assert peaks["low"].to_numpy() == pytest.approx(np.quantile(means, 0.025, axis=0))
+    assert peaks["p_peak"].to_numpy() == pytest.approx(np.bincount(means.argmax(1), None, 4) / 500)
+    assert peaks["near_peak"].tolist() == [False, True, True, False]
+    with pytest.raises(ValueError, match="one finite value"):
+        S.peak_layers(table.drop(index=0))

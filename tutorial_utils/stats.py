@@ -86,3 +86,35 @@ def null_gap(observed: pd.DataFrame, null: pd.DataFrame, by=("target", "layer"))
     )
     table["gap"] = table["observed"] - table["null"]
     return table.reset_index()
+
+
+def peak_layers(
+    table: pd.DataFrame, *, value="value", unit="filename", level=0.95, n_resamples=2000, seed=0
+) -> pd.DataFrame:
+    """How sure is "layer L peaks"? A bootstrap over recordings of the layer profile's maximum.
+
+    Each resample draws the units (recordings) with replacement and takes the mean ``value`` per
+    layer; a layer's interval is the percentile interval of its resampled means.
+
+    Returns
+    -------
+    DataFrame
+        One row per layer: ``layer, mean, low, high, p_peak, near_peak``. ``p_peak`` is the
+        share of resamples in which the layer has the largest mean; ``near_peak`` marks the
+        layers whose interval reaches the interval of the observed peak layer.
+    """
+    wide = table.pivot(index=unit, columns="layer", values=value).sort_index(axis=1)
+    scores = wide.to_numpy(dtype=np.float64)
+    if not np.isfinite(scores).all():
+        raise ValueError("peak_layers needs one finite value per unit and layer; drop the rest.")
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(scores), size=(n_resamples, len(scores)))
+    means = scores[draws].mean(axis=1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    observed = scores.mean(axis=0)
+    top = int(observed.argmax())
+    return pd.DataFrame({
+        "layer": wide.columns, "mean": observed, "low": low, "high": high,
+        "p_peak": np.bincount(means.argmax(axis=1), minlength=scores.shape[1]) / n_resamples,
+        "near_peak": high >= low[top],
+    })  # fmt: skip
