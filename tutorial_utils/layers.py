@@ -130,17 +130,13 @@ def diagonal_peak(matrix: pd.DataFrame) -> pd.Series:
 
 def diagonal_table(matrix: pd.DataFrame, shuffled: pd.DataFrame) -> pd.DataFrame:
     """The diagonal of ``matrix`` (:func:`across_speaker_cka`) beside its ``shuffled`` baseline
-    (:func:`tutorial_utils.nulls.shuffled_diagonal`), by layer: ``matched``, ``shuffled_mean``,
-    ``shuffled_max``, ``shuffled_sd`` (``ddof=1``), ``gap`` (matched minus shuffled mean),
-    ``gap_sd`` (gap / shuffled_sd) and ``p`` = (1 + #shuffles ≥ matched) / (1 + #shuffles)."""
+    (:func:`tutorial_utils.nulls.shuffled_diagonal`), by layer: ``matched``, ``null_mean``,
+    ``null_max`` and the permutation p-value ``p`` = (1 + #shuffles ≥ matched) / (1 + #shuffles)."""
     matched = diagonal(matrix)
     null = shuffled[matched.index]
     table = pd.DataFrame({"matched": matched}, index=matched.index)
-    table["shuffled_mean"] = null.mean(axis=0).to_numpy()
-    table["shuffled_max"] = null.max(axis=0).to_numpy()
-    table["shuffled_sd"] = null.std(axis=0, ddof=1).to_numpy()
-    table["gap"] = table["matched"] - table["shuffled_mean"]
-    table["gap_sd"] = table["gap"] / table["shuffled_sd"]
+    table["null_mean"] = null.mean(axis=0).to_numpy()
+    table["null_max"] = null.max(axis=0).to_numpy()
     exceed = (null.to_numpy() >= matched.to_numpy()[None, :]).sum(axis=0)
     table["p"] = (1 + exceed) / (1 + len(null))
     return table

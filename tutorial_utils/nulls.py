@@ -87,15 +87,19 @@ def derangement(n: int, rng: np.random.Generator) -> np.ndarray:
             return perm
 
 
-def derangements(n: int, max_count: int = 100, seed: int = 0) -> list[tuple[int, ...]]:
-    """Permutations of ``range(n)`` that move every element, in a deterministic order: all of
-    them when there are at most ``max_count`` (44 for ``n = 5``), else ``max_count`` distinct
-    draws of :func:`derangement` from a generator seeded with ``seed``."""
-    if round(math.factorial(n) / math.e) <= max_count:  # the number of derangements, n >= 1
-        return [p for p in itertools.permutations(range(n)) if all(i != j for i, j in enumerate(p))]
+def pairings(n: int, max_count: int = 1000, seed: int = 0) -> list[tuple[int, ...]]:
+    """Reorderings of ``range(n)`` other than the identity, in a deterministic order: all
+    ``n! - 1`` when there are at most ``max_count`` (119 for ``n = 5``; with the identity, every
+    pairing an exact permutation test ranks), else ``max_count`` distinct seeded draws."""
+    if n < 2:
+        raise ValueError(f"A pairing to shuffle needs at least 2 elements; got {n}.")
+    if math.factorial(n) - 1 <= max_count:
+        return list(itertools.permutations(range(n)))[1:]  # the first is the identity
     rng, found = np.random.default_rng(seed), {}
     while len(found) < max_count:
-        found.setdefault(tuple(int(i) for i in derangement(n, rng)), None)
+        perm = tuple(int(i) for i in rng.permutation(n))
+        if perm != tuple(range(n)):
+            found.setdefault(perm, None)
     return list(found)
 
 
@@ -125,13 +129,13 @@ def mismatched_null(
 
 
 def shuffled_diagonal(
-    dataset: Dataset, a: str, b: str, *, max_shuffles=100, seed=0, unit="sentence", debiased=False
+    dataset: Dataset, a: str, b: str, *, max_shuffles=1000, seed=0, unit="sentence", debiased=False
 ) -> pd.DataFrame:
     """The null of :func:`tutorial_utils.layers.across_speaker_cka`'s diagonal (same arguments):
-    every sentence of A paired with another sentence of B (:func:`derangements`), which breaks
-    only the match of content. One row per pairing (index ``shuffle``), one column per layer."""
+    A's sentences paired with B's in every other order (:func:`pairings`), which breaks only
+    the match of content. One row per pairing (index ``shuffle``), one column per layer."""
     reps_a, reps_b = shared_sentence_layers(dataset, a, b, unit=unit)
-    perms = [list(p) for p in derangements(len(reps_a[dataset.layers[0]]), max_shuffles, seed)]
+    perms = [list(p) for p in pairings(len(reps_a[dataset.layers[0]]), max_shuffles, seed)]
     ckas = functools.partial(cka_matrix, debiased=debiased)
     if unit == "sentence":  # one CKA over the sentences per pairing, B's rows reordered
         rows = np.stack([ckas([reps_a[k]], [reps_b[k][p] for p in perms])[0] for k in reps_a], 1)
