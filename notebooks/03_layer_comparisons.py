@@ -8,6 +8,7 @@
 #     name: python3
 # ---
 
+
 # %% [markdown]
 # # Comparing layers with each other
 #
@@ -15,32 +16,19 @@
 #
 # The previous chapters compared each layer with something *outside* the model (MFCCs, EMA).
 # CKA compares any two spaces over the same stimuli, so it can also compare the model's layers
-# with each other. Doing this for all pairs gives a 13 × 13 matrix that shows which layers
-# arrange the stimuli alike, i.e. where the model's representation changes and where it only
-# drifts.
+# with each other. All pairs give a 13 × 13 matrix that shows which layers arrange the stimuli
+# alike: where the representation changes and where it only drifts.
 #
-# We build that matrix in four ways and keep track of what each one measures:
+# The core path follows the original chapter: the matrix within one speaker (A, the first
+# participant) on sentence means, written out once as a numpy loop and then taken from the
+# package, and the matrix across two speakers on the sentences both read, tested against every
+# other pairing of those sentences. Section 1 first shows what CKA gives for *unrelated* data of
+# the same shapes: sentence means are a few stimuli in many dimensions.
 #
-# 1. **within one speaker, on sentence means** — one vector per recording, as in the original
-#    chapter;
-# 2. **within one speaker, on frames** — the 20 ms frames of each recording;
-# 3. **across two speakers**, on the sentences both of them read: rows are speaker A's layers,
-#    columns speaker B's layers, so high values mean that the two speakers' recordings are
-#    arranged alike *by sentence*;
-# 4. each of them with **biased and debiased CKA**, because sentence means give only a handful
-#    of stimuli in 768 dimensions, exactly where biased CKA is inflated. Section 1 shows that
-#    inflation on pure noise before we meet it in the data.
+# **Core path:** about 25 minutes (sections 1-3); going further: about 14 more.
 #
-# We finish by locating where the across-speaker similarity peaks and checking it against a
-# baseline in which the sentences are deliberately mismatched.
-# Section 7 then pools all of a speaker's frames and computes the same kind of matrix by
-# streaming, one recording at a time — the way to take the method to a whole corpus.
-#
-# ## Prerequisites
-#
-# Chapter 01 (Gram matrices, centring, sentence means) and chapter 02 (CKA from centred Gram
-# matrices, null baselines). The small-sample bias of CKA is introduced here, in section 1,
-# where we first need it; chapter 04 maps it over many more settings.
+# **Prerequisites:** chapter 01 (Gram matrices, centring, sentence means) and chapter 02 (CKA
+# from centred Gram matrices, null baselines).
 
 # %% tags=["remove-input"]
 # Setup (hidden in the book): installs the package where it is missing, e.g. in Colab.
@@ -51,8 +39,7 @@ if importlib.util.find_spec("tutorial_utils") is None:  # pip upgrades nothing C
     importlib.invalidate_caches()
 
 # %%
-# %%
-import time
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -69,107 +56,66 @@ from tutorial_utils import (
     plots,
     sanity,
     sentences,
+    stats,
 )
 
-pd.set_option("display.precision", 3)
-pd.set_option("display.width", 120)
-
-# %%
 dataset = load_dataset()
-print(notice.data_line(dataset))
-print(dataset)
-
-# %% [markdown]
-# We use the first two participants: speaker A for the within-speaker matrices, and the
-# sentences that A and B both read for the across-speaker ones.
-
-# %%
+print(textwrap.fill(notice.data_line(dataset), 88))
 speaker_a, speaker_b = dataset.participants[:2]
 shared = dataset.shared_sentences(speaker_a, speaker_b)
 for label, speaker in (("A", speaker_a), ("B", speaker_b)):
-    n_recordings = len(dataset.pick_filenames(speaker))
-    print(f"speaker {label} = {speaker}: {n_recordings} recordings")
-print(f"sentences read by both: {len(shared)}")
+    print(f"speaker {label} = {speaker}: {len(dataset.pick_filenames(speaker))} recordings")
 display(shared[["SENTENCE_ID", "SENTENCE"]])
 
 # %% [markdown]
-# ## 1. How many stimuli, how many features? The bias of biased CKA
+# ## 1. Few stimuli in many dimensions: what CKA gives for noise
 #
-# CKA compares the *geometry of a set of stimuli*. How trustworthy a biased CKA value is
-# depends on how many stimuli `n` there are compared with the number of features `d`. The
-# table lists the three views of this chapter.
+# CKA compares the geometry of `n` stimuli, each described by `d` features. Sentence means give
+# a handful of stimuli in 768 dimensions. To see what that does, we draw pairs of independent
+# Gaussian noise matrices with exactly this chapter's shapes (20 pairs per shape) and compute
+# linear CKA, biased and debiased, with the package's `cka_matrix`. An ideal index would give 0.
 
 # %%
-n_dims = dataset.hidden_state(
-    speaker_a, 0, dataset.pick_filenames(speaker_a)[0]
-).shape[1]
+n_dims = dataset.hidden_state(speaker_a, 0, shared.FILENAME_A.iloc[0]).shape[1]
 frame_counts = [
-    dataset.hidden_state(speaker_a, 0, f).shape[0]
-    for f in dataset.pick_filenames(speaker_a)
+    dataset.hidden_state(speaker_a, 0, f).shape[0] for f in dataset.pick_filenames(speaker_a)
 ]
-views = pd.DataFrame(
-    {
-        "stimuli": [
-            f"sentence means of {speaker_a}",
-            f"sentence means, {speaker_a} vs {speaker_b}",
-            f"frames of one {speaker_a} recording",
-        ],
-        "n": [len(frame_counts), len(shared), int(np.median(frame_counts))],
-        "d": n_dims,
-    }
-)
-views["d / n"] = views["d"] / views["n"]
-display(views)
-print(f"frames per recording of {speaker_a}: {min(frame_counts)}–{max(frame_counts)}")
-
-# %% [markdown]
-# What does biased CKA give for two representations that share *nothing*? We draw pairs of
-# independent Gaussian noise matrices with exactly these shapes (`n × d`, 20 pairs per view)
-# and compute biased and debiased linear CKA with the package's `cka_matrix`. An ideal index
-# would give 0.
-
-# %%
+n_frames = int(np.median(frame_counts))
+views = {
+    "A: sentence means": len(frame_counts),
+    "A-B: sentence means": len(shared),
+    "A: recording frames": n_frames,
+}
 noise = sanity.noise_summary(
-    sanity.noise_cka(n_stimuli=sorted(set(views["n"])), n_features=(n_dims,), n_repeats=20)
+    sanity.noise_cka(n_stimuli=sorted(set(views.values())), n_features=(n_dims,), n_repeats=20)
 ).droplevel("n_features")
-display(noise)
-for n in views["n"]:
-    row = noise.loc[n]
-    print(
-        f"n = {n:3d}, d = {n_dims}: noise scores {row['biased mean']:.3f} with biased CKA "
-        f"(d/(d+n) = {row['d/(d+n)']:.3f}) and {row['debiased mean']:+.3f} ± "
-        f"{row['debiased std']:.3f} (sd) with debiased CKA"
-    )
+noise = noise.loc[list(views.values()), ["d/(d+n)", "biased mean", "debiased mean", "debiased std"]]
+noise.index = pd.MultiIndex.from_arrays([list(views), list(views.values())], names=["", "n"])
+display(noise.round(3))
 
 # %% [markdown]
-# Biased CKA of pure noise follows `d / (d + n)` (the `d/(d+n)` column). The reason: biased
-# CKA plugs the sample into HSIC, and for `n` noise vectors in `d ≫ n` dimensions every
-# vector is nearly orthogonal to every other and all have about the same length. The centred
-# Gram matrix of *any* such data is then close to a multiple of the centring matrix, so two
-# unrelated noise sets produce nearly the same Gram matrix, and CKA calls them similar. The
-# excess shrinks as `n` grows relative to `d`, but on frames it is still far from 0.
-#
-# The **debiased** estimator replaces the plug-in HSIC by an unbiased one
-# {cite:p}`song2012feature`; applied to CKA {cite:p}`murphy2024debiased` it scores unrelated
-# representations about 0 on average (the `debiased mean` column), at the price of more
-# scatter when `n` is small (`debiased std`); it needs `n ≥ 4`. Keep both columns in mind when
-# reading the matrices below: a biased sentence-mean value close to 1 is not, by itself,
-# evidence of shared structure. (Real layers are not isotropic noise and concentrate their
-# variance in fewer directions, so their inflation is smaller than these numbers, but it cannot
-# be read off the biased value; that is why every matrix below comes in both versions.)
+# Biased CKA of pure noise is close to `d / (d + n)`: `n` noise vectors in `d ≫ n` dimensions
+# are nearly orthogonal and equally long, so the centred Gram matrix of *any* such data is
+# close to a multiple of the centring matrix, and two unrelated sets look alike. The
+# **debiased** estimator replaces the plug-in HSIC by an unbiased one
+# {cite:p}`song2012feature`; in CKA {cite:p}`murphy2024debiased` it scores unrelated data about
+# 0 on average, with more scatter when `n` is small, and needs `n ≥ 4`. A biased sentence-mean
+# value near 1 is therefore not, by itself, evidence of shared structure. Real layers are not
+# isotropic noise and are less inflated (the frames section of "Going further" shows why), so
+# the matrices below come in both versions.
 #
 # ## 2. Within one speaker, on sentence means (the original view)
 #
-# Each recording becomes the mean of its frames, separately for every layer; CKA then compares
-# how two layers arrange the recordings. We write the 13 × 13 loop out once in plain numpy, with
-# the four steps of chapter 02 for every pair of layers: centre the features, form the linear
-# Gram matrices, take HSIC (the sum of their elementwise product, i.e. `trace(K L)`), and
-# normalise by the two self-similarities. Then we check it against the package's `cka_matrix`.
+# Each recording becomes the mean of its frames at every layer, and CKA compares how two layers
+# arrange the recordings. Here is the 13 × 13 loop, written out once with chapter 02's four
+# steps for every pair of layers: centre the features, form the linear Gram matrices, take HSIC
+# (the sum of their elementwise product, `trace(K L)`), and normalise by the two
+# self-similarities. `layers.within_speaker_cka` gives the same matrix from the package's
+# `cka_matrix`, and does the work from here on.
 
 # %%
 means = sentences.sentence_mean_layers(dataset, speaker_a)  # {layer: (n recordings, d)}
 n_layers = len(dataset.layers)
-start = time.perf_counter()
 by_hand = np.empty((n_layers, n_layers))
 for i, layer_i in enumerate(dataset.layers):
     for j, layer_j in enumerate(dataset.layers):
@@ -178,404 +124,312 @@ for i, layer_i in enumerate(dataset.layers):
         gram_x, gram_y = x @ x.T, y @ y.T  # n × n linear Gram matrices
         hsic = np.sum(gram_x * gram_y)  # trace(K L); the 1/(n-1)² factor cancels below
         by_hand[i, j] = hsic / np.sqrt(np.sum(gram_x * gram_x) * np.sum(gram_y * gram_y))
-loop_seconds = time.perf_counter() - start
 
-start = time.perf_counter()
-package = cka_matrix(means)
-package_seconds = time.perf_counter() - start
-print(f"max |loop − cka_matrix| over {n_layers} × {n_layers} entries: "
-      f"{np.abs(by_hand - np.asarray(package)).max():.1e}")
-print(f"centrings: loop {2 * n_layers**2}, cka_matrix {n_layers}; "
-      f"time: loop {1e3 * loop_seconds:.1f} ms, cka_matrix {1e3 * package_seconds:.1f} ms")
+within = layers.within_speaker_cka(dataset, speaker_a)  # sentence means, then cka_matrix
+np.testing.assert_allclose(by_hand, within, rtol=0, atol=1e-12)
+for i, j in [(0, 1), (0, n_layers - 1)]:
+    layer_i, layer_j = dataset.layers[i], dataset.layers[j]
+    print(f"layers {layer_i} and {layer_j}: loop {by_hand[i, j]:.4f}, "
+          f"package {within.iloc[i, j]:.4f}")
 
 # %% [markdown]
-# Why is `cka_matrix` faster? The loop recomputes a layer's centred features and Gram matrix
-# for every pair that layer takes part in (the printed count of centrings); `cka_matrix`
-# centres each layer once and reuses it for all pairs. It also picks the cheaper of two
-# equivalent ways to get HSIC: through the `n × n` Gram matrices (cheap when there are few
-# stimuli, as with sentence means) or directly from the features, without ever forming an
-# `n × n` matrix (cheap when there are many frames). From here on,
-# `layers.within_speaker_cka` does the repeated work: sentence means, then `cka_matrix`.
-#
-# The original chapter drew this matrix with biased CKA and a colour scale starting at 0.8.
-# We show it that way (left) and on the full 0–1 scale (right): the same numbers, but the left
-# panel makes differences of a few hundredths look like strong contrasts.
+# The original chapter drew this matrix with biased CKA and a colour scale starting at 0.8. We
+# show it that way (left) and on the full 0–1 scale (right): the same numbers, but the left
+# panel makes small differences look like strong contrasts.
 
 # %%
-within_sentence = layers.within_speaker_cka(dataset, speaker_a, unit="sentence")
-print(f"max |within_speaker_cka − loop|: {np.abs(within_sentence.to_numpy() - by_hand).max():.1e}")
-
 fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
-plots.layer_heatmap(
-    within_sentence,
-    ax=axes[0],
-    vmin=0.8,
-    annot=False,
-    title=f"{speaker_a}, sentence means, biased CKA\ncolour scale from 0.8 (as in the original)",
-    cbar_label="biased linear CKA",
-    xlabel="layer (index)",
-    ylabel="layer (index)",
-)
-plots.layer_heatmap(
-    within_sentence,
-    ax=axes[1],
-    annot=False,
-    title=f"{speaker_a}, sentence means, biased CKA\nfull colour scale 0–1",
-    cbar_label="biased linear CKA",
-    xlabel="layer (index)",
-    ylabel="layer (index)",
-)
+for ax, vmin in zip(axes, (0.8, 0.0), strict=True):
+    plots.layer_heatmap(
+        within,
+        ax=ax,
+        vmin=vmin,
+        annot=False,
+        title=f"{speaker_a}, sentence means, biased CKA\ncolour scale from {vmin}",
+        cbar_label="biased linear CKA",
+        xlabel="layer (index)",
+        ylabel="layer (index)",
+    )
 fig.tight_layout()
 plots.show(fig)
 
 # %% [markdown]
-# On the real data the chapter reports that layers 0–10 all have CKA above 0.95 with each
-# other while layers 11–12 stand apart. The table summarises the same two groups of layers for
-# the data loaded here (mean and minimum CKA over the layer pairs in each block).
+# On the real data the original chapter reports that layers 0–10 all have biased CKA above 0.95
+# with each other, while layers 11–12 stand apart. The table gives the mean and minimum over
+# the layer pairs of each block, for biased and, following section 1, debiased CKA.
 
 # %%
+within_debiased = layers.within_speaker_cka(dataset, speaker_a, debiased=True)
 low, high = notice.REAL_FINDINGS["sentence_mean_within_block_layers"]
 blocks = {f"{low}-{high}": range(low, high + 1), "11-12": [11, 12]}
-print(
-    f"Real data (reported): min CKA among layers {low}-{high} > "
-    f"{notice.REAL_FINDINGS['sentence_mean_within_block_min_cka']}"
-)
-display(layers.block_table(within_sentence, blocks))
-print(notice.by_design_note(dataset))
+block_tables = {
+    name: layers.block_table(matrix, blocks).set_index(["block_a", "block_b"])
+    for name, matrix in [("biased", within), ("debiased", within_debiased)]
+}
+display(pd.concat(block_tables, axis=1).round(3))
+minimum = notice.REAL_FINDINGS["sentence_mean_within_block_min_cka"]
+print(f"Real data (reported, read off the original's figure): layers {low}-{high} all "
+      f"above {minimum}")
+print(textwrap.fill(notice.by_design_note(dataset), 88))
 
 # %% [markdown]
-# ## 3. How much of that is the estimator? Debiased CKA
+# Where biased and debiased CKA agree, the high values reflect structure the layers share.
+# Where debiased CKA is clearly lower, part of the biased value came from having few stimuli in
+# many dimensions.
 #
-# Section 1 showed that biased CKA scores pure noise of this shape near 1, and that the
-# debiased estimator scores it about 0. We compute the same matrix with the debiased estimator
-# and draw both on the full scale.
+# ## 3. Across two speakers, with a permutation test
+#
+# Now the rows are speaker A's layers, the columns speaker B's layers, and the stimuli are the
+# shared sentences' means, sentence s of A paired with sentence s of B. Entry (i, j) is high
+# when layer i of A and layer j of B arrange the sentences alike; the diagonal (the same layer
+# in both speakers) is the readout.
+#
+# What counts as high? A **permutation test** recomputes the diagonal with B's sentences paired
+# with A's in every other order: `s` shared sentences give `s!` pairings (120 for 5), the true
+# one included. If a layer carried no sentence structure common to the speakers, all pairings
+# would be equally likely to score highest, so the share scoring at least as high as the true
+# one is an exact p-value, never below `1 / s!`. We use all pairings, not only the 44 that move
+# every sentence (derangements): the test is sure to be exact when the orders form a group,
+# which all 120 do and the derangements with the true order do not.
 
 # %%
-within_sentence_debiased = layers.within_speaker_cka(
-    dataset, speaker_a, unit="sentence", debiased=True
-)
+across, baselines = {}, {}
+for estimator in ("biased", "debiased"):
+    options = {"unit": "sentence", "debiased": estimator == "debiased"}
+    across[estimator] = layers.across_speaker_cka(dataset, speaker_a, speaker_b, **options)
+    baselines[estimator] = nulls.shuffled_diagonal(dataset, speaker_a, speaker_b, **options)
+n_pairings = len(baselines["biased"]) + 1  # the other orders and the true one
+p_floor = 1 / n_pairings
+print(f"{len(shared)} shared sentences: {n_pairings} pairings, "
+      f"smallest possible p = 1/{n_pairings} = {p_floor:.4f}")
 
 fig = plots.layer_heatmaps(
-    {
-        f"{speaker_a}, sentence means (n = {len(frame_counts)}), {name} CKA": matrix
-        for name, matrix in [("biased", within_sentence), ("debiased", within_sentence_debiased)]
-    }
-)
-plots.show(fig)
-
-# %%
-off_diagonal = ~np.eye(len(within_sentence), dtype=bool)
-estimator_summary = (
-    pd.DataFrame(
-        {
-            "biased": within_sentence.to_numpy()[off_diagonal],
-            "debiased": within_sentence_debiased.to_numpy()[off_diagonal],
-        }
-    )
-    .describe()
-    .loc[["mean", "min", "max"]]
-)
-display(estimator_summary)
-difference = (within_sentence - within_sentence_debiased).to_numpy()[off_diagonal]
-print(
-    f"biased minus debiased, over all layer pairs: mean {difference.mean():+.3f}, "
-    f"largest {difference.max():+.3f}, smallest {difference.min():+.3f}"
-)
-
-# %% [markdown]
-# How to read the comparison: where debiased and biased CKA agree, the high values reflect
-# structure that the layers really share. Where debiased CKA is clearly lower, the biased
-# value was partly produced by having few stimuli in many dimensions. The noise level of
-# section 1 is the inflation for *isotropic* noise; layers concentrate their variance in fewer
-# directions, so their inflation is smaller and cannot be read off the biased number alone.
-#
-# ## 4. Within one speaker, on frames
-#
-# Sentence means keep only what differs *between* sentences; everything that changes within
-# a sentence (phones, articulator movements) is averaged away. On frames, the stimuli are the
-# 20 ms frames of one recording. We compute one 13 × 13 matrix per recording and average the
-# matrices over recordings. We do not concatenate the recordings into one long set of frames:
-# that would mix differences between sentences into the frame-level comparison, and separate
-# matrices also tell us how much the result varies from recording to recording.
-
-# %%
-per_recording = layers.per_recording_layer_cka(dataset, speaker_a)
-within_frames = layers.mean_over_recordings(per_recording, dataset.layers)
-within_frames_debiased = layers.within_speaker_cka(dataset, speaker_a, unit="frame", debiased=True)
-
-fig = plots.layer_heatmaps(
-    {
-        f"{speaker_a}, frames, {name} CKA\n(mean over {len(frame_counts)} recordings)": matrix
-        for name, matrix in [("biased", within_frames), ("debiased", within_frames_debiased)]
-    }
-)
-plots.show(fig)
-
-# %%
-print("Frames, biased CKA:")
-display(layers.block_table(within_frames, blocks))
-print("Frames, debiased CKA:")
-display(layers.block_table(within_frames_debiased, blocks))
-spread = per_recording.std(axis=0, ddof=1)[off_diagonal]
-print(
-    f"standard deviation over recordings of a layer pair's CKA: median {np.median(spread):.3f}, "
-    f"largest {spread.max():.3f}"
-)
-gap = (within_sentence - within_frames).to_numpy()[off_diagonal]
-print(
-    f"sentence means minus frames (biased), over layer pairs: mean {gap.mean():+.3f}, "
-    f"largest {gap.max():+.3f}"
-)
-
-# %% [markdown]
-# Two things to look for in these numbers. First, on frames the biased and debiased matrices
-# should be close, because `n` (the frames per recording printed in section 1) is much larger
-# than on sentence means. Second, the frame-level matrix can reveal differences between layers that
-# sentence means hide: a layer can change *how it represents the frames inside a sentence*
-# without changing the sentence averages, and only the frame view sees that. Compare the
-# "0-10 vs 11-12" rows of the block tables of sections 2 and 4.
-#
-# ## 5. Across two speakers
-#
-# Now the rows are speaker A's layers and the columns speaker B's layers, and the stimuli are
-# the shared sentences. Entry (i, j) is high when layer i of A and layer j of B arrange the
-# sentences alike. The diagonal (the same layer in both speakers) is the natural readout.
-#
-# **Sentence means** pair up directly: sentence s of A with sentence s of B.
-#
-# **Frames** do not: the two speakers read each sentence at different speeds, so their
-# recordings have different numbers of frames. We resample both recordings of a sentence to
-# one common number of frames (the length of the shortest recording involved) by linear
-# interpolation in time, so that frame t of A and frame t of B sit at the same *relative*
-# position in the sentence. This ignores changes of speaking rate within a sentence, so it
-# underestimates how similar the speakers' frames are; CKA is computed per sentence and
-# averaged over sentences.
-#
-# To know what "high" means, we need a baseline. The **shuffled pairing** pairs every sentence
-# of A with a *different* sentence of B (every such reordering, a derangement, when there are
-# few) and recomputes the diagonal. It keeps the speakers, layers, number of stimuli and
-# lengths, and removes only the match in content.
-
-# %%
-n_common = layers.common_length(dataset, shared, speaker_a, speaker_b)
-print(f"frame-level alignment: every recording resampled to {n_common} frames")
-print(f"shuffled pairings of {len(shared)} sentences: {len(nulls.derangements(len(shared)))}")
-
-across = {}
-baselines = {}
-for unit in ("sentence", "frame"):
-    for debiased in (False, True):
-        key = (unit, "debiased" if debiased else "biased")
-        across[key] = layers.across_speaker_cka(
-            dataset, speaker_a, speaker_b, unit=unit, debiased=debiased
-        )
-        baselines[key] = nulls.shuffled_diagonal(
-            dataset, speaker_a, speaker_b, unit=unit, debiased=debiased
-        )
-
-# %%
-fig = plots.layer_heatmaps(
-    {
-        f"{speaker_a} vs {speaker_b}, {unit} level, {estimator} CKA": matrix
-        for (unit, estimator), matrix in across.items()
-    },
+    {f"{speaker_a} vs {speaker_b}, sentence means, {name} CKA": m for name, m in across.items()},
     xlabel=f"layer of {speaker_b} (index)",
     ylabel=f"layer of {speaker_a} (index)",
 )
 plots.show(fig)
 
 # %% [markdown]
-# The diagonals next to their shuffled baselines. `gap` is the matched value minus the mean
-# over shuffled pairings, `gap_sd` the same gap in standard deviations of the shuffled values
-# (`shuffled_sd`), and `p` the share of shuffled pairings (plus one) that reach the matched
-# value. With few sentences there are few shuffled pairings, and `p` cannot go below
-# 1 / (number of pairings + 1): the *permutation floor*, printed first.
+# The diagonals beside the other pairings: `matched` is the true pairing, `null_mean` and
+# `null_max` the mean and maximum over the other pairings, `p` the permutation p-value.
 
 # %%
-n_shuffles = len(baselines[("sentence", "biased")])
-p_floor = 1 / (n_shuffles + 1)
-print(f"{len(shared)} shared sentences → {n_shuffles} shuffled pairings → "
-      f"smallest possible p = 1/{n_shuffles + 1} = {p_floor:.3f}")
-diagonals = {key: layers.diagonal_table(across[key], baselines[key]) for key in across}
-for (unit, estimator), table in diagonals.items():
-    print(f"{unit} level, {estimator} CKA")
-    display(table.T)
-
-# %%
-fig, axes = plt.subplots(2, 2, figsize=(13, 8), sharex=True)
-for ax, ((unit, estimator), table) in zip(axes.ravel(), diagonals.items(), strict=True):
-    plots.layer_profile(
-        table.reset_index(),
-        ["matched", "shuffled_mean", "shuffled_max"],
-        ax=ax,
-        title=f"Across-speaker diagonal, {unit} level, {estimator} CKA",
-        ylabel=f"{estimator} linear CKA",
-        labels={
-            "matched": "same sentence",
-            "shuffled_mean": "shuffled pairing (mean)",
-            "shuffled_max": "shuffled pairing (max)",
-        },
-    )
-    ax.set_xlabel("layer (index, same layer in both speakers)")
-fig.tight_layout()
-plots.show(fig)
+diagonals = {name: layers.diagonal_table(across[name], baselines[name]) for name in across}
+display(pd.concat(diagonals, axis=1).round(3))
 
 # %% [markdown]
-# The biased sentence-level baseline is the clearest demonstration of the small-sample bias
-# in this chapter: sentences that do **not** match still get biased CKA values far above 0,
-# simply because so few stimuli in 768 dimensions leave little room to be dissimilar
-# (section 1). The debiased
-# baseline sits near 0 on average, but single shuffled pairings scatter widely
-# (`shuffled_max`): with 5 stimuli every debiased estimate is noisy. At the frame level the
-# shuffled baseline is above 0 for both estimators for a different reason: any two recordings
-# share structure unrelated to their words (for instance silence at the start and the end),
-# so only the gap above the baseline is about the sentence.
+# The biased baseline is section 1's small-sample bias in the data: pairings of mostly
+# *different* sentences still score far above 0, because five stimuli in 768 dimensions leave
+# little room to be dissimilar. The debiased baseline averages about 0, but single pairings
+# scatter widely (`null_max`), as section 1's `debiased std` for five stimuli predicts.
 #
-# ## 6. Where does the across-speaker similarity peak?
-#
-# Three readouts per view: the layer where the matched diagonal is highest, the layer where
-# its gap above the shuffled baseline is largest (raw and in shuffled standard deviations),
-# and how many layers reach the permutation floor, i.e. beat *every* shuffled pairing.
+# Where does the across-speaker similarity peak? Two readouts per estimator: the layers whose
+# matched value beats every other pairing (`p` at the floor), and how steady the highest layer
+# is when one sentence at a time is left out of the diagonal.
 
 # %%
-peaks = []
-for (unit, estimator), table in diagonals.items():
+reps_a, reps_b = layers.shared_sentence_layers(dataset, speaker_a, speaker_b)
+for name, table in diagonals.items():
+    peaks_left_out = []
+    for left_out in range(len(shared)):  # the diagonal over the other sentences
+        keep = np.arange(len(shared)) != left_out
+        diagonal = [
+            cka_matrix([reps_a[k][keep]], [reps_b[k][keep]], debiased=name == "debiased")[0, 0]
+            for k in dataset.layers
+        ]
+        peaks_left_out.append(dataset.layers[int(np.argmax(diagonal))])
     at_floor = table.index[np.isclose(table["p"], p_floor)].tolist()
-    peaks.append(
-        {
-            "stimuli": unit,
-            "estimator": estimator,
-            "peak layer": int(table["matched"].idxmax()),
-            "range of diagonal": table["matched"].max() - table["matched"].min(),
-            "largest-gap layer": int(table["gap"].idxmax()),
-            "largest gap_sd layer": int(table["gap_sd"].idxmax()),
-            "layers at p floor": len(at_floor),
-            "floor layers": ", ".join(str(layer) for layer in at_floor) or "none",
-        }
-    )
-peaks = pd.DataFrame(peaks)
-display(peaks)
+    print(f"{name}: highest at layer {table['matched'].idxmax()}; "
+          f"with one sentence left out: {peaks_left_out}")
+    print(f"  p = 1/{n_pairings} (beats every other pairing) at layers {at_floor}")
+n_tests = 4 * n_layers
+print(textwrap.fill(
+    f"No correction for multiple comparisons: {n_layers} layers × 4 views (2 here, 2 on "
+    f"frames under Going further) give {n_tests} p-values; if no layer carried sentence "
+    f"structure, about {n_tests / n_pairings:.1f} of them would still reach 1/{n_pairings}.",
+    88,
+))
+low, high = notice.REAL_FINDINGS["across_speaker_peak_layers"]
+print(f"Real data (reported, biased, read off the original's figure): highest in layers "
+      f"{low}-{high}")
+print(textwrap.fill(notice.by_design_note(dataset), 88))
 
 # %% [markdown]
-# What the table supports is computed from it and printed, so that it holds for whichever
-# data are loaded.
+# Read the printout one layer and one view at a time. A layer at the floor arranges the
+# sentences alike in both speakers beyond every other pairing. Which of those layers is *most*
+# sentence-like is another question: layers at the floor are tied, and a peak that moves when
+# one sentence is left out is not a finding. That needs more shared sentences.
+#
+# ## Summary
+#
+# - A 13 × 13 CKA matrix shows which layers arrange the stimuli alike. Its loop is a few lines
+#   of numpy per pair of layers; `cka_matrix` gives the same numbers.
+# - With sentence means, `n` is a handful against 768 dimensions: biased CKA of unrelated noise
+#   of that shape is close to 1, and a colour scale from 0.8 exaggerates small differences.
+#   Show debiased CKA beside it, on the full scale.
+# - Across speakers, a permutation test over all pairings of the shared sentences tells which
+#   layers arrange the sentences alike beyond chance, with an exact p-value no smaller than
+#   `1 / s!`. It cannot rank the layers at its floor, and its p-values over layers and views are
+#   not corrected for multiple comparisons.
+
+# %% [markdown]
+# ## Going further: frames instead of sentence means
+#
+# Sentence means keep only what differs *between* sentences; what changes within a sentence
+# (phones, articulator movements) is averaged away. On frames, the stimuli are the 20 ms frames
+# of one recording: one 13 × 13 matrix per recording, averaged over recordings. (Pooling the
+# recordings would mix differences between sentences back in; exercise 2 tries it.) Compare the
+# blocks with those of section 2: a layer can change how it represents the frames inside a
+# sentence without changing the sentence averages.
 
 # %%
-n_views = len(peaks)
-gap_layers = sorted(set(peaks["largest-gap layer"]) | set(peaks["largest gap_sd layer"]))
-most_at_floor = peaks["layers at p floor"].max()
-print(f"Largest-gap layers over the {n_views} views (raw gap and gap_sd): {gap_layers}; "
-      + ("they agree." if len(gap_layers) == 1 else "they disagree, so no single peak layer "
-         "is supported."))
-print(f"Up to {most_at_floor} of {n_layers} layers sit at the permutation floor p = "
-      f"{p_floor:.3f}: the matched sentences beat all {n_shuffles} shuffled pairings in each.")
-can_rank = most_at_floor <= 1
-print(f"Can {len(shared)} sentences rank the layers by the permutation test? "
-      + ("yes." if can_rank else "no: layers at the floor are tied, and no smaller p exists. "
-         "The test supports 'matched > shuffled' for those layers, not an order among them."))
-low, high = notice.REAL_FINDINGS["across_speaker_peak_layers"]
-biased_peak = peaks.set_index(["stimuli", "estimator"]).loc[("sentence", "biased")]
-print(f"Biased CKA on sentence means peaks at layer {biased_peak['peak layer']}, but its "
-      f"diagonal spans only {biased_peak['range of diagonal']:.3f} over all layers. "
-      f"Real data (reported, same view): highest in layers {low}-{high}.")
-print(notice.by_design_note(dataset))
+per_recording = layers.per_recording_layer_cka(dataset, speaker_a)
+within_frames = layers.mean_over_recordings(per_recording, dataset.layers)
+within_frames_debiased = layers.within_speaker_cka(
+    dataset, speaker_a, unit="frame", debiased=True
+)
+frame_matrices = {"biased": within_frames, "debiased": within_frames_debiased}
+fig = plots.layer_heatmaps(
+    {
+        f"{speaker_a}, frames, {name} CKA\n(mean over {len(frame_counts)} recordings)": matrix
+        for name, matrix in frame_matrices.items()
+    }
+)
+plots.show(fig)
+frame_blocks = {
+    name: layers.block_table(matrix, blocks).set_index(["block_a", "block_b"])
+    for name, matrix in frame_matrices.items()
+}
+display(pd.concat(frame_blocks, axis=1).round(3))
 
 # %% [markdown]
-# Read the printout with the earlier sections in mind. A layer whose matched value beats every
-# shuffled pairing shows that the two speakers' recordings are arranged by sentence in that
-# layer; that is what the table supports. Which of those layers is *most* sentence-like is a
-# different question: with this few sentences the permutation test cannot separate them, and
-# the raw and normalised gaps need not agree with each other or across views. Answering it
-# needs more shared sentences (a finer p-value floor and steadier gaps), not a different
-# colour scale.
+# On frames the biased and debiased matrices are close, yet section 1 printed a biased CKA of
+# about 0.87 for noise of the frames' shape, against about 0 debiased. A larger `n` alone does
+# not explain the closeness; the layers' frames are far from isotropic noise. A measure of their
+# *effective* number of dimensions is the participation ratio `(Σλ)² / Σλ²` of the covariance
+# eigenvalues λ, which equals `trace(K)² / ‖K‖²` for the centred Gram matrix `K`: `d` for
+# isotropic data, 1 when all variance lies along one direction.
+
+# %%
+def participation_ratio(x):
+    """Effective number of dimensions of (n, d) data, from its centred Gram matrix."""
+    centred = x - x.mean(axis=0)
+    gram = centred @ centred.T
+    return np.trace(gram) ** 2 / np.sum(gram * gram)
+
+
+ratios = [
+    participation_ratio(dataset.hidden_state(speaker_a, k, f).astype(np.float64))
+    for k in dataset.layers
+    for f in dataset.pick_filenames(speaker_a)
+]
+noise_ratio = participation_ratio(np.random.default_rng(0).standard_normal((n_frames, n_dims)))
+d_eff = round(float(np.median(ratios)))
+off_diagonal = ~np.eye(n_layers, dtype=bool)
+excess = (within_frames - within_frames_debiased).to_numpy()[off_diagonal]
+print(f"participation ratio of a layer's frames in one recording: median {d_eff}, "
+      f"range {min(ratios):.0f}-{max(ratios):.0f}")
+print(f"the same for isotropic noise of {n_frames} frames × {n_dims}: {noise_ratio:.0f}")
+print(f"biased CKA of noise with d = {d_eff}, n = {n_frames}: about d/(d+n) = "
+      f"{sanity.expected_noise_cka(n_frames, d_eff):.3f}")
+print(f"biased minus debiased CKA on frames, over layer pairs: mean {excess.mean():+.3f}, "
+      f"largest {excess.max():+.3f}")
 
 # %% [markdown]
-# ## 7. All frames of a speaker, one recording at a time (streaming)
+# Compare the last two lines, and the isotropic 0.87: the excess of biased over debiased CKA on
+# frames is of the order that noise with the layers' few effective dimensions gives. The
+# closeness comes from the layers' low effective dimensionality, not from `n` alone.
 #
-# Section 4 averaged one matrix per recording. Sometimes you want the other view: all frames
-# of a speaker (or of a whole corpus) pooled into one set of stimuli. In memory that means
-# holding every frame of every layer at once, which stops working long before a corpus of
-# hours. Linear CKA does not need the frames themselves, only a few running sums over them:
-# the cross products of the features $X^\top X$, their column sums and each frame's squared
-# norm. A `CKAAccumulator` adds these up one chunk at a time (here: one recording), in
-# float64, and returns the same matrix as `cka_matrix` on the pooled frames; the same sums
-# give the biased and the debiased estimate, so one pass over the recordings serves both
-# (`streaming_cka_matrix(chunks)` does the pass and returns one of them). Its memory depends
-# on the feature count, not on the number of frames, so the same code works for a speaker or
-# for a corpus that does not fit in memory. To keep this chapter quick we stream four layers;
-# all thirteen work the same way.
+# ## Going further: across speakers on frames
+#
+# Frames of two speakers do not pair up directly: they read each sentence at different speeds.
+# We resample both recordings of a sentence to one common number of frames (the shortest
+# recording involved) by linear interpolation in time, so that frame t of A and frame t of B sit
+# at the same *relative* position in the sentence. This ignores changes of speaking rate within
+# a sentence, so it underestimates how alike the speakers' frames are. CKA is computed per
+# sentence and averaged; the permutation test reorders the sentences as in section 3.
+
+# %%
+n_common = layers.common_length(dataset, shared, speaker_a, speaker_b)
+print(f"frame-level alignment: every recording resampled to {n_common} frames")
+frame_across, frame_diagonals = {}, {}
+for estimator in ("biased", "debiased"):
+    options = {"unit": "frame", "debiased": estimator == "debiased"}
+    frame_across[estimator] = layers.across_speaker_cka(dataset, speaker_a, speaker_b, **options)
+    null = nulls.shuffled_diagonal(dataset, speaker_a, speaker_b, **options)
+    frame_diagonals[estimator] = layers.diagonal_table(frame_across[estimator], null)
+display(pd.concat(frame_diagonals, axis=1).round(3))
+
+# %% [markdown]
+# Here the other pairings score above 0 with both estimators, for a reason other than in
+# section 3: any two recordings share structure unrelated to their words (silence at the start
+# and the end, for instance), so only the margin above the null is about the sentence.
+#
+# Frames give one diagonal per shared sentence, so the peak can be bootstrapped over sentences
+# with `stats.peak_layers`: resample the sentences with replacement, average their diagonals,
+# and note which layer is highest (`p_peak`) and which layers' 95% intervals reach the interval
+# of the observed peak (`near_peak`).
+
+# %%
+frames_a, frames_b = layers.shared_sentence_layers(dataset, speaker_a, speaker_b, unit="frame")
+per_sentence = pd.DataFrame(
+    {"sentence": s, "layer": k, "value": cka_matrix([frames_a[k][s]], [frames_b[k][s]])[0, 0]}
+    for s in range(len(shared))
+    for k in dataset.layers
+)
+peaks = stats.peak_layers(per_sentence, unit="sentence").set_index("layer")
+display(peaks.round(3))
+peak = int(peaks["mean"].idxmax())
+print(f"biased CKA on frames peaks at layer {peak}; it does so in "
+      f"{peaks.loc[peak, 'p_peak']:.0%} of the sentence resamples")
+print(textwrap.fill("layers whose interval reaches the peak's: "
+                    + ", ".join(str(k) for k in peaks.index[peaks["near_peak"]]), 88))
+
+# %% [markdown]
+# Five sentences make a coarse bootstrap (five values per layer to resample), and it speaks for
+# these sentences, not for sentences in general. A layer whose interval reaches the peak's
+# cannot be told apart from it here.
+#
+# ## Going further: all frames of a speaker, one recording at a time
+#
+# Sometimes you want all frames of a speaker, or of a corpus, pooled into one set of stimuli.
+# Linear CKA needs only a few running sums over the frames: the cross products $X^\top X$, the
+# column sums and each frame's squared norm. A `CKAAccumulator` adds them up one chunk at a time
+# (here: one recording) in float64 and returns the same matrix as `cka_matrix` on the pooled
+# frames, biased or debiased from the same sums. Its memory depends on the number of features,
+# not of frames. We stream four layers; all thirteen work the same way.
 
 # %%
 stream_layers = [dataset.layers[i] for i in (0, 4, 8, -1)]
-stream_names = dataset.pick_filenames(speaker_a)
-
-
-def recording_chunks():
-    """Speaker A's hidden states, one recording at a time: {layer: (T, d)}."""
-    for name in stream_names:
-        yield {layer: dataset.hidden_state(speaker_a, layer, name) for layer in stream_layers}
-
-
-pooled = {
-    layer: np.concatenate([dataset.hidden_state(speaker_a, layer, n) for n in stream_names])
-    for layer in stream_layers
-}
-n_pooled = len(next(iter(pooled.values())))
+names = dataset.pick_filenames(speaker_a)
 accumulator = CKAAccumulator()
-for chunk in recording_chunks():
-    accumulator.update(chunk)
+for name in names:  # one recording at a time
+    accumulator.update({k: dataset.hidden_state(speaker_a, k, name) for k in stream_layers})
+pooled = {
+    k: np.concatenate([dataset.hidden_state(speaker_a, k, name) for name in names])
+    for k in stream_layers
+}
 for debiased in (False, True):
     streamed = accumulator.result(debiased=debiased)
-    in_memory = cka_matrix(pooled, debiased=debiased)
-    difference = np.abs(streamed.to_numpy() - in_memory.to_numpy()).max()
-    print(
-        f"{'debiased' if debiased else 'biased':8s}: {len(stream_names)} recordings, "
-        f"{n_pooled} frames; largest |streamed - in memory| = {difference:.1e}"
-    )
-accumulator_mb = 8 * sum(pooled[layer].shape[1] for layer in stream_layers) ** 2 / 1e6
-frames_mb = sum(x.nbytes for x in pooled.values()) / 1e6
-print(
-    f"the running sums take {accumulator_mb:.0f} MB whatever the number of frames; the pooled "
-    f"frames take {frames_mb:.1f} MB here and grow with every recording"
-)
-display(streamed.round(3))
+    np.testing.assert_allclose(streamed, cka_matrix(pooled, debiased=debiased), atol=1e-10)
+display(accumulator.result().round(3))
 
 # %% [markdown]
-# ## Summary
-#
-# - A 13 × 13 CKA matrix shows which layers arrange the stimuli alike; it can be computed on
-#   sentence means (few stimuli) or on frames (many stimuli), and the two answer different
-#   questions: between-sentence differences vs within-sentence dynamics. The loop behind it is
-#   four lines of numpy per pair; `cka_matrix` gives the same numbers (printed difference) with
-#   each layer centred once.
-# - With sentence means, `n` is a handful against 768 dimensions (section 1). Biased CKA of
-#   unrelated noise of that shape is then close to 1, and a colour scale starting at 0.8
-#   exaggerates small differences. Always show debiased CKA next to it, on the full scale.
-# - Across speakers, a shuffled-pairing baseline shows how much similarity remains when the
-#   sentences do not match; the gap above it, not the raw value, is about shared content. With
-#   few shared sentences the permutation test has a floor, and layers at the floor cannot be
-#   ranked against each other (section 6 prints whether that happens here).
-# - Frame-level comparisons across speakers need an alignment; we resampled linearly to a
-#   common length, which is simple and conservative.
-# - Pooling all frames of a speaker or a corpus does not need them all in memory:
-#   a `CKAAccumulator` (or `streaming_cka_matrix`) adds up the sums linear CKA needs one
-#   recording at a time and gives the in-memory result, biased and debiased from one pass
-#   (section 7 prints the difference).
-#
 # ## Exercises
 #
-# 1. Compute the within-speaker sentence-mean matrix for speaker B instead of A, and compare
-#    the numbers of recordings. How does the difference between biased and debiased CKA
-#    change, and why?
+# 1. Compute the within-speaker sentence-mean matrix for speaker B instead of A, and compare the
+#    numbers of recordings. How does the difference between biased and debiased CKA change, and
+#    why?
 # 2. Instead of averaging per-recording matrices, concatenate the frames of all of speaker A's
 #    recordings into one set of stimuli and compute linear CKA between layers 0, 4, 8 and 12.
-#    Is the result higher or lower than the per-recording average, and why? (Hint: compare
-#    with the concatenation after removing each recording's mean, and with debiased CKA.)
+#    Is the result higher or lower than the per-recording average, and why? (Hint: compare with
+#    the concatenation after removing each recording's mean, and with debiased CKA.)
 # 3. The frame-level across-speaker comparison resampled every recording to the *shortest*
 #    length. Repeat it with the *longest* length (`n_frames=`) and check whether the peak layer
 #    of the biased diagonal changes.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-cell"]
 # Solution 1
 excess = {}
 for participant in (speaker_a, speaker_b):
@@ -584,25 +438,23 @@ for participant in (speaker_a, speaker_b):
     debiased = layers.within_speaker_cka(dataset, participant, unit="sentence", debiased=True)
     mask = ~np.eye(len(biased), dtype=bool)
     excess[participant] = (n, (biased - debiased).to_numpy()[mask].mean())
-    print(
-        f"{participant}: n = {n}, mean off-diagonal biased {biased.to_numpy()[mask].mean():.3f}, "
-        f"debiased {debiased.to_numpy()[mask].mean():.3f}, "
-        f"noise level d/(d+n) = {sanity.expected_noise_cka(n, n_dims):.3f}"
-    )
+    print(f"{participant}: n = {n}, mean off-diagonal CKA biased "
+          f"{biased.to_numpy()[mask].mean():.3f}, debiased {debiased.to_numpy()[mask].mean():.3f},")
+    print(f"  noise level d/(d+n) = {sanity.expected_noise_cka(n, n_dims):.3f}")
 (n_few, gap_few), (n_many, gap_many) = sorted(excess.values())
-print(
+print(textwrap.fill(
     f"Answer: biased minus debiased is {gap_few:+.3f} with n = {n_few} and {gap_many:+.3f} "
     f"with n = {n_many}; "
     + ("fewer recordings, larger excess, as the noise levels d/(d+n) predict (section 1; "
        "the two n belong to different speakers, so the comparison is not controlled)."
        if gap_few > gap_many else "here the excess does not grow with fewer recordings: the "
-       "layers' own structure, not only d/n, sets the inflation.")
-)
+       "layers' own structure, not only d/n, sets the inflation."),
+    88,
+))
 
-# %% tags=["hide-input"]
+# %% tags=["hide-cell"]
 # Solution 2
 chosen = [0, 4, 8, 12]
-names = dataset.pick_filenames(speaker_a)
 recording_frames = {
     layer: [dataset.hidden_state(speaker_a, layer, f).astype(np.float64) for f in names]
     for layer in chosen
@@ -612,16 +464,13 @@ pooled_within = {
     layer: np.concatenate([x - x.mean(axis=0) for x in parts])
     for layer, parts in recording_frames.items()
 }
-per_recording_debiased = layers.mean_over_recordings(
-    layers.per_recording_layer_cka(dataset, speaker_a, debiased=True), dataset.layers
-)
 pair_mask = ~np.eye(len(chosen), dtype=bool)
 means_of = {
     "concatenated": cka_matrix(pooled),
     "concatenated, recording means removed": cka_matrix(pooled_within),
     "per-recording mean": within_frames.loc[chosen, chosen],
     "concatenated, debiased": cka_matrix(pooled, debiased=True),
-    "per-recording mean, debiased": per_recording_debiased.loc[chosen, chosen],
+    "per-recording mean, debiased": within_frames_debiased.loc[chosen, chosen],
 }
 means_of = {name: np.asarray(m)[pair_mask].mean() for name, m in means_of.items()}
 for name, value in means_of.items():
@@ -631,17 +480,19 @@ cross_share = 1 - np.sum(lengths**2) / lengths.sum() ** 2
 gap_biased = means_of["concatenated"] - means_of["per-recording mean"]
 gap_debiased = means_of["concatenated, debiased"] - means_of["per-recording mean, debiased"]
 means_shift = means_of["concatenated, recording means removed"] - means_of["concatenated"]
-print(
-    f"Answer: concatenated is {'lower' if gap_biased < 0 else 'higher'} by {abs(gap_biased):.3f}. "
-    f"Removing each recording's mean changes it by only {means_shift:+.3f}, so the recordings' "
-    f"different means are not the reason; but {cross_share:.0%} of the concatenated frame "
-    f"pairs come from two different recordings, which the per-recording matrices never "
-    f"compare. Debiasing leaves a gap of {gap_debiased:+.3f}, so the smaller bias of the "
-    f"larger n ({len(pooled[chosen[0]])} frames) accounts for only "
-    f"{abs(gap_biased - gap_debiased):.3f} of the {abs(gap_biased):.3f}."
-)
+print(textwrap.fill(
+    f"Answer: concatenated is {'lower' if gap_biased < 0 else 'higher'} by "
+    f"{abs(gap_biased):.3f}. Removing each recording's mean changes it by only "
+    f"{means_shift:+.3f}, so the recordings' different means are not the reason; but "
+    f"{cross_share:.0%} of the concatenated frame pairs come from two different recordings, "
+    f"which the per-recording matrices never compare. Debiasing leaves a gap of "
+    f"{gap_debiased:+.3f}, so the smaller bias of the larger n ({len(pooled[chosen[0]])} "
+    f"frames) accounts for only {abs(gap_biased - gap_debiased):.3f} of the "
+    f"{abs(gap_biased):.3f}.",
+    88,
+))
 
-# %% tags=["hide-input"]
+# %% tags=["hide-cell"]
 # Solution 3
 layer_0 = dataset.layers[0]
 longest = max(
@@ -651,7 +502,7 @@ longest = max(
 stretched = layers.diagonal_peak(
     layers.across_speaker_cka(dataset, speaker_a, speaker_b, unit="frame", n_frames=longest)
 )
-squeezed = layers.diagonal_peak(across[("frame", "biased")])
+squeezed = layers.diagonal_peak(frame_across["biased"])
 print(f"resampled to {longest} frames: peak layer {stretched['layer']}, CKA {stretched['cka']:.3f}")
 print(f"resampled to {n_common} frames: peak layer {squeezed['layer']}, CKA {squeezed['cka']:.3f}")
 print(
