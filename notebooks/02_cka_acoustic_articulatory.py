@@ -13,7 +13,10 @@
 #    recordings, how sure each peak layer is, and the reported numbers recomputed like for like;
 # 4. what EMA CKA must be compared with: noise, and two null baselines that keep time.
 #
-# **Core path:** about CORE minutes (sections 1–4 and the summary); going further: about MORE more.
+# Going further: what "similarity to acoustics" measures (the energy coefficient c0, the MFCC
+# recipe), and debiased CKA and an RBF kernel over all layers.
+#
+# **Core path:** about 25 minutes (sections 1–4 and the summary); going further: about 10 more.
 #
 # ## Prerequisites
 #
@@ -132,7 +135,7 @@ assert np.allclose(ours, side_by_side.xs("package", axis=1, level=1), rtol=0, at
 # %% [markdown]
 # ## Every layer, every recording: the loop, once by hand
 #
-# One CKA value per recording, layer and target. Written out, the loop is three lines deep:
+# One CKA value per recording, layer and target; written out, the loop is three lines deep:
 
 # %%
 rows = []
@@ -157,9 +160,8 @@ print(f"largest difference from recordings.layer_target_cka: {largest:.1e}")
 assert largest <= 1e-12
 
 # %% [markdown]
-# From here on the package does the repeated work: `recordings.layer_target_cka` returns one
-# row per recording, layer and target (above also for the original chapter's MFCC recipe,
-# used below).
+# From here on the package does the repeated work (`recordings.layer_target_cka`; above also
+# for the original MFCC recipe, used below).
 #
 # ## The layer profiles, with a band over recordings
 #
@@ -176,8 +178,7 @@ ax = plots.cka_by_layer(
 plots.show(ax)
 
 # %% [markdown]
-# Which layer peaks, and how sure is that? Layers whose means lie close together can swap
-# places from one set of recordings to the next. `stats.peak_layers` resamples the recordings
+# Which layer peaks, and how sure is that? `stats.peak_layers` resamples the recordings
 # with replacement (a bootstrap, 2,000 draws): `p_peak` is the share of draws in which a
 # layer has the highest mean, and the *near-peak* layers are those whose 95% interval reaches
 # the interval of the highest layer. A high `p_peak` beside a wide near-peak set means that
@@ -205,10 +206,10 @@ print(peak_table.loc[:, (slice(None), ["mean", "low", "high", "p_peak"])].round(
 
 # %% [markdown]
 # In the real EMA file `_Y` is the lateral axis (chapter 00), so on the real data "CKA with
-# EMA" leaves out vertical movement. The model only ever hears audio: the acoustic space is its
-# natural neighbour, and articulation is only partly recoverable from the sound; it may live
-# in a small subspace that linear CKA, which weighs all directions by their variance,
-# under-counts {cite:p}`deheerkloots2025dutch`.
+# EMA" leaves out vertical movement. The reported real MFCC values lie above the EMA values at
+# every reported layer. The model only ever hears audio, and articulation is only partly
+# recoverable from the sound; it may live in a small subspace that linear CKA, which weighs
+# all directions by their variance, under-counts {cite:p}`deheerkloots2025dutch`.
 #
 # ## Compared like for like with the reported numbers
 #
@@ -249,10 +250,9 @@ print(notice.by_design_note(dataset))
 # - **mismatched recording**: a recording's layers paired with the EMA of another recording
 #   by the same speaker, both cut to the shorter length.
 #
-# Noise depends only on the shapes. The two nulls keep each space as it is, its smoothness
-# and its few dominant directions, and break only the pairing; the *gap* (observed minus
-# null, per recording) is what speaks for shared structure, and its peak gets the same
-# bootstrap.
+# Noise depends only on the shapes. The two nulls keep each space as it is and break only the
+# pairing; the *gap* (observed minus null, per recording) speaks for shared structure, and
+# its peak gets the same bootstrap.
 
 # %%
 shifted = nulls.circular_shift_null(dataset, ("mfcc", "ema"), n_repeats=5, seed=0)
@@ -310,24 +310,24 @@ plots.show(ax)
 # %% [markdown]
 # Read the table by columns. A raw EMA value has to be read beside the noise column: where
 # unrelated noise of the same shapes scores as much, the raw value says nothing on its own.
-# Noise is no floor either: it spreads its variance evenly over all 768 columns, while a
-# layer's variance sits in a few directions, which the nulls keep. The gap columns are the
-# evidence. Where the gap to the mismatched recording is near 0 (the layers printed last), a
-# layer shares with the articulation little more than the EMA of another recording by the same
+# Nor is noise the baseline: it spreads its variance evenly over all its columns, while a
+# layer's variance sits in a few directions, which the nulls keep. The gaps are the evidence.
+# Where the gap to the mismatched recording is near 0 (the layers printed last), a layer
+# shares with the articulation little more than the EMA of another recording by the same
 # speaker would. The peak of the gap, with its near-peak layers, is the readout to report.
 #
 # ## Summary
 #
 # - CKA is a few lines of numpy (Gram, centre, HSIC, normalise); U-centring instead of
-#   centring gives debiased CKA. Both match the package to within $10^{-12}$, and the
-#   per-recording × per-layer loop written out gives the package's table.
+#   centring gives debiased CKA. Both, and the loop over recordings and layers, match the
+#   package to within $10^{-12}$.
 # - Per-recording linear CKA gives each layer a similarity to the acoustics (MFCC) and to the
 #   articulation (EMA), with a band over recordings. A peak layer comes with its bootstrap:
 #   `p_peak` and the layers that cannot be told apart from it.
 # - The reported real-data numbers, read off the original figure, are compared only on their
 #   own subset and recipe; the pooled, grid-aligned analysis is ours.
-# - Raw CKA is not the evidence. Unrelated noise of the same shapes, and two nulls that keep
-#   time, sit beside the EMA values in one table; report the gap to the null and its peak.
+# - Raw CKA is not the evidence: read it beside noise of the same shapes and two nulls that
+#   keep time, and report the gap to the null and its peak.
 #
 # ## Going further: what "similarity to acoustics" measures
 #
