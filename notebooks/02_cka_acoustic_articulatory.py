@@ -207,7 +207,7 @@ print(peak_table.loc[:, (slice(None), ["mean", "low", "high", "p_peak"])].round(
 # %% [markdown]
 # In the real EMA file `_Y` is the lateral axis (chapter 00), so on the real data "CKA with
 # EMA" leaves out vertical movement. The reported real MFCC values lie above the EMA values at
-# every reported layer. The model only ever hears audio, and articulation is only partly
+# every layer reported for both. The model only ever hears audio, and articulation is only partly
 # recoverable from the sound; it may live in a small subspace that linear CKA, which weighs
 # all directions by their variance, under-counts {cite:p}`deheerkloots2025dutch`.
 #
@@ -259,11 +259,13 @@ shifted = nulls.circular_shift_null(dataset, ("mfcc", "ema"), n_repeats=5, seed=
 mismatched = nulls.mismatched_null(dataset, ("mfcc", "ema"), seed=0)
 rng = np.random.default_rng(0)
 n_frames = targets.frame_counts(dataset)["hidden_states"]
-noise = [
-    cka_from_scratch(rng.standard_normal((n, x.shape[1])), rng.standard_normal((n, 12)))
+n_ema = mfcc_ema["ema"].shape[1]  # the noise's stand-in for the EMA has as many columns
+noise_pairs = [
+    (rng.standard_normal((n, x.shape[1])), rng.standard_normal((n, n_ema)))
     for n in n_frames
     for _ in range(5)
 ]
+noise = [cka_from_scratch(a, b) for a, b in noise_pairs]
 tables = {"observed": main, "shift null": shifted, "mismatch null": mismatched}
 references = pd.DataFrame(
     {name: t[t["target"] == "EMA"].groupby("layer")["value"].mean() for name, t in tables.items()}
@@ -427,11 +429,7 @@ for target in ("MFCC", "EMA"):
     for estimator in ("linear, debiased", "RBF σ=1×median"):
         rho = linear.corr(wide[(target, estimator)], method="spearman")
         print(f"  of the linear and the {estimator} profiles: {rho:.3f}")
-noise_debiased = [
-    cka_from_scratch(rng.standard_normal((n, x.shape[1])), rng.standard_normal((n, 12)), u_centre)
-    for n in n_frames
-    for _ in range(5)
-]
+noise_debiased = [cka_from_scratch(a, b, u_centre) for a, b in noise_pairs]
 print(
     f"noise of the reference table: biased CKA {np.mean(noise):.3f}, "
     f"debiased {np.mean(noise_debiased):+.3f}"
