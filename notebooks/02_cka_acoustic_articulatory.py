@@ -178,12 +178,13 @@ ax = plots.cka_by_layer(
 plots.show(ax)
 
 # %% [markdown]
-# Which layer peaks, and how sure is that? `stats.peak_layers` resamples the recordings
-# with replacement (a bootstrap, 2,000 draws): `p_peak` is the share of draws in which a
-# layer has the highest mean, and the *near-peak* layers are those whose 95% interval reaches
+# Which layer peaks, and how sure is that? `stats.peak_layers` resamples the recordings with
+# replacement (a bootstrap, 2,000 draws): `p_peak` is the share of draws in which a layer has
+# the highest mean, and the *near-peak* layers are those whose bootstrap 95% interval reaches
 # the interval of the highest layer. A high `p_peak` beside a wide near-peak set means that
 # the layers rise and fall together from one recording to the next: the order of the means is
 # stable, but each mean on its own is uncertain by its interval.
+
 
 
 # %%
@@ -207,9 +208,9 @@ print(peak_table.loc[:, (slice(None), ["mean", "low", "high", "p_peak"])].round(
 # %% [markdown]
 # In the real EMA file `_Y` is the lateral axis (chapter 00), so on the real data "CKA with
 # EMA" leaves out vertical movement. The reported real MFCC values lie above the EMA values at
-# every layer reported for both. The model only ever hears audio, and articulation is only partly
-# recoverable from the sound; it may live in a small subspace that linear CKA, which weighs
-# all directions by their variance, under-counts {cite:p}`deheerkloots2025dutch`.
+# every layer reported for both. The model only ever hears audio, and articulation is only
+# partly recoverable from the sound; it may live in a small subspace that linear CKA, which
+# weighs all directions by their variance, under-counts {cite:p}`deheerkloots2025dutch`.
 #
 # ## Compared like for like with the reported numbers
 #
