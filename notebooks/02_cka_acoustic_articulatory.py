@@ -186,7 +186,6 @@ plots.show(ax)
 # stable, but each mean on its own is uncertain by its interval.
 
 
-
 # %%
 def peak_summary(table, label):
     """The bootstrap's answer in one line: peak layer, its p_peak and the near-peak layers."""
