@@ -19,14 +19,16 @@ def _dataset(source, participants=("SYN-F", "SYN-M"), manifest=None):
 def test_callouts_and_lines_say_which_data_and_cite_every_reported_number():
     html = D.data_notice(_dataset("sample")).data
     assert 'class="admonition warning"' in html and "differs from the real data" in html
+    assert "read off its figure" in html
     for target, layers in D.REAL_CKA.items():
         for layer in layers:
             assert f"{D.real_value_text(target, layer)} at layer {layer}" in html
     html = D.data_notice(_dataset("real")).data
     assert "real tutorial data" in html and "may differ" in html and "synthetic" not in html
     sample, real = D.data_line(_dataset("sample")), D.data_line(_dataset("real"))
-    for line in (sample, real):  # one sentence naming the speakers
-        assert "\n" not in line and line.count(". ") == 0 and "SYN-F, SYN-M" in line
+    for line in (sample, real, D.BY_DESIGN):  # one sentence, lines of at most 88 characters
+        assert max(map(len, line.splitlines())) <= 88 and line.count(". ") == 0
+    assert "SYN-F, SYN-M" in sample.replace("\n", " ") and "SYN-F, SYN-M" in real
     assert "synthetic sample" in sample and "synthetic" not in real
     assert D.by_design_note(_dataset("sample")) == D.BY_DESIGN
     assert D.by_design_note(_dataset("real")) == ""
@@ -40,7 +42,7 @@ def test_real_values_as_text_and_beside_this_data():
     summary = pd.DataFrame({"target": "EMA", "layer": range(13), "mean": 0.123456})
     table = D.compare_with_real(summary, "EMA")
     assert table.index.tolist() == [0, 3, 10, 11, 12] and table["this data"].eq(0.12).all()
-    assert table.loc[11, "real data"] == "≈0.12–0.13"
+    assert table.loc[11, "real (read off figure)"] == "≈0.12–0.13"
 
 
 def test_reported_recordings_are_f02_and_the_five_sentences():

@@ -1,4 +1,4 @@
-"""Per-recording CKA of every layer with every target, and the lag curve."""
+"""Per-recording CKA of every layer with every target."""
 
 import numpy as np
 import pytest
@@ -65,22 +65,3 @@ def test_undefined_debiased_cka_is_nan_with_a_warning():
     with pytest.warns(RuntimeWarning, match="undefined"):
         table = R.recording_cka(states, {"x": x}, debiased=True)
     assert np.isnan(table.loc[0, "x"])
-
-
-def test_lag_curve_is_cka_of_the_rows_that_meet_after_the_shift(ds, observed):
-    curve = R.lag_curve(ds, 0, "mfcc", lags=range(-2, 3))
-    assert set(curve["lag_ms"]) == {-40.0, -20.0, 0.0, 20.0, 40.0}
-    at_zero = curve[curve["lag"] == 0].set_index("filename")["value"].sort_index()
-    same = observed.query("layer == 0 and target == 'MFCC'").set_index("filename")["value"]
-    np.testing.assert_allclose(at_zero, same.sort_index())
-    assert curve.groupby("lag")["value"].mean().idxmax() == 0
-    name = ds.filenames("A")[0]
-    frames, targets = T.aligned_recording(ds, "A", name, "ema", layers=[2])
-    x, y = frames[2], targets["ema"]
-    curve = R.lag_curve(ds, 2, "ema", participants=["A"], lags=[-3, 4], debiased=True)
-    for lag, (x_lag, y_lag) in {-3: (x[3:], y[:-3]), 4: (x[:-4], y[4:])}.items():
-        expected = feature_space_linear_cka(x_lag, y_lag, debiased=True)
-        value = curve[(curve.filename == name) & (curve.lag == lag)]["value"].item()
-        assert value == pytest.approx(expected)
-    with pytest.raises(ValueError):
-        R.lag_curve(ds, 2, "ema", participants=["A"], lags=[len(x)])

@@ -5,6 +5,7 @@ results), and the numbers reported for the real data, kept once in :data:`REAL_C
 from __future__ import annotations
 
 import html
+import textwrap
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -20,7 +21,8 @@ REAL_CKA: dict[str, dict[int, tuple[float, float]]] = {
     "EMA": {0: (0.31, 0.31), 3: (0.34, 0.34), 10: (0.29, 0.29), 11: (0.12, 0.13),
             12: (0.12, 0.13)},
 }  # fmt: skip
-"""Reported frame-level linear CKA, mean over recordings: ``{target: {layer: (low, high)}}``."""
+"""Reported frame-level linear CKA, mean over recordings, read off the original chapter's
+figure (hence ranges): ``{target: {layer: (low, high)}}``."""
 
 REAL_FINDINGS: dict[str, object] = {
     "source": (
@@ -47,7 +49,7 @@ REPORTED_SETUP: dict[str, object] = {
 """What the reported CKA was computed on (``mfcc``: a key of ``targets.TARGETS``)."""
 
 BY_DESIGN = (
-    "On the synthetic sample, agreement with the real numbers is by design: the simulated "
+    "On the synthetic sample, agreement with the real numbers is by design: the simulated\n"
     "encoder's layer profile was chosen to resemble them, so it is not evidence."
 )
 
@@ -89,12 +91,12 @@ def real_value_text(target: str, layer: int) -> str:
 
 def compare_with_real(summary: pd.DataFrame, target: str) -> pd.DataFrame:
     """Per reported layer: ``this data``, the ``mean`` of ``target`` in ``summary`` (a
-    :func:`tutorial_utils.stats.summarise` table) to 2 decimals, and ``real data``."""
+    :func:`tutorial_utils.stats.summarise` table) to 2 decimals, and ``real (read off figure)``."""
     part = summary[summary["target"] == target].set_index("layer")["mean"]
     layers = pd.Index([n for n in sorted(REAL_CKA[target.upper()]) if n in part], name="layer")
     ours = [round(float(part[n]), 2) for n in layers]
     real = [real_value_text(target, n) for n in layers]
-    return pd.DataFrame({"this data": ours, "real data": real}, index=layers)
+    return pd.DataFrame({"this data": ours, "real (read off figure)": real}, index=layers)
 
 
 def by_design_note(dataset: Dataset) -> str:
@@ -103,17 +105,20 @@ def by_design_note(dataset: Dataset) -> str:
 
 
 def data_line(dataset: Dataset) -> str:
-    """The data the notebook runs on and its speakers in one sentence (chapter 00: the callout)."""
+    """The data the notebook runs on and its speakers in one sentence, lines <= 88 characters
+    (chapter 00: the callout)."""
     speakers = ", ".join(str(p) for p in dataset.participants)
     if dataset.source == "sample":
-        return (
+        line = (
             f"Data: the built-in synthetic sample (speakers {speakers}; simulated encoder); "
             "its numbers are not the tutorial's results (see chapter 00)."
         )
-    return (
-        f"Data: the real tutorial data (speakers {speakers}); see chapter 00 for what may "
-        "differ from the reported numbers."
-    )
+    else:
+        line = (
+            f"Data: the real tutorial data (speakers {speakers}); see chapter 00 for what may "
+            "differ from the reported numbers."
+        )
+    return textwrap.fill(line, 88)
 
 
 def data_notice(dataset: Dataset) -> HTML:
@@ -146,7 +151,7 @@ def data_notice(dataset: Dataset) -> HTML:
             "<b>simulated 13-layer encoder</b> in place of Wav2Vec2. The code and the method "
             "are the same as for the real data, but <b>every number and figure differs from "
             "the real data</b>. For comparison, the tutorial reports on the real data "
-            f"({html.escape(str(f['source']))}):</p><ul>"
+            f"({html.escape(str(f['source']))}; CKA values read off its figure):</p><ul>"
             + "".join(f"<li>{html.escape(item)}</li>" for item in items)
             + "</ul><p>Run <code>python -m tutorial_utils.io</code> to get the real data; the "
             "notebooks then use it automatically.</p>"

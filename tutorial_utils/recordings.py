@@ -2,8 +2,7 @@
 
 Each recording's hidden states and targets (MFCCs, EMA) are put on one frame grid
 (:func:`tutorial_utils.targets.aligned_recording`); :func:`layer_target_cka` computes CKA of
-every layer with every target, one recording at a time, and :func:`lag_curve` repeats it with
-the target shifted in time. The tables are tidy, one row per number, with the columns
+every layer with every target, one recording at a time. Its table is tidy, one row per number:
 ``participant, filename, layer, target, estimator, value``; ``estimator`` names the kernel and
 the HSIC estimator (``"linear"``, ``"linear, debiased"``, ``"RBF σ=1×median"``). Undefined
 values follow :mod:`tutorial_utils.cka`'s one policy.
@@ -14,13 +13,11 @@ from typing import Any
 
 import pandas as pd
 
-from .cka import cka, cka_matrix, gram_linear, gram_rbf
+from .cka import cka, cka_matrix, gram_rbf
 from .dataset import Dataset
-from .frames import FRAME_HOP, SAMPLE_RATE
 from .targets import TARGETS, aligned_recording, target_keys
 
 ID_COLUMNS = ["participant", "filename", "layer", "target", "estimator"]
-FRAME_MS = 1000 * FRAME_HOP / SAMPLE_RATE
 
 
 def estimator_name(kernel: str = "linear", debiased: bool = False, threshold: float = 1.0) -> str:
@@ -84,30 +81,3 @@ def layer_target_cka(
         for key in keys:
             rows += table_rows(table[key], **ids, target=TARGETS[key])
     return tidy_table(rows)
-
-
-def lag_curve(
-    dataset: Dataset,
-    layer: int,
-    target="ema",
-    participants=None,
-    lags=range(-10, 11),
-    debiased=False,
-) -> pd.DataFrame:
-    """Linear CKA of one layer with a target shifted in time, per recording and lag: at lag ``k``
-    (frames of 20 ms) model frame ``t`` meets target row ``t + k``, frames without a partner
-    dropped (a block of each Gram, built once). Columns of the module docstring, ``lag``,
-    ``lag_ms``."""
-    (key,), rows = target_keys(target), []
-    ids = {"layer": int(layer), "target": TARGETS[key]}
-    ids["estimator"] = estimator_name("linear", debiased)
-    for participant, filename in dataset.pick_recordings(participants):
-        states, values = aligned_recording(dataset, participant, filename, key, [layer])
-        gram_x, gram_y = gram_linear(states[int(layer)]), gram_linear(values[key])
-        n = len(gram_x)
-        for lag in (int(k) for k in lags):
-            a, b = max(0, -lag), max(0, lag)  # layer row t meets target row t + lag
-            x, y = gram_x[a : n - b, a : n - b], gram_y[b : n - a, b : n - a]
-            where = {"participant": participant, "filename": filename, **ids, "lag": lag}
-            rows.append({**where, "lag_ms": lag * FRAME_MS, "value": cka(x, y, debiased=debiased)})
-    return pd.DataFrame(rows)
