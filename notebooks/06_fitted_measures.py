@@ -3,7 +3,7 @@
 #
 # ## Overview
 #
-# **Going further** chapter: about MINUTES minutes; not needed for the core path.
+# **Going further** chapter: about 34 minutes; not needed for the core path.
 #
 # Chapter 05 put two measures that need no fitting next to CKA. This chapter adds two that
 # are *fitted*: they learn a map between the two spaces on some frames, so they must be scored

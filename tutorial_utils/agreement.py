@@ -1,10 +1,8 @@
 """Do several similarity measures tell the same story about the layers? (chapters 05 and 06)
 
-Scores have one ``value`` per ``measure, target, layer, version`` (and ``filename``, per
-recording); every ``version`` other than "observed" is one circular shift, one draw of the null.
-A measure's *layer profile* is its gap above the null's mean, or for a measure scored on
-held-out data its observed value (its null is a threshold, not an offset). Two measures agree
-when they order the layers alike (Spearman's ρ), whatever their scales."""
+Scores: a ``value`` per ``measure, target, layer, version`` (per ``filename``); each ``version``
+but "observed" is one circular shift, a draw of the null. A *layer profile* is the gap above the
+null's mean, or for a held-out score the score (its null is a threshold, not an offset)."""
 
 from collections.abc import Mapping, Sequence
 from itertools import combinations
@@ -105,14 +103,10 @@ def peak_summary(profiles: pd.DataFrame, **options) -> pd.DataFrame:
 def summary(intervals: pd.DataFrame) -> list[str]:
     """Per target of :func:`rank_intervals`: the range of ρ over the pairs of measures, for
     each set of layers."""
-    return [
-        f"{target}: ρ between two measures: "
-        + ", ".join(
-            f"{part[n, 'ρ'].min():.2f}–{part[n, 'ρ'].max():.2f} over {n}"
-            for n in part.columns.get_level_values(0).unique()
-        )  # fmt: skip
-        for target, part in intervals.groupby(level="target", sort=False)
-    ]
+    names = dict.fromkeys(intervals.columns.get_level_values(0))
+    return [f"{target}: ρ between two measures: " + ", ".join(
+                f"{p[n, 'ρ'].min():.2f}–{p[n, 'ρ'].max():.2f} over {n}" for n in names)
+            for target, p in intervals.groupby(level="target", sort=False)]  # fmt: skip
 
 
 def planted_recovery(gaps: pd.DataFrame, measures: Sequence, planted: pd.DataFrame) -> pd.DataFrame:
@@ -124,9 +118,7 @@ def planted_recovery(gaps: pd.DataFrame, measures: Sequence, planted: pd.DataFra
         "EMA vs articulatory": ("EMA", "articulatory"),
         "MFCC vs acoustic": ("MFCC", "acoustic"),
     }
-    return pd.DataFrame(
-        {
-            name: wide[target][list(measures)].corrwith(planted[weight], method="spearman")
-            for name, (target, weight) in pairs.items()
-        }
-    )
+    return pd.DataFrame({
+        name: wide[target][list(measures)].corrwith(planted[weight], method="spearman")
+        for name, (target, weight) in pairs.items()
+    })  # fmt: skip

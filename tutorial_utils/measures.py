@@ -233,7 +233,7 @@ def svcca_dimensions(x: np.ndarray, dims: float | int = 0.99) -> int:
 
 
 @_one_thread
-def _svcca(xs: Mapping, ys: Mapping, groups, n_splits: int, dims, units=None) -> dict:
+def _svcca(xs: Mapping, ys: Mapping, groups, n_splits=3, dims=0.99, units=None) -> dict:
     """SVCCA of every pair, averaged over GroupKFold splits (in sample for ``groups=None``): on
     the training rows each array's whitened PCA ``Z``, and a pair's canonical directions ``u``,
     ``v``, the singular vectors of ``Zxᵀ Zy / (n - 1)``; the score, the mean Pearson r of the
@@ -293,5 +293,4 @@ def heldout_cca(
 
 def heldout_cca_pairs(xs: Mapping, ys: Mapping, groups: Sequence, **options) -> dict:
     """``{(x_key, y_key): heldout_cca(xs[x_key], ys[y_key], groups, **options)}``, every pair."""
-    return _svcca(xs, ys, groups, options.get("n_splits", 3), options.get("dims", 0.99),
-                  options.get("units"))  # fmt: skip
+    return _svcca(xs, ys, groups, **options)
