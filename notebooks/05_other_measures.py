@@ -165,7 +165,8 @@ print(
 # counts how many of them the two spaces share {cite:p}`huh2024platonic`. It is 1 when the
 # neighbourhoods agree exactly and about $k/(n-1)$ for unrelated spaces. It captures whether the
 # spaces agree on *which frames are alike* (e.g. the frames of the same vowel), however
-# differently they lay out the rest. We use $k = 10$.
+# differently they lay out the rest. We use $k = 10$. `neighbour_sets` lists each frame's
+# neighbours from the nearest out, so the first $k$ of its 40 nearest are its $k$ nearest.
 #
 # Speech adds a catch: neighbouring frames in time are similar in every space, so part of any
 # overlap is just time. The circular-shift null keeps that part (both spaces stay smooth), so

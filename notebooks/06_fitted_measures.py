@@ -151,7 +151,7 @@ for fold, (train, test) in enumerate(GroupKFold(N_SPLITS).split(units, groups=se
 
 # %% [markdown]
 # Ridge fits each target column separately, so all feature versions can be stacked into one
-# target matrix per layer (the package's tests check that stacking changes nothing):
+# target matrix per layer:
 
 # %%
 FORWARD, BACKWARD = "ridge layer→features", "ridge features→layer"
