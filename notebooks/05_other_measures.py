@@ -3,7 +3,7 @@
 #
 # ## Overview
 #
-# **Going further** chapter: about 30 minutes; not needed for the core path.
+# **Going further** chapter: about 31 minutes; not needed for the core path.
 #
 # Chapter 02 described each layer by its linear CKA with the MFCCs and with the EMA. CKA is one
 # lens among many, and the lens matters: global measures such as CKA and local neighbourhood
