@@ -1,5 +1,4 @@
-"""Agreement between measures, against explicit loops, scipy's Spearman and gap profiles built
-so that each of chapter 02's claims holds or fails."""
+"""Agreement between measures, against explicit loops, scipy's Spearman and stats.peak_layers."""
 
 from itertools import combinations
 
@@ -9,72 +8,86 @@ import pytest
 from scipy.stats import spearmanr
 
 from tutorial_utils import agreement as A
+from tutorial_utils.stats import peak_layers
 
-LAYERS, MEASURES, TARGETS = list(range(6)), ["good", "EMA wins", "late high"], ["MFCC", "EMA"]
-PROFILES = {
-    ("good", "MFCC"): [0.9, 0.8, 0.7, 0.6, 0.2, 0.1],
-    ("good", "EMA"): [0.5, 0.6, 0.4, 0.3, 0.1, 0.0],
-    ("EMA wins", "MFCC"): [0.3, 0.3, 0.3, 0.3, 0.1, 0.1],
-    ("EMA wins", "EMA"): [0.6, 0.7, 0.8, 0.9, 0.2, 0.0],
-    ("late high", "MFCC"): [0.9, 0.8, 0.7, 0.6, 0.95, 0.1],
-    ("late high", "EMA"): [0.5, 0.6, 0.4, 0.3, 0.1, 0.0],
-}
-NULL = np.array([0.3, 0.1, 0.4, 0.1, 0.5, 0.9])  # observed = gap + null, not a monotone map
-GAPS = pd.DataFrame(
+LAYERS, MEASURES, TARGETS, FILES = range(6), ["a", "b", "held"], ["MFCC", "EMA"], range(5)
+VERSIONS = ["observed", "shift 1", "shift 2", "shift 3"]
+_values = np.random.default_rng(0).uniform(size=(3, 2, 6, 4, 5))  # measure target layer ver file
+_values[:, :, :, 0] += np.linspace(0, 1, 6)[:, None] ** 2  # observed above the shifts
+PER_RECORDING = pd.DataFrame(
     [
-        {"measure": m, "target": t, "layer": n, "observed": g + NULL[n], "null": NULL[n], "gap": g}
-        for (m, t), values in PROFILES.items()
-        for n, g in zip(LAYERS, values, strict=True)
+        A.score_row(layer, t, v, m, _values[i, j, layer, k, f], filename=f"r{f}")
+        for i, m in enumerate(MEASURES)
+        for j, t in enumerate(TARGETS)
+        for layer in LAYERS
+        for k, v in enumerate(VERSIONS)
+        for f in FILES
     ]
 ).sample(frac=1, random_state=0)  # any row order
+SCORES = PER_RECORDING.groupby([*A.KEYS, "version"], as_index=False)["value"].mean()
 
 
-def test_profiles_rescaled_gaps_ranks_and_top_layers_against_loops():
-    profiles = A.layer_profiles(GAPS, MEASURES[::-1], TARGETS)
-    rho, tops, rescaled = A.rank_agreement(profiles), A.top_layers(profiles), A.rescaled_gaps(GAPS)
-    assert list(profiles) == TARGETS
-    for t in TARGETS:
-        assert list(profiles[t].columns) == MEASURES[::-1] and list(profiles[t].index) == LAYERS
-        for a in MEASURES:
-            values = np.array(PROFILES[a, t])
-            np.testing.assert_array_equal(profiles[t][a], values)
-            order = GAPS.query("measure == @a and target == @t").sort_values("layer").index
-            np.testing.assert_allclose(rescaled[order], (values - values.min()) / np.ptp(values))
-            assert tops.loc[a, t] == np.argmax(values)
-            for b in MEASURES:
-                assert rho[t].loc[a, b] == pytest.approx(spearmanr(values, PROFILES[b, t])[0])
+def test_null_summary_and_recording_profiles_against_loops():
+    table = A.null_summary(SCORES, held_out=["held"]).set_index(A.KEYS)
+    per_file = A.recording_profiles(PER_RECORDING, held_out=["held"]).set_index(A.KEYS)
+    for i, m in enumerate(MEASURES):
+        for j, t in enumerate(TARGETS):
+            for layer in LAYERS:
+                v = _values[i, j, layer]
+                null = v[1:].mean(axis=1)  # one value per shift: the mean over recordings
+                row = table.loc[(m, t, layer)]
+                expected = [v[0].mean(), null.mean(), null.std(ddof=1), np.quantile(null, 0.95)]
+                assert row[["observed", "null", "null sd", "threshold"]].tolist() == (
+                    pytest.approx(expected)
+                )
+                assert row["above"] == (v[0].mean() > np.quantile(null, 0.95))
+                own = v[0] - (0 if m == "held" else v[1:].mean(axis=0))  # each file's profile
+                assert row["gap"] == pytest.approx(v[0].mean() - null.mean())
+                assert row["profile"] == pytest.approx(own.mean())
+                found = per_file.loc[(m, t, layer)].set_index("filename")["value"]
+                np.testing.assert_allclose(found[[f"r{f}" for f in FILES]], own)
 
 
-def test_claims_hold_and_fail_where_built_to_and_the_summary_states_them():
-    profiles = A.layer_profiles(GAPS, MEASURES, TARGETS)
-    claims = A.chapter02_claims(profiles)
-    assert list(claims.index) == MEASURES  # columns: the statements, named in the summary
-    assert claims.T.to_numpy().tolist() == [[1, 0, 1], [1, 1, 0], [1, 1, 1]]
-    lines = A.summary(profiles, claims)
-    rho = [
-        spearmanr(PROFILES[a, "EMA"], PROFILES[b, "EMA"])[0] for a, b in combinations(MEASURES, 2)
+def test_rank_intervals_are_spearman_of_mean_profiles_and_of_the_same_resamples():
+    per_file = A.recording_profiles(PER_RECORDING, held_out=["held"])
+    sets = {"all": list(LAYERS), "first 4": [0, 1, 2, 3]}
+    table = A.rank_intervals(per_file, sets, n_resamples=40, seed=3)
+    profiles = A.layer_profiles(A.null_summary(SCORES, held_out=["held"]), MEASURES, TARGETS)
+    wide = per_file.pivot_table(index="filename", columns=["target", "measure", "layer"])["value"]
+    draws = np.random.default_rng(3).integers(0, 5, (40, 5))
+    order = [pd.unique(per_file[c]) for c in ("target", "measure")]  # first appearance
+    assert list(table.index) == [
+        (t, f"{a} vs {b}") for t in order[0] for a, b in combinations(order[1], 2)
     ]
-    assert lines[1].startswith(f"EMA: the 3 pairs of measures have ρ from {min(rho):.2f}")
-    assert f"median {np.median(rho):.2f}" in lines[1]
-    assert lines[0].endswith("their top layers range over 0–4 (layer 0 for 2 of 3).")
-    assert lines[2:] == [
-        "- 'MFCC gap > EMA gap at most layers' holds for 2 of 3 measures (not for: EMA wins).",
-        "- 'layers 4–5 lowest (MFCC)' holds for 2 of 3 measures (not for: late high).",
-        "- 'layers 4–5 lowest (EMA)' holds for all 3 measures.",
-    ]
-    same = {t: pd.DataFrame({"a": [0.1, 0.9, 0.2], "b": [0.3, 0.5, 0.4]}) for t in TARGETS}
-    assert A.summary(same, A.chapter02_claims(same))[0].endswith(
-        "all 2 measures put their top layer at 1."
+    for (t, pair), row in table.iterrows():
+        a, b = pair.split(" vs ")
+        for name, layers in sets.items():
+            assert row[name, "ρ"] == pytest.approx(
+                spearmanr(profiles[t][a][layers], profiles[t][b][layers])[0]
+            )
+            rho = [
+                spearmanr(*(wide[t, m][layers].iloc[d].mean() for m in (a, b)))[0] for d in draws
+            ]
+            assert [row[name, "low"], row[name, "high"]] == pytest.approx(
+                np.quantile(rho, [0.025, 0.975])
+            )
+    assert A.summary(table)[1].startswith(
+        f"EMA: ρ between two measures: {table.loc['EMA'][('all', 'ρ')].min():.2f}–"
     )
 
 
-def test_gap_statistics_are_over_layers_per_measure():
-    table = A.gap_statistics(GAPS, "EMA", MEASURES[::-1])
-    assert list(table.index) == MEASURES[::-1]
-    for m in MEASURES:
-        v, o = np.array(PROFILES[m, "EMA"]), np.add(PROFILES[m, "EMA"], NULL)
-        expected = [o.mean(), o.std(ddof=1), NULL.mean(), NULL.std(ddof=1), v.min(), v.max()]
-        assert table.loc[m].tolist() == pytest.approx(expected)
+def test_peak_summary_reads_stats_peak_layers():
+    per_file = A.recording_profiles(PER_RECORDING)
+    summary = A.peak_summary(per_file, n_resamples=300, seed=2)
+    assert list(summary.index) == list(per_file.groupby(["measure", "target"], sort=False).groups)
+    for (m, t), row in summary.iterrows():
+        part = per_file[(per_file["measure"] == m) & (per_file["target"] == t)]
+        peaks = peak_layers(part, n_resamples=300, seed=2)
+        assert row["peak"] == peaks.loc[peaks["mean"].idxmax(), "layer"]
+        assert row["near-peak"] == A._span(peaks["layer"][peaks["near_peak"]].tolist())
+        top = peaks.set_index("layer")["p_peak"].nlargest(1)
+        assert row["p_peak"].startswith(f"{top.index[0]}: {top.iloc[0]:.2f}")
+    assert A._span([0, 1, 2, 5, 7, 8]) == "0–2, 5, 7–8" and A._span([4]) == "4"
 
 
 def test_score_row_puts_extra_columns_before_the_value():
@@ -84,13 +97,10 @@ def test_score_row_puts_extra_columns_before_the_value():
 
 
 def test_planted_recovery_is_spearman_with_the_planted_weights():
+    gaps = A.null_summary(SCORES, held_out=["held"])
     planted = pd.DataFrame({"articulatory": [0.1, 0.3, 0.2, 0.6, 0.5, 0.4], "acoustic": LAYERS})
-    recovery = A.planted_recovery(GAPS, MEASURES, planted)
-    assert list(recovery.index) == MEASURES
+    recovery = A.planted_recovery(gaps, MEASURES, planted)
+    profiles = A.layer_profiles(gaps, MEASURES, TARGETS)
     for m in MEASURES:
-        ema, weight = PROFILES[m, "EMA"], planted["articulatory"]
-        pairs = [(ema, weight), (np.add(ema, NULL), weight), (PROFILES[m, "MFCC"], LAYERS)]
+        pairs = [(profiles["EMA"][m], planted["articulatory"]), (profiles["MFCC"][m], LAYERS)]
         assert recovery.loc[m].tolist() == pytest.approx([spearmanr(*p)[0] for p in pairs])
-    best, worst = recovery["EMA gap vs articulatory"].agg(["idxmax", "idxmin"])
-    sentence = A.recovery_sentence(recovery)
-    assert f"closely by the gap of {best} " in sentence and f"by that of {worst} " in sentence

@@ -6,7 +6,11 @@ import sklearn.model_selection
 from scipy.spatial.distance import cdist
 from scipy.stats import ortho_group
 from sklearn.decomposition import PCA
-from sklearn.model_selection import GroupKFold
+from sklearn.linear_model import RidgeCV
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GroupKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from tutorial_utils import measures
 from tutorial_utils.cka import feature_space_linear_cka
@@ -89,7 +93,7 @@ def ridge_fit(z, y, alpha):
 
 
 def closed_form_ridge_scores(x, y, groups, alphas):
-    """Held-out R² of one-recording-out folds: inputs standardised on the training rows, each
+    """Held-out R² per one-recording-out fold: inputs standardised on the training rows, each
     column's penalty chosen from ``alphas`` by refitting without each row (leave-one-out)."""
     per_fold = []
     for held_out in np.unique(groups):
@@ -107,7 +111,7 @@ def closed_form_ridge_scores(x, y, groups, alphas):
         )
         residual = np.sum((y[test] - predicted) ** 2, axis=0)
         per_fold.append(1 - residual / np.sum((y[test] - y[test].mean(axis=0)) ** 2, axis=0))
-    return np.mean(per_fold, axis=0)
+    return np.array(per_fold)
 
 
 @pytest.mark.parametrize(
@@ -118,7 +122,9 @@ def test_ridge_matches_closed_form_ridge_with_explicit_leave_one_out(dims, alpha
     y = x[:, :2] ** 2 @ rng(13).standard_normal((2, 3)) + 3 * rng(14).standard_normal((36, 3))
     expected = closed_form_ridge_scores(x, y, groups, alphas)
     scores = measures.ridge_scores(x, y, groups, alphas=alphas)  # 3 folds: one recording out
-    np.testing.assert_allclose(scores, expected, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(scores, expected.mean(axis=0), rtol=1e-8, atol=1e-10)
+    per_unit = measures.ridge_scores(x, y, groups, alphas=alphas, units=groups)
+    np.testing.assert_allclose(per_unit, expected, rtol=1e-8, atol=1e-10)  # a unit per fold
     predictivity = measures.ridge_predictivity(x, y, groups, alphas=alphas)
     assert predictivity == pytest.approx(np.mean(expected))
 
@@ -170,9 +176,9 @@ def sklearn_pca(x: np.ndarray, dims: float | int) -> PCA:
                whiten=True, svd_solver="full").fit(x)  # fmt: skip
 
 
-def sklearn_svcca(x, y, groups, n_splits, dims) -> float:
+def sklearn_svcca(x, y, groups, n_splits, dims, units=None):
     """SVCCA written out with scikit-learn's PCA refitted for every pair and fold; in sample
-    (``groups=None``) the mean of the canonical correlations."""
+    (``groups=None``) the mean of the canonical correlations; with ``units``, per unit."""
     splits = GroupKFold(n_splits).split(x, groups=groups) if groups is not None else None
     per_fold = []
     for train, test in splits or [(np.arange(len(x)),) * 2]:
@@ -182,8 +188,14 @@ def sklearn_svcca(x, y, groups, n_splits, dims) -> float:
         if splits is None:
             return float(sigma.mean())
         a, b = pca_x.transform(x[test]) @ u, pca_y.transform(y[test]) @ vt.T
-        per_fold.append(np.mean([np.corrcoef(a[:, i], b[:, i])[0, 1] for i in range(a.shape[1])]))
-    return float(np.mean(per_fold))
+        labels = np.zeros(len(test)) if units is None else units[test]
+        for unit in np.unique(labels):
+            a_u, b_u = a[labels == unit], b[labels == unit]
+            r = [np.corrcoef(a_u[:, i], b_u[:, i])[0, 1] for i in range(a.shape[1])]
+            per_fold.append((unit, np.mean(r)))
+    if units is not None:
+        return np.array([r for _, r in sorted(per_fold)])
+    return float(np.mean([r for _, r in per_fold]))
 
 
 @pytest.mark.parametrize("shape", [(60, 90), (120, 15)], ids=["fewer rows", "more rows"])
@@ -239,6 +251,23 @@ def test_svcca_pairs_equal_scikit_learn_refitted_for_every_pair(dims):
         assert in_sample[kx, ky] == measures.svcca(xs[kx], ys[ky], dims=dims)
 
 
+def test_scores_per_unit_are_scored_on_each_units_rows_of_the_out_of_fold_fits():
+    x, units = smooth(n_recordings=6, dims=5, seed=21)
+    sentences = np.array([f"s{int(u[3:]) // 2}" for u in units])  # two recordings a sentence
+    y = x[:, :3] @ rng(22).standard_normal((3, 4)) + rng(23).standard_normal((len(x), 4))
+    ridge = make_pipeline(StandardScaler(), RidgeCV(measures.ALPHAS, alpha_per_target=True))
+    predicted = cross_val_predict(ridge, x, y, groups=sentences, cv=GroupKFold(3))
+    expected = [r2_score(y[units == u], predicted[units == u], multioutput="raw_values")
+                for u in sorted(set(units))]  # fmt: skip
+    found = measures.ridge_scores(x, y, sentences, units=units)
+    np.testing.assert_allclose(found, expected, rtol=1e-8)
+    assert measures.ridge_predictivity(x, y, sentences, units=units) == pytest.approx(
+        np.mean(expected, axis=1)
+    )
+    cca = measures.heldout_cca(x, y, sentences, dims=4, units=units)
+    np.testing.assert_allclose(cca, sklearn_svcca(x, y, sentences, 3, 4, units), atol=1e-10)
+
+
 def test_bad_inputs_are_refused_with_a_message():
     x, groups = smooth(n_recordings=3, dims=4)
     flat = np.where(groups[:, None] == "rec0", 1.0, x)  # a sensor stuck in recording rec0
@@ -252,7 +281,7 @@ def test_bad_inputs_are_refused_with_a_message():
         "number of groups: 3": lambda: measures.ridge_scores(x, x, groups, n_splits=5),
         "1 test row": lambda: measures.ridge_scores(x, x, np.arange(120), n_splits=120),
         "on the 1 test": lambda: measures.heldout_cca(x, x, np.arange(120), n_splits=120),
-        "column 0 .* recordings \\['rec0'\\]": lambda: measures.ridge_scores(x, flat, groups),
+        "column 0 .* groups \\['rec0'\\]": lambda: measures.ridge_scores(x, flat, groups),
         "CCA of 0 and 0 .* \\['rec0'\\]": lambda: measures.heldout_cca(x, flat[:, :1], groups),
         "no direction": lambda: measures.svcca(np.ones((10, 3)), x[:10]),
         "n_neighbors": lambda: measures.neighbour_sets(x, 0),

@@ -1,13 +1,18 @@
 """Do several similarity measures tell the same story about the layers? (chapters 05 and 06)
 
-Each measure's *layer profile* is its gap above the null over the layers, per target (from
-:func:`tutorial_utils.stats.null_gap`: ``measure, target, layer, observed, null, gap``). Two
-measures agree when they order the layers alike (Spearman's ρ), whatever their scales."""
+Scores: a ``value`` per ``measure, target, layer, version`` (per ``filename``); each ``version``
+but "observed" is one circular shift, a draw of the null. A *layer profile* is the gap above the
+null's mean, or for a held-out score the score (its null is a threshold, not an offset)."""
 
 from collections.abc import Mapping, Sequence
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
+
+from .stats import peak_layers
+
+KEYS = ["measure", "target", "layer"]
 
 
 def score_row(layer: int, target: str, version: str, measure: str, value: float, **extra) -> dict:
@@ -17,123 +22,103 @@ def score_row(layer: int, target: str, version: str, measure: str, value: float,
     return row | extra | {"value": float(value)}
 
 
+def null_summary(scores: pd.DataFrame, held_out: Sequence = (), level=0.95) -> pd.DataFrame:
+    """Per ``measure, target, layer``: the ``observed`` value; the ``null`` mean, ``null sd`` and
+    ``level`` quantile (``threshold``) over the shifts; ``above`` (observed > threshold);
+    ``gap`` (observed − null); ``profile`` (the gap, or for ``held_out`` measures observed)."""
+    null = scores[scores["version"] != "observed"].groupby(KEYS)["value"]
+    table = pd.DataFrame({
+        "observed": scores[scores["version"] == "observed"].groupby(KEYS)["value"].mean(),
+        "null": null.mean(), "null sd": null.std(), "threshold": null.quantile(level),
+    }).reset_index()  # fmt: skip
+    table["above"] = table["observed"] > table["threshold"]
+    table["gap"] = table["observed"] - table["null"]
+    table["profile"] = table["gap"].where(~table["measure"].isin(held_out), table["observed"])
+    return table
+
+
+def recording_profiles(per_recording: pd.DataFrame, held_out: Sequence = ()) -> pd.DataFrame:
+    """:func:`null_summary`'s ``profile`` per recording: its observed value minus the mean of
+    its shifts (``held_out`` measures: the observed value). Columns ``*KEYS, filename, value``;
+    the mean over recordings is the profile."""
+    keys, shifted = [*KEYS, "filename"], per_recording["version"] != "observed"
+    observed = per_recording[~shifted].set_index(keys)["value"]
+    null = per_recording[shifted].groupby(keys)["value"].mean().reindex(observed.index)
+    kept = ~observed.index.get_level_values("measure").isin(held_out)
+    return (observed - null.where(kept, 0.0)).reset_index()
+
+
 def layer_profiles(gaps: pd.DataFrame, measures: Sequence, targets: Sequence) -> dict:
-    """``{target: gap table}`` in the order of ``targets``: layers (rows) by ``measures``."""
-    wide = gaps.pivot(index="layer", columns=["target", "measure"], values="gap")
+    """``{target: profile table}`` in the order of ``targets``: layers (rows) by ``measures``."""
+    wide = gaps.pivot(index="layer", columns=["target", "measure"], values="profile")
     return {target: wide[target][list(measures)] for target in targets}
 
 
-def gap_statistics(gaps: pd.DataFrame, target: str, measures: Sequence[str]) -> pd.DataFrame:
-    """Per measure (rows, in order), over the layers of ``target``: mean and standard deviation
-    of the observed values and of the null, smallest and largest gap. Where the null varies
-    about as much as the observed values, part of the profile's shape is the null's noise."""
-    part = gaps[gaps["target"] == target].groupby("measure")
-    return pd.DataFrame(
-        {
-            "observed: mean": part["observed"].mean(),
-            "observed: sd": part["observed"].std(),
-            "null: mean": part["null"].mean(),
-            "null: sd": part["null"].std(),
-            "smallest gap": part["gap"].min(),
-            "largest gap": part["gap"].max(),
-        }
-    ).loc[list(measures)]
-
-
-def rescaled_gaps(gaps: pd.DataFrame) -> pd.Series:
-    """Each measure's gap rescaled to 0 (lowest layer) – 1 (highest) per target: the shapes of
-    the profiles without their scales."""
-    return gaps.groupby(["measure", "target"])["gap"].transform(
-        lambda g: (g - g.min()) / (g.max() - g.min())
-    )
-
-
-def rank_agreement(profiles: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Spearman's ρ between every two measures' layer profiles, per target."""
-    return {target: wide.corr(method="spearman") for target, wide in profiles.items()}
-
-
-def top_layers(profiles: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """The layer with the largest gap, per measure (rows) and target (columns)."""
-    return pd.DataFrame({target: wide.idxmax() for target, wide in profiles.items()})
-
-
-def chapter02_claims(
-    profiles: Mapping[str, pd.DataFrame], acoustic: str = "MFCC", articulatory: str = "EMA"
+def rank_intervals(
+    profiles: pd.DataFrame, layer_sets: Mapping, *, level=0.95, n_resamples=1000, seed=0
 ) -> pd.DataFrame:
-    """Which of chapter 02's statements (columns) hold for each measure (rows): the acoustic
-    gap beats the articulatory gap at more than half of the layers; the last two layers have
-    the smallest acoustic gaps (each below every other layer's); the same for articulatory."""
-    layers = list(profiles[acoustic].index)
-    late, rest = layers[-2:], layers[:-2]
-    wins = (profiles[acoustic] > profiles[articulatory]).sum()
-    return pd.DataFrame(
-        {
-            f"{acoustic} gap > {articulatory} gap at most layers": wins > len(layers) / 2,
-            **{
-                f"layers {late[0]}–{late[1]} lowest ({target})": profiles[target].loc[late].max()
-                < profiles[target].loc[rest].min()
-                for target in (acoustic, articulatory)
-            },
-        }
-    )
+    """Spearman's ρ between every two measures' mean profiles over each set of layers
+    (``{name: layers}``), per target, with a percentile bootstrap interval over recordings
+    (``profiles``: :func:`recording_profiles`). Rows ``target, pair`` (in order of appearance);
+    columns ``(name, ρ | low | high)``."""
+    from scipy.stats import rankdata
+
+    wide = profiles.pivot_table(index="filename", columns=["target", "measure", "layer"])["value"]
+    n, rows = len(wide), {}
+    draws = np.vstack([np.arange(n), np.random.default_rng(seed).integers(0, n, (n_resamples, n))])
+    means = pd.DataFrame(wide.to_numpy()[draws].mean(axis=1), columns=wide.columns)
+    for target in pd.unique(profiles["target"]):
+        for a, b in combinations(pd.unique(profiles["measure"]), 2):
+            for name, layers in layer_sets.items():
+                ranks = (rankdata(means[target, m][list(layers)], axis=1) for m in (a, b))
+                p, q = (r - r.mean(axis=1, keepdims=True) for r in ranks)
+                rho = np.sum(p * q, axis=1) / np.sqrt(np.sum(p * p, axis=1) * np.sum(q * q, axis=1))
+                low, high = np.quantile(rho[1:], [(1 - level) / 2, (1 + level) / 2])
+                rows.setdefault((target, f"{a} vs {b}"), {}).update(
+                    {(name, "ρ"): rho[0], (name, "low"): low, (name, "high"): high}
+                )
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(["target", "pair"])
 
 
-def summary(profiles: Mapping[str, pd.DataFrame], claims: pd.DataFrame) -> list[str]:
-    """Sentences for the tables: per target, the range and median of ρ over the pairs of
-    measures and the spread of their top layers; per statement of ``claims``
-    (:func:`chapter02_claims`), the measures it holds for."""
-    lines = []
-    for target, wide in profiles.items():
-        rho, tops = wide.corr(method="spearman"), wide.idxmax()
-        pairs = rho.where(np.triu(~np.eye(len(rho), dtype=bool))).stack().dropna()
-        (a, b), counts = pairs.idxmin(), tops.value_counts()
-        where = (
-            f"all {len(tops)} measures put their top layer at {tops.iloc[0]}"
-            if tops.nunique() == 1
-            else f"their top layers range over {tops.min()}–{tops.max()} (layer "
-            f"{counts.idxmax()} for {counts.max()} of {len(tops)})"
-        )
-        lines.append(
-            f"{target}: the {len(pairs)} pairs of measures have ρ from {pairs.min():.2f} "
-            f"({a} vs {b}) to {pairs.max():.2f}, median {pairs.median():.2f}; {where}."
-        )
-    for claim, holds in claims.items():
-        verdict = (
-            f"holds for all {len(holds)} measures"
-            if holds.all()
-            else f"holds for {holds.sum()} of {len(holds)} measures "
-            f"(not for: {', '.join(holds.index[~holds])})"
-        )
-        lines.append(f"- '{claim}' {verdict}.")
-    return lines
+def _span(layers: Sequence[int]) -> str:
+    """``[2, 3, 4, 7]`` → ``"2–4, 7"``."""
+    runs = np.split(np.asarray(layers), np.flatnonzero(np.diff(layers) > 1) + 1)
+    return ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 1 else f"{r[0]}" for r in runs)
+
+
+def peak_summary(profiles: pd.DataFrame, **options) -> pd.DataFrame:
+    """Per measure and target of :func:`recording_profiles`, from a bootstrap over recordings
+    (:func:`tutorial_utils.stats.peak_layers`, ``options``): the ``peak`` layer, the
+    ``near-peak`` layers and ``p_peak`` of the three layers that peak most often."""
+    rows = {}
+    for key, part in profiles.groupby(["measure", "target"], sort=False):
+        peaks = peak_layers(part, **options).set_index("layer")
+        top = peaks["p_peak"].nlargest(3)
+        top = ", ".join(f"{layer}: {p:.2f}" for layer, p in top[top >= 0.005].items())
+        near = _span(peaks.index[peaks["near_peak"]])
+        rows[key] = {"peak": peaks["mean"].idxmax(), "near-peak": near, "p_peak": top}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(["measure", "target"])
+
+
+def summary(intervals: pd.DataFrame) -> list[str]:
+    """Per target of :func:`rank_intervals`: the range of ρ over the pairs of measures, for
+    each set of layers."""
+    names = dict.fromkeys(intervals.columns.get_level_values(0))
+    return [f"{target}: ρ between two measures: " + ", ".join(
+                f"{p[n, 'ρ'].min():.2f}–{p[n, 'ρ'].max():.2f} over {n}" for n in names)
+            for target, p in intervals.groupby(level="target", sort=False)]  # fmt: skip
 
 
 def planted_recovery(gaps: pd.DataFrame, measures: Sequence, planted: pd.DataFrame) -> pd.DataFrame:
-    """On the sample: Spearman's ρ over layers between each measure (rows) and the weight the
-    simulated encoder planted (``planted``: :func:`tutorial_utils.sample.ground_truth`), for the
-    EMA gap and EMA observed values (articulatory weight) and the MFCC gap (acoustic weight)."""
-    wide = gaps.pivot(index="layer", columns=["target", "measure"], values=["gap", "observed"])
-    columns = {
-        "EMA gap vs articulatory": ("gap", "EMA", "articulatory"),
-        "EMA observed vs articulatory": ("observed", "EMA", "articulatory"),
-        "MFCC gap vs acoustic": ("gap", "MFCC", "acoustic"),
+    """On the sample: Spearman's ρ over layers between each measure's profile (rows) and the
+    weight the simulated encoder planted (:func:`tutorial_utils.sample.ground_truth`): EMA
+    against the articulatory weight, MFCC against the acoustic one."""
+    wide = gaps.pivot(index="layer", columns=["target", "measure"], values="profile")
+    pairs = {
+        "EMA vs articulatory": ("EMA", "articulatory"),
+        "MFCC vs acoustic": ("MFCC", "acoustic"),
     }
-    return pd.DataFrame(
-        {
-            name: wide[value][target][list(measures)].corrwith(planted[weight], method="spearman")
-            for name, (value, target, weight) in columns.items()
-        }
-    )
-
-
-def recovery_sentence(recovery: pd.DataFrame) -> str:
-    """Which measure's EMA gap follows the planted articulatory weight most and least closely
-    (:func:`planted_recovery`)."""
-    rho = recovery["EMA gap vs articulatory"]
-    alone = recovery["EMA observed vs articulatory"][rho.idxmin()]
-    return (
-        f"The planted articulatory profile is followed most closely by the gap of "
-        f"{rho.idxmax()} (ρ = {rho.max():.2f}) and least by that of {rho.idxmin()} "
-        f"(ρ = {rho.min():.2f}; its observed values alone: ρ = {alone:.2f})."
-    )
+    return pd.DataFrame({
+        name: wide[target][list(measures)].corrwith(planted[weight], method="spearman")
+        for name, (target, weight) in pairs.items()
+    })  # fmt: skip

@@ -1,9 +1,9 @@
 """Similarity measures beside CKA: Procrustes, shared neighbours, ridge probing and SVCCA.
 
 Each compares ``x`` (n, d_x) and ``y`` (n, d_y), two representations of the same ``n`` stimuli.
-Fitted measures are scored on held-out *recordings* (``groups``: a label per row, GroupKFold;
-a frame-level split would test on near-copies of training frames). ``*_pairs`` functions compare
-every array of one mapping with every array of another, each array prepared once.
+Fitted measures are scored on held-out groups (``groups``: a label per row, GroupKFold; pass the
+sentence when speakers share sentences), optionally per ``units`` (e.g. recordings). ``*_pairs``
+functions compare every array of one mapping with every array of another.
 
 For centred, Frobenius-normalised ``X``, ``Y`` and the singular values ``σᵢ`` of ``XᵀY``:
 Procrustes similarity ``= Σ σᵢ``, distance ``= min_R ‖XR − Y‖_F = sqrt(2 − 2 Σ σᵢ)``, linear
@@ -25,7 +25,7 @@ ALPHAS = np.logspace(-2, 6, 9)
 def _thread_pools():
     from threadpoolctl import ThreadpoolController
 
-    return ThreadpoolController()  # finding the libraries takes ~4 ms: once
+    return ThreadpoolController()
 
 
 def _one_thread(function):
@@ -50,7 +50,7 @@ def _checked(xs: Mapping, ys: Mapping) -> tuple[dict, dict]:
 
 
 def _group_splits(x: np.ndarray, groups: Sequence, n_splits: int) -> list:
-    """(train, test) rows of GroupKFold: every recording on one side, >= 2 rows tested."""
+    """(train, test) rows of GroupKFold: every group on one side, >= 2 rows tested."""
     from sklearn.model_selection import GroupKFold
 
     splits = list(GroupKFold(n_splits=n_splits).split(x, groups=groups))
@@ -62,10 +62,10 @@ def _group_splits(x: np.ndarray, groups: Sequence, n_splits: int) -> list:
 
 
 def _undefined(what: str, groups: Sequence, test: np.ndarray, fix: str) -> ValueError:
-    """The error for a score that a test fold cannot define, naming the fold's recordings."""
+    """The error for a score that test rows cannot define, naming their groups."""
     held_out = sorted(set(np.asarray(groups)[test].tolist()))
     return ValueError(
-        f"{what} is undefined on the {len(test)} test row(s) of recordings {held_out}. {fix}"
+        f"{what} is undefined on the {len(test)} test row(s) of groups {held_out}. {fix}"
     )
 
 
@@ -154,23 +154,22 @@ def ridge_scores(
     n_splits: int = 3,
     alphas: Sequence[float] = ALPHAS,
     inner_splits: int | None = None,
+    units: Sequence | None = None,
 ) -> np.ndarray:
     """Held-out R² ``(d_y,)`` of a ridge regression from ``x`` to each column of ``y``, averaged
-    over ``n_splits`` GroupKFold folds. In a fold the inputs are standardised on the training
-    rows, and the penalty is chosen from ``alphas`` there by leave-one-out per target column
-    (``inner_splits=None``) or by GroupKFold over the training recordings (``inner_splits=k``).
+    over ``n_splits`` GroupKFold folds; with ``units`` (a label per row), ``(n_units, d_y)``: the
+    R² on each unit's rows (units in sorted order). In a fold the inputs are standardised on the
+    training rows, and the penalty is chosen from ``alphas`` there by leave-one-out per target
+    column (``inner_splits=None``) or by GroupKFold over the training groups (``inner_splits=k``).
 
-    R² is undefined on one row or for a column constant on a fold's test rows (e.g. a stuck
+    R² is undefined on one row or for a column constant on the scored rows (e.g. a stuck
     sensor): both raise ``ValueError`` (drop such columns) rather than give NaN or 1."""
     from sklearn import config_context, linear_model, metrics, pipeline, preprocessing
 
     x, y = (s[0] for s in _checked({0: x}, {0: y}))
-    groups, per_fold = np.asarray(groups), []
-    for train, test in _group_splits(x, groups, n_splits):
-        flat = np.flatnonzero(np.ptp(y[test], axis=0) == 0)
-        if len(flat):
-            fix = "The column is constant there (a stuck sensor?): drop constant columns."
-            raise _undefined(f"R² of y column {flat[0]}", groups, test, fix)
+    groups, predicted = np.asarray(groups), np.empty_like(y)
+    splits = _group_splits(x, groups, n_splits)
+    for train, test in splits:
         if inner_splits is None:  # the SVD route when tall (scikit-learn 1.6's choice)
             mode = "svd" if len(train) > x.shape[1] else None
             ridge = linear_model.RidgeCV(alphas=alphas, alpha_per_target=True, gcv_mode=mode)
@@ -179,14 +178,23 @@ def ridge_scores(
             ridge = linear_model.RidgeCV(alphas=alphas, cv=inner)
         with config_context(assume_finite=True):  # checked above
             model = pipeline.make_pipeline(preprocessing.StandardScaler(), ridge)
-            predicted = model.fit(x[train], y[train]).predict(x[test])
-            per_fold.append(metrics.r2_score(y[test], predicted, multioutput="raw_values"))
-    return np.mean(per_fold, axis=0)
+            predicted[test] = model.fit(x[train], y[train]).predict(x[test])
+    scored, labels = [test for _, test in splits], np.asarray(units)
+    if units is not None:
+        scored = [np.flatnonzero(labels == unit) for unit in np.unique(labels)]
+    for rows in scored:
+        if len(flat := np.flatnonzero(np.ptp(y[rows], axis=0) == 0)):
+            fix = "The column is constant there (a stuck sensor?): drop constant columns."
+            raise _undefined(f"R² of y column {flat[0]}", groups, rows, fix)
+    r2 = [metrics.r2_score(y[rows], predicted[rows], multioutput="raw_values") for rows in scored]
+    return np.mean(r2, axis=0) if units is None else np.array(r2)
 
 
-def ridge_predictivity(x: np.ndarray, y: np.ndarray, groups: Sequence, **options) -> float:
-    """:func:`ridge_scores` (same options) averaged over the target columns: one number."""
-    return float(np.mean(ridge_scores(x, y, groups, **options)))
+def ridge_predictivity(x: np.ndarray, y: np.ndarray, groups: Sequence, **options):
+    """:func:`ridge_scores` (same options) averaged over the target columns: one number (with
+    ``units``, one per unit)."""
+    scores = ridge_scores(x, y, groups, **options).mean(axis=-1)
+    return scores if scores.ndim else float(scores)
 
 
 def _whitened_pca(x: np.ndarray, dims: float | int) -> tuple[np.ndarray, np.ndarray]:
@@ -225,36 +233,40 @@ def svcca_dimensions(x: np.ndarray, dims: float | int = 0.99) -> int:
 
 
 @_one_thread
-def _svcca(xs: Mapping, ys: Mapping, groups, n_splits: int, dims: float | int) -> dict:
+def _svcca(xs: Mapping, ys: Mapping, groups, n_splits=3, dims=0.99, units=None) -> dict:
     """SVCCA of every pair, averaged over GroupKFold splits (in sample for ``groups=None``): on
     the training rows each array's whitened PCA ``Z``, and a pair's canonical directions ``u``,
     ``v``, the singular vectors of ``Zxᵀ Zy / (n - 1)``; the score, the mean Pearson r of the
-    canonical variates ``Zx u``, ``Zy v`` on the test rows."""
+    canonical variates ``Zx u``, ``Zy v`` on the test rows (with ``units``: an array, the score
+    on each unit's test rows, units in sorted order)."""
     xs, ys = _checked(xs, ys)
     first = next(iter(xs.values()))
     every = [(np.arange(len(first)),) * 2]
     splits = every if groups is None else _group_splits(first, groups, n_splits)
-    per_split = []
-    for train, test in splits:
+    labels, scores = np.zeros(len(first)) if units is None else np.asarray(units), {}
+    for split, (train, test) in enumerate(splits):
         z_train, z_test = [], []
         for side in (xs, ys):
             pcas = {k: _whitened_pca(a[train], dims) for k, a in side.items()}
             z_train.append({k: (a[train] - pcas[k][0]) @ pcas[k][1] for k, a in side.items()})
             z_test.append({k: (a[test] - pcas[k][0]) @ pcas[k][1] for k, a in side.items()})
-        scores = {}
         for kx in xs:
             for ky in ys:
                 cross = z_train[0][kx].T @ z_train[1][ky] / (len(train) - 1)
                 u, _, vt = np.linalg.svd(cross, full_matrices=False)
-                a, b = z_test[0][kx] @ u, z_test[1][ky] @ vt.T
-                a, b = a - a.mean(axis=0), b - b.mean(axis=0)
-                norms = np.linalg.norm(a, axis=0) * np.linalg.norm(b, axis=0)
-                if norms.min() <= 1e-10 * len(test):  # variates have unit variance in training
-                    fix = "A canonical variate is constant there: drop constant columns."
-                    raise _undefined(f"CCA of {kx!r} and {ky!r}", groups, test, fix)
-                scores[kx, ky] = np.mean(np.sum(a * b, axis=0) / norms)
-        per_split.append(scores)
-    return {pair: float(np.mean([s[pair] for s in per_split])) for pair in per_split[0]}
+                variates = z_test[0][kx] @ u, z_test[1][ky] @ vt.T
+                for unit in np.unique(labels[test]):
+                    rows = labels[test] == unit
+                    a, b = (v[rows] - v[rows].mean(axis=0) for v in variates)
+                    norms = np.linalg.norm(a, axis=0) * np.linalg.norm(b, axis=0)
+                    if norms.min() <= 1e-10 * rows.sum():  # unit variance in training
+                        fix = "A canonical variate is constant there: drop constant columns."
+                        raise _undefined(f"CCA of {kx!r} and {ky!r}", groups, test[rows], fix)
+                    key = split if units is None else unit
+                    scores.setdefault((kx, ky), {})[key] = np.mean(np.sum(a * b, 0) / norms)
+    if units is None:
+        return {pair: float(np.mean(list(s.values()))) for pair, s in scores.items()}
+    return {pair: np.array([s[unit] for unit in sorted(s)]) for pair, s in scores.items()}
 
 
 def svcca(x: np.ndarray, y: np.ndarray, dims: float | int = 0.99) -> float:
@@ -271,16 +283,14 @@ def svcca_pairs(xs: Mapping, ys: Mapping, dims: float | int = 0.99) -> dict[tupl
 
 
 def heldout_cca(
-    x: np.ndarray, y: np.ndarray, groups: Sequence, *, n_splits: int = 3, dims: float | int = 0.99
-) -> float:
-    """SVCCA fitted on training recordings (PCAs as in :func:`svcca`, canonical directions),
-    scored on held-out ones: the mean correlation of the canonical variate pairs there, over
-    the pairs and the GroupKFold folds."""
-    return _svcca({0: x}, {0: y}, groups, n_splits, dims)[0, 0]
+    x: np.ndarray, y: np.ndarray, groups: Sequence, *, n_splits=3, dims=0.99, units=None
+):
+    """SVCCA fitted on training groups (PCAs as in :func:`svcca`, canonical directions), scored
+    on held-out ones: the mean correlation of the canonical variate pairs there, over the pairs
+    and the GroupKFold folds (with ``units``: per unit, an array)."""
+    return _svcca({0: x}, {0: y}, groups, n_splits, dims, units)[0, 0]
 
 
-def heldout_cca_pairs(
-    xs: Mapping, ys: Mapping, groups: Sequence, *, n_splits: int = 3, dims: float | int = 0.99
-) -> dict[tuple, float]:
-    """``{(x_key, y_key): heldout_cca(xs[x_key], ys[y_key], groups)}`` for every pair."""
-    return _svcca(xs, ys, groups, n_splits, dims)
+def heldout_cca_pairs(xs: Mapping, ys: Mapping, groups: Sequence, **options) -> dict:
+    """``{(x_key, y_key): heldout_cca(xs[x_key], ys[y_key], groups, **options)}``, every pair."""
+    return _svcca(xs, ys, groups, **options)

@@ -1,10 +1,7 @@
-"""Null baselines: what CKA gives when the pairing of stimuli is deliberately broken.
-
-Frames are autocorrelated, so each baseline keeps the structure of both spaces and breaks only
-the pairing: targets rolled in time (:func:`circular_shift_null`, :func:`shifted_recordings`),
+"""Null baselines: each keeps the structure of both spaces and breaks only the pairing of
+stimuli: targets rolled in time (:func:`circular_shift_null`, :func:`shifted_recordings`),
 another recording's targets (:func:`mismatched_null`), another sentence of the other speaker
-(:func:`shuffled_diagonal`). All randomness is seeded.
-"""
+(:func:`shuffled_diagonal`). All randomness is seeded."""
 
 import functools
 import itertools

@@ -1,9 +1,7 @@
-"""Summaries over recordings: means, confidence intervals and the gap to a null baseline.
+"""Summaries over recordings: means, confidence intervals, the gap to a null, peak layers.
 
-Every interval comes from :func:`confidence_interval`: tables through :func:`summarise`,
-figures through :func:`errorbar` (for seaborn's ``errorbar=``), so a printed band and a drawn
-band are the same numbers.
-"""
+Every interval comes from :func:`confidence_interval` (tables: :func:`summarise`, figures:
+:func:`errorbar`), so a printed band and a drawn band are the same numbers."""
 
 import math
 from collections.abc import Callable, Iterable, Sequence
