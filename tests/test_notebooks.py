@@ -62,7 +62,8 @@ def test_story_structure_and_data_notice(source):
         assert "data_notice(" in text
     else:
         assert "data_line(" in text and "data_notice(" not in text
-    assert 'tags=["hide-input"]' in text, "exercise solutions must be hidden"
+    # A solution is folded whole, its printed answer too (hide-input would show the output).
+    assert 'tags=["hide-cell"]' in text and "hide-input" not in text, "fold the solutions"
 
 
 def test_no_helper_is_defined_in_two_notebooks():

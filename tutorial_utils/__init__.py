@@ -17,13 +17,13 @@ module         what it answers                                                  
 ``frames``     the 20 ms grid: frame counts, MFCC and EMA frames                    00
 ``targets``    MFCC / EMA of a recording on the hidden-state grid                   00, 02
 ``sentences``  sentence means, sentence Grams, speaker vs sentence, RSA              01
-``recordings`` per recording: CKA of every layer with every target; lag curve      02
+``recordings`` per recording: CKA of every layer with every target                  02
 ``layers``     layer × layer CKA within and across speakers                         03
 ``nulls``      baselines: circular shift, mismatched recording, shuffled pairing    02-06
 ``sanity``     invariances, CKA of noise, recovering a planted profile              04
 ``measures``   other similarity measures: Procrustes, kNN, probing, held-out SVCCA  05, 06
-``agreement``  do several measures rank the layers alike; chapter 02's claims       05, 06
-``stats``      means and confidence intervals over recordings, gap to a null        02
+``agreement``  null thresholds; do measures rank layers alike; peak layers          05, 06
+``stats``      means and intervals over recordings, gap to a null, peak layers      02-06
 ``plots``      the figures: a table in, Axes out                                    all
 ``notice``     which data a notebook runs on; the real data's reported numbers      all
 =============  ===================================================================  =======
