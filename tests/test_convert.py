@@ -2,7 +2,10 @@
 transaction, one run per folder, every bad input one paragraph and exit code 2, the
 real-format round trip."""
 
+import errno
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -110,6 +113,80 @@ def test_a_failing_second_participant_keeps_the_previous_cache(tmp_path, first, 
     np.testing.assert_array_equal(_cached_audio(cache), GOOD_AUDIO[S18])
     assert load_dataset("real", cache).participants == ["F02", "M02"]
     assert io_setup.leftovers(cache) == []
+
+
+# -- what the run does not own, cannot read or does not replace -------------------------------
+
+
+@pytest.mark.parametrize("link", ["participant folder", "downloads"])
+def test_links_out_of_the_data_folder_are_refused_and_nothing_there_is_touched(
+    tmp_path, first, second, capsys, link
+):
+    cache, outside = tmp_path / "cache", tmp_path / "outside"
+    if link == "downloads":  # someone's damaged file, which a bad download would be deleted as
+        shutil.copytree(first, outside)
+        (outside / "ema_audio_F02.pkl").write_bytes(b"")
+        cache.mkdir()
+        (cache / "downloads").symlink_to(outside)
+        argv = ["--frame-states", "--quiet", "--data-dir", str(cache), "--participants", "F02"]
+    else:  # a schema-valid cache whose F02 is a link to a folder of the same files
+        assert _from(cache, first) == 0
+        generation = next(cache.glob("cache-*"))
+        shutil.copytree(generation / "F02", outside / "F02")
+        (outside / "F02" / "hidden_states").mkdir()
+        shutil.rmtree(generation / "F02")
+        (generation / "F02").symlink_to(outside / "F02")
+        argv = ["--frame-states", "--quiet", "--data-dir", str(cache), "--from-dir", str(second)]
+    before = {p: p.read_bytes() if p.is_file() else None for p in outside.rglob("*")}
+    assert main(argv) == 2
+    assert "outside the data folder" in _one_paragraph(capsys.readouterr().err)
+    assert {p: p.read_bytes() if p.is_file() else None for p in outside.rglob("*")} == before
+
+
+@pytest.mark.parametrize("why", ["EIO", "newer format"])
+def test_a_cache_it_cannot_read_is_never_replaced(
+    tmp_path, first, second, capsys, monkeypatch, why
+):
+    cache = tmp_path / "cache"
+    assert _from(cache, first) == 0
+    if why == "EIO":  # a Drive/FUSE mount failing for the length of the run
+        read_text = Path.read_text
+
+        def failing(path, *args, **kwargs):
+            if path.name == "manifest.json":
+                raise OSError(errno.EIO, "Input/output error")
+            return read_text(path, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "read_text", failing)
+    else:
+        manifest = json.loads((cache / "manifest.json").read_bytes())
+        (cache / "manifest.json").write_text(json.dumps({**manifest, "format_version": 99}))
+    before = {p: p.read_bytes() for p in cache.rglob("*") if p.is_file()}
+    assert _from(cache, second) == 2
+    err = _one_paragraph(capsys.readouterr().err)
+    assert ("Input/output error" if why == "EIO" else "newer version") in err
+    assert {p: p.read_bytes() for p in cache.rglob("*") if p.is_file()} == before
+
+
+def test_a_rerun_keeps_the_participants_it_does_not_replace(tmp_path, first, second, capsys):
+    io_setup.write_m02(first)
+    cache = tmp_path / "cache"
+    assert _from(cache, first) == 0
+    m02 = load_dataset("real", cache).hidden_states("M02")
+    assert _from(cache, second) == 0  # second/ holds F02's originals only
+    dataset = load_dataset("real", cache)
+    assert dataset.participants == ["F02", "M02"] and io_setup.leftovers(cache) == []
+    np.testing.assert_array_equal(dataset.audio("F02", S18), GOOD_AUDIO[S18] * np.float32(0.5))
+    for layer, per_file in m02.items():
+        for name, frames in per_file.items():
+            np.testing.assert_array_equal(dataset.hidden_state("M02", layer, name), frames)
+    manifest = json.loads((cache / "manifest.json").read_bytes())
+    (cache / "manifest.json").write_text(json.dumps({**manifest, "hidden_states": "other"}))
+    before = {p: p.read_bytes() for p in cache.rglob("*") if p.is_file()}
+    assert _from(cache, second) == 2  # M02's hidden states are of another kind: refused
+    err = _one_paragraph(capsys.readouterr().err)
+    assert "also holds M02" in err and "--from-dir" in err
+    assert {p: p.read_bytes() for p in cache.rglob("*") if p.is_file()} == before
 
 
 # -- one conversion per folder ------------------------------------------------------------------

@@ -3,14 +3,18 @@ blindly (damaged, oversized or misshapen entries are recomputed), and optional."
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
+import threading
+import zipfile
 
 import numpy as np
 import pytest
 
 from tutorial_utils import targets
 from tutorial_utils.frames import mfcc_frames
-from tutorial_utils.io import feature_cache
+from tutorial_utils.io import cache, feature_cache
 from tutorial_utils.io.feature_cache import FEATURE_CACHE_ENV, cached_features
 
 
@@ -110,12 +114,62 @@ def test_an_entry_larger_than_its_shape_allows_is_not_read(folder, monkeypatch):
     assert compute.calls == 2
 
 
+def _declaring(shape):
+    """A 200-byte npz whose array header declares ``shape`` (float32)."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                  "shape": shape})  # fmt: skip
+    with zipfile.ZipFile(data := io.BytesIO(), "w") as archive:
+        archive.writestr("features.npy", header.getvalue() + bytes(48))
+    return data.getvalue()
+
+
+@pytest.mark.parametrize("entry", ["fifo", "declares (1e12, 12)", "nan"])
+def test_an_odd_file_a_huge_declared_shape_or_nan_is_recomputed(folder, monkeypatch, entry):
+    compute, result = Counting(GOOD), []
+    _cached(_audio(), compute)
+    (path,) = _entries(folder)
+    path.unlink()
+    if entry == "fifo":  # opening it would wait for a writer for ever
+        os.mkfifo(path)
+    elif entry == "nan":
+        np.savez(path, features=np.full(GOOD.shape, np.nan, np.float32))
+    else:
+        path.write_bytes(_declaring((10**12, 12)))
+    with monkeypatch.context() as patch:
+        if entry != "nan":
+            patch.setattr(np.lib.format, "read_array", lambda *a, **k: pytest.fail("was read"))
+        thread = threading.Thread(target=lambda: result.append(_cached(_audio(), compute)))
+        thread.daemon = True
+        thread.start()
+        thread.join(20)
+    assert result and compute.calls == 2
+    np.testing.assert_array_equal(result[0], GOOD)
+    np.testing.assert_array_equal(np.load(path)["features"], GOOD)  # replaced by a good entry
+
+
+@pytest.mark.parametrize("origin", ["pointer", "env"])
+def test_kept_features_never_create_the_data_folder(tmp_path, monkeypatch, origin):
+    monkeypatch.delenv(FEATURE_CACHE_ENV)
+    monkeypatch.delenv("TUTORIAL_DATA_DIR", raising=False)
+    drive = tmp_path / "drive" / "MyDrive" / "speech-cka-tutorial-data"  # not mounted
+    if origin == "env":
+        monkeypatch.setenv("TUTORIAL_DATA_DIR", str(drive))
+    else:
+        cache.remember_data_dir(drive)
+    compute = Counting(GOOD)
+    for _ in range(2):
+        np.testing.assert_array_equal(_cached(_audio(), compute), GOOD)
+    assert compute.calls == 2 and not (tmp_path / "drive").exists()
+
+
 def test_where_entries_are_kept_and_when_nothing_is(tmp_path, monkeypatch, folder):
     compute = Counting(np.ones((4, 3), np.float32))  # another shape than asked: not kept
     np.testing.assert_array_equal(_cached(_audio(), compute), compute.array)
     assert _entries(folder) == []
     monkeypatch.delenv(FEATURE_CACHE_ENV)
     monkeypatch.setenv("TUTORIAL_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
     _cached(_audio(), Counting(np.ones((5, 3), np.float32)))
     assert _entries(tmp_path / "data" / "features") != []
     shutil.rmtree(tmp_path / "data")

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import os
 import secrets
 import shutil
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,10 @@ class CacheUnusable(FileNotFoundError):
     """The real-data cache is missing, incomplete or damaged (the message says what to do)."""
 
 
+class CacheUnreadable(CacheUnusable):
+    """A cache that cannot be read now, or of a newer format: never replaced."""
+
+
 def pointer_file() -> Path:
     """Where the data command records the last cache it completed (the user's config folder)."""
     return platformdirs.user_config_path(APP) / "data_dir"
@@ -45,9 +51,14 @@ def find_data_dir() -> tuple[Path, str]:
     ("pointer"), ``data/`` in a source checkout ("checkout"), else the user cache ("user")."""
     if os.environ.get("TUTORIAL_DATA_DIR"):
         return Path(os.environ["TUTORIAL_DATA_DIR"]).expanduser(), "env"
-    with contextlib.suppress(OSError, UnicodeDecodeError):
-        if recorded := pointer_file().read_text().strip():
-            return Path(recorded), "pointer"
+    try:  # read exactly: a folder's name may end in spaces
+        recorded = pointer_file().read_text(encoding="utf-8").removesuffix("\n")
+    except (OSError, ValueError) as err:
+        recorded = "" if isinstance(err, FileNotFoundError) else "?"
+    if Path(recorded).is_absolute() and not {"\0", "\n"} & set(recorded):
+        return Path(recorded), "pointer"
+    if recorded:
+        warnings.warn(f"{pointer_file()} does not hold a folder's path: ignored.", stacklevel=2)
     repo = Path(__file__).resolve().parents[2]
     if (repo / "pyproject.toml").is_file():
         return repo / "data", "checkout"
@@ -81,11 +92,18 @@ def _key_parts(key: str) -> tuple[int, str]:
 def write_cache(
     data_dir: str | os.PathLike, participants: Iterable[tuple[str, tuple]], **fields: Any
 ) -> dict:
-    """Write a new generation beside the current one, then switch by renaming a new manifest
-    (``fields`` added; returned) over the old one; on any failure the new one is removed instead.
-    ``participants`` yields ``(p, (recordings, ema, {hidden_state_key: (T, d)}))``, float32."""
+    """Write a new generation beside the current one (which must be readable), keeping its
+    participants of the same ``hidden_states`` that ``participants`` do not replace, then switch
+    by renaming a new manifest (``fields`` added; returned) over the old one; on any failure the
+    new one is removed instead, and only after the switch are the old ones. ``participants``
+    yields ``(p, (recordings, ema, {hidden_state_key: (T, d)}))``, float32."""
     data_dir, generation = Path(data_dir), f"cache-{secrets.token_hex(6)}"
-    files, names, layers = {}, [], set()
+    files, names, layers, old = {}, [], set(), {}
+    try:
+        old = read_manifest(data_dir)
+    except CacheUnusable as err:
+        if isinstance(err, CacheUnreadable):
+            raise
     try:
         for p, (recordings, ema, states) in participants:
             (folder := data_dir / generation / p).mkdir(parents=True)
@@ -97,6 +115,17 @@ def write_cache(
             layers.add(tuple(sorted({_key_parts(key)[0] for key in states})))
             names.append(p)
             files |= {f"{generation}/{p}/{n}": pooch.file_hash(str(folder / n)) for n in FILES}
+        kind = old.get("hidden_states") == fields.get("hidden_states")
+        for p in [p for p in old.get("participants", []) if kind and p not in names]:
+            with contextlib.suppress(CacheUnusable, KeyError, TypeError):  # damaged: not kept
+                kept, layer = {n: _checked(data_dir, old, p, n) for n in FILES}, old["layers"]
+                (data_dir / generation / p).mkdir(parents=True)
+                for n, path in kept.items():
+                    shutil.copyfile(path, data_dir / generation / p / n)
+                    files[f"{generation}/{p}/{n}"] = old["files"][f"{old['generation']}/{p}/{n}"]
+                names.append(p)
+                layers.add(tuple(layer))
+        names.sort(key=[*old.get("participants", []), *names].index)
         if len(layers) != 1:
             raise ValueError(f"the participants' hidden states have different layers {layers}")
         manifest = {**fields, "format_version": FORMAT, "generation": generation}
@@ -109,6 +138,20 @@ def write_cache(
         if path.name != generation:
             shutil.rmtree(path, ignore_errors=True)
     return manifest
+
+
+def check_inside(data_dir: Path) -> None:
+    """ValueError if what a conversion writes or deletes in ``data_dir`` (manifest, lock,
+    downloads, generations, and what is in them) leads out of it through a link."""
+    root = data_dir.resolve()
+    for top in [MANIFEST, ".lock", "downloads", *(p.name for p in data_dir.glob("cache-*"))]:
+        below = (Path(d, n) for d, dirs, files in os.walk(data_dir / top) for n in dirs + files)
+        for path in itertools.chain([data_dir / top], below):
+            if not path.resolve().is_relative_to(root):
+                raise ValueError(
+                    f"{path} leads to {path.resolve()}, outside the data folder {data_dir}, where "
+                    "the data command never writes. Remove the link, or choose another --data-dir."
+                )
 
 
 def _unusable(data_dir: Path, why: str) -> CacheUnusable:
@@ -125,12 +168,29 @@ def read_manifest(data_dir: str | os.PathLike) -> dict:
     data_dir = Path(data_dir)
     try:
         manifest = json.loads((data_dir / MANIFEST).read_text(encoding="utf-8"))
-        if manifest["format_version"] == FORMAT and manifest["participants"]:
-            return manifest
     except FileNotFoundError:
         raise _unusable(data_dir, f"there is no {MANIFEST}") from None
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    except OSError as err:  # e.g. a Drive mount failing for a moment: retry, never replace it
+        raise CacheUnreadable(f"{data_dir / MANIFEST}: {err}; nothing changed, retry.") from None
+    except ValueError:
+        manifest = None
+    version, names = (
+        (manifest.get(k) for k in ("format_version", "participants"))
+        if isinstance(manifest, dict)
+        else (None, None)
+    )
+    if isinstance(version, int) and version > FORMAT:
+        raise CacheUnreadable(
+            f"The cache in {data_dir} was written by a newer version of tutorial_utils (format "
+            f"{version}, not {FORMAT}): update the package, or choose another data folder."
+        )
+    if (
+        version == FORMAT
+        and names
+        and isinstance(names, list)
+        and all(isinstance(p, str) and Path(p).name == p not in ("", "..") for p in names)
+    ):
+        return manifest
     raise _unusable(data_dir, f"{MANIFEST} is not a manifest of this version")
 
 
@@ -144,7 +204,14 @@ def _checked(data_dir: Path, manifest: dict, participant: str, name: str) -> Pat
         why = f"{rel} is not the file that was written (another sha256)"
     except (OSError, KeyError, TypeError) as err:
         why = f"{type(err).__name__}: {err}"
-    raise _unusable(data_dir, why)
+    with contextlib.suppress(CacheUnusable):  # a conversion may have replaced it since
+        why = why if read_manifest(data_dir).get("generation") == manifest.get("generation") else ""
+    if why:
+        raise _unusable(data_dir, why)
+    raise CacheUnusable(
+        f"The real-data cache in {data_dir} was replaced by a newer conversion since it was read: "
+        "load it again with load_dataset()."
+    )
 
 
 def _states(path: Callable[[str], Path]) -> dict[int, dict[str, np.ndarray]]:

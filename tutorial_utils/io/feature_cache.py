@@ -8,6 +8,7 @@ import importlib.metadata
 import io
 import json
 import os
+import stat
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 
 from .cache import atomic_write, find_data_dir
 
+F32 = np.dtype("<f4")
 FEATURE_CACHE_ENV = "TUTORIAL_FEATURE_CACHE"  # the folder (default: <data dir>/features) or off
 
 
@@ -49,18 +51,24 @@ def cached_features(
     ``kind`` (a sub-folder), ``params``, ``code`` (:func:`code_fingerprint`) and the audio's bytes
     make the key (:func:`entry_key`)."""
     where = os.environ.get(FEATURE_CACHE_ENV, "").strip()
-    if where.lower() == "off":
-        return compute()
-    folder = Path(where).expanduser() if where else find_data_dir()[0] / "features"
-    path = folder / kind / f"{entry_key(kind, params, code, audio)}.npz"
+    folder, origin = (Path(where).expanduser(), "") if where else find_data_dir()
+    if where.lower() == "off" or (origin in ("env", "pointer") and not folder.is_dir()):
+        return compute()  # a named data folder is never created (an unmounted Drive: its guard)
+    path = (
+        folder
+        / ("" if where else "features")
+        / kind
+        / f"{entry_key(kind, params, code, audio)}.npz"
+    )
     with contextlib.suppress(Exception):  # not kept, or damaged: computed again
-        if path.stat().st_size <= np.prod(shape) * 4 + 4096:  # data + zip and npy headers
-            with np.load(path, allow_pickle=False) as entry:
-                kept = entry["features"] if entry.files == ["features"] else None
-            if kept is not None and kept.dtype == np.float32 and kept.shape == shape:
-                return kept
+        if stat.S_ISREG((st := path.stat()).st_mode) and st.st_size <= np.prod(shape) * 4 + 4096:
+            with np.load(path, allow_pickle=False) as entry, entry.zip.open("features.npy") as npy:
+                declared = np.lib.format.read_magic(npy) == (1, 0) and entry.files == ["features"]
+                if declared and np.lib.format.read_array_header_1_0(npy) == (shape, False, F32):
+                    if np.isfinite(kept := entry["features"]).all():
+                        return kept
     array = compute()
-    if array.dtype == np.float32 and array.shape == shape:
+    if array.dtype == np.float32 and array.shape == shape and np.isfinite(array).all():
         buffer = io.BytesIO()
         np.savez(buffer, features=array)
         with contextlib.suppress(OSError):  # a folder that cannot be written keeps nothing
