@@ -32,7 +32,7 @@ class CacheUnusable(FileNotFoundError):
 
 
 class CacheUnreadable(CacheUnusable):
-    """A cache that cannot be read now, or of a newer format: never replaced."""
+    """The cache cannot be read now, or is of a newer format: never replaced."""
 
 
 def pointer_file() -> Path:
@@ -51,14 +51,11 @@ def find_data_dir() -> tuple[Path, str]:
     ("pointer"), ``data/`` in a source checkout ("checkout"), else the user cache ("user")."""
     if os.environ.get("TUTORIAL_DATA_DIR"):
         return Path(os.environ["TUTORIAL_DATA_DIR"]).expanduser(), "env"
-    try:  # read exactly: a folder's name may end in spaces
+    with contextlib.suppress(OSError, ValueError):  # read exactly: a name may end in spaces
         recorded = pointer_file().read_text(encoding="utf-8").removesuffix("\n")
-    except (OSError, ValueError) as err:
-        recorded = "" if isinstance(err, FileNotFoundError) else "?"
-    if Path(recorded).is_absolute() and not {"\0", "\n"} & set(recorded):
-        return Path(recorded), "pointer"
-    if recorded:
-        warnings.warn(f"{pointer_file()} does not hold a folder's path: ignored.", stacklevel=2)
+        if Path(recorded).is_absolute() and not {"\0", "\n"} & set(recorded):
+            return Path(recorded), "pointer"
+        warnings.warn(f"{pointer_file()} holds no folder's path: ignored.", stacklevel=2)
     repo = Path(__file__).resolve().parents[2]
     if (repo / "pyproject.toml").is_file():
         return repo / "data", "checkout"
@@ -92,18 +89,18 @@ def _key_parts(key: str) -> tuple[int, str]:
 def write_cache(
     data_dir: str | os.PathLike, participants: Iterable[tuple[str, tuple]], **fields: Any
 ) -> dict:
-    """Write a new generation beside the current one (which must be readable), keeping its
-    participants of the same ``hidden_states`` that ``participants`` do not replace, then switch
-    by renaming a new manifest (``fields`` added; returned) over the old one; on any failure the
-    new one is removed instead, and only after the switch are the old ones. ``participants``
-    yields ``(p, (recordings, ema, {hidden_state_key: (T, d)}))``, float32."""
+    """Write a new generation beside the current one (kept: its participants of the same
+    ``hidden_states`` that ``participants`` do not replace), then switch by renaming a new manifest
+    (``fields`` added; returned) over the old one; on any failure the new one is removed instead.
+    ``participants`` yields ``(p, (recordings, ema, {hidden_state_key: (T, d)}))``, float32."""
     data_dir, generation = Path(data_dir), f"cache-{secrets.token_hex(6)}"
-    files, names, layers, old = {}, [], set(), {}
+    names, layers, old = [], set(), {}
     try:
         old = read_manifest(data_dir)
-    except CacheUnusable as err:
-        if isinstance(err, CacheUnreadable):
-            raise
+    except CacheUnreadable:  # never replace a cache that cannot be read
+        raise
+    except CacheUnusable:
+        pass
     try:
         for p, (recordings, ema, states) in participants:
             (folder := data_dir / generation / p).mkdir(parents=True)
@@ -114,21 +111,19 @@ def write_cache(
             np.savez(folder / STATES, **states)
             layers.add(tuple(sorted({_key_parts(key)[0] for key in states})))
             names.append(p)
-            files |= {f"{generation}/{p}/{n}": pooch.file_hash(str(folder / n)) for n in FILES}
-        kind = old.get("hidden_states") == fields.get("hidden_states")
-        for p in [p for p in old.get("participants", []) if kind and p not in names]:
+        same = old.get("hidden_states") == fields.get("hidden_states")
+        for p in [p for p in old.get("participants", []) if same and p not in names]:
             with contextlib.suppress(CacheUnusable, KeyError, TypeError):  # damaged: not kept
-                kept, layer = {n: _checked(data_dir, old, p, n) for n in FILES}, old["layers"]
-                (data_dir / generation / p).mkdir(parents=True)
-                for n, path in kept.items():
-                    shutil.copyfile(path, data_dir / generation / p / n)
-                    files[f"{generation}/{p}/{n}"] = old["files"][f"{old['generation']}/{p}/{n}"]
+                folder = [_checked(data_dir, old, p, n) for n in FILES][0].parent
+                layers.add(tuple(old["layers"]))
+                shutil.copytree(folder, data_dir / generation / p)
                 names.append(p)
-                layers.add(tuple(layer))
         names.sort(key=[*old.get("participants", []), *names].index)
         if len(layers) != 1:
             raise ValueError(f"the participants' hidden states have different layers {layers}")
         manifest = {**fields, "format_version": FORMAT, "generation": generation}
+        rels = (f"{generation}/{p}/{n}" for p in names for n in FILES)
+        files = {rel: pooch.file_hash(str(data_dir / rel)) for rel in rels}
         manifest |= {"participants": names, "layers": [*layers.pop()], "files": files}
         atomic_write(data_dir / MANIFEST, json.dumps(manifest, indent=1).encode())  # the switch
     except BaseException:
@@ -163,34 +158,25 @@ def _unusable(data_dir: Path, why: str) -> CacheUnusable:
 
 
 def read_manifest(data_dir: str | os.PathLike) -> dict:
-    """The manifest of a cache directory (of this format), or :class:`CacheUnusable`; what it
-    names is checked by the sha256 of each file when read."""
-    data_dir = Path(data_dir)
+    """The manifest of a cache directory (of this format), or :class:`CacheUnusable` (unreadable
+    now or newer: :class:`CacheUnreadable`); each file it names is checked when read."""
+    data_dir, version = Path(data_dir), None
     try:
         manifest = json.loads((data_dir / MANIFEST).read_text(encoding="utf-8"))
+        version, names = manifest.get("format_version"), manifest.get("participants")
+        if version == FORMAT and names and names == [Path(p).name for p in names if p.strip(".")]:
+            return manifest
     except FileNotFoundError:
         raise _unusable(data_dir, f"there is no {MANIFEST}") from None
-    except OSError as err:  # e.g. a Drive mount failing for a moment: retry, never replace it
+    except OSError as err:  # e.g. a Drive mount failing for a moment
         raise CacheUnreadable(f"{data_dir / MANIFEST}: {err}; nothing changed, retry.") from None
-    except ValueError:
-        manifest = None
-    version, names = (
-        (manifest.get(k) for k in ("format_version", "participants"))
-        if isinstance(manifest, dict)
-        else (None, None)
-    )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        pass
     if isinstance(version, int) and version > FORMAT:
         raise CacheUnreadable(
             f"The cache in {data_dir} was written by a newer version of tutorial_utils (format "
             f"{version}, not {FORMAT}): update the package, or choose another data folder."
         )
-    if (
-        version == FORMAT
-        and names
-        and isinstance(names, list)
-        and all(isinstance(p, str) and Path(p).name == p not in ("", "..") for p in names)
-    ):
-        return manifest
     raise _unusable(data_dir, f"{MANIFEST} is not a manifest of this version")
 
 

@@ -1,6 +1,6 @@
 """Features computed from audio (the MFCCs), kept as npz so that later chapters read them back:
-``<folder>/<kind>/<sha256 of all they depend on>.npz``, written atomically, read with
-``allow_pickle=False`` after a size check (a damaged entry is computed again)."""
+``<folder>/<kind>/<sha256 of all they depend on>.npz``, written atomically, read back only as a
+regular file of the declared shape, size and dtype, finite (else computed again)."""
 
 import contextlib
 import hashlib
@@ -8,7 +8,6 @@ import importlib.metadata
 import io
 import json
 import os
-import stat
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -18,8 +17,8 @@ import numpy as np
 
 from .cache import atomic_write, find_data_dir
 
-F32 = np.dtype("<f4")
 FEATURE_CACHE_ENV = "TUTORIAL_FEATURE_CACHE"  # the folder (default: <data dir>/features) or off
+F32 = np.dtype("<f4")
 
 
 @lru_cache(maxsize=8)
@@ -54,18 +53,14 @@ def cached_features(
     folder, origin = (Path(where).expanduser(), "") if where else find_data_dir()
     if where.lower() == "off" or (origin in ("env", "pointer") and not folder.is_dir()):
         return compute()  # a named data folder is never created (an unmounted Drive: its guard)
-    path = (
-        folder
-        / ("" if where else "features")
-        / kind
-        / f"{entry_key(kind, params, code, audio)}.npz"
-    )
-    with contextlib.suppress(Exception):  # not kept, or damaged: computed again
-        if stat.S_ISREG((st := path.stat()).st_mode) and st.st_size <= np.prod(shape) * 4 + 4096:
+    key = entry_key(kind, params, code, audio)
+    path = (folder if where else folder / "features") / kind / f"{key}.npz"
+    with contextlib.suppress(Exception):  # not kept, odd or damaged: computed again
+        if path.is_file() and path.stat().st_size <= np.prod(shape) * 4 + 4096:  # (no FIFO)
             with np.load(path, allow_pickle=False) as entry, entry.zip.open("features.npy") as npy:
-                declared = np.lib.format.read_magic(npy) == (1, 0) and entry.files == ["features"]
-                if declared and np.lib.format.read_array_header_1_0(npy) == (shape, False, F32):
-                    if np.isfinite(kept := entry["features"]).all():
+                header = np.lib.format.read_magic(npy), np.lib.format.read_array_header_1_0(npy)
+                if header == ((1, 0), (shape, False, F32)) and entry.files == ["features"]:
+                    if np.isfinite(kept := entry["features"]).all():  # read after the checks
                         return kept
     array = compute()
     if array.dtype == np.float32 and array.shape == shape and np.isfinite(array).all():
