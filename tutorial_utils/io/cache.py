@@ -144,8 +144,8 @@ def check_inside(data_dir: Path) -> None:
         for path in itertools.chain([data_dir / top], below):
             if not path.resolve().is_relative_to(root):
                 raise ValueError(
-                    f"{path} leads to {path.resolve()}, outside the data folder {data_dir}, where "
-                    "the data command never writes. Remove the link, or choose another --data-dir."
+                    f"{path} leads outside the data folder {data_dir}, to {path.resolve()}: remove "
+                    "the link (the data command never writes there), or choose another --data-dir."
                 )
 
 
@@ -181,8 +181,7 @@ def read_manifest(data_dir: str | os.PathLike) -> dict:
 
 
 def _checked(data_dir: Path, manifest: dict, participant: str, name: str) -> Path:
-    """The path of one cache file, after checking its sha256 against the manifest (a file that
-    matches is the one written: reading it cannot fail)."""
+    """The path of one cache file, after checking its sha256 (then reading it cannot fail)."""
     rel = f"{manifest['generation']}/{participant}/{name}"
     try:
         if pooch.file_hash(str(data_dir / rel)) == manifest["files"][rel]:
@@ -210,10 +209,9 @@ def _states(path: Callable[[str], Path]) -> dict[int, dict[str, np.ndarray]]:
 
 def verify(data_dir: str | os.PathLike) -> dict:
     """The manifest, after checking every file's sha256 (else :class:`CacheUnusable`)."""
-    manifest = read_manifest(data_dir)
-    for p in manifest["participants"]:
-        for name in FILES:
-            _checked(Path(data_dir), manifest, p, name)
+    manifest = read_manifest(data_dir := Path(data_dir))
+    for p, name in itertools.product(manifest["participants"], FILES):
+        _checked(data_dir, manifest, p, name)
     return manifest
 
 
@@ -221,8 +219,7 @@ def read_cache(data_dir: str | os.PathLike) -> dict[str, Any]:
     """The cache as plain tables: ``{"manifest", "recordings", "ema", "hidden_states"}``, the
     last three per participant (hidden states: a function reading them on first use), or
     :class:`CacheUnusable` naming the problem and the command that fixes it."""
-    data_dir = Path(data_dir)
-    manifest = read_manifest(data_dir)
+    manifest = read_manifest(data_dir := Path(data_dir))
     tables: dict[str, dict] = {"recordings": {}, "ema": {}, "hidden_states": {}}
     text = {"FILENAME": str, "SENTENCE": str}
     for p in manifest["participants"]:

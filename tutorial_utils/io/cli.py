@@ -144,9 +144,8 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
             return print(f"The cache in {data_dir} is verified: nothing to do.", file=sys.stderr)
         if kind != hidden and (other := [p for p in manifest["participants"] if p not in wanted]):
             raise ValueError(
-                f"The cache in {data_dir} also holds {', '.join(other)} ({kind}), which this run "
-                f"({hidden}) would drop: add the originals to --from-dir, or choose another "
-                "--data-dir."
+                f"{data_dir} also holds {', '.join(other)} ({kind}), which a {hidden} run would "
+                "drop: add their originals to --from-dir, or choose another --data-dir."
             )
     except cache.CacheUnusable:
         pass
