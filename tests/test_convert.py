@@ -24,7 +24,7 @@ from tutorial_utils.io.cli import main
 ROOT = str(Path(__file__).resolve().parents[1])  # on PYTHONPATH, with the test's own config home
 
 real_format, hostile = io_setup.real_format, io_setup.hostile
-S18, S33 = io_setup.S18, io_setup.S33
+S18, S33, MANIFEST = io_setup.S18, io_setup.S33, "manifest.json"
 GOOD_AUDIO = {n: real_format.tiny_audio(n, k) for n, k in real_format.TINY_AUDIO_LENGTHS.items()}
 
 
@@ -118,54 +118,44 @@ def test_a_failing_second_participant_keeps_the_previous_cache(tmp_path, first, 
 # -- what the run does not own, cannot read or does not replace -------------------------------
 
 
-@pytest.mark.parametrize("link", ["participant folder", "downloads"])
-def test_links_out_of_the_data_folder_are_refused_and_nothing_there_is_touched(
-    tmp_path, first, second, capsys, link
+def _files(folder):
+    return {p: p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize("case", ["F02 links out", "downloads link out", "EIO", "newer format"])
+def test_what_is_not_its_own_or_cannot_be_read_is_refused_and_left_whole(
+    tmp_path, first, second, capsys, monkeypatch, case
 ):
-    cache, outside = tmp_path / "cache", tmp_path / "outside"
-    if link == "downloads":  # someone's damaged file, which a bad download would be deleted as
+    cache, outside, read_text = tmp_path / "cache", tmp_path / "outside", Path.read_text
+    argv = ["--frame-states", "--quiet", "--data-dir", str(cache), "--from-dir", str(second)]
+    if case == "downloads link out":  # someone's damaged file, once deleted as a bad download
         shutil.copytree(first, outside)
         (outside / "ema_audio_F02.pkl").write_bytes(b"")
         cache.mkdir()
         (cache / "downloads").symlink_to(outside)
-        argv = ["--frame-states", "--quiet", "--data-dir", str(cache), "--participants", "F02"]
-    else:  # a schema-valid cache whose F02 is a link to a folder of the same files
+        argv[-2:] = ["--participants", "F02"]
+    else:
         assert _from(cache, first) == 0
-        generation = next(cache.glob("cache-*"))
+        generation, manifest = next(cache.glob("cache-*")), json.loads(read_text(cache / MANIFEST))
+    if case == "F02 links out":  # a schema-valid cache whose F02 is a link to the same files
         shutil.copytree(generation / "F02", outside / "F02")
-        (outside / "F02" / "hidden_states").mkdir()
         shutil.rmtree(generation / "F02")
         (generation / "F02").symlink_to(outside / "F02")
-        argv = ["--frame-states", "--quiet", "--data-dir", str(cache), "--from-dir", str(second)]
-    before = {p: p.read_bytes() if p.is_file() else None for p in outside.rglob("*")}
-    assert main(argv) == 2
-    assert "outside the data folder" in _one_paragraph(capsys.readouterr().err)
-    assert {p: p.read_bytes() if p.is_file() else None for p in outside.rglob("*")} == before
-
-
-@pytest.mark.parametrize("why", ["EIO", "newer format"])
-def test_a_cache_it_cannot_read_is_never_replaced(
-    tmp_path, first, second, capsys, monkeypatch, why
-):
-    cache = tmp_path / "cache"
-    assert _from(cache, first) == 0
-    if why == "EIO":  # a Drive/FUSE mount failing for the length of the run
-        read_text = Path.read_text
+    elif case == "newer format":
+        (cache / MANIFEST).write_text(json.dumps({**manifest, "format_version": 99}))
+    elif case == "EIO":  # a Drive/FUSE mount failing for the length of the run
 
         def failing(path, *args, **kwargs):
-            if path.name == "manifest.json":
+            if path.name == MANIFEST:
                 raise OSError(errno.EIO, "Input/output error")
             return read_text(path, *args, **kwargs)
 
         monkeypatch.setattr(Path, "read_text", failing)
-    else:
-        manifest = json.loads((cache / "manifest.json").read_bytes())
-        (cache / "manifest.json").write_text(json.dumps({**manifest, "format_version": 99}))
-    before = {p: p.read_bytes() for p in cache.rglob("*") if p.is_file()}
-    assert _from(cache, second) == 2
-    err = _one_paragraph(capsys.readouterr().err)
-    assert ("Input/output error" if why == "EIO" else "newer version") in err
-    assert {p: p.read_bytes() for p in cache.rglob("*") if p.is_file()} == before
+    before = _files(tmp_path)
+    assert main(argv) == 2
+    expected = {"EIO": "Input/output error", "newer format": "newer version"}
+    assert expected.get(case, "outside the data folder") in _one_paragraph(capsys.readouterr().err)
+    assert _files(tmp_path) == before
 
 
 def test_a_rerun_keeps_the_participants_it_does_not_replace(tmp_path, first, second, capsys):
@@ -180,13 +170,12 @@ def test_a_rerun_keeps_the_participants_it_does_not_replace(tmp_path, first, sec
     for layer, per_file in m02.items():
         for name, frames in per_file.items():
             np.testing.assert_array_equal(dataset.hidden_state("M02", layer, name), frames)
-    manifest = json.loads((cache / "manifest.json").read_bytes())
-    (cache / "manifest.json").write_text(json.dumps({**manifest, "hidden_states": "other"}))
-    before = {p: p.read_bytes() for p in cache.rglob("*") if p.is_file()}
+    manifest = json.loads((cache / MANIFEST).read_bytes())
+    (cache / MANIFEST).write_text(json.dumps({**manifest, "hidden_states": "other"}))
+    before = _files(cache)
     assert _from(cache, second) == 2  # M02's hidden states are of another kind: refused
-    err = _one_paragraph(capsys.readouterr().err)
-    assert "also holds M02" in err and "--from-dir" in err
-    assert {p: p.read_bytes() for p in cache.rglob("*") if p.is_file()} == before
+    assert "also holds M02 (other)" in _one_paragraph(capsys.readouterr().err)
+    assert _files(cache) == before
 
 
 # -- one conversion per folder ------------------------------------------------------------------

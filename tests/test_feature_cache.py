@@ -139,12 +139,9 @@ def test_a_fifo_or_an_entry_declaring_a_huge_shape_is_never_read(folder, monkeyp
 @pytest.mark.parametrize("origin", ["pointer", "env"])
 def test_kept_features_never_create_a_named_data_folder(tmp_path, monkeypatch, origin):
     monkeypatch.delenv(FEATURE_CACHE_ENV)
-    monkeypatch.delenv("TUTORIAL_DATA_DIR", raising=False)
     drive = tmp_path / "drive" / "MyDrive" / "data"  # not mounted: the data command's guard
-    if origin == "env":
-        monkeypatch.setenv("TUTORIAL_DATA_DIR", str(drive))
-    else:
-        cache.remember_data_dir(drive)
+    monkeypatch.setenv("TUTORIAL_DATA_DIR", str(drive) if origin == "env" else "")
+    cache.remember_data_dir(drive)
     np.testing.assert_array_equal(_cached(_audio(), Counting(GOOD)), GOOD)
     assert not (tmp_path / "drive").exists()
 
