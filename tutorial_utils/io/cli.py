@@ -139,7 +139,7 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
     try:
         manifest = cache.read_manifest(data_dir)
         kind = manifest.get("hidden_states")  # participants of the same kind not converted are kept
-        same = [manifest["participants"], kind] == [wanted, hidden]
+        same = set(wanted) <= set(manifest["participants"]) and kind == hidden
         if same and sources in ({}, manifest.get("sources")) and cache.verify(data_dir):
             return print(f"The cache in {data_dir} is verified: nothing to do.", file=sys.stderr)
         if kind != hidden and (other := [p for p in manifest["participants"] if p not in wanted]):
