@@ -163,15 +163,7 @@ def test_a_tampered_cache_gives_one_message_and_auto_falls_back(
     assert reason in " ".join(capsys.readouterr().err.split())
 
 
-def test_a_dataset_whose_cache_was_replaced_says_so_not_damaged(tmp_path):
-    _write_cache(tmp_path)
-    ds = load_dataset("real", tmp_path)
-    _write_cache(tmp_path)  # a later conversion into the same folder
-    with pytest.raises(FileNotFoundError, match=r"replaced by a newer conversion.*load_dataset"):
-        ds.hidden_states("M02")
-
-
-def test_hidden_states_are_hashed_when_read(tmp_path, capsys):
+def test_hidden_states_are_hashed_when_read_and_a_replaced_cache_says_so(tmp_path, capsys):
     _write_cache(tmp_path)
     _flip_a_byte(_file(tmp_path, "M02/hidden_states.npz"))
     ds = load_dataset("real", tmp_path)  # the hidden states are read (and hashed) on first use
@@ -179,6 +171,9 @@ def test_hidden_states_are_hashed_when_read(tmp_path, capsys):
         ds.hidden_states("M02")
     assert main(["--list", "--data-dir", str(tmp_path)]) == 2
     assert "M02/hidden_states.npz is not the file" in " ".join(capsys.readouterr().err.split())
+    _write_cache(tmp_path)  # a later conversion into the same folder: not 'damaged'
+    with pytest.raises(FileNotFoundError, match=r"replaced by a newer conversion.*load_dataset"):
+        ds.hidden_states("F02")
 
 
 # -- where the cache goes -----------------------------------------------------------------------

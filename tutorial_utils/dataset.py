@@ -1,8 +1,6 @@
 """The tutorial's data: recordings, EMA and hidden states (per-frame activations ``{layer:
 {filename: (T, d) float32}}``) of a few participants, from the real cache or the sample."""
 
-from __future__ import annotations
-
 import os
 import re
 import warnings

@@ -2,8 +2,6 @@
 file's sha256, checked before the file is read; ``cache-<id>/<P>/`` holds the :data:`FILES`;
 ``downloads/`` keeps the originals; ``.lock`` serialises conversions."""
 
-from __future__ import annotations
-
 import contextlib
 import functools
 import itertools
