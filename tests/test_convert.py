@@ -156,6 +156,9 @@ def test_what_is_not_its_own_or_cannot_be_read_is_refused_and_left_whole(
     expected = {"EIO": "Input/output error", "newer format": "newer version"}
     assert expected.get(case, "outside the data folder") in _one_paragraph(capsys.readouterr().err)
     assert _files(tmp_path) == before
+    if case == "newer format":  # the notebooks say why and use the sample
+        with pytest.warns(UserWarning, match="newer version"):
+            assert load_dataset("auto", cache).source == "sample"
 
 
 def test_a_rerun_keeps_the_participants_it_does_not_replace(tmp_path, first, second, capsys):

@@ -29,7 +29,7 @@ class CacheUnusable(FileNotFoundError):
     """The real-data cache is missing, incomplete or damaged (the message says what to do)."""
 
 
-class CacheUnreadable(CacheUnusable):
+class CacheUnreadable(ValueError):
     """The cache cannot be read now, or is of a newer format: never replaced."""
 
 
@@ -93,12 +93,8 @@ def write_cache(
     ``participants`` yields ``(p, (recordings, ema, {hidden_state_key: (T, d)}))``, float32."""
     data_dir, generation = Path(data_dir), f"cache-{secrets.token_hex(6)}"
     names, layers, old = [], set(), {}
-    try:
+    with contextlib.suppress(CacheUnusable):  # (CacheUnreadable: never replaced)
         old = read_manifest(data_dir)
-    except CacheUnreadable:  # never replace a cache that cannot be read
-        raise
-    except CacheUnusable:
-        pass
     try:
         for p, (recordings, ema, states) in participants:
             (folder := data_dir / generation / p).mkdir(parents=True)
@@ -134,8 +130,7 @@ def write_cache(
 
 
 def check_inside(data_dir: Path) -> None:
-    """ValueError if what a conversion writes or deletes in ``data_dir`` (manifest, lock,
-    downloads, generations, and what is in them) leads out of it through a link."""
+    """ValueError if what a conversion writes or deletes in ``data_dir`` leads out of it."""
     root = data_dir.resolve()
     for top in [MANIFEST, ".lock", "downloads", *(p.name for p in data_dir.glob("cache-*"))]:
         below = (Path(d, n) for d, dirs, files in os.walk(data_dir / top) for n in dirs + files)
@@ -156,8 +151,8 @@ def _unusable(data_dir: Path, why: str) -> CacheUnusable:
 
 
 def read_manifest(data_dir: str | os.PathLike) -> dict:
-    """The manifest of a cache directory (of this format), or :class:`CacheUnusable` (unreadable
-    now or newer: :class:`CacheUnreadable`); each file it names is checked when read."""
+    """The manifest of a cache directory (of this format), else :class:`CacheUnusable`, or
+    :class:`CacheUnreadable` (unreadable now, or newer); each file it names is checked when read."""
     data_dir, version = Path(data_dir), None
     try:
         manifest = json.loads((data_dir / MANIFEST).read_text(encoding="utf-8"))
@@ -187,7 +182,7 @@ def _checked(data_dir: Path, manifest: dict, participant: str, name: str) -> Pat
         why = f"{rel} is not the file that was written (another sha256)"
     except (OSError, KeyError, TypeError) as err:
         why = f"{type(err).__name__}: {err}"
-    with contextlib.suppress(CacheUnusable):  # a conversion may have replaced it since
+    with contextlib.suppress(CacheUnusable, CacheUnreadable):  # replaced by a conversion since?
         why = why if read_manifest(data_dir).get("generation") == manifest.get("generation") else ""
     if why:
         raise _unusable(data_dir, why)

@@ -147,8 +147,6 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
                 f"{data_dir} also holds {', '.join(other)} ({kind}), which a {hidden} run would "
                 "drop: add their originals to --from-dir, or choose another --data-dir."
             )
-    except cache.CacheUnreadable:  # unreadable now, or newer: never replaced
-        raise
     except cache.CacheUnusable:
         pass
     cache.check_inside(data_dir)
