@@ -108,9 +108,11 @@ def write_cache(
         same = old.get("hidden_states") == fields.get("hidden_states")
         for p in [p for p in old.get("participants", []) if same and p not in names]:
             with contextlib.suppress(CacheUnusable, KeyError, TypeError):  # damaged: not kept
-                folder = [_checked(data_dir, old, p, n) for n in FILES][0].parent
+                kept = [_checked(data_dir, old, p, n) for n in FILES]
                 layers.add(tuple(old["layers"]))
-                shutil.copytree(folder, data_dir / generation / p)
+                (folder := data_dir / generation / p).mkdir(parents=True)
+                for path in kept:
+                    shutil.copyfile(path, folder / path.name)
                 names.append(p)
         names.sort(key=[*old.get("participants", []), *names].index)
         if len(layers) != 1:
@@ -131,14 +133,14 @@ def write_cache(
 
 def check_inside(data_dir: Path) -> None:
     """ValueError if what a conversion writes or deletes in ``data_dir`` leads out of it."""
-    root = data_dir.resolve()
+    root = os.path.realpath(data_dir)  # (never raises, unlike resolve() on a loop)
     for top in [MANIFEST, ".lock", "downloads", *(p.name for p in data_dir.glob("cache-*"))]:
         below = (Path(d, n) for d, dirs, files in os.walk(data_dir / top) for n in dirs + files)
         for path in itertools.chain([data_dir / top], below):
-            if not path.resolve().is_relative_to(root):
+            if not Path(target := os.path.realpath(path)).is_relative_to(root):
                 raise ValueError(
-                    f"{path} leads outside the data folder {data_dir}, to {path.resolve()}: remove "
-                    "the link (the data command never writes there), or choose another --data-dir."
+                    f"{path} leads outside the data folder {data_dir}, to {target}: remove the "
+                    "link (the data command never writes there), or choose another --data-dir."
                 )
 
 
@@ -162,7 +164,8 @@ def read_manifest(data_dir: str | os.PathLike) -> dict:
     except FileNotFoundError:
         raise _unusable(data_dir, f"there is no {MANIFEST}") from None
     except OSError as err:  # e.g. a Drive mount failing for a moment
-        raise CacheUnreadable(f"{data_dir / MANIFEST}: {err}; nothing changed, retry.") from None
+        why = f"Could not read {data_dir / MANIFEST} ({err.strerror or err})"
+        raise CacheUnreadable(f"{why}; nothing was changed. Retry in a moment.") from None
     except (ValueError, KeyError, TypeError, AttributeError):
         pass
     if isinstance(version, int) and version > FORMAT:
