@@ -2,7 +2,10 @@
 transaction, one run per folder, every bad input one paragraph and exit code 2, the
 real-format round trip."""
 
+import errno
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +24,7 @@ from tutorial_utils.io.cli import main
 ROOT = str(Path(__file__).resolve().parents[1])  # on PYTHONPATH, with the test's own config home
 
 real_format, hostile = io_setup.real_format, io_setup.hostile
-S18, S33 = io_setup.S18, io_setup.S33
+S18, S33, MANIFEST = io_setup.S18, io_setup.S33, "manifest.json"
 GOOD_AUDIO = {n: real_format.tiny_audio(n, k) for n, k in real_format.TINY_AUDIO_LENGTHS.items()}
 
 
@@ -110,6 +113,72 @@ def test_a_failing_second_participant_keeps_the_previous_cache(tmp_path, first, 
     np.testing.assert_array_equal(_cached_audio(cache), GOOD_AUDIO[S18])
     assert load_dataset("real", cache).participants == ["F02", "M02"]
     assert io_setup.leftovers(cache) == []
+
+
+# -- what the run does not own, cannot read or does not replace -------------------------------
+
+
+def _files(folder):
+    return {p: p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize("case", ["F02 links out", "downloads link out", "EIO", "newer format"])
+def test_what_is_not_its_own_or_cannot_be_read_is_refused_and_left_whole(
+    tmp_path, first, second, capsys, monkeypatch, case
+):
+    cache, outside, read_text = tmp_path / "cache", tmp_path / "outside", Path.read_text
+    argv = ["--frame-states", "--quiet", "--data-dir", str(cache), "--from-dir", str(second)]
+    if case == "downloads link out":  # someone's damaged file, once deleted as a bad download
+        shutil.copytree(first, outside)
+        (outside / "ema_audio_F02.pkl").write_bytes(b"")
+        cache.mkdir()
+        (cache / "downloads").symlink_to(outside)
+        argv[-2:] = ["--participants", "F02"]
+    else:
+        assert _from(cache, first) == 0
+        generation, manifest = next(cache.glob("cache-*")), json.loads(read_text(cache / MANIFEST))
+    if case == "F02 links out":  # a schema-valid cache whose F02 is a link to the same files
+        shutil.copytree(generation / "F02", outside / "F02")
+        shutil.rmtree(generation / "F02")
+        (generation / "F02").symlink_to(outside / "F02")
+    elif case == "newer format":
+        (cache / MANIFEST).write_text(json.dumps({**manifest, "format_version": 99}))
+    elif case == "EIO":  # a Drive/FUSE mount failing for the length of the run
+
+        def failing(path, *args, **kwargs):
+            if path.name == MANIFEST:
+                raise OSError(errno.EIO, "Input/output error")
+            return read_text(path, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "read_text", failing)
+    before = _files(tmp_path)
+    assert main(argv) == 2
+    expected = {"EIO": "Input/output error", "newer format": "newer version"}
+    assert expected.get(case, "outside the data folder") in _one_paragraph(capsys.readouterr().err)
+    assert _files(tmp_path) == before
+    if case == "newer format":  # the notebooks say why and use the sample
+        with pytest.warns(UserWarning, match="newer version"):
+            assert load_dataset("auto", cache).source == "sample"
+
+
+def test_a_rerun_keeps_the_participants_it_does_not_replace(tmp_path, first, second, capsys):
+    io_setup.write_m02(first)
+    cache = tmp_path / "cache"
+    assert _from(cache, first) == 0
+    m02 = load_dataset("real", cache).hidden_states("M02")
+    assert _from(cache, second) == 0  # second/ holds F02's originals only
+    dataset = load_dataset("real", cache)
+    assert dataset.participants == ["F02", "M02"] and io_setup.leftovers(cache) == []
+    np.testing.assert_array_equal(dataset.audio("F02", S18), GOOD_AUDIO[S18] * np.float32(0.5))
+    for layer, per_file in m02.items():
+        for name, frames in per_file.items():
+            np.testing.assert_array_equal(dataset.hidden_state("M02", layer, name), frames)
+    manifest = json.loads((cache / MANIFEST).read_bytes())
+    (cache / MANIFEST).write_text(json.dumps({**manifest, "hidden_states": "other"}))
+    before = _files(cache)
+    assert _from(cache, second) == 2  # M02's hidden states are of another kind: refused
+    assert "also holds M02 (other)" in _one_paragraph(capsys.readouterr().err)
+    assert _files(cache) == before
 
 
 # -- one conversion per folder ------------------------------------------------------------------

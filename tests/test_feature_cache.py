@@ -3,14 +3,17 @@ blindly (damaged, oversized or misshapen entries are recomputed), and optional."
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
+import zipfile
 
 import numpy as np
 import pytest
 
 from tutorial_utils import targets
 from tutorial_utils.frames import mfcc_frames
-from tutorial_utils.io import feature_cache
+from tutorial_utils.io import cache, feature_cache
 from tutorial_utils.io.feature_cache import FEATURE_CACHE_ENV, cached_features
 
 
@@ -82,6 +85,7 @@ DAMAGE = {
     "wrong shape": {"features": np.zeros((4, 3), np.float32)},
     "wrong dtype": {"features": np.zeros((5, 3), np.float64)},
     "two arrays": {"features": GOOD, "extra": GOOD},
+    "not finite": {"features": np.full(GOOD.shape, np.nan, np.float32)},
 }
 
 
@@ -110,12 +114,45 @@ def test_an_entry_larger_than_its_shape_allows_is_not_read(folder, monkeypatch):
     assert compute.calls == 2
 
 
+@pytest.mark.parametrize("entry", ["fifo", "declares (1e12, 12)"])
+def test_a_fifo_or_an_entry_declaring_a_huge_shape_is_never_read(folder, monkeypatch, entry):
+    compute, result = Counting(GOOD), []
+    _cached(_audio(), compute)
+    (path,) = _entries(folder)
+    with zipfile.ZipFile(path) as archive:  # the same entry, its header declaring 1.2e13 floats
+        npy = archive.read("features.npy").replace(
+            b"(5, 3), }" + b" " * 13, b"(1000000000000, 12), }"
+        )
+    path.unlink()
+    if entry == "fifo":  # opening it waits for a writer for ever
+        os.mkfifo(path)
+    else:
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("features.npy", npy)
+    monkeypatch.setattr(np.lib.format, "read_array", lambda *a, **k: pytest.fail("read"))
+    run = threading.Thread(target=lambda: result.append(_cached(_audio(), compute)), daemon=True)
+    run.start()
+    run.join(20)
+    assert result and compute.calls == 2 and path.is_file()
+
+
+@pytest.mark.parametrize("origin", ["pointer", "env"])
+def test_kept_features_never_create_a_named_data_folder(tmp_path, monkeypatch, origin):
+    monkeypatch.delenv(FEATURE_CACHE_ENV)
+    drive = tmp_path / "drive" / "MyDrive" / "data"  # not mounted: the data command's guard
+    monkeypatch.setenv("TUTORIAL_DATA_DIR", str(drive) if origin == "env" else "")
+    cache.remember_data_dir(drive)
+    np.testing.assert_array_equal(_cached(_audio(), Counting(GOOD)), GOOD)
+    assert not (tmp_path / "drive").exists()
+
+
 def test_where_entries_are_kept_and_when_nothing_is(tmp_path, monkeypatch, folder):
     compute = Counting(np.ones((4, 3), np.float32))  # another shape than asked: not kept
     np.testing.assert_array_equal(_cached(_audio(), compute), compute.array)
     assert _entries(folder) == []
     monkeypatch.delenv(FEATURE_CACHE_ENV)
     monkeypatch.setenv("TUTORIAL_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
     _cached(_audio(), Counting(np.ones((5, 3), np.float32)))
     assert _entries(tmp_path / "data" / "features") != []
     shutil.rmtree(tmp_path / "data")

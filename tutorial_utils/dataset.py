@@ -1,8 +1,6 @@
 """The tutorial's data: recordings, EMA and hidden states (per-frame activations ``{layer:
 {filename: (T, d) float32}}``) of a few participants, from the real cache or the sample."""
 
-from __future__ import annotations
-
 import os
 import re
 import warnings
@@ -144,7 +142,7 @@ def load_dataset(source: str = "auto", data_dir: str | os.PathLike | None = None
     where, origin = (Path(data_dir), "argument") if data_dir is not None else cache.find_data_dir()
     try:
         tables = cache.read_cache(where)
-    except cache.CacheUnusable as err:
+    except (cache.CacheUnusable, cache.CacheUnreadable) as err:
         if source == "real":
             raise
         named = {"argument": "load_dataset(data_dir=...)", "env": "$TUTORIAL_DATA_DIR",

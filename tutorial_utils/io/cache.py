@@ -2,14 +2,14 @@
 file's sha256, checked before the file is read; ``cache-<id>/<P>/`` holds the :data:`FILES`;
 ``downloads/`` keeps the originals; ``.lock`` serialises conversions."""
 
-from __future__ import annotations
-
 import contextlib
 import functools
+import itertools
 import json
 import os
 import secrets
 import shutil
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,10 @@ class CacheUnusable(FileNotFoundError):
     """The real-data cache is missing, incomplete or damaged (the message says what to do)."""
 
 
+class CacheUnreadable(ValueError):
+    """The cache cannot be read now, or is of a newer format: never replaced."""
+
+
 def pointer_file() -> Path:
     """Where the data command records the last cache it completed (the user's config folder)."""
     return platformdirs.user_config_path(APP) / "data_dir"
@@ -45,9 +49,11 @@ def find_data_dir() -> tuple[Path, str]:
     ("pointer"), ``data/`` in a source checkout ("checkout"), else the user cache ("user")."""
     if os.environ.get("TUTORIAL_DATA_DIR"):
         return Path(os.environ["TUTORIAL_DATA_DIR"]).expanduser(), "env"
-    with contextlib.suppress(OSError, UnicodeDecodeError):
-        if recorded := pointer_file().read_text().strip():
+    with contextlib.suppress(OSError, ValueError):  # read exactly: a name may end in spaces
+        recorded = pointer_file().read_text(encoding="utf-8").removesuffix("\n")
+        if Path(recorded).is_absolute() and not {"\0", "\n"} & set(recorded):
             return Path(recorded), "pointer"
+        warnings.warn(f"{pointer_file()} holds no folder's path: ignored.", stacklevel=2)
     repo = Path(__file__).resolve().parents[2]
     if (repo / "pyproject.toml").is_file():
         return repo / "data", "checkout"
@@ -81,11 +87,14 @@ def _key_parts(key: str) -> tuple[int, str]:
 def write_cache(
     data_dir: str | os.PathLike, participants: Iterable[tuple[str, tuple]], **fields: Any
 ) -> dict:
-    """Write a new generation beside the current one, then switch by renaming a new manifest
+    """Write a new generation beside the current one (kept: its participants of the same
+    ``hidden_states`` that ``participants`` do not replace), then switch by renaming a new manifest
     (``fields`` added; returned) over the old one; on any failure the new one is removed instead.
     ``participants`` yields ``(p, (recordings, ema, {hidden_state_key: (T, d)}))``, float32."""
     data_dir, generation = Path(data_dir), f"cache-{secrets.token_hex(6)}"
-    files, names, layers = {}, [], set()
+    names, layers, old = [], set(), {}
+    with contextlib.suppress(CacheUnusable):  # (CacheUnreadable: never replaced)
+        old = read_manifest(data_dir)
     try:
         for p, (recordings, ema, states) in participants:
             (folder := data_dir / generation / p).mkdir(parents=True)
@@ -96,10 +105,21 @@ def write_cache(
             np.savez(folder / STATES, **states)
             layers.add(tuple(sorted({_key_parts(key)[0] for key in states})))
             names.append(p)
-            files |= {f"{generation}/{p}/{n}": pooch.file_hash(str(folder / n)) for n in FILES}
+        same = old.get("hidden_states") == fields.get("hidden_states")
+        for p in [p for p in old.get("participants", []) if same and p not in names]:
+            with contextlib.suppress(CacheUnusable, KeyError, TypeError):  # damaged: not kept
+                kept = [_checked(data_dir, old, p, n) for n in FILES]
+                layers.add(tuple(old["layers"]))
+                (folder := data_dir / generation / p).mkdir(parents=True)
+                for path in kept:
+                    shutil.copyfile(path, folder / path.name)
+                names.append(p)
+        names.sort(key=[*old.get("participants", []), *names].index)
         if len(layers) != 1:
             raise ValueError(f"the participants' hidden states have different layers {layers}")
         manifest = {**fields, "format_version": FORMAT, "generation": generation}
+        rels = (f"{generation}/{p}/{n}" for p in names for n in FILES)
+        files = {rel: pooch.file_hash(str(data_dir / rel)) for rel in rels}
         manifest |= {"participants": names, "layers": [*layers.pop()], "files": files}
         atomic_write(data_dir / MANIFEST, json.dumps(manifest, indent=1).encode())  # the switch
     except BaseException:
@@ -111,6 +131,19 @@ def write_cache(
     return manifest
 
 
+def check_inside(data_dir: Path) -> None:
+    """ValueError if what a conversion writes or deletes in ``data_dir`` leads out of it."""
+    root = os.path.realpath(data_dir)  # (never raises, unlike resolve() on a loop)
+    for top in [MANIFEST, ".lock", "downloads", *(p.name for p in data_dir.glob("cache-*"))]:
+        below = (Path(d, n) for d, dirs, files in os.walk(data_dir / top) for n in dirs + files)
+        for path in itertools.chain([data_dir / top], below):
+            if not Path(target := os.path.realpath(path)).is_relative_to(root):
+                raise ValueError(
+                    f"{path} leads outside the data folder {data_dir}, to {target}: remove the "
+                    "link (the data command never writes there), or choose another --data-dir."
+                )
+
+
 def _unusable(data_dir: Path, why: str) -> CacheUnusable:
     return CacheUnusable(
         f"The real-data cache in {data_dir} is missing, incomplete or damaged ({why}). Run "
@@ -120,23 +153,31 @@ def _unusable(data_dir: Path, why: str) -> CacheUnusable:
 
 
 def read_manifest(data_dir: str | os.PathLike) -> dict:
-    """The manifest of a cache directory (of this format), or :class:`CacheUnusable`; what it
-    names is checked by the sha256 of each file when read."""
-    data_dir = Path(data_dir)
+    """The manifest of a cache directory (of this format), else :class:`CacheUnusable`, or
+    :class:`CacheUnreadable` (unreadable now, or newer); each file it names is checked when read."""
+    data_dir, version = Path(data_dir), None
     try:
         manifest = json.loads((data_dir / MANIFEST).read_text(encoding="utf-8"))
-        if manifest["format_version"] == FORMAT and manifest["participants"]:
+        version, names = manifest.get("format_version"), manifest.get("participants")
+        if version == FORMAT and names and names == [Path(p).name for p in names if p.strip(".")]:
             return manifest
     except FileNotFoundError:
         raise _unusable(data_dir, f"there is no {MANIFEST}") from None
-    except (OSError, ValueError, KeyError, TypeError):
+    except OSError as err:  # e.g. a Drive mount failing for a moment
+        why = f"Could not read {data_dir / MANIFEST} ({err.strerror or err})"
+        raise CacheUnreadable(f"{why}; nothing was changed. Retry in a moment.") from None
+    except (ValueError, KeyError, TypeError, AttributeError):
         pass
+    if isinstance(version, int) and version > FORMAT:
+        raise CacheUnreadable(
+            f"The cache in {data_dir} was written by a newer version of tutorial_utils (format "
+            f"{version}, not {FORMAT}): update the package, or choose another data folder."
+        )
     raise _unusable(data_dir, f"{MANIFEST} is not a manifest of this version")
 
 
 def _checked(data_dir: Path, manifest: dict, participant: str, name: str) -> Path:
-    """The path of one cache file, after checking its sha256 against the manifest (a file that
-    matches is the one written: reading it cannot fail)."""
+    """The path of one cache file, after checking its sha256 (then reading it cannot fail)."""
     rel = f"{manifest['generation']}/{participant}/{name}"
     try:
         if pooch.file_hash(str(data_dir / rel)) == manifest["files"][rel]:
@@ -144,7 +185,14 @@ def _checked(data_dir: Path, manifest: dict, participant: str, name: str) -> Pat
         why = f"{rel} is not the file that was written (another sha256)"
     except (OSError, KeyError, TypeError) as err:
         why = f"{type(err).__name__}: {err}"
-    raise _unusable(data_dir, why)
+    with contextlib.suppress(CacheUnusable, CacheUnreadable):  # replaced by a conversion since?
+        why = why if read_manifest(data_dir).get("generation") == manifest.get("generation") else ""
+    if why:
+        raise _unusable(data_dir, why)
+    raise CacheUnusable(
+        f"The real-data cache in {data_dir} was replaced by a newer conversion since it was read: "
+        "load it again with load_dataset()."
+    )
 
 
 def _states(path: Callable[[str], Path]) -> dict[int, dict[str, np.ndarray]]:
@@ -157,10 +205,9 @@ def _states(path: Callable[[str], Path]) -> dict[int, dict[str, np.ndarray]]:
 
 def verify(data_dir: str | os.PathLike) -> dict:
     """The manifest, after checking every file's sha256 (else :class:`CacheUnusable`)."""
-    manifest = read_manifest(data_dir)
-    for p in manifest["participants"]:
-        for name in FILES:
-            _checked(Path(data_dir), manifest, p, name)
+    manifest = read_manifest(data_dir := Path(data_dir))
+    for p, name in itertools.product(manifest["participants"], FILES):
+        _checked(data_dir, manifest, p, name)
     return manifest
 
 
@@ -168,8 +215,7 @@ def read_cache(data_dir: str | os.PathLike) -> dict[str, Any]:
     """The cache as plain tables: ``{"manifest", "recordings", "ema", "hidden_states"}``, the
     last three per participant (hidden states: a function reading them on first use), or
     :class:`CacheUnusable` naming the problem and the command that fixes it."""
-    data_dir = Path(data_dir)
-    manifest = read_manifest(data_dir)
+    manifest = read_manifest(data_dir := Path(data_dir))
     tables: dict[str, dict] = {"recordings": {}, "ema": {}, "hidden_states": {}}
     text = {"FILENAME": str, "SENTENCE": str}
     for p in manifest["participants"]:

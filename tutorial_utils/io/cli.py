@@ -138,11 +138,18 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
     hidden = "frame_states" if args.frame_states else f"extracted:{args.model}"
     try:
         manifest = cache.read_manifest(data_dir)
-        same = [manifest["participants"], manifest.get("hidden_states")] == [wanted, hidden]
+        kind = manifest.get("hidden_states")  # participants of the same kind not converted are kept
+        same = set(wanted) <= set(manifest["participants"]) and kind == hidden
         if same and sources in ({}, manifest.get("sources")) and cache.verify(data_dir):
             return print(f"The cache in {data_dir} is verified: nothing to do.", file=sys.stderr)
+        if kind != hidden and (other := [p for p in manifest["participants"] if p not in wanted]):
+            raise ValueError(
+                f"{data_dir} also holds {', '.join(other)} ({kind}), which a {hidden} run would "
+                "drop: add their originals to --from-dir, or choose another --data-dir."
+            )
     except cache.CacheUnusable:
         pass
+    cache.check_inside(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(data_dir / ".lock", timeout=LOCK_WAIT_S):
         paths = local or fetch(names, data_dir / "downloads", args.quiet)

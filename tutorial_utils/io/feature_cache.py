@@ -1,6 +1,6 @@
 """Features computed from audio (the MFCCs), kept as npz so that later chapters read them back:
-``<folder>/<kind>/<sha256 of all they depend on>.npz``, written atomically, read with
-``allow_pickle=False`` after a size check (a damaged entry is computed again)."""
+``<folder>/<kind>/<sha256 of all they depend on>.npz``, written atomically, read back only as a
+regular file of the declared shape, size and dtype, finite (else computed again)."""
 
 import contextlib
 import hashlib
@@ -18,6 +18,7 @@ import numpy as np
 from .cache import atomic_write, find_data_dir
 
 FEATURE_CACHE_ENV = "TUTORIAL_FEATURE_CACHE"  # the folder (default: <data dir>/features) or off
+F32 = np.dtype("<f4")
 
 
 @lru_cache(maxsize=8)
@@ -49,18 +50,20 @@ def cached_features(
     ``kind`` (a sub-folder), ``params``, ``code`` (:func:`code_fingerprint`) and the audio's bytes
     make the key (:func:`entry_key`)."""
     where = os.environ.get(FEATURE_CACHE_ENV, "").strip()
-    if where.lower() == "off":
-        return compute()
-    folder = Path(where).expanduser() if where else find_data_dir()[0] / "features"
-    path = folder / kind / f"{entry_key(kind, params, code, audio)}.npz"
-    with contextlib.suppress(Exception):  # not kept, or damaged: computed again
-        if path.stat().st_size <= np.prod(shape) * 4 + 4096:  # data + zip and npy headers
-            with np.load(path, allow_pickle=False) as entry:
-                kept = entry["features"] if entry.files == ["features"] else None
-            if kept is not None and kept.dtype == np.float32 and kept.shape == shape:
-                return kept
+    folder, origin = (Path(where).expanduser(), "") if where else find_data_dir()
+    if where.lower() == "off" or (origin in ("env", "pointer") and not folder.is_dir()):
+        return compute()  # a named data folder is never created (an unmounted Drive: its guard)
+    key = entry_key(kind, params, code, audio)
+    path = (folder if where else folder / "features") / kind / f"{key}.npz"
+    with contextlib.suppress(Exception):  # not kept, odd or damaged: computed again
+        if path.is_file() and path.stat().st_size <= np.prod(shape) * 4 + 4096:  # (no FIFO)
+            with np.load(path, allow_pickle=False) as entry, entry.zip.open("features.npy") as npy:
+                header = np.lib.format.read_magic(npy), np.lib.format.read_array_header_1_0(npy)
+                if header == ((1, 0), (shape, False, F32)) and entry.files == ["features"]:
+                    if np.isfinite(kept := entry["features"]).all():  # read after the checks
+                        return kept
     array = compute()
-    if array.dtype == np.float32 and array.shape == shape:
+    if array.dtype == np.float32 and array.shape == shape and np.isfinite(array).all():
         buffer = io.BytesIO()
         np.savez(buffer, features=array)
         with contextlib.suppress(OSError):  # a folder that cannot be written keeps nothing
