@@ -2,16 +2,22 @@
 normalised and run on its own (padding would leak into a group-norm front end), in full float32
 (no TF32) on the CPU or a GPU. Torch is imported on first use."""
 
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from ..frames import SAMPLE_RATE
+from ..frames import FRAME_LENGTH, SAMPLE_RATE
 
 DEFAULT_MODEL = "facebook/wav2vec2-base"
 DEVICES = ("auto", "cpu", "cuda")
 ALLOW_TF32 = False  # torch's TF32 default moved H100 states by 6.6e-3 (benchmarks/bench_gpu.py)
+ON_FAILURE = {  # what to do when the model fails on a recording, by a word of torch's message
+    "memory": "free memory (close other notebooks) and run again",
+    "CUDA": "a CUDA error leaves the GPU unusable: restart the runtime and run again",
+    "": "check that --model takes raw 16 kHz audio",
+}
 
 
 def require_torch() -> tuple[Any, Any]:
@@ -22,7 +28,9 @@ def require_torch() -> tuple[Any, Any]:
     except ImportError as err:
         raise ImportError(
             f"Re-extracting features needs torch and transformers (missing: {err.name}): `pip "
-            "install torch==2.13.0 transformers` (see the README), or use --frame-states."
+            "install torch==2.13.0 transformers` with a GPU; for the CPU only (a far smaller "
+            "download) `pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu`"
+            " then `pip install transformers` (see the README); or use --frame-states."
         ) from err
     return torch, transformers
 
@@ -42,8 +50,15 @@ def resolve_device(device: str = "auto") -> str:
 def load_model(model_name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
     """``(feature_extractor, model)`` of a pretrained speech model, in eval mode on the CPU."""
     _, transformers = require_torch()
-    extractor = transformers.AutoFeatureExtractor.from_pretrained(model_name)
-    return extractor, transformers.AutoModel.from_pretrained(model_name).eval()
+    try:  # a wrong name or folder, no network, a pickle torch refuses (UnpicklingError), ...
+        extractor = transformers.AutoFeatureExtractor.from_pretrained(model_name)
+        return extractor, transformers.AutoModel.from_pretrained(model_name).eval()
+    except Exception as err:
+        raise ValueError(
+            f"Could not load the model {model_name!r} ({type(err).__name__}: "
+            f"{str(err).strip().splitlines()[0][:300]}). --model takes a Hugging Face id such as "
+            f"{DEFAULT_MODEL} (downloaded once) or a folder written by save_pretrained."
+        ) from err
 
 
 def extract_hidden_states(
@@ -53,30 +68,51 @@ def extract_hidden_states(
     *,
     device: str = "auto",
     progress: bool = True,
+    sr: int = SAMPLE_RATE,
 ) -> dict[int, dict[str, np.ndarray]]:
-    """Hidden states ``{layer: {filename: (T, d) float32}}`` of ``(filename, 16 kHz audio)``
+    """Hidden states ``{layer: {filename: (T, d) float32}}`` of ``(filename, audio at sr Hz)``
     pairs, in their order, from ``model`` (moved to ``device``, one of :data:`DEVICES`) after
-    ``feature_extractor`` (optional) normalised the audio as the model expects."""
+    ``feature_extractor`` (optional) normalised the audio as the model expects. Audio at another
+    rate is resampled to 16 kHz first (upsampled audio has nothing above ``sr / 2``: warned)."""
     torch, _ = require_torch()
+    from scipy.signal import resample_poly  # (it reduces SAMPLE_RATE / sr)
     from tqdm.auto import tqdm
 
-    parameter = next(model.to(resolve_device(device)).eval().parameters())
+    recordings = [(str(f), np.asarray(a, np.float32)) for f, a in recordings]
+    if sr != SAMPLE_RATE:
+        recordings = [(f, resample_poly(a, SAMPLE_RATE, sr).astype("f4")) for f, a in recordings]
+    if sr < SAMPLE_RATE:
+        why = f"nothing above {sr // 2} Hz: the model's top frequency (mel) bands are empty"
+        warnings.warn(f"The audio is upsampled from {sr} Hz to 16 kHz; it has {why}.", stacklevel=2)
+    if short := [(f, a.size) for f, a in recordings if a.size < FRAME_LENGTH]:
+        raise ValueError(
+            f"The recording {short[0][0]} has {short[0][1]} samples at 16 kHz, less than one model "
+            f"frame ({FRAME_LENGTH} samples, 25 ms): leave it out."
+        )
+    parameter = next(model.to(device := resolve_device(device)).eval().parameters())
     switches = (torch.backends.cudnn, torch.backends.cuda.matmul)
     saved = [switch.allow_tf32 for switch in switches]
     states: dict[int, dict[str, np.ndarray]] = {}
     try:
         for switch in switches:
             switch.allow_tf32 = ALLOW_TF32
-        for filename, audio in tqdm(list(recordings), desc="hidden states", disable=not progress):
-            values = np.asarray(audio, dtype=np.float32)
+        for filename, values in tqdm(recordings, desc="hidden states", disable=not progress):
             if feature_extractor is not None:
                 values = feature_extractor(values, sampling_rate=SAMPLE_RATE, return_tensors="np")
                 values = np.asarray(values["input_values"], dtype=np.float32).reshape(-1)
-            with torch.inference_mode():
-                batch = torch.from_numpy(values)[None].to(parameter.device, parameter.dtype)
-                output = model(batch, output_hidden_states=True)
+            try:
+                with torch.inference_mode():
+                    batch = torch.from_numpy(values)[None].to(parameter.device, parameter.dtype)
+                    output = model(batch, output_hidden_states=True)
+            except RuntimeError as err:  # torch.OutOfMemoryError and CUDA errors are ones
+                why = f"{type(err).__name__}: {str(err).strip().splitlines()[0][:200]}"
+                todo = next(t for k, t in ON_FAILURE.items() if k in why)
+                where = f"{values.size / SAMPLE_RATE:.1f} s on {device}"
+                raise ValueError(
+                    f"The model failed on {filename} ({where}; {why}): {todo}, or use --device cpu."
+                ) from err
             for layer, h in enumerate(output.hidden_states):
-                states.setdefault(layer, {})[str(filename)] = h[0].cpu().float().numpy()
+                states.setdefault(layer, {})[filename] = h[0].cpu().float().numpy()
     finally:
         for switch, value in zip(switches, saved, strict=True):
             switch.allow_tf32 = value
