@@ -2,6 +2,8 @@
 are real); only names that gdown 5.2 (Colab's) and 6 both have are used."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import types
@@ -16,7 +18,7 @@ import requests
 from fixtures import io_setup
 
 from tutorial_utils import load_dataset
-from tutorial_utils.io import cli, extract
+from tutorial_utils.io import cache, cli, extract, originals
 from tutorial_utils.io.cli import main
 
 real_format, S18 = io_setup.real_format, io_setup.S18
@@ -99,7 +101,7 @@ def test_pinned_hashes_are_checked_by_pooch_and_for_local_files(
 
 
 def _raise(error):
-    def refuse(**kwargs):
+    def refuse(*args, **kwargs):
         raise error
 
     return refuse
@@ -141,7 +143,7 @@ def test_missing_torch_and_a_missing_gpu_stop_before_any_download(
     monkeypatch.setitem(sys.modules, "transformers", None)  # an import of it fails
     monkeypatch.setitem(sys.modules, "torch", None)
     assert main(["--data-dir", str(tmp_path / "c"), "--quiet"]) == 2
-    assert "pip install torch==2.13.0 transformers" in _err(capsys)
+    assert "--index-url https://download.pytorch.org/whl/cpu" in _err(capsys)
     assert main(["--from-dir", str(tmp_path / "no"), "--data-dir", str(tmp_path / "c")]) == 2
     assert "Could not find" in _err(capsys)  # a wrong folder is named before the missing torch
     space = types.SimpleNamespace
@@ -163,6 +165,74 @@ def test_list_help_and_the_script(tmp_path, drive, capsys):
     script = Path(__file__).parents[1] / "data_download.py"
     result = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "load_dataset('sample')" in result.stdout
+
+
+def test_help_names_the_console_script_and_the_default_folders(tmp_path, monkeypatch, capsys):
+    for name, value in [("HOME", tmp_path), ("COLUMNS", 400), ("XDG_CACHE_HOME", None)]:
+        monkeypatch.setenv(name, str(value)) if value else monkeypatch.delenv(name, False)
+    monkeypatch.delenv("TUTORIAL_DATA_DIR", raising=False)
+    cache.remember_data_dir(tmp_path / "drive" / "speech data")
+    monkeypatch.setattr(sys, "argv", [str(Path("venv", "bin", "speech-cka-data"))])
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("usage: speech-cka-data [-h]")
+    assert "(default: ~/drive/speech data, the first of" in out
+    assert "and ~/.cache/speech-cka-tutorial)" in out
+
+
+def _someone_elses(data_dir):
+    data_dir.mkdir()
+    (data_dir / "manifest.json").write_text('{"name": "My app", "start_url": "/"}')
+    return []
+
+
+@pytest.mark.parametrize(
+    ("setup", "said"),
+    [
+        (lambda tmp, folder: ["--data-dir", ""], "take a folder, not ''"),
+        (lambda tmp, folder: _someone_elses(tmp / "cache"), "that is not this tutorial's"),
+        (lambda tmp, folder: shutil.copytree(folder, tmp / "drive" / "copy") and [], "2 copies"),
+    ],
+    ids=["empty-data-dir", "someone-elses-manifest", "two-copies"],
+)
+def test_the_command_writes_nothing_where_it_should_not(tmp_path, folder, monkeypatch, capsys,
+                                                         setup, said):  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    args = ["--from-dir", str(folder.parent), *setup(tmp_path, folder)]
+    before = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
+    assert _run(tmp_path / "cache", *args) == 2
+    err = _err(capsys)
+    assert said in err and not cache.pointer_file().exists()
+    assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == before
+    if "copies" in said:  # one message naming both
+        assert f"in {tmp_path / 'drive' / 'copy'} and {folder}:" in err
+
+
+def test_a_folder_that_vanishes_during_the_search_is_passed_over(tmp_path, folder, monkeypatch):
+    (gone := folder.parent / "proc" / "4242").mkdir(parents=True)  # as in /proc, where rglob
+    scandir = os.scandir  # raised FileNotFoundError for a process that had ended meanwhile
+
+    def vanishing(path="."):
+        if Path(path) == gone:
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", vanishing)
+    assert _run(tmp_path / "cache", "--from-dir", str(folder.parent)) == 0
+
+
+def test_ctrl_c_is_one_line_and_exit_130_and_keeps_the_cache(tmp_path, folder, monkeypatch, capsys):
+    data_dir = tmp_path / "cache"
+    assert _run(data_dir, "--from-dir", str(folder)) == 0
+    manifest = (data_dir / "manifest.json").read_bytes()
+    monkeypatch.setattr(originals, "read_frame_states", _raise(KeyboardInterrupt()))
+    other = io_setup.write_f02(tmp_path / "other", gain=0.5)
+    assert _run(data_dir, "--from-dir", str(other)) == 130  # interrupted while converting
+    said = f"{cache.COMMAND}: interrupted; the cache in {data_dir} is unchanged.\n"
+    assert capsys.readouterr().err == said
+    assert (data_dir / "manifest.json").read_bytes() == manifest
+    assert io_setup.leftovers(data_dir) == []
 
 
 def test_importing_the_data_tools_does_not_import_torch():

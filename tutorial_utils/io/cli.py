@@ -237,5 +237,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # (a conversion under way is discarded: write_cache)
         print(f"{parser.prog}: interrupted; the cache in {data_dir} is unchanged.", file=sys.stderr)
         return 130
-    print(textwrap.fill(" ".join(message.split()), width=100), file=sys.stderr)
+    lines = textwrap.wrap(" ".join(message.split()), 100, break_on_hyphens=False)
+    print(*lines, sep="\n", file=sys.stderr)  # (paths are not broken at hyphens)
     return 2

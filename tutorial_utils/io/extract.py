@@ -2,6 +2,7 @@
 normalised and run on its own (padding would leak into a group-norm front end), in full float32
 (no TF32) on the CPU or a GPU. Torch is imported on first use."""
 
+import re
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -14,7 +15,7 @@ DEFAULT_MODEL = "facebook/wav2vec2-base"
 DEVICES = ("auto", "cpu", "cuda")
 ALLOW_TF32 = False  # torch's TF32 default moved H100 states by 6.6e-3 (benchmarks/bench_gpu.py)
 ON_FAILURE = {  # what to do when the model fails on a recording, by a word of torch's message
-    "memory": "free memory (close other notebooks) and run again",
+    "out of memory|allocate memory": "free memory (close other notebooks) and run again",
     "CUDA": "a CUDA error leaves the GPU unusable: restart the runtime and run again",
     "": "check that --model takes raw 16 kHz audio",
 }
@@ -56,8 +57,9 @@ def load_model(model_name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
     except Exception as err:
         raise ValueError(
             f"Could not load the model {model_name!r} ({type(err).__name__}: "
-            f"{str(err).strip().splitlines()[0][:300]}). --model takes a Hugging Face id such as "
-            f"{DEFAULT_MODEL} (downloaded once) or a folder written by save_pretrained."
+            f"{str(err).strip().partition(chr(10))[0].partition('. ')[0][:200]}). --model takes "
+            f"a Hugging Face id such as {DEFAULT_MODEL} (downloaded once) or a folder written by "
+            "save_pretrained."
         ) from err
 
 
@@ -105,8 +107,8 @@ def extract_hidden_states(
                     batch = torch.from_numpy(values)[None].to(parameter.device, parameter.dtype)
                     output = model(batch, output_hidden_states=True)
             except RuntimeError as err:  # torch.OutOfMemoryError and CUDA errors are ones
-                why = f"{type(err).__name__}: {str(err).strip().splitlines()[0][:200]}"
-                todo = next(t for k, t in ON_FAILURE.items() if k in why)
+                why = f"{type(err).__name__}: {str(err).strip().partition(chr(10))[0][:200]}"
+                todo = next(t for k, t in ON_FAILURE.items() if re.search(k, why))
                 where = f"{values.size / SAMPLE_RATE:.1f} s on {device}"
                 raise ValueError(
                     f"The model failed on {filename} ({where}; {why}): {todo}, or use --device cpu."
