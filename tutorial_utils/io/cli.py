@@ -2,10 +2,9 @@
 cache of csv and npz files, from its Google Drive folder or --from-dir (see the README).
 Without it the notebooks run on the built-in synthetic sample: load_dataset('sample').
 
-Pooch fetches each missing original through gdown 5.2 or 6 and checks its pinned sha256. One
-conversion per folder at a time (filelock); the new cache is built beside the old one and
-swapped in by one rename, so a failed, killed or disk-full run leaves the previous cache whole.
-Bad input or a failed download: one paragraph and exit code 2, never a traceback."""
+Pooch fetches each missing original (gdown 5.2 or 6) and checks its pinned sha256; one conversion
+per folder at a time (filelock), swapped in only once complete (cache.write_cache). Bad input or
+a failed download: one paragraph and exit code 2, never a traceback; Ctrl-C: one line, 130."""
 
 from __future__ import annotations
 
@@ -45,8 +44,8 @@ class DownloadFailed(Exception):
 
 
 def fetch(names: Iterable[str], downloads: Path, quiet: bool = False) -> dict[str, Path]:
-    """``{name: path}`` of the originals in ``downloads``, fetching those missing or not matching
-    their sha256 in :data:`KNOWN_SHA256`; the Drive folder is listed only when one is missing."""
+    """``{name: path}`` of the originals in ``downloads``, fetching those missing or unlike their
+    :data:`KNOWN_SHA256` (the Drive folder is listed only then)."""
     listing: dict[str, str] = {}  # {name: file id} in the Drive folder's ema_probing_data/
 
     def download(name: str, output: str, _: object) -> None:
@@ -120,12 +119,12 @@ def _tables(args, wanted, paths) -> Iterator[tuple[str, tuple]]:
 
 def convert(data_dir: Path, args: argparse.Namespace) -> None:
     """Get the originals and convert them into the cache in ``data_dir`` (see ``--help``)."""
-    with contextlib.suppress(OSError, ValueError, RecursionError):  # absent, or ours but torn
-        mine = json.loads((data_dir / cache.MANIFEST).read_bytes())
-        if not (isinstance(mine, dict) and {"format_version", "files"} <= mine.keys()):
+    with contextlib.suppress(OSError, ValueError, TypeError, RecursionError):  # none, or torn
+        keys = set(json.loads((data_dir / cache.MANIFEST).read_bytes()))
+        if not {"format_version", "files"} <= keys:
             raise DownloadFailed(
-                f"{data_dir} holds a {cache.MANIFEST} that is not this tutorial's (another "
-                "program's?): nothing was written. Choose another --data-dir (a new folder)."
+                f"{data_dir} holds a {cache.MANIFEST} that is not this tutorial's: nothing was "
+                "written. Choose another --data-dir (a new folder)."
             )
     d, copies = args.from_dir, {}  # {name: [paths]} of the originals in --from-dir or below
     for folder, _, files in os.walk(d) if d else ():  # (unreadable folders skipped, as in /proc)
@@ -145,7 +144,7 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
     if d and (twice := next((sorted(copies[n]) for n in names if len(copies[n]) > 1), None)):
         raise DownloadFailed(
             f"--from-dir {d} holds {len(twice)} copies of {twice[0].name}, in {twice[0].parent} "
-            f"and {twice[1].parent}: move all but one away, or name its folder in --from-dir."
+            f"and {twice[1].parent}: keep one, or name its folder in --from-dir."
         )
     local = {n: copies[n][0] for n in names if d}
     if not args.frame_states:  # after the folder, before any download: torch and the GPU
@@ -183,10 +182,8 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the data command line; returns the exit code."""
-    script = Path(sys.argv[0]).stem == "speech-cka-data"  # the console script, or -m
-    parser = argparse.ArgumentParser(
-        prog="speech-cka-data" if script else cache.COMMAND, description=__doc__.split("\n\n")[0]
-    )
+    prog = "speech-cka-data" if Path(sys.argv[0]).stem == "speech-cka-data" else cache.COMMAND
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     found = cache.find_data_dir()
     where = (
         f"{found[0]}, the first of $TUTORIAL_DATA_DIR, the folder the last run recorded in "
@@ -237,6 +234,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # (a conversion under way is discarded: write_cache)
         print(f"{parser.prog}: interrupted; the cache in {data_dir} is unchanged.", file=sys.stderr)
         return 130
-    lines = textwrap.wrap(" ".join(message.split()), 100, break_on_hyphens=False)
-    print(*lines, sep="\n", file=sys.stderr)  # (paths are not broken at hyphens)
+    print(textwrap.fill(" ".join(message.split()), 100, break_on_hyphens=False), file=sys.stderr)
     return 2

@@ -2,8 +2,6 @@
 normalised and run on its own (padding would leak into a group-norm front end), in full float32
 (no TF32) on the CPU or a GPU. Torch is imported on first use."""
 
-import re
-import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,11 +12,6 @@ from ..frames import FRAME_LENGTH, SAMPLE_RATE
 DEFAULT_MODEL = "facebook/wav2vec2-base"
 DEVICES = ("auto", "cpu", "cuda")
 ALLOW_TF32 = False  # torch's TF32 default moved H100 states by 6.6e-3 (benchmarks/bench_gpu.py)
-ON_FAILURE = {  # what to do when the model fails on a recording, by a word of torch's message
-    "out of memory|allocate memory": "free memory (close other notebooks) and run again",
-    "CUDA": "a CUDA error leaves the GPU unusable: restart the runtime and run again",
-    "": "check that --model takes raw 16 kHz audio",
-}
 
 
 def require_torch() -> tuple[Any, Any]:
@@ -70,26 +63,18 @@ def extract_hidden_states(
     *,
     device: str = "auto",
     progress: bool = True,
-    sr: int = SAMPLE_RATE,
 ) -> dict[int, dict[str, np.ndarray]]:
-    """Hidden states ``{layer: {filename: (T, d) float32}}`` of ``(filename, audio at sr Hz)``
+    """Hidden states ``{layer: {filename: (T, d) float32}}`` of ``(filename, 16 kHz audio)``
     pairs, in their order, from ``model`` (moved to ``device``, one of :data:`DEVICES`) after
-    ``feature_extractor`` (optional) normalised the audio as the model expects. Audio at another
-    rate is resampled to 16 kHz first (upsampled audio has nothing above ``sr / 2``: warned)."""
+    ``feature_extractor`` (optional) normalised the audio as the model expects."""
     torch, _ = require_torch()
-    from scipy.signal import resample_poly  # (it reduces SAMPLE_RATE / sr)
     from tqdm.auto import tqdm
 
     recordings = [(str(f), np.asarray(a, np.float32)) for f, a in recordings]
-    if sr != SAMPLE_RATE:
-        recordings = [(f, resample_poly(a, SAMPLE_RATE, sr).astype("f4")) for f, a in recordings]
-    if sr < SAMPLE_RATE:
-        why = f"nothing above {sr // 2} Hz: the model's top frequency (mel) bands are empty"
-        warnings.warn(f"The audio is upsampled from {sr} Hz to 16 kHz; it has {why}.", stacklevel=2)
-    if short := [(f, a.size) for f, a in recordings if a.size < FRAME_LENGTH]:
+    if short := [f"{f} ({a.size} samples)" for f, a in recordings if a.size < FRAME_LENGTH]:
         raise ValueError(
-            f"The recording {short[0][0]} has {short[0][1]} samples at 16 kHz, less than one model "
-            f"frame ({FRAME_LENGTH} samples, 25 ms): leave it out."
+            f"{', '.join(short)}: shorter than one model frame ({FRAME_LENGTH} samples at 16 kHz, "
+            "25 ms); leave it out."
         )
     parameter = next(model.to(device := resolve_device(device)).eval().parameters())
     switches = (torch.backends.cudnn, torch.backends.cuda.matmul)
@@ -108,10 +93,10 @@ def extract_hidden_states(
                     output = model(batch, output_hidden_states=True)
             except RuntimeError as err:  # torch.OutOfMemoryError and CUDA errors are ones
                 why = f"{type(err).__name__}: {str(err).strip().partition(chr(10))[0][:200]}"
-                todo = next(t for k, t in ON_FAILURE.items() if re.search(k, why))
-                where = f"{values.size / SAMPLE_RATE:.1f} s on {device}"
                 raise ValueError(
-                    f"The model failed on {filename} ({where}; {why}): {todo}, or use --device cpu."
+                    f"The model failed on {filename} ({values.size / SAMPLE_RATE:.1f} s, {device}; "
+                    f"{why}): free memory (close other notebooks) or, after a CUDA error, restart "
+                    "the runtime, and run again; or use --device cpu."
                 ) from err
             for layer, h in enumerate(output.hidden_states):
                 states.setdefault(layer, {})[filename] = h[0].cpu().float().numpy()
