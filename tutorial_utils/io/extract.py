@@ -44,15 +44,14 @@ def resolve_device(device: str = "auto") -> str:
 def load_model(model_name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
     """``(feature_extractor, model)`` of a pretrained speech model, in eval mode on the CPU."""
     _, transformers = require_torch()
-    try:  # a wrong name or folder, no network, a pickle torch refuses (UnpicklingError), ...
+    try:
         extractor = transformers.AutoFeatureExtractor.from_pretrained(model_name)
         return extractor, transformers.AutoModel.from_pretrained(model_name).eval()
-    except Exception as err:
+    except Exception as err:  # a wrong name or folder, no network, a pickle torch refuses, ...
+        why = f"{type(err).__name__}: {str(err).strip().partition(chr(10))[0].partition('. ')[0]}"
         raise ValueError(
-            f"Could not load the model {model_name!r} ({type(err).__name__}: "
-            f"{str(err).strip().partition(chr(10))[0].partition('. ')[0][:200]}). --model takes "
-            f"a Hugging Face id such as {DEFAULT_MODEL} (downloaded once) or a folder written by "
-            "save_pretrained."
+            f"Could not load the model {model_name!r} ({why[:200]}). --model takes a Hugging Face"
+            f" id such as {DEFAULT_MODEL} (downloaded once) or a folder written by save_pretrained."
         ) from err
 
 
