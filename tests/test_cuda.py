@@ -3,11 +3,9 @@
 Skipped where torch sees no GPU; ``benchmarks/bench_gpu.py`` times the same paths.
 """
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from fixtures import real_format
 from test_streaming import chunked, make_layers
 
 from tutorial_utils.cka import cka_matrix
@@ -16,12 +14,6 @@ from tutorial_utils.scale import CKAAccumulator, streaming_cka_matrix
 
 torch = pytest.importorskip("torch", reason="the extract extra (torch) is not installed")
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="torch sees no CUDA GPU")
-
-_spec = importlib.util.spec_from_file_location(
-    "real_format", Path(__file__).parent / "fixtures" / "real_format.py"
-)
-real_format = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(real_format)
 
 
 def _steps(seed: int = 0) -> list[list[np.ndarray]]:

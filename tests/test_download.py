@@ -2,6 +2,8 @@
 are real); only names that gdown 5.2 (Colab's) and 6 both have are used."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import types
@@ -16,7 +18,7 @@ import requests
 from fixtures import io_setup
 
 from tutorial_utils import load_dataset
-from tutorial_utils.io import cli, extract
+from tutorial_utils.io import cache, cli, extract, originals
 from tutorial_utils.io.cli import main
 
 real_format, S18 = io_setup.real_format, io_setup.S18
@@ -99,26 +101,21 @@ def test_pinned_hashes_are_checked_by_pooch_and_for_local_files(
 
 
 def _raise(error):
-    def refuse(**kwargs):
+    def refuse(*args, **kwargs):
         raise error
 
     return refuse
 
 
-@pytest.mark.parametrize(
-    ("call", "error"),
-    [
-        ("download_folder", requests.exceptions.ConnectionError("Failed to resolve drive")),
-        ("download_folder", None),  # gdown 5.2 prints and returns None
-        ("download_folder", RuntimeError("Couldn't find the folder encoded JS string")),  # 5.2
-        ("download_folder", getattr(gdown.exceptions, "DownloadError", RuntimeError)("6: no")),
-        ("download", gdown.exceptions.FileURLRetrievalError("Too many users have viewed it")),
-    ],
-    ids=["offline", "gdown5-none", "gdown5-runtime", "gdown6-download-error", "file-refused"],
-)
-def test_drive_failures_give_one_paragraph_and_exit_2(
-    tmp_path, drive, monkeypatch, capsys, call, error
-):
+@pytest.mark.parametrize(("call", "error"), [
+    ("download_folder", requests.exceptions.ConnectionError("Failed to resolve drive")),
+    ("download_folder", None),  # gdown 5.2 prints and returns None
+    ("download_folder", RuntimeError("Couldn't find the folder encoded JS string")),  # 5.2
+    ("download_folder", getattr(gdown.exceptions, "DownloadError", RuntimeError)("6: no")),
+    ("download", gdown.exceptions.FileURLRetrievalError("Too many users have viewed it")),
+], ids=["offline", "gdown5-none", "gdown5-runtime", "gdown6-error", "file-refused"])  # fmt: skip
+def test_drive_failures_give_one_paragraph_and_exit_2(tmp_path, drive, monkeypatch, capsys,
+                                                       call, error):  # fmt: skip
     monkeypatch.setattr(gdown, call, _raise(error) if error else lambda **kwargs: None)
     assert _run(tmp_path / "cache") == 2
     err = _err(capsys)
@@ -127,9 +124,18 @@ def test_drive_failures_give_one_paragraph_and_exit_2(
         load_dataset("real", tmp_path / "cache")
 
 
-def test_from_dir_needs_no_network(tmp_path, folder, monkeypatch):
+def test_from_dir_needs_no_network_and_passes_over_vanishing_folders(tmp_path, folder, monkeypatch):
     monkeypatch.setattr(gdown, "download_folder", _raise(AssertionError("network used")))
     monkeypatch.setattr(gdown, "download", _raise(AssertionError("network used")))
+    (gone := folder.parent / "proc" / "4242").mkdir(parents=True)  # as in /proc, where rglob
+    scandir = os.scandir  # raised FileNotFoundError for a process that had ended meanwhile
+
+    def vanishing(path="."):
+        if Path(path) == gone:
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", vanishing)
     assert _run(tmp_path / "cache", "--from-dir", str(folder.parent)) == 0
     assert load_dataset("real", tmp_path / "cache").participants == ["F02"]
     assert not (tmp_path / "cache" / "downloads").exists()
@@ -141,7 +147,7 @@ def test_missing_torch_and_a_missing_gpu_stop_before_any_download(
     monkeypatch.setitem(sys.modules, "transformers", None)  # an import of it fails
     monkeypatch.setitem(sys.modules, "torch", None)
     assert main(["--data-dir", str(tmp_path / "c"), "--quiet"]) == 2
-    assert "pip install torch==2.13.0 transformers" in _err(capsys)
+    assert "--index-url https://download.pytorch.org/whl/cpu" in _err(capsys)
     assert main(["--from-dir", str(tmp_path / "no"), "--data-dir", str(tmp_path / "c")]) == 2
     assert "Could not find" in _err(capsys)  # a wrong folder is named before the missing torch
     space = types.SimpleNamespace
@@ -165,10 +171,54 @@ def test_list_help_and_the_script(tmp_path, drive, capsys):
     assert result.returncode == 0 and "load_dataset('sample')" in result.stdout
 
 
+def test_help_names_the_console_script_and_the_default_folders(tmp_path, monkeypatch, capsys):
+    env = dict(HOME=tmp_path, COLUMNS=400, XDG_CACHE_HOME=0, TUTORIAL_DATA_DIR=0)
+    for name, value in env.items():  # (0: unset)
+        monkeypatch.setenv(name, str(value)) if value else monkeypatch.delenv(name, False)
+    cache.remember_data_dir(tmp_path / "drive" / "speech data")
+    monkeypatch.setattr(sys, "argv", [str(Path("venv", "bin", "speech-cka-data"))])
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("usage: speech-cka-data [-h]") and "~/.cache/speech-cka-tutorial)" in out
+    assert "(default: ~/drive/speech data, the first of $TUTORIAL_DATA_DIR, the folder" in out
+
+
+def _someone_elses(tmp, folder):
+    (tmp / "cache").mkdir()
+    return (tmp / "cache" / "manifest.json").write_text('{"name": "My app"}') and []
+
+
+@pytest.mark.parametrize(("setup", "said"), [
+    (lambda tmp, folder: ["--data-dir", ""], "take a folder, not ''"),
+    (_someone_elses, "that is not this tutorial's"),
+    (lambda tmp, folder: shutil.copytree(folder, tmp / "drive" / "copy") and [], "2 copies"),
+], ids=["empty-data-dir", "someone-elses-manifest", "two-copies"])  # fmt: skip
+def test_the_command_writes_nothing_where_it_should_not(tmp_path, folder, monkeypatch, capsys,
+                                                         setup, said):  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    args = ["--from-dir", str(folder.parent), *setup(tmp_path, folder)]
+    before = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
+    assert _run(tmp_path / "cache", *args) == 2
+    assert said in (err := _err(capsys)) and not cache.pointer_file().exists()
+    assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == before
+    assert "copies" not in said or f"in {tmp_path / 'drive' / 'copy'} and {folder}:" in err
+
+
+def test_ctrl_c_is_one_line_and_exit_130_and_keeps_the_cache(tmp_path, folder, monkeypatch, capsys):
+    data_dir = tmp_path / "cache"
+    assert _run(data_dir, "--from-dir", str(folder)) == 0
+    manifest = (data_dir / "manifest.json").read_bytes()
+    monkeypatch.setattr(originals, "read_frame_states", _raise(KeyboardInterrupt()))
+    other = str(io_setup.write_f02(tmp_path / "other", gain=0.5))
+    assert _run(data_dir, "--from-dir", other) == 130  # interrupted while converting
+    said = f"{cache.COMMAND}: interrupted; the cache in {data_dir} is unchanged.\n"
+    assert capsys.readouterr().err == said and io_setup.leftovers(data_dir) == []
+    assert (data_dir / "manifest.json").read_bytes() == manifest
+
+
 def test_importing_the_data_tools_does_not_import_torch():
     code = "import sys, tutorial_utils.io.cli\n"
     code += "print('torch' in sys.modules, 'transformers' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.split() == ["False", "False"]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["False", "False"], result.stderr

@@ -1,6 +1,9 @@
 """Hidden-state extraction with a tiny randomly initialised Wav2Vec2 (no download; needs the
 extract extra, skipped without it)."""
 
+import os
+import pickle
+
 import numpy as np
 import pytest
 from fixtures import io_setup
@@ -68,11 +71,7 @@ def test_the_forward_pass_runs_without_tf32_and_restores_torch_switches(monkeypa
 
 @pytest.mark.parametrize(
     ("cuda", "asked", "expected"),
-    [
-        (True, "auto", "cuda"),
-        (False, "auto", "cpu"),
-        (True, "cpu", "cpu"),
-    ],
+    [(True, "auto", "cuda"), (False, "auto", "cpu"), (True, "cpu", "cpu")],
 )
 def test_resolve_device(monkeypatch, cuda, asked, expected):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
@@ -93,3 +92,49 @@ def test_the_default_run_reextracts_the_features(tmp_path, monkeypatch):
     assert ds.layers == [0, 1, 2] and ds.model_name == "tiny/random"
     for name, n in io_setup.F02_FRAMES.items():
         assert ds.hidden_state("F02", 2, name).shape == (n, 16)
+
+
+def test_audio_shorter_than_one_frame_is_named():
+    pairs = [("a.mat", np.zeros(4000)), ("short.mat", np.zeros(399))]
+    with pytest.raises(ValueError, match=r"^short\.mat \(399 samples\): shorter than one model"):
+        extract.extract_hidden_states(pairs, *tiny_model(layers=1)[::-1], progress=False)
+
+
+def test_a_model_folder_that_torch_refuses_is_one_paragraph(tmp_path, capsys):
+    for part in tiny_model(layers=1):  # the feature extractor and the model
+        part.save_pretrained(tmp_path / "model")
+    (tmp_path / "model" / "model.safetensors").unlink()
+    (tmp_path / "model" / "pytorch_model.bin").write_bytes(pickle.dumps({"w": os.getcwd}))
+    folder, _ = io_setup.write_f02(tmp_path / "drive"), capsys.readouterr()
+    args = ["--from-dir", str(folder), "--data-dir", str(tmp_path / "cache"), "--device", "cpu"]
+    assert main([*args, "--quiet", "--model", str(tmp_path / "model")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "Traceback" not in err and f"Could not load the model '{tmp_path / 'model'}'" in err
+
+
+@pytest.mark.parametrize("error", [
+    torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 9.00 GiB"),
+    RuntimeError("CUDA error: an illegal memory access was encountered\n..."),
+], ids=["out-of-memory", "cuda-error"])  # fmt: skip
+def test_a_gpu_failure_mid_extraction_is_one_paragraph_and_keeps_the_cache(
+    tmp_path, monkeypatch, capsys, error
+):
+    extractor, model = tiny_model(layers=1)
+    monkeypatch.setattr(extract, "load_model", lambda name: (extractor, model))
+    cache, folder = tmp_path / "cache", io_setup.write_f02(tmp_path / "drive")
+    args = ["--from-dir", str(folder), "--data-dir", str(cache), "--device", "cpu", "--quiet"]
+    assert main(args) == 0
+    manifest, forward, calls = (cache / "manifest.json").read_bytes(), model.forward, iter([1])
+
+    def failing(*args, **kwargs):  # the first recording runs, the second fails
+        if next(calls, None) is None:
+            raise error
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", failing)
+    assert main([*args, "--model", "other/model"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "Traceback" not in err and "The model failed on F02_B01_S33_R01_N.mat (0." in err
+    assert f"cpu; {type(error).__name__}: {str(error).splitlines()[0]}): free memory" in err
+    assert "after a CUDA error, restart the runtime, and run again; or use --device cpu." in err
+    assert (cache / "manifest.json").read_bytes() == manifest and io_setup.leftovers(cache) == []

@@ -1,8 +1,5 @@
-"""Reading the originals: every bad file or value is one clear message naming the file.
-
-Fixtures are in the real formats (pandas-pickled DataFrames, csv, frame-state pickles whose
-frames are views of one torch storage); the command line is tested in ``test_convert.py``.
-"""
+"""Reading the originals: every bad file or value is one clear message naming the file. Fixtures
+are in the real formats (pickled DataFrames, csv, frame states: views of one torch storage)."""
 
 import io
 import pickle

@@ -2,16 +2,17 @@
 cache of csv and npz files, from its Google Drive folder or --from-dir (see the README).
 Without it the notebooks run on the built-in synthetic sample: load_dataset('sample').
 
-Pooch fetches each missing original through gdown 5.2 or 6 and checks its pinned sha256. One
-conversion per folder at a time (filelock); the new cache is built beside the old one and
-swapped in by one rename, so a failed, killed or disk-full run leaves the previous cache whole.
-Bad input or a failed download: one paragraph and exit code 2, never a traceback."""
+Pooch fetches each missing original (gdown 5.2 or 6) and checks its pinned sha256; one conversion
+per folder at a time (filelock), swapped in only once complete (cache.write_cache). Bad input or
+a failed download: one paragraph and exit code 2, never a traceback; Ctrl-C: one line, 130."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import functools
+import json
+import os
 import re
 import sys
 import textwrap
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import gdown
+import platformdirs
 import pooch
 from filelock import FileLock, Timeout
 
@@ -42,8 +44,8 @@ class DownloadFailed(Exception):
 
 
 def fetch(names: Iterable[str], downloads: Path, quiet: bool = False) -> dict[str, Path]:
-    """``{name: path}`` of the originals in ``downloads``, fetching those missing or not matching
-    their sha256 in :data:`KNOWN_SHA256`; the Drive folder is listed only when one is missing."""
+    """``{name: path}`` of the originals in ``downloads``, fetching those missing or unlike their
+    :data:`KNOWN_SHA256` (the Drive folder is listed only then)."""
     listing: dict[str, str] = {}  # {name: file id} in the Drive folder's ema_probing_data/
 
     def download(name: str, output: str, _: object) -> None:
@@ -117,18 +119,34 @@ def _tables(args, wanted, paths) -> Iterator[tuple[str, tuple]]:
 
 def convert(data_dir: Path, args: argparse.Namespace) -> None:
     """Get the originals and convert them into the cache in ``data_dir`` (see ``--help``)."""
-    d = args.from_dir  # without --participants: those whose files are there, else all
-    found = [p for p in PARTICIPANTS if d and [*d.rglob(f"ema_audio_{p}.pkl")]]
-    wanted = args.participants or found or list(PARTICIPANTS)
+    with contextlib.suppress(OSError, ValueError, TypeError, RecursionError):  # none, or torn
+        keys = set(json.loads((data_dir / cache.MANIFEST).read_bytes()))
+        if not {"format_version", "files"} <= keys:
+            raise DownloadFailed(
+                f"{data_dir} holds a {cache.MANIFEST} that is not this tutorial's: nothing was "
+                "written. Choose another --data-dir (a new folder)."
+            )
+    d, copies = args.from_dir, {}  # {name: [paths]} of the originals in --from-dir or below
+    for folder, _, files in os.walk(d) if d else ():  # (unreadable folders skipped, as in /proc)
+        for name in files:
+            if name.startswith(("ema_", "frame_states_")):
+                copies.setdefault(name, []).append(Path(folder, name))
+    found = [p for p in PARTICIPANTS if f"ema_audio_{p}.pkl" in copies]
+    wanted = args.participants or found or list(PARTICIPANTS)  # without --participants: found
     if bad := [p for p in wanted if not PARTICIPANT.fullmatch(p)]:
         raise ValueError(f"--participants: {bad[0]!r} is not a participant id such as F02.")
     if args.frame_states and (other := sorted(set(wanted) - set(FRAME_STATES_FILES))):
         raise ValueError(f"--frame-states: only F02 and M02 have original features, not {other}.")
     names = [n for p in wanted for n in (f"ema_audio_{p}.pkl", f"ema_labels_{p}.csv")]
     names += [FRAME_STATES_FILES[p] for p in wanted if args.frame_states]
-    local = {n: min(d.rglob(n), key=lambda p: len(p.parts), default=None) for n in names if d}
-    if missing := [name for name, path in local.items() if path is None]:
+    if d and (missing := [name for name in names if name not in copies]):
         raise DownloadFailed(f"Could not find {', '.join(missing)} in --from-dir {d} or below.")
+    if d and (twice := next((sorted(copies[n]) for n in names if len(copies[n]) > 1), None)):
+        raise DownloadFailed(
+            f"--from-dir {d} holds {len(twice)} copies of {twice[0].name}, in {twice[0].parent} "
+            f"and {twice[1].parent}: keep one, or name its folder in --from-dir."
+        )
+    local = {n: copies[n][0] for n in names if d}
     if not args.frame_states:  # after the folder, before any download: torch and the GPU
         extract.resolve_device(args.device)
     sources = {n: pooch.file_hash(str(path)) for n, path in local.items()}
@@ -171,10 +189,17 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the data command line; returns the exit code."""
-    parser = argparse.ArgumentParser(prog=cache.COMMAND, description=__doc__.split("\n\n")[0])
+    prog = "speech-cka-data" if Path(sys.argv[0]).stem == "speech-cka-data" else cache.COMMAND
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    found = cache.find_data_dir()
+    where = (
+        f"{found[0]}, the first of $TUTORIAL_DATA_DIR, the folder the last run recorded in "
+        f"{cache.pointer_file()}, data/ in a source checkout and "
+        f"{platformdirs.user_cache_path(cache.APP)}"
+    ).replace(f"{Path.home()}/", "~/")
     add = parser.add_argument
-    add("--data-dir", type=Path, metavar="PATH", help="cache folder (default: see the README)")
-    add("--from-dir", type=Path, metavar="PATH", help="convert the originals in PATH (offline)")
+    add("--data-dir", metavar="PATH", help=f"cache folder (default: {where})".replace("%", "%%"))
+    add("--from-dir", metavar="PATH", help="convert the originals in PATH (offline)")
     add("--frame-states", action="store_true", help="convert the original features (no torch)")
     add("--model", default=extract.DEFAULT_MODEL, metavar="NAME", help="model to re-extract with")
     add("--participants", nargs="+", metavar="P", help="default: F02 and M02")
@@ -182,8 +207,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     add("--list", action="store_true", help="verify every cached file's sha256 and list them")
     add("--quiet", action="store_true", help="no progress output")
     args = parser.parse_args(argv)
-    data_dir, origin = (args.data_dir, "argument") if args.data_dir else cache.find_data_dir()
+    data_dir, origin = (Path(args.data_dir), "argument") if args.data_dir else found
+    args.from_dir = args.from_dir and Path(args.from_dir)
     try:
+        if "" in (args.data_dir, args.from_dir):
+            raise ValueError("--data-dir and --from-dir take a folder, not '' (the current one).")
         if origin == "pointer" and not data_dir.is_dir():
             raise ValueError(
                 f"The cache directory recorded in {cache.pointer_file()}, {data_dir}, does not "
@@ -204,11 +232,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Timeout:  # (an OSError)
         message = f"Another conversion is writing the cache in {data_dir}; wait for it to finish."
     except (DownloadFailed, ValueError, ImportError, cache.CacheUnusable) as err:
-        message = f"{cache.COMMAND}: {err}"
+        message = f"{parser.prog}: {err}"
     except OSError as err:
         message = (
             f"Writing to {data_dir} failed ({err.strerror or err}). The previous cache is "
             "unchanged. Free some disk space (or choose another --data-dir) and retry."
         )
-    print(textwrap.fill(" ".join(message.split()), width=100), file=sys.stderr)
+    except KeyboardInterrupt:  # (a conversion under way is discarded: write_cache)
+        print(f"{parser.prog}: interrupted; the cache in {data_dir} is unchanged.", file=sys.stderr)
+        return 130
+    print(textwrap.fill(" ".join(message.split()), 100, break_on_hyphens=False), file=sys.stderr)
     return 2

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..frames import SAMPLE_RATE
+from ..frames import FRAME_LENGTH, SAMPLE_RATE
 
 DEFAULT_MODEL = "facebook/wav2vec2-base"
 DEVICES = ("auto", "cpu", "cuda")
@@ -22,7 +22,9 @@ def require_torch() -> tuple[Any, Any]:
     except ImportError as err:
         raise ImportError(
             f"Re-extracting features needs torch and transformers (missing: {err.name}): `pip "
-            "install torch==2.13.0 transformers` (see the README), or use --frame-states."
+            "install torch==2.13.0 transformers` with a GPU; for the CPU only (a far smaller "
+            "download) `pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu`"
+            " then `pip install transformers` (see the README); or use --frame-states."
         ) from err
     return torch, transformers
 
@@ -42,8 +44,15 @@ def resolve_device(device: str = "auto") -> str:
 def load_model(model_name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
     """``(feature_extractor, model)`` of a pretrained speech model, in eval mode on the CPU."""
     _, transformers = require_torch()
-    extractor = transformers.AutoFeatureExtractor.from_pretrained(model_name)
-    return extractor, transformers.AutoModel.from_pretrained(model_name).eval()
+    try:
+        extractor = transformers.AutoFeatureExtractor.from_pretrained(model_name)
+        return extractor, transformers.AutoModel.from_pretrained(model_name).eval()
+    except Exception as err:  # a wrong name or folder, no network, a pickle torch refuses, ...
+        why = f"{type(err).__name__}: {str(err).strip().partition(chr(10))[0].partition('. ')[0]}"
+        raise ValueError(
+            f"Could not load the model {model_name!r} ({why[:200]}). --model takes a Hugging Face"
+            f" id such as {DEFAULT_MODEL} (downloaded once) or a folder written by save_pretrained."
+        ) from err
 
 
 def extract_hidden_states(
@@ -60,23 +69,36 @@ def extract_hidden_states(
     torch, _ = require_torch()
     from tqdm.auto import tqdm
 
-    parameter = next(model.to(resolve_device(device)).eval().parameters())
+    recordings = [(str(f), np.asarray(a, np.float32)) for f, a in recordings]
+    if short := [f"{f} ({a.size} samples)" for f, a in recordings if a.size < FRAME_LENGTH]:
+        raise ValueError(
+            f"{', '.join(short)}: shorter than one model frame ({FRAME_LENGTH} samples at 16 kHz, "
+            "25 ms); leave it out."
+        )
+    parameter = next(model.to(device := resolve_device(device)).eval().parameters())
     switches = (torch.backends.cudnn, torch.backends.cuda.matmul)
     saved = [switch.allow_tf32 for switch in switches]
     states: dict[int, dict[str, np.ndarray]] = {}
     try:
         for switch in switches:
             switch.allow_tf32 = ALLOW_TF32
-        for filename, audio in tqdm(list(recordings), desc="hidden states", disable=not progress):
-            values = np.asarray(audio, dtype=np.float32)
+        for filename, values in tqdm(recordings, desc="hidden states", disable=not progress):
             if feature_extractor is not None:
                 values = feature_extractor(values, sampling_rate=SAMPLE_RATE, return_tensors="np")
                 values = np.asarray(values["input_values"], dtype=np.float32).reshape(-1)
-            with torch.inference_mode():
-                batch = torch.from_numpy(values)[None].to(parameter.device, parameter.dtype)
-                output = model(batch, output_hidden_states=True)
+            try:
+                with torch.inference_mode():
+                    batch = torch.from_numpy(values)[None].to(parameter.device, parameter.dtype)
+                    output = model(batch, output_hidden_states=True)
+            except RuntimeError as err:  # torch.OutOfMemoryError and CUDA errors are ones
+                why = f"{type(err).__name__}: {str(err).strip().partition(chr(10))[0][:200]}"
+                raise ValueError(
+                    f"The model failed on {filename} ({values.size / SAMPLE_RATE:.1f} s, {device}; "
+                    f"{why}): free memory (close other notebooks) or, after a CUDA error, restart "
+                    "the runtime, and run again; or use --device cpu."
+                ) from err
             for layer, h in enumerate(output.hidden_states):
-                states.setdefault(layer, {})[str(filename)] = h[0].cpu().float().numpy()
+                states.setdefault(layer, {})[filename] = h[0].cpu().float().numpy()
     finally:
         for switch, value in zip(switches, saved, strict=True):
             switch.allow_tf32 = value

@@ -1,8 +1,6 @@
 """The original files, read into plain tables and checked once, where they enter the cache.
-
-Pickles go through a restricted unpickler (:func:`load`): only the globals of :data:`ALLOWED`,
-state only for data objects, every declared allocation charged to a :class:`Budget` first,
-torch tensors read without torch. A bad file is one :class:`BadOriginal` naming it and why."""
+Pickles go through a restricted unpickler (:func:`load`): the globals of :data:`ALLOWED` only,
+each allocation charged to a :class:`Budget` first, torch tensors read without torch."""
 
 from __future__ import annotations
 
