@@ -79,10 +79,11 @@ ema_table.head()
 # vertical (its simulated vocal tract is symmetric and never moves sideways). In the real
 # file the upper lip lies *below* the lower lip (F02's first row: `UL_Y` −1.61 mm, `LL_Y`
 # 1.04 mm), impossible on a vertical axis, and both barely move (about 0.2 mm sd over five
-# rows): its `_Y` is the lateral (left–right) axis. So the real EMA columns hold no vertical movement (jaw opening, lip
-# closure, tongue height); that would have to come from the `z` column of the Haskins `.mat`
-# files, which the tutorial's data do not include. On the real data, "similarity to
-# articulation" means similarity to front–back and small sideways positions.
+# rows): its `_Y` is the lateral (left–right) axis. So the real EMA columns hold no vertical
+# movement (jaw opening, lip closure, tongue height); that would have to come from the `z`
+# column of the Haskins `.mat` files, which the tutorial's data do not include. On the real
+# data, "similarity to articulation" means similarity to front–back and small sideways
+# positions.
 #
 # ## The recordings
 #

@@ -162,7 +162,7 @@ plots.show(fig)
 design = sentences.sentence_design(dataset, participant_a, participant_b)
 labels = design["label"].tolist()
 grams = sentences.sentence_grams(dataset, design)
-design
+display(design)
 
 # %% [markdown]
 # All 13 layers on one colour scale. The number under each layer is the readout defined
@@ -206,7 +206,7 @@ print(f"same minus other sentence, across speakers: largest at layer {contrast.i
 low, high = notice.REAL_FINDINGS["speaker_blocks_layers"]
 mid_low, mid_high = notice.REAL_FINDINGS["same_sentence_layers"]
 print(f"real data, as reported: speaker blocks in layers {low}–{high}, "
-      f"same-sentence similarity in layers {mid_low}–{mid_high}")
+      f"same-sentence in layers {mid_low}–{mid_high}")
 if notice.by_design_note(dataset):
     print(textwrap.fill(notice.by_design_note(dataset), 88))
 speaker_of, sentence_of = design["participant"].to_numpy(), design["sentence_id"].to_numpy()
