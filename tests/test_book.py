@@ -71,3 +71,14 @@ def test_book_builds_and_every_chapter_renders():
     assert result.returncode == 0, "book build or browser check failed; see the output above"
     shots = sorted((BOOK / "_build" / "screenshots").glob("*.png"))
     assert len(shots) >= len(CHAPTERS)
+
+
+def test_every_chapter_and_the_core_path_fit_the_reading_time():
+    from tools import reading_time as rt
+
+    minutes = {p.stem: rt.chapter_minutes(p) for p in sorted((ROOT / "notebooks").glob("0*.py"))}
+    limit = rt.CHAPTER_LIMIT_MINUTES
+    long = {name: round(whole) for name, (whole, _) in minutes.items() if whole > limit}
+    assert not long, f"chapters over {limit} minutes: {long}"
+    core = sum(core for _, core in minutes.values())
+    assert core <= rt.CORE_LIMIT_MINUTES, f"the core path (00-03) takes {core:.0f} minutes"

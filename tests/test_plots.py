@@ -118,3 +118,27 @@ def test_measure_panels_draw_the_observed_values_and_a_dashed_null(n_measures):
     gaps = scores[scores["version"] == "observed"].rename(columns={"value": "rescaled gap"})
     fig = P.rescaled_profiles(gaps, measures, ["MFCC"])
     assert len(fig.axes[0].lines) >= n_measures and f"{n_measures} measures" in fig.get_suptitle()
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: P.gram_grid({k: np.eye(4) - 0.2 for k in range(13)}, labels=list("abcd")),
+        lambda: P.frame_grid(31609),
+        lambda: P.ema_trajectories(np.zeros((50, 12)), y_axis="Y (lateral)"),
+        lambda: P.waveform_spectrogram(np.random.default_rng(0).standard_normal(8000)),
+        lambda: P.layer_heatmaps({name: np.eye(13) for name in "abc"}),
+        lambda: P.layer_heatmap(pd.DataFrame(np.eye(13))).figure,
+        lambda: P.cka_by_layer(_table(0)).figure,
+        lambda: P.noise_cka(
+            sanity.noise_cka(n_stimuli=(5, 20), n_features=(12,), n_repeats=2), marks={"m": 2.0}
+        ).figure,
+    ],
+)
+def test_figures_fit_the_book_column_with_legible_text(build):
+    # <= 9 in at 100 dpi shrinks by <= 1.3 into the ~690 px column: 9 pt stays >= 9 px.
+    fig = build()
+    fig.canvas.draw()
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
+    small = {t.get_text(): t.get_fontsize() for t in texts if t.get_fontsize() < 9}
+    assert fig.get_figwidth() <= 9.0 and not small, (fig.get_figwidth(), small)
