@@ -65,6 +65,19 @@ def test_every_cited_key_is_in_the_bibliography():
     assert cited <= keys, f"unknown citation keys: {sorted(cited - keys)}"
 
 
+def test_the_page_check_flags_wide_printed_lines_and_shrunk_figures():
+    from tools.book.pages import page_problems
+
+    shapes = [(1610, 690), (800, 690)]  # natural and displayed width of two output figures
+    images = [{"src": f"{w}.png", "width": w, "height": 300, "shown": shown, "output": True}
+              for w, shown in shapes]  # fmt: skip
+    empty = dict.fromkeys(["tracebacks", "stderrErrors", "ename", "rawMath"], [])
+    report = {"images": images, "lines": ["x" * 88, "y" * 89], "widgets": 0, "math": 0,
+              "mathTypeset": 0, "mathErrors": 0, **empty}  # fmt: skip
+    problems = page_problems("p", report, 1)
+    assert len(problems) == 2 and "1610 px" in problems[0] and "89 >" in problems[1]
+
+
 @pytest.mark.skipif(os.environ.get("BOOK_CHECK") != "1", reason="set BOOK_CHECK=1 (needs chromium)")
 def test_book_builds_and_every_chapter_renders():
     result = subprocess.run([sys.executable, "-m", "tools.check_book"], cwd=ROOT)

@@ -130,9 +130,11 @@ def test_measure_panels_draw_the_observed_values_and_a_dashed_null(n_measures):
         lambda: P.layer_heatmaps({name: np.eye(13) for name in "abc"}),
         lambda: P.layer_heatmap(pd.DataFrame(np.eye(13))).figure,
         lambda: P.cka_by_layer(_table(0)).figure,
-        lambda: P.noise_cka(
-            sanity.noise_cka(n_stimuli=(5, 20), n_features=(12,), n_repeats=2), marks={"m": 2.0}
-        ).figure,
+        lambda: (
+            P.noise_cka(
+                sanity.noise_cka(n_stimuli=(5, 20), n_features=(12,), n_repeats=2), marks={"m": 2.0}
+            ).figure
+        ),
     ],
 )
 def test_figures_fit_the_book_column_with_legible_text(build):
