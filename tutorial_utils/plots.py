@@ -182,17 +182,10 @@ def _heatmap(ax: Axes, matrix, names, labels=None, cbar_label=None, annot=False,
 
 
 def gram(
-    matrix: np.ndarray,
-    *,
-    labels: Sequence[str] | None = None,
-    ax: Axes | None = None,
-    title: str = "Gram matrix",
-    cbar_label: str = "similarity",
-    axis_label: str = "stimulus",
-    cmap: str | None = None,
-    vmin: float | None = None,
-    vmax: float | None = None,
-) -> Axes:
+    matrix: np.ndarray, *, labels: Sequence[str] | None = None, ax: Axes | None = None,
+    title="Gram matrix", cbar_label="similarity", axis_label="stimulus", cmap: str | None = None,
+    vmin: float | None = None, vmax: float | None = None,
+) -> Axes:  # fmt: skip
     """Heatmap of one ``(n, n)`` Gram (similarity) or RDM (dissimilarity) matrix; without
     ``cmap`` and limits, negative entries get a diverging map centred on 0, else viridis."""
     ax = _axes(ax, (5.5, 4.5))
@@ -205,13 +198,9 @@ def gram(
 
 
 def gram_grid(
-    matrices: Mapping[int, np.ndarray],
-    *,
-    labels: Sequence[str] | None = None,
-    title: str = "Gram matrices per layer",
-    cbar_label: str = "similarity",
-    panel_titles: Mapping[int, str] | None = None,
-) -> Figure:
+    matrices: Mapping[int, np.ndarray], *, labels: Sequence[str] | None = None,
+    title="Gram matrices per layer", cbar_label="similarity", panel_titles: Mapping | None = None,
+) -> Figure:  # fmt: skip
     """``{layer: (n, n)}`` matrices as small multiples on one colour scale centred on 0, the
     ``labels`` on the left column and bottom row, ``panel_titles`` under "layer k"."""
     keys = list(matrices)
@@ -233,20 +222,13 @@ def gram_grid(
 
 
 def layer_heatmap(
-    matrix: pd.DataFrame | np.ndarray,
-    *,
-    ax: Axes | None = None,
-    title: str = "Layer × layer CKA",
-    cbar_label: str = "linear CKA",
-    annot: bool = True,
-    vmin: float = 0.0,
-    xlabel: str = "layer",
-    ylabel: str = "layer",
-) -> Axes:
+    matrix: pd.DataFrame | np.ndarray, *, ax: Axes | None = None, title="Layer × layer CKA",
+    cbar_label="linear CKA", annot=True, vmin=0.0, xlabel="layer", ylabel="layer",
+) -> Axes:  # fmt: skip
     """Heatmap of a layer × layer similarity table (a DataFrame keeps its labels), values
     written in (``annot``), colours from ``vmin`` to 1 so small differences look small."""
     frame = pd.DataFrame(matrix).astype(float)
-    size = (max(5.0, 0.45 * frame.shape[1] + 2.0), max(4.0, 0.4 * frame.shape[0] + 1.5))
+    size = (min(WIDTH, max(5.0, 0.45 * frame.shape[1] + 2)), max(4.0, 0.4 * frame.shape[0] + 1.5))
     ax = _axes(ax, size)
     style = {"vmin": vmin, "vmax": 1.0, "cmap": "magma"}
     return _heatmap(ax, frame, (title, xlabel, ylabel), None, cbar_label, annot, True, **style)
