@@ -120,6 +120,7 @@ plots.show(fig)
 # %%
 participant_a, participant_b = dataset.participants[:2]
 filename = dataset.shared_sentences(participant_a, participant_b).loc[0, "FILENAME_A"]
+print("computing MFCCs; a fresh runtime first compiles librosa's kernels (up to a minute)")
 states, values = targets.aligned_recording(dataset, participant_a, filename, "mfcc", layers=[6])
 layer_frames, mfcc = states[6], values["mfcc"]
 print(f"{filename}: layer 6 frames {layer_frames.shape}, MFCC frames {mfcc.shape}")

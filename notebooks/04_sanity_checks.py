@@ -78,6 +78,7 @@ print(textwrap.fill(notice.data_line(dataset), 88))
 participant = dataset.participants[0]
 filename = dataset.pick_filenames(participant)[0]
 middle = dataset.layers[len(dataset.layers) // 2]
+print("computing MFCCs; a fresh runtime first compiles librosa's kernels (up to a minute)")
 states, mfcc = targets.aligned_recording(
     dataset, participant, filename, targets="mfcc", layers=[middle]
 )
