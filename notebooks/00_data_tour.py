@@ -3,8 +3,8 @@
 #
 # ## Overview
 #
-# **Core path:** about 20 minutes (all sections up to the summary); going further: about
-# 10 more.
+# **Core path:** about 20 minutes (EMA, the recordings, one recording, the sensors, the 20 ms
+# grid); going further: about 7 more.
 #
 # Every later chapter compares three descriptions of the same read sentences: the hidden
 # layers of a speech model, acoustic features (MFCCs) and articulatory features (EMA). This

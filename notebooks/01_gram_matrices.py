@@ -3,8 +3,8 @@
 #
 # ## Overview
 #
-# **Core path:** about 22 minutes (all sections up to the summary); going further: about
-# 10 more.
+# **Core path:** about 23 minutes (toy kernels, centring, frames of one recording,
+# sentence-level Gram matrices); going further: about 7 more.
 #
 # Representation-space comparisons such as RSA {cite:p}`kriegeskorte2008rsa` and CKA
 # {cite:p}`kornblith2019similarity` never compare features directly. Each space first
@@ -140,8 +140,8 @@ plots.show(fig)
 # panel runs from 0 to 1. In the layer's panels, frames close in time are similar: a band
 # along the diagonal. The MFCC panel looks different, a plaid of whole rows and columns. Its
 # linear Gram is dominated by c0, the frame's log energy, which carries the printed share of
-# the MFCC variance: loud frames resemble all other loud frames and differ from quiet ones,
-# wherever they lie in time. Chapter 02 measures what c0 does to "similarity to acoustics",
+# the MFCC variance: frames of similar loudness resemble each other (the quiet frames at both
+# ends most of all) and differ from the rest, wherever they lie in time. Chapter 02 measures what c0 does to "similarity to acoustics",
 # and turns the resemblance between such matrices into a single number, CKA.
 #
 # ## Sentence-level Gram matrices of two speakers

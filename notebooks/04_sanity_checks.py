@@ -13,7 +13,7 @@
 #
 # ## Overview
 #
-# **Going further** chapter: about 30 minutes; not needed for the core path.
+# **Going further** chapter: about 27 minutes; not needed for the core path.
 #
 # Chapters 02 and 03 already relied on three properties of CKA: that it ignores some
 # transformations of a representation, that biased CKA inflates with few stimuli in many
@@ -176,6 +176,8 @@ for ax, table, title, ylabel in [
     plots.layer_profile(table.reset_index(), list(truth.columns), ax=ax, title=title,
                         ylabel=ylabel)  # fmt: skip
     ax.set_xticks(truth.index[::2])
+    ax.get_legend().remove()  # one legend for both, off the curves
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4)
 plots.show(fig)
 
 # %% [markdown]

@@ -166,7 +166,7 @@ def _heatmap(ax: Axes, matrix, names, labels=None, cbar_label=None, annot=False,
         axis.set_ticks(np.arange(0, len(ticks), step) + 0.5, [str(n) for n in ticks[::step]])
     texts = ax.get_xticklabels()  # rotate x labels that would fill most of the width
     width = sum(len(t.get_text()) for t in texts) * 0.6 * (texts[0].get_fontsize() if texts else 0)
-    if width > 0.7 * ax.get_position().width * ax.figure.get_figwidth() * 72:
+    if width > 0.5 * ax.get_position().width * ax.figure.get_figwidth() * 72:
         ax.tick_params(axis="x", labelrotation=90)
     if annot:  # dark text on light colours, white on dark ones
         light = mesh.cmap(mesh.norm(values))[..., :3] @ np.array([0.2126, 0.7152, 0.0722]) > 0.45
