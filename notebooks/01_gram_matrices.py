@@ -141,8 +141,9 @@ plots.show(fig)
 # along the diagonal. The MFCC panel looks different, a plaid of whole rows and columns. Its
 # linear Gram is dominated by c0, the frame's log energy, which carries the printed share of
 # the MFCC variance: frames of similar loudness resemble each other (the quiet frames at both
-# ends most of all) and differ from the rest, wherever they lie in time. Chapter 02 measures what c0 does to "similarity to acoustics",
-# and turns the resemblance between such matrices into a single number, CKA.
+# ends most of all) and differ from the rest, wherever they lie in time. Chapter 02 measures
+# what c0 does to "similarity to acoustics", and turns the resemblance between such matrices
+# into a single number, CKA.
 #
 # ## Sentence-level Gram matrices of two speakers
 #
