@@ -120,7 +120,7 @@ counts[["participant", "filename", "sentence", "duration_s"]]
 # which depend on the shape of the vocal tract — the link between articulation and acoustics
 # that the later chapters quantify.
 
-# %%
+# %% mystnb={"image": {"alt": "Waveform above a spectrogram of one sentence"}}
 filename = shared.loc[0, "FILENAME_A"]
 audio = dataset.audio(participant, filename)
 print(f"{filename}: '{shared.loc[0, 'SENTENCE']}'")
@@ -136,7 +136,7 @@ plots.show(plots.waveform_spectrogram(audio, dataset.sample_rate, title=filename
 # Each coordinate is drawn minus its mean over the recording, so that movements of a few
 # millimetres are visible; the printed ranges show which articulators travel furthest.
 
-# %%
+# %% mystnb={"image": {"alt": "Six panels: X and Y of each EMA sensor over time"}}
 n_frames = dataset.hidden_state(participant, 0, filename).shape[0]
 ema = frames.ema_frames(ema_table, filename, n_frames)
 y_axis = "Y (vertical)" if dataset.source == "sample" else "Y (lateral)"
@@ -167,7 +167,7 @@ print(textwrap.fill(", ".join(f"{k} {v}" for k, v in ranges.items()), 88))
 #   12.5 ms before its centre. `frames.ema_frames(..., at="centre")` interpolates the rows to
 #   the centre; chapter 02 measures what the difference does to CKA.
 
-# %%
+# %% mystnb={"image": {"alt": "Model, MFCC and EMA frames on the 20 ms grid"}}
 row = counts.set_index("filename").loc[filename]
 print(f"N = {row['n_samples']} samples")
 print(f"model frames from the formula: ({row['n_samples']} - {frames.FRAME_LENGTH}) // "

@@ -64,7 +64,7 @@ print(textwrap.fill(notice.data_line(dataset), 88))
 # original chapter, $\sigma$ is set as a fraction (`threshold`) of the median distance
 # between points, so it adapts to the scale of the data.
 
-# %%
+# %% mystnb={"image": {"alt": "Linear and two RBF Gram matrices of 30 toy points"}}
 rng = np.random.default_rng(0)
 centres = np.array([[1.0, 0.0], [0.0, 1.0], [4.0, 4.0]])
 toy = np.concatenate([c + 0.3 * rng.standard_normal((10, 2)) for c in centres])
@@ -98,7 +98,7 @@ for title, gram in toy_grams.items():
 # dependence on where the origin happens to be: the similarities are now measured relative to
 # the mean point.
 
-# %%
+# %% mystnb={"image": {"alt": "Linear Gram matrix before and after centring"}}
 centred_features = toy - toy.mean(axis=0)
 difference = center_gram(gram_linear(toy)) - gram_linear(centred_features)
 print(f"max |HKH − (HX)(HX)ᵀ| = {np.abs(difference).max():.2e}")
@@ -117,7 +117,7 @@ plots.show(fig)
 # `(T, 768)` matrix, the MFCCs a `(T, 12)` matrix; their Gram matrices are both `T × T`, so
 # they can be compared even though the features cannot.
 
-# %%
+# %% mystnb={"image": {"alt": "Gram matrices of one recording: layer 6 and MFCC"}}
 participant_a, participant_b = dataset.participants[:2]
 filename = dataset.shared_sentences(participant_a, participant_b).loc[0, "FILENAME_A"]
 print("computing MFCCs; a fresh runtime first compiles librosa's kernels (up to a minute)")
@@ -170,7 +170,7 @@ display(design)
 # All 13 layers on one colour scale. The number under each layer is the readout defined
 # below: mean same-speaker similarity minus mean same-sentence similarity.
 
-# %%
+# %% mystnb={"image": {"alt": "Sentence-mean Gram matrices of all 13 layers"}}
 readout = sentences.sentence_readout(dataset, participant_a, participant_b)
 fig = plots.gram_grid(grams, labels=labels, cbar_label="mean z-score product",
                       panel_titles={r.layer: f"{r.difference:+.2f}" for r in readout.itertuples()},
@@ -193,7 +193,7 @@ plots.show(fig)
 # last), so small differences between neighbouring layers should not be over-read; chapter 03
 # adds a shuffled-pairing baseline for exactly this reason.
 
-# %%
+# %% mystnb={"image": {"alt": "Speaker and sentence similarity per layer"}}
 print(readout.round(3).to_string(index=False))
 speaker_layer = int(readout.loc[readout["difference"].idxmax(), "layer"])
 content_layer = int(readout.loc[readout["difference"].idxmin(), "layer"])
@@ -269,7 +269,7 @@ display(layer_slider(sorted(grams), show_layer))
 # layer with *model RDMs* that encode a hypothesis: "recordings by the same speaker are alike"
 # (0 for same-speaker pairs, 1 otherwise) or "recordings of the same sentence are alike".
 
-# %%
+# %% mystnb={"image": {"alt": "Two layers' RDMs, then RSA with two model RDMs"}}
 fig, axes = plt.subplots(1, 2, figsize=(9, 4), layout="constrained")
 for ax, layer in zip(axes, (speaker_layer, content_layer), strict=True):
     means = sentences.design_means(dataset, design, layer)

@@ -112,7 +112,7 @@ invariances.round(4)
 # the whole curve for `d` = 12 (like MFCC or EMA) and 768 (like a layer), 10 pairs per
 # setting, with this tutorial's own comparisons marked by dotted lines.
 
-# %%
+# %% mystnb={"image": {"alt": "CKA of unrelated noise against d / n"}}
 noise = sanity.noise_cka(n_stimuli=(5, 10, 25, 50, 100, 200), n_features=(12, 768), n_repeats=10)
 first, second = dataset.participants[:2]
 n_dims = x.shape[1]
@@ -167,7 +167,7 @@ recovery["planted range"] = truth.max() - truth.min()
 display(truth.T.rename_axis("planted weight"), recovered.T.rename_axis("recovered CKA").round(2))
 recovery.round(3)
 
-# %%
+# %% mystnb={"image": {"alt": "Planted weights and recovered CKA per layer"}}
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained", sharex=True)
 for ax, table, title, ylabel in [
     (axes[0], truth, "Planted weight per layer", "planted amplitude weight"),
