@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 PALETTE = "colorblind"
 NULL_COLOUR = "0.45"
-WIDTH, FONT = 9.0, 9  # at most 9 in (900 px at 100 dpi) shrink by <= 1.3 into the column
+WIDTH, FONT = 9.0, 9  # 9 in (~910 px at 100 dpi) shrink by <= 1.38 into the ~690 px column
 
 
 def show(figure: Figure | Axes) -> None:
@@ -248,15 +248,15 @@ def layer_heatmaps(panels: Mapping, *, xlabel="layer (index)", ylabel="layer (in
 
 def _facets(data, y, hue, col, orders, title, title_y, legend_at, **kws) -> Figure:
     """One :func:`seaborn.relplot` line panel per ``col`` level over ``layer``, the legend
-    beside the grid (``legend_at``: its centre, else right of the grid)."""
+    at ``legend_at`` (its centre; an empty panel's place), else under the grid."""
     import seaborn as sns
 
     grid = sns.relplot(data=data, x="layer", y=y, hue=hue, hue_order=list(orders[0]), col=col,
                        col_order=list(orders[1]), kind="line", **kws)  # fmt: skip
     grid.set_titles("{col_name}").set(xticks=sorted(data["layer"].unique())[::2])
     grid.figure.suptitle(title, y=title_y)
-    where = ("center", legend_at) if legend_at else ("center left", (1.0, 0.5))
-    sns.move_legend(grid, where[0], bbox_to_anchor=where[1], frameon=False)
+    where = ("center", legend_at, 1) if legend_at else ("upper center", (0.5, 0.0), 4)  # in 9 in
+    sns.move_legend(grid, where[0], bbox_to_anchor=where[1], ncol=where[2], frameon=False)
     return grid.figure
 
 

@@ -27,7 +27,7 @@ from selenium.webdriver import Chrome
 from . import HTML, ROOT, SCREENSHOTS, log
 
 MAX_LINE = 88  # characters of a printed output line
-MAX_SHRINK = 1.3  # natural / displayed width of an output figure
+MAX_SHRINK = 1.38  # natural / displayed width of an output figure: 9 pt (12.5 px) >= 9 px
 
 # Runs in the loaded page (Selenium's execute_async_script: the last argument is the callback):
 # waits for images and MathJax, then reports what it found in the article.
