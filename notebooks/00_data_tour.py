@@ -65,7 +65,8 @@ if notice.by_design_note(dataset):
 # %%
 participant = dataset.participants[0]
 ema_table = dataset.ema(participant)
-print(f"EMA table of {participant}: {len(ema_table)} rows × {ema_table.shape[1]} columns")
+kind = "synthetic sample" if dataset.source == "sample" else "real data"
+print(f"EMA table of {participant} ({kind}): {len(ema_table)} rows × {ema_table.shape[1]} columns")
 first = ema_table.iloc[0]
 lip_gap = first["UL_Y"] - first["LL_Y"]
 print(f"first row: UL_Y = {first['UL_Y']:.2f} mm, LL_Y = {first['LL_Y']:.2f} mm "
@@ -93,15 +94,14 @@ ema_table.head()
 
 # %%
 rows = []
-for p in dataset.participants:
-    ema_rows = dataset.ema(p).groupby("FILENAME").size()
-    for name, sentence in dataset.recordings(p)[["FILENAME", "SENTENCE"]].itertuples(False):
-        n_samples = dataset.audio(p, name).size
-        rows.append({"participant": p, "filename": name, "sentence": sentence,
-                     "duration_s": round(n_samples / dataset.sample_rate, 3),
-                     "n_samples": n_samples, "model_frames": frames.n_model_frames(n_samples),
-                     "hidden_states": dataset.hidden_state(p, 0, name).shape[0],
-                     "ema_rows": int(ema_rows[name])})  # fmt: skip
+for p, name in dataset.pick_recordings():  # the recordings with hidden states
+    recording = dataset.recordings(p).set_index("FILENAME").loc[name]
+    n_samples = dataset.audio(p, name).size
+    rows.append({"participant": p, "filename": name, "sentence": recording["SENTENCE"],
+                 "duration_s": round(n_samples / dataset.sample_rate, 3),
+                 "n_samples": n_samples, "model_frames": frames.n_model_frames(n_samples),
+                 "hidden_states": dataset.hidden_state(p, 0, name).shape[0],
+                 "ema_rows": int((dataset.ema(p)["FILENAME"] == name).sum())})  # fmt: skip
 counts = pd.DataFrame(rows)
 for p, part in counts.groupby("participant", sort=False):
     print(f"{p}: {len(part)} recordings, {part['duration_s'].sum():.1f} s of speech, "
