@@ -39,7 +39,8 @@ from tutorial_utils import frames, load_dataset, notice, plots
 # `load_dataset()` returns the real tutorial data when it has been downloaded (see *Going
 # further: the real data* at the end), and otherwise the small synthetic sample that ships
 # with the package, so the whole tutorial runs offline. The box below says which one you
-# have; the real-data numbers it lists were read off the original chapter's figures.
+# have; on the sample it also lists the real-data results, read off the original chapter's
+# figures.
 
 # %%
 dataset = load_dataset()
