@@ -13,25 +13,26 @@
 #
 # ## Overview
 #
-# A similarity index always returns a number. Before we interpret CKA values of Wav2Vec2
-# layers, we should know three things about the index itself:
+# **Going further** chapter: about 27 minutes; not needed for the core path.
 #
-# 1. **What it ignores.** CKA is designed to be unchanged by some transformations of a
-#    representation (rotations, overall scale, shifts) and to react to others. We check this
-#    on a real layer of the dataset.
-# 2. **What it invents.** With few stimuli and many features, biased CKA reports high
-#    similarity between *completely unrelated* random data. Chapter 03 met this on its own
-#    comparisons; here we map it over a grid of `n` and `d`, as a function of the ratio of
-#    features to stimuli `d / n`, and compare with the debiased estimator.
-# 3. **Whether it finds a known answer.** The synthetic sample's encoder is built from four
-#    planted sources with known weights per layer. If CKA is a good readout, its layer profile
-#    for each source should follow the planted one.
+# Chapters 02 and 03 already relied on three properties of CKA: that it ignores some
+# transformations of a representation, that biased CKA inflates with few stimuli in many
+# dimensions, and that its layer profiles can be read as "how much of X a layer holds". This
+# chapter revisits each where the answer is known:
+#
+# 1. **What it ignores**, checked on a real layer of the dataset: rotations, overall scale and
+#    shifts, but not per-feature scaling or general linear maps.
+# 2. **What it invents**: chapter 03, section 1 printed biased CKA of pure noise at its own
+#    shapes; here the whole curve over the ratio of features to stimuli `d / n`, with the
+#    debiased estimator beside it.
+# 3. **Whether it finds a known answer**: the synthetic sample's encoder is built from four
+#    planted sources with known weights per layer. Does each source's CKA profile follow its
+#    planted weight?
 #
 # ## Prerequisites
 #
-# Chapter 02 (linear CKA from centred Gram matrices). Chapter 03, section 1, introduces the
-# bias of biased CKA on its own stimuli; section 2 below repeats the idea from scratch, so this
-# chapter can be read on its own.
+# Chapters 02 (linear CKA from centred Gram matrices) and 03, section 1 (the bias of biased
+# CKA).
 
 # %% tags=["remove-input"]
 # Setup (hidden in the book): installs the package where it is missing, e.g. in Colab.
@@ -42,7 +43,8 @@ if importlib.util.find_spec("tutorial_utils") is None:  # pip upgrades nothing C
     importlib.invalidate_caches()
 
 # %%
-# %%
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -51,13 +53,9 @@ from scipy import stats
 
 from tutorial_utils import cka_matrix, load_dataset, notice, plots, sample, sanity, targets
 
-pd.set_option("display.precision", 3)
-pd.set_option("display.width", 120)
-
 # %%
 dataset = load_dataset()
-print(notice.data_line(dataset))
-print(dataset)
+print(textwrap.fill(notice.data_line(dataset), 88))
 
 # %% [markdown]
 # ## 1. What CKA ignores: invariances
@@ -80,14 +78,14 @@ print(dataset)
 participant = dataset.participants[0]
 filename = dataset.pick_filenames(participant)[0]
 middle = dataset.layers[len(dataset.layers) // 2]
+print("computing MFCCs; a fresh runtime first compiles librosa's kernels (up to a minute)")
 states, mfcc = targets.aligned_recording(
     dataset, participant, filename, targets="mfcc", layers=[middle]
 )
 x, y = states[middle], mfcc["mfcc"]
 print(f"{participant} / {filename}: layer {middle} frames {x.shape}, MFCCs {y.shape}")
-
 invariances = sanity.invariance_table(x, y, seed=0)
-display(invariances)
+invariances.round(4)
 
 # %% [markdown]
 # The first three rows leave CKA unchanged up to rounding (`change` ≈ 0 and
@@ -103,63 +101,42 @@ display(invariances)
 #   stimuli than features (`n ≤ d`): any two such representations can be mapped onto each
 #   other. CKA weights directions by their variance, so a large-variance direction counts
 #   more than a small one. That is also why a few dimensions with huge variance can dominate
-#   linear CKA, and why per-feature standardisation (z-scoring) changes CKA values.
+#   linear CKA (chapter 02's c0), and why per-feature standardisation (z-scoring) changes CKA
+#   values.
 #
 # ## 2. What CKA invents: unrelated data and the ratio d / n
 #
-# Two independent matrices of Gaussian noise share nothing, so an ideal similarity index
-# would give 0. We draw pairs of `n × d` noise matrices for several `n` and two values of
-# `d` (12 like MFCC or EMA, 768 like a layer), 10 pairs per setting, and compute biased and
-# debiased linear CKA (the debiased estimator replaces the plug-in HSIC by an unbiased one
-# {cite:p}`song2012feature`, {cite:p}`murphy2024debiased`).
+# Chapter 03, section 1 printed the table: two independent Gaussian noise matrices share
+# nothing, yet biased CKA scores them near `d / (d + n)`, while the debiased estimator
+# {cite:p}`song2012feature`, {cite:p}`murphy2024debiased` is centred on 0. The figure draws
+# the whole curve for `d` = 12 (like MFCC or EMA) and 768 (like a layer), 10 pairs per
+# setting, with this tutorial's own comparisons marked by dotted lines.
 
-# %%
+# %% mystnb={"image": {"alt": "CKA of unrelated noise against d / n"}}
 noise = sanity.noise_cka(n_stimuli=(5, 10, 25, 50, 100, 200), n_features=(12, 768), n_repeats=10)
-display(sanity.noise_summary(noise))
-
-# %% [markdown]
-# The biased values follow `d / (d + n)` closely (column `d/(d+n)`): the expected centred Gram
-# matrix of noise is proportional to the centring matrix, so two noise Gram matrices look
-# alike whenever `d` is large compared with `n`. The debiased estimator is centred on 0 but
-# varies more from draw to draw when `n` is small (column `debiased std`).
-#
-# Where do this tutorial's own comparisons sit on this curve? The dotted lines mark them.
-
-# %%
 first, second = dataset.participants[:2]
 n_dims = x.shape[1]
+n_means = len(dataset.pick_filenames(first))
 n_shared = len(dataset.shared_sentences(first, second))
-frames_per_recording = int(
-    np.median(
-        [
-            dataset.hidden_state(first, middle, f).shape[0]
-            for f in dataset.pick_filenames(first)
-        ]
-    )
-)
-settings = {
-    f"sentence means, n = {len(dataset.pick_filenames(first))}": n_dims
-    / len(dataset.pick_filenames(first)),
-    f"shared sentences, n = {n_shared}": n_dims / n_shared,
-    f"frames of a recording, n ≈ {frames_per_recording}": n_dims / frames_per_recording,
-}
+n_frames = int(np.median([dataset.hidden_state(first, middle, f).shape[0]
+                          for f in dataset.pick_filenames(first)]))  # fmt: skip
+settings = {f"sentence means, n = {n_means}": n_dims / n_means,
+            f"shared sentences, n = {n_shared}": n_dims / n_shared,
+            f"frames of a recording, n ≈ {n_frames}": n_dims / n_frames}  # fmt: skip
 for name, ratio in settings.items():
-    print(
-        f"{name}: d / n = {ratio:.1f}, biased CKA of noise ≈ "
-        f"{sanity.expected_noise_cka(round(n_dims / ratio), n_dims):.3f}"
-    )
-
-fig, ax = plt.subplots(figsize=(9, 5))
+    print(f"{name}: d / n = {ratio:.1f}, biased CKA of noise ≈ "
+          f"{sanity.expected_noise_cka(round(n_dims / ratio), n_dims):.3f}")
+fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
 plots.noise_cka(noise, ax=ax, marks=settings)
 plots.show(fig)
 
 # %% [markdown]
-# With one mean vector per recording (the sentence-mean rows above), biased CKA of pure noise
-# is already at the printed values, close to 1: a colour scale that starts at 0.8 cannot
-# distinguish structure from this artefact. Even on the frames of one recording, unrelated
-# 768-dimensional data would reach the value printed above. Real representations are not
-# isotropic noise, so their inflation is smaller, but it cannot be read off the biased value:
-# report the debiased estimate, or compare with a baseline computed the same way.
+# With one mean vector per recording, biased CKA of pure noise is already at the printed
+# values, close to 1; even on the frames of one recording, unrelated 768-dimensional data
+# reach the value printed last. The debiased estimator stays near 0 but spreads widely when
+# `n` is small (the bands). Real representations are not isotropic noise, so their inflation
+# is smaller, but it cannot be read off the biased value: report the debiased estimate, or
+# compare with a baseline computed the same way.
 #
 # ## 3. Test your method where you know the answer: the planted profile
 #
@@ -174,90 +151,88 @@ plots.show(fig)
 # - `content`: an embedding of the phone being spoken (the same for both speakers);
 # - `speaker`: a constant vector per speaker plus the frame's spectral tilt.
 #
-# So this section always loads the sample, whatever the rest of the chapter uses.
+# So this section always loads the sample, whatever the rest of the chapter uses. For every
+# layer and every source we compute linear CKA between the layer's frames and the source's
+# values on the same frames, pooling the frames of all recordings of both speakers (the
+# speaker vector is constant within a recording, so it is only visible across speakers).
 
 # %%
 synthetic = dataset if dataset.source == "sample" else load_dataset("sample")
 if dataset.source != "sample":
     print("The chapter runs on the real data; this section uses the synthetic sample.")
 truth = sample.ground_truth()
-print("Planted weight of each source in each layer:")
-display(truth.T)
-
-# %% [markdown]
-# For every layer and every source we compute linear CKA between the layer's frames and the
-# source's values on the same frames. The frames of all recordings of both speakers are pooled
-# into one set of stimuli: the speaker vector is constant within a recording, so it is only
-# visible when frames of different speakers are compared.
-
-# %%
 recovered = sanity.planted_profile(synthetic)
-n_pooled = sum(
-    synthetic.hidden_state(p, 0, f).shape[0]
-    for p in synthetic.participants
-    for f in synthetic.pick_filenames(p)
-)
-print(f"stimuli: {n_pooled} frames from the recordings of {', '.join(synthetic.participants)}")
-display(recovered.T)
 recovery = sanity.profile_recovery(recovered, truth)
 recovery["planted range"] = truth.max() - truth.min()
-display(recovery)
+display(truth.T.rename_axis("planted weight"), recovered.T.rename_axis("recovered CKA").round(2))
+recovery.round(3)
 
-# %%
-fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-plots.layer_profile(
-    truth.reset_index(),
-    list(truth.columns),
-    ax=axes[0],
-    title="Planted: weight of each source per layer",
-    ylabel="planted amplitude weight (unitless)",
-)
-plots.layer_profile(
-    recovered.reset_index(),
-    list(truth.columns),
-    ax=axes[1],
-    title="Recovered: CKA of each layer with each source",
-    ylabel="linear CKA (pooled frames)",
-)
-for ax in axes:
-    ax.set_xlabel("layer (index)")
-fig.tight_layout()
+# %% mystnb={"image": {"alt": "Planted weights and recovered CKA per layer"}}
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained", sharex=True)
+for ax, table, title, ylabel in [
+    (axes[0], truth, "Planted weight per layer", "planted amplitude weight"),
+    (axes[1], recovered, "Recovered: CKA with each source", "linear CKA (pooled frames)"),
+]:
+    plots.layer_profile(table.reset_index(), list(truth.columns), ax=ax, title=title,
+                        ylabel=ylabel)  # fmt: skip
+    ax.set_xticks(truth.index[::2])
+    ax.get_legend().remove()  # one legend for both, off the curves
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4)
 plots.show(fig)
 
 # %% [markdown]
 # The `spearman` column is the rank correlation, over the 13 layers, between the recovered
 # CKA profile and the planted weights; `peak_recovered` and `peak_planted` are the layers where
-# each profile is highest; `planted range` is how much the planted weight varies over layers.
-# A source whose weight hardly changes from layer to layer leaves little to rank, so for it a
-# modest rank correlation is a weak test rather than a failure. Where the two peaks differ,
-# keep in mind what CKA measures: not how
-# much of a source a layer contains in absolute terms, but how much of the layer's *geometry*
-# the source explains. A source's CKA therefore also depends on the weights of all the other
-# sources and of the noise in that layer. The next cell tests this explanation: it computes
-# each source's share of a layer's planted variance (its squared weight divided by the sum of
-# all squared weights, noise and the large-variance "rogue" dimensions included) and
-# correlates the recovered profile with that share instead.
+# each profile is highest; `planted range` is how much the planted weight varies over layers
+# (a source whose weight hardly changes leaves little to rank). Which sources follow their
+# planted weight closely, and which do not?
+
+# %%
+followed = recovery.index[recovery["spearman"] >= 0.9].tolist()
+print(f"rank correlation >= 0.9 with the planted weight: {', '.join(followed) or 'none'}")
+for source, row in recovery.drop(followed).iterrows():
+    print(f"{source}: rho = {row['spearman']:.3f} (p = {row['p_value']:.3f}), "
+          f"peak at layer {row['peak_recovered']:.0f}, planted peak at layer "
+          f"{row['peak_planted']:.0f}")
+
+# %% [markdown]
+# One explanation to test: CKA measures how much of a layer's *geometry* a source explains,
+# not how much of the source the layer holds, so a source's CKA also depends on every other
+# source and on the noise in that layer. If so, the profile should follow each source's share
+# of the layer's planted variance (its squared weight over the sum of all squared weights,
+# noise and the large-variance "rogue" dimensions included) better than the raw weight. The
+# second cell measures how much the sources themselves resemble each other on these frames.
 
 # %%
 squared = sample.LAYER_PROFILE**2
 share = squared[truth.columns].div(squared.sum(axis=1), axis=0)
 by_share = sanity.profile_recovery(recovered, share)
-display(
-    pd.DataFrame(
-        {
-            "spearman with weight": recovery["spearman"],
-            "spearman with variance share": by_share["spearman"],
-            "peak of share": by_share["peak_planted"],
-            "peak recovered": recovery["peak_recovered"],
-        }
-    )
-)
+pd.DataFrame({"spearman with weight": recovery["spearman"],
+              "spearman with variance share": by_share["spearman"],
+              "peak of share": by_share["peak_planted"],
+              "peak recovered": recovery["peak_recovered"]}).round(3)  # fmt: skip
+
+# %%
+pooled: dict[str, list] = {}
+for p in synthetic.participants:
+    for f in synthetic.pick_filenames(p):
+        planted = sample.planted_sources(synthetic, p, f)
+        n = min(len(v) for v in planted.values())
+        for source, values in planted.items():
+            pooled.setdefault(source, []).append(values[:n])
+between = cka_matrix(*[{k: np.concatenate(v) for k, v in pooled.items()}] * 2)
+between.rename_axis("CKA between the sources").round(3)
 
 # %% [markdown]
-# This is the point of the exercise: a method can be *correct* (it finds the structure that
-# is there) and still be easy to misread (its number is a share of the geometry, not an
-# amount). Testing on data with a planted answer tells us which of its readings we can trust
-# before we apply it where there is no answer key.
+# The variance share changes the rank correlations only a little (compare the first two
+# columns), so it does not rescue a source whose profile did not follow its weight. A
+# plausible reason is in the last table: the planted sources are not independent (the phone
+# being spoken shapes both the sound and the articulators), and CKA of a layer with one
+# source also counts the geometry it shares with a correlated source that has its own layer
+# profile. CKA cannot separate correlated sources. A test on planted data tells us which of a
+# method's readings to trust before we apply it where there is no answer key; chapter 05
+# repeats it for other measures on the articulatory source, with each measure's score taken
+# relative to a circular-shift null.
 #
 # ## Summary
 #
@@ -266,10 +241,9 @@ display(
 # - Biased CKA of unrelated data is about `d / (d + n)`: near 1 for sentence means in 768
 #   dimensions, clearly above 0 even for the frames of one recording. The debiased estimator is
 #   centred on 0 but noisy when `n` is small.
-# - On the synthetic sample, CKA's layer profiles can be checked against the planted sources
-#   (rank correlations and peak layers printed above). CKA measures how much of a layer's
-#   geometry a source accounts for, which depends on every other source in that layer too;
-#   compare the correlations with the raw weights and with the variance shares.
+# - On the synthetic sample, the printed rank correlations show which planted profiles CKA
+#   recovers. Where it fails, neither the raw weight nor the variance share explains the
+#   profile: sources that resemble each other (printed) are mixed in each one's CKA.
 #
 # ## Exercises
 #
@@ -282,15 +256,15 @@ display(
 #    (`participants=[synthetic.participants[0]]`). What happens to the `speaker` column, and
 #    why?
 
-# %% tags=["hide-input"]
+# %% tags=["hide-cell"]
 # Solution 1
 harsh = sanity.invariance_table(x, y, seed=0, condition=1e4)
 display(pd.DataFrame({"change, condition 1e2": invariances["change"],
-                      "change, condition 1e4": harsh["change"]}))
+                      "change, condition 1e4": harsh["change"]}).round(4))
 at_zero = harsh.index[harsh["change"].abs() < 1e-10].tolist()
 moved = [row for row in harsh.index if row not in at_zero]
 sizes = {row: (abs(invariances.loc[row, "change"]), abs(harsh.loc[row, "change"])) for row in moved}
-print(
+print(textwrap.fill(
     f"Answer: {len(at_zero)} rows stay at 0 ({', '.join(at_zero)}): the condition number does "
     "not enter them. For the others, |change| goes "
     + "; ".join(f"{old:.4f} → {new:.4f} ({row})" for row, (old, new) in sizes.items())
@@ -298,10 +272,9 @@ print(
     + ("It grows for both, so a more anisotropic map moves CKA further."
        if all(new > old for old, new in sizes.values())
        else "It does not grow with the spread alone: how far CKA moves depends on which of "
-       "x's directions the map enlarges relative to the others.")
-)
+       "x's directions the map enlarges relative to the others."), 88))
 
-# %% tags=["hide-input"]
+# %% tags=["hide-cell"]
 # Solution 2
 rng = np.random.default_rng(0)
 n, d_x, d_y = 100, 768, 12
@@ -311,26 +284,25 @@ draws = [
 ]
 approximation = np.sqrt(d_x * d_y / ((d_x + n) * (d_y + n)))
 print(f"simulated mean {np.mean(draws):.3f} (sd {np.std(draws):.3f}), formula {approximation:.3f}")
-print(
+print(textwrap.fill(
     f"Answer: the formula is off by {np.mean(draws) - approximation:+.4f}, i.e. "
     f"{abs(np.mean(draws) - approximation) / np.std(draws):.1f} draw standard deviations: a "
     f"768-dimensional layer and 12 unrelated features on {n} frames already score "
-    f"{np.mean(draws):.2f} with biased CKA."
-)
+    f"{np.mean(draws):.2f} with biased CKA.", 88))
 
-# %% tags=["hide-input"]
+# %% tags=["hide-cell"]
 # Solution 3
 one_speaker = sanity.planted_profile(synthetic, participants=[synthetic.participants[0]])
 display(
     pd.DataFrame({"both speakers": recovered["speaker"], "one speaker": one_speaker["speaker"]})
+    .round(3)
 )
 rho_one = stats.spearmanr(one_speaker["speaker"], truth["speaker"])[0]
 rho_both = recovery.loc["speaker", "spearman"]
-print(
+print(textwrap.fill(
     f"Answer: with one speaker the speaker column is flatter (range over layers "
     f"{np.ptp(one_speaker['speaker']):.3f} vs {np.ptp(recovered['speaker']):.3f}) and follows "
     f"the planted weights less (Spearman {rho_one:.2f} vs {rho_both:.2f}). Why: by "
     "construction the speaker source is a constant vector per speaker plus the frame's "
     "spectral tilt; within one speaker the constant is removed by centring, so only the tilt "
-    "varies, and the tilt is also part of the acoustics."
-)
+    "varies, and the tilt is also part of the acoustics.", 88))

@@ -65,9 +65,28 @@ def test_every_cited_key_is_in_the_bibliography():
     assert cited <= keys, f"unknown citation keys: {sorted(cited - keys)}"
 
 
+def test_the_page_check_flags_wide_printed_lines_and_shrunk_figures():
+    from tools.book.pages import page_problems
+
+    images = [{"src": "f", "width": w, "height": 9, "shown": 690, "output": 1} for w in (1610, 800)]
+    report = dict.fromkeys(["tracebacks", "stderrErrors", "ename", "rawMath"], []) | {
+        "images": images, "lines": ["x" * 88, "y" * 89], "widgets": 0, "math": 0}  # fmt: skip
+    problems = page_problems("p", report | {"mathTypeset": 0, "mathErrors": 0}, 1)
+    assert len(problems) == 2 and "1610 px" in problems[0] and "89 >" in problems[1]
+
+
 @pytest.mark.skipif(os.environ.get("BOOK_CHECK") != "1", reason="set BOOK_CHECK=1 (needs chromium)")
 def test_book_builds_and_every_chapter_renders():
     result = subprocess.run([sys.executable, "-m", "tools.check_book"], cwd=ROOT)
     assert result.returncode == 0, "book build or browser check failed; see the output above"
     shots = sorted((BOOK / "_build" / "screenshots").glob("*.png"))
     assert len(shots) >= len(CHAPTERS)
+
+
+def test_every_chapter_and_the_core_path_fit_the_reading_time():
+    from tools import reading_time as rt
+
+    minutes = {p.stem: rt.chapter_minutes(p) for p in sorted((ROOT / "notebooks").glob("0*.py"))}
+    long = {k: round(v[0]) for k, v in minutes.items() if v[0] > rt.CHAPTER_LIMIT_MINUTES}
+    core = sum(core for _, core in minutes.values())
+    assert not long and core <= rt.CORE_LIMIT_MINUTES, f"too long: {long}, core path {core:.0f}"

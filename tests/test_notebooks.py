@@ -57,14 +57,18 @@ def test_story_structure_and_data_notice(source):
     assert headings[0] == "Overview"
     assert re.search(r"^# (## |\*\*)Prerequisites", text, flags=re.MULTILINE), source.name
     assert headings[-1].startswith("Exercises")
+    # Core sections, the summary, then "Going further: ..." sections, then the exercises.
+    summary = next(i for i, h in enumerate(headings) if h.startswith("Summary"))
+    further = [i for i, h in enumerate(headings) if h.startswith("Going further")]
+    assert all(i > summary for i in further), "Going further sections come after the summary"
     assert "load_dataset(" in text
     # One voice: the full callout in chapter 00, the one-line notice.data_line elsewhere.
     if source.name.startswith("00"):
         assert "data_notice(" in text
     else:
         assert "data_line(" in text and "data_notice(" not in text
-    # A solution is folded whole, its printed answer too (hide-input would show the output).
-    assert 'tags=["hide-cell"]' in text and "hide-input" not in text, "fold the solutions"
+    # The whole solution cell folds, its "Answer:" output included.
+    assert 'tags=["hide-cell"]' in text and 'tags=["hide-input"]' not in text
 
 
 def test_no_helper_is_defined_in_two_notebooks():

@@ -35,6 +35,15 @@ def _legend(ax):
     return [t.get_text() for t in ax.get_legend().get_texts()]
 
 
+def _legible(fig):  # <= 9.2 in at 100 dpi shrinks by <= 1.38 into the book column: >= 9 px
+    fig.canvas.draw()
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
+    small = {t.get_text(): t.get_fontsize() for t in texts if t.get_fontsize() < 9}
+    width = fig.get_tightbbox().width  # inches, as saved with bbox_inches="tight"
+    assert width <= 9.2 and not small, (width, small)
+    return fig
+
+
 def test_cka_by_layer_band_is_the_interval_it_is_given_and_the_null_is_dashed():
     table = _table(7, targets=("EMA",), layers=[3, 4])
     ax = P.cka_by_layer(table, null=_table(1, baseline="circular shift"), errorbar=S.errorbar(0.9))
@@ -58,6 +67,7 @@ def test_curves_over_lags_layers_and_noise_ratios():
     np.testing.assert_allclose(ax.lines[0].get_ydata(), wide["a"])
     noise = sanity.noise_cka(n_stimuli=(5, 20), n_features=(12,), n_repeats=3)
     ax = P.noise_cka(noise, marks={"sentence means": 2.4})
+    _legible(ax.figure)
     assert {"biased, d = 12", "debiased, d = 12"} <= set(_legend(ax)) and ax.get_xscale() == "log"
 
 
@@ -79,8 +89,10 @@ def test_matrix_grids_share_scales_and_label_their_panels():
     assert _colourbars(fig) == ["z"] and fig.axes[0].get_title() == "layer 0\ndiff 0.10"
     assert [ax.get_visible() for ax in fig.axes[:15]] == [True] * 13 + [False] * 2
     biased = pd.DataFrame(np.eye(13))
-    assert len(P.layer_heatmap(biased).texts) == 169  # values written in
+    assert len(_legible(fig) and P.layer_heatmap(biased).texts) == 169  # values written in
+    _legible(plt.gcf())
     fig = P.layer_heatmaps({"biased": biased, "debiased": biased - 0.2, "third": biased})
+    _legible(fig)
     visible = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
     assert [ax.get_title() for ax in visible] == ["biased", "debiased", "third"]
     assert _colourbars(fig) == ["linear CKA"] * 3 and not visible[0].texts
@@ -89,11 +101,13 @@ def test_matrix_grids_share_scales_and_label_their_panels():
 
 def test_chapter00_figures():
     fig = P.ema_trajectories(np.random.default_rng(5).standard_normal((60, 12)), y_axis="Y")
+    _legible(fig)
     assert len(fig.axes) == 6 and fig.axes[-1].get_xlabel() == "time (s)"
     assert fig.axes[-1].lines[0].get_xdata()[-1] == pytest.approx(59 * 0.02)
     fig = P.waveform_spectrogram(np.random.default_rng(6).standard_normal(8000), title="noise")
     assert fig.get_suptitle() == "noise" and _colourbars(fig) == ["power (dB)"]
-    assert "98 frames" in P.frame_grid(31609).get_suptitle()
+    assert _legible(fig).axes[0].get_xlabel() == "time (s)"  # the waveform's time axis too
+    assert "98 frames" in _legible(P.frame_grid(31609)).get_suptitle()
 
 
 def test_show_displays_and_closes(monkeypatch):
@@ -112,9 +126,9 @@ def test_measure_panels_draw_the_observed_values_and_a_dashed_null(n_measures):
     scores = pd.DataFrame(rows, columns=["measure", "target", "layer", "version", "value"])
     fig = P.measures_with_nulls(scores, measures[::-1], ["MFCC"])
     assert [ax.get_title() for ax in fig.axes] == measures[::-1] and fig.legends
-    assert {line.get_linestyle() for line in fig.axes[0].lines} >= {"-", "--"}
+    assert {line.get_linestyle() for line in _legible(fig).axes[0].lines} >= {"-", "--"}
     observed = scores.query("measure == @measures[-1] and version == 'observed'")["value"]
     assert any(np.allclose(line.get_ydata(), observed) for line in fig.axes[0].lines)
     gaps = scores[scores["version"] == "observed"].rename(columns={"value": "rescaled gap"})
-    fig = P.rescaled_profiles(gaps, measures, ["MFCC"])
+    fig = _legible(P.rescaled_profiles(gaps, measures, ["MFCC"]))
     assert len(fig.axes[0].lines) >= n_measures and f"{n_measures} measures" in fig.get_suptitle()

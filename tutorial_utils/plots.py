@@ -1,8 +1,9 @@
 """The figures the notebooks share: a tidy table or a matrix in, Axes (or a Figure) out.
 
 Curves are :func:`seaborn.lineplot` on the *per-recording* table: the mean and its band are
-seaborn's (``errorbar=``); nothing here computes a statistic. Heavy libraries load lazily.
-In order: curves over layers or lags, matrices, several measures (05, 06), raw material (00)."""
+seaborn's (``errorbar=``); nothing here computes a statistic. Every figure is at most
+:data:`WIDTH` inches wide with text of at least :data:`FONT` points, so that it stays legible
+in the book's ~690 px column. In order: curves, matrices, several measures, raw material."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 PALETTE = "colorblind"
 NULL_COLOUR = "0.45"
+WIDTH, FONT = 9.0, 9  # 9 in (~910 px at 100 dpi) shrink by <= 1.38 into the ~690 px column
 
 
 def show(figure: Figure | Axes) -> None:
@@ -39,11 +41,11 @@ def _axes(ax: Axes | None, figsize: tuple[float, float] = (7.0, 4.0)) -> Axes:
 
 
 def _panels(n: int, ncols: int, height: float, **kws) -> tuple[Figure, np.ndarray]:
-    """A 13-inch-wide figure with ``n`` panels in rows of ``ncols``, unused cells hidden."""
+    """A :data:`WIDTH`-wide figure with ``n`` panels in rows of ``ncols``, unused ones hidden."""
     import matplotlib.pyplot as plt
 
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(13.0, height * nrows), squeeze=False, **kws)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(WIDTH, height * nrows), squeeze=False, **kws)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, axes
@@ -55,7 +57,7 @@ def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, xticks=None, which="
         ax.set_xticks(sorted(xticks))
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3, which=which)
-    ax.legend(fontsize="small", **legend)
+    ax.legend(fontsize=FONT, **legend)
     return ax
 
 
@@ -138,9 +140,8 @@ def noise_cka(table: pd.DataFrame, *, ax=None, marks: Mapping[str, float] | None
     ax.plot(expected["ratio"], expected["expected"], color=NULL_COLOUR, linewidth=1, label=label)
     for i, (name, ratio) in enumerate((marks or {}).items()):
         ax.axvline(ratio, color="0.3", linestyle=":", linewidth=1)
-        ax.annotate(
-            name, (ratio, 0.04 + 0.08 * i), fontsize=7, xytext=(3, 0), textcoords="offset points"
-        )
+        ax.annotate(name, (ratio, 0.04 + 0.09 * i), fontsize=FONT, xytext=(3, 0),
+                    textcoords="offset points")  # fmt: skip
     ax.axhline(0, color=NULL_COLOUR, linewidth=1)
     ax.set_xscale("log")
     title = "CKA between independent noise matrices\n(lines: mean; bands: 5–95% of repeats)"
@@ -165,14 +166,14 @@ def _heatmap(ax: Axes, matrix, names, labels=None, cbar_label=None, annot=False,
         axis.set_ticks(np.arange(0, len(ticks), step) + 0.5, [str(n) for n in ticks[::step]])
     texts = ax.get_xticklabels()  # rotate x labels that would fill most of the width
     width = sum(len(t.get_text()) for t in texts) * 0.6 * (texts[0].get_fontsize() if texts else 0)
-    if width > 0.7 * ax.get_position().width * ax.figure.get_figwidth() * 72:
+    if width > 0.5 * ax.get_position().width * ax.figure.get_figwidth() * 72:
         ax.tick_params(axis="x", labelrotation=90)
     if annot:  # dark text on light colours, white on dark ones
         light = mesh.cmap(mesh.norm(values))[..., :3] @ np.array([0.2126, 0.7152, 0.0722]) > 0.45
         for (row, col), value in np.ndenumerate(values):
             if np.isfinite(value):
                 ax.text(col + 0.5, row + 0.5, f"{value:.2f}", ha="center", va="center",
-                        fontsize=6, color="0.15" if light[row, col] else "white")  # fmt: skip
+                        fontsize=FONT, color="0.15" if light[row, col] else "white")  # fmt: skip
     if cbar_label is not None:
         bar = ax.figure.colorbar(mesh, ax=ax, shrink=0.85, label=cbar_label)
         bar.outline.set_linewidth(0)
@@ -181,17 +182,10 @@ def _heatmap(ax: Axes, matrix, names, labels=None, cbar_label=None, annot=False,
 
 
 def gram(
-    matrix: np.ndarray,
-    *,
-    labels: Sequence[str] | None = None,
-    ax: Axes | None = None,
-    title: str = "Gram matrix",
-    cbar_label: str = "similarity",
-    axis_label: str = "stimulus",
-    cmap: str | None = None,
-    vmin: float | None = None,
-    vmax: float | None = None,
-) -> Axes:
+    matrix: np.ndarray, *, labels: Sequence[str] | None = None, ax: Axes | None = None,
+    title="Gram matrix", cbar_label="similarity", axis_label="stimulus", cmap: str | None = None,
+    vmin: float | None = None, vmax: float | None = None,
+) -> Axes:  # fmt: skip
     """Heatmap of one ``(n, n)`` Gram (similarity) or RDM (dissimilarity) matrix; without
     ``cmap`` and limits, negative entries get a diverging map centred on 0, else viridis."""
     ax = _axes(ax, (5.5, 4.5))
@@ -204,25 +198,21 @@ def gram(
 
 
 def gram_grid(
-    matrices: Mapping[int, np.ndarray],
-    *,
-    labels: Sequence[str] | None = None,
-    title: str = "Gram matrices per layer",
-    cbar_label: str = "similarity",
-    panel_titles: Mapping[int, str] | None = None,
-) -> Figure:
+    matrices: Mapping[int, np.ndarray], *, labels: Sequence[str] | None = None,
+    title="Gram matrices per layer", cbar_label="similarity", panel_titles: Mapping | None = None,
+) -> Figure:  # fmt: skip
     """``{layer: (n, n)}`` matrices as small multiples on one colour scale centred on 0, the
     ``labels`` on the left column and bottom row, ``panel_titles`` under "layer k"."""
     keys = list(matrices)
-    fig, axes = _panels(len(keys), 5, 2.7, layout="constrained")
+    fig, axes = _panels(len(keys), 5, 2.1, layout="constrained")
     top = max(float(np.nanmax(np.abs(m))) for m in matrices.values())
     for index, (ax, key) in enumerate(zip(axes.flat, keys, strict=False)):
         extra = (panel_titles or {}).get(key)
         names = (f"layer {key}" + (f"\n{extra}" if extra else ""), "", "")
         _heatmap(ax, matrices[key], names, labels, cmap="RdBu_r", vmin=-top, vmax=top)
-        ax.title.set_fontsize(9)
+        ax.title.set_fontsize(FONT)
         left, bottom = index % 5 == 0, index + 5 >= len(keys)  # labels outside the grid only
-        ax.tick_params(labelsize=6, left=left, labelleft=left and labels is not None)
+        ax.tick_params(labelsize=FONT, left=left, labelleft=left and labels is not None)
         ax.tick_params(bottom=bottom, labelbottom=bottom and labels is not None)
     fig.supxlabel("recording")
     fig.supylabel("recording")
@@ -232,20 +222,13 @@ def gram_grid(
 
 
 def layer_heatmap(
-    matrix: pd.DataFrame | np.ndarray,
-    *,
-    ax: Axes | None = None,
-    title: str = "Layer × layer CKA",
-    cbar_label: str = "linear CKA",
-    annot: bool = True,
-    vmin: float = 0.0,
-    xlabel: str = "layer",
-    ylabel: str = "layer",
-) -> Axes:
+    matrix: pd.DataFrame | np.ndarray, *, ax: Axes | None = None, title="Layer × layer CKA",
+    cbar_label="linear CKA", annot=True, vmin=0.0, xlabel="layer", ylabel="layer",
+) -> Axes:  # fmt: skip
     """Heatmap of a layer × layer similarity table (a DataFrame keeps its labels), values
     written in (``annot``), colours from ``vmin`` to 1 so small differences look small."""
     frame = pd.DataFrame(matrix).astype(float)
-    size = (max(5.0, 0.45 * frame.shape[1] + 2.0), max(4.0, 0.4 * frame.shape[0] + 1.5))
+    size = (min(WIDTH, max(5.0, 0.45 * frame.shape[1] + 2)), max(4.0, 0.4 * frame.shape[0] + 1.5))
     ax = _axes(ax, size)
     style = {"vmin": vmin, "vmax": 1.0, "cmap": "magma"}
     return _heatmap(ax, frame, (title, xlabel, ylabel), None, cbar_label, annot, True, **style)
@@ -254,7 +237,7 @@ def layer_heatmap(
 def layer_heatmaps(panels: Mapping, *, xlabel="layer (index)", ylabel="layer (index)") -> Figure:
     """:func:`layer_heatmap` panels two per row, ``{title: matrix}``, without values; colours
     from 0 (or the smallest value, if negative) to 1, so debiased values below 0 show."""
-    fig, axes = _panels(len(panels), 2, 5.5)
+    fig, axes = _panels(len(panels), 2, 4.0)
     for ax, (title, matrix) in zip(axes.ravel(), panels.items(), strict=False):
         low = min(0.0, float(np.nanmin(np.asarray(matrix, dtype=float))))
         layer_heatmap(matrix, ax=ax, annot=False, vmin=low, title=title, xlabel=xlabel,
@@ -265,15 +248,15 @@ def layer_heatmaps(panels: Mapping, *, xlabel="layer (index)", ylabel="layer (in
 
 def _facets(data, y, hue, col, orders, title, title_y, legend_at, **kws) -> Figure:
     """One :func:`seaborn.relplot` line panel per ``col`` level over ``layer``, the legend
-    beside the grid (``legend_at``: its centre, else right of the grid)."""
+    at ``legend_at`` (its centre; an empty panel's place), else under the grid."""
     import seaborn as sns
 
     grid = sns.relplot(data=data, x="layer", y=y, hue=hue, hue_order=list(orders[0]), col=col,
                        col_order=list(orders[1]), kind="line", **kws)  # fmt: skip
     grid.set_titles("{col_name}").set(xticks=sorted(data["layer"].unique())[::2])
     grid.figure.suptitle(title, y=title_y)
-    where = ("center", legend_at) if legend_at else ("center left", (1.0, 0.5))
-    sns.move_legend(grid, where[0], bbox_to_anchor=where[1], frameon=False)
+    where = ("center", legend_at, 1) if legend_at else ("upper center", (0.5, 0.0), 4)  # in 9 in
+    sns.move_legend(grid, where[0], bbox_to_anchor=where[1], ncol=where[2], frameon=False)
     return grid.figure
 
 
@@ -285,7 +268,7 @@ def measures_with_nulls(scores: pd.DataFrame, measures: Sequence, targets: Seque
         scores.assign(kind=kind), "value", "target", "measure", (targets, measures),
         "Each measure on its own scale, with its circular-shift null", 1.03,
         (0.83, 0.27) if len(measures) > 3 and len(measures) % 3 else None,  # empty last panel
-        style="kind", col_wrap=3, errorbar=None, height=2.6, aspect=1.3,
+        style="kind", col_wrap=3, errorbar=None, height=2.4, aspect=1.2,
         facet_kws={"sharey": False, "legend_out": False},  # no extra draw to size the legend
     )  # fmt: skip
 
@@ -296,7 +279,7 @@ def rescaled_profiles(gaps: pd.DataFrame, measures: Sequence, targets: Sequence)
     return _facets(
         gaps, "rescaled gap", "measure", "target", (measures, targets),
         f"Layer profiles of {len(measures)} measures (gap above the null, rescaled)", 1.04, None,
-        style="measure", style_order=list(measures), markers=True, dashes=False, height=3.4,
+        style="measure", style_order=list(measures), markers=True, dashes=False, height=3.2,
         aspect=1.3, facet_kws={"legend_out": False},
     )  # fmt: skip
 
@@ -314,15 +297,15 @@ def ema_trajectories(ema: np.ndarray, *, title="EMA sensor trajectories", y_axis
     colours = sns.color_palette(PALETTE, 2)
     names = "tongue rear,tongue blade,tongue tip,upper lip,lower lip,jaw (lower incisor)".split(",")
     for i, (ax, sensor, name) in enumerate(zip(axes, EMA_SENSORS, names, strict=True)):
+        means = ema[:, 2 * i : 2 * i + 2].mean(axis=0)  # drawn around it: one scale for both
         for j, axis in enumerate(("X", y_axis)):
-            values = ema[:, 2 * i + j]  # drawn around its mean: one scale for both
-            label = f"{axis} (mean {values.mean():.1f} mm)"
-            ax.plot(times, values - values.mean(), color=colours[j], label=label)
+            ax.plot(times, ema[:, 2 * i + j] - means[j], color=colours[j], label=axis)
         ax.set_ylabel(f"{sensor}\n(mm)")
-        ax.set_title(name, fontsize=9, loc="left")
-        ax.legend(fontsize="x-small", loc="upper right")
+        ax.set_title(f"{name}: mean X {means[0]:.1f} mm, {y_axis} {means[1]:.1f} mm",
+                     fontsize=FONT, loc="left")  # fmt: skip
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("time (s)")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
     fig.suptitle(f"{title}\n(each coordinate minus its mean; X = posterior→anterior)")
     return fig
 
@@ -340,7 +323,9 @@ def waveform_spectrogram(audio: np.ndarray, sr=SAMPLE_RATE, *, title="Recording"
     )
     librosa.display.waveshow(audio, sr=sr, ax=top, color="0.2", linewidth=0.5)
     top.set_ylabel("amplitude\n(full scale)")
-    top.set_title("waveform", fontsize=9, loc="left")
+    top.set_title("waveform", fontsize=FONT, loc="left")
+    top.set_xlabel("time (s)")
+    top.tick_params(labelbottom=True)
     window, hop = int(0.025 * sr), int(0.010 * sr)
     power = np.abs(librosa.stft(audio, n_fft=window, hop_length=hop)) ** 2
     db = librosa.power_to_db(power, ref=np.max, top_db=80.0)
@@ -348,7 +333,7 @@ def waveform_spectrogram(audio: np.ndarray, sr=SAMPLE_RATE, *, title="Recording"
     mesh = librosa.display.specshow(db, sr=sr, hop_length=hop, n_fft=window, **axes)
     fig.colorbar(mesh, ax=bottom).set_label("power (dB)")
     bottom.set(ylabel="frequency (Hz)", xlabel="time (s)")
-    bottom.set_title("spectrogram (25 ms windows, 10 ms hop)", fontsize=9, loc="left")
+    bottom.set_title("spectrogram (25 ms windows, 10 ms hop)", fontsize=FONT, loc="left")
     fig.suptitle(title)
     return fig
 
@@ -367,11 +352,11 @@ def frame_grid(n_samples: int) -> Figure:
         (2, FRAME_HOP, 0, FRAME_LENGTH, colours[1], "MFCC (n_fft=400, hop=320, no pad)"),
         (1, hop, -160, 320, colours[2], f"original MFCC (n_fft=320, hop={hop}, centred)"),
     ]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), layout="constrained", sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.8), layout="constrained", sharey=True)
     n_show = min(5, n_frames)
     for ax, shown, part in zip(axes, (0, n_frames - n_show), ("start", "end"), strict=True):
         shown = np.arange(shown, shown + n_show)
-        ax.set_title(f"{part} of the recording", fontsize=9)
+        ax.set_title(f"{part} of the recording", fontsize=FONT)
         for row, step, offset, length, colour, label in streams:
             for k, start in enumerate(shown * step * ms + offset * ms):  # alternate heights
                 y = row + (0.12 if k % 2 else -0.12)
@@ -381,13 +366,13 @@ def frame_grid(n_samples: int) -> Figure:
         ax.plot(starts, np.zeros_like(starts), "|", color=colours[3], markersize=14,
                 markeredgewidth=2, label="EMA row t at t × 20 ms")  # fmt: skip
         for t, start in zip(shown, starts, strict=True):
-            ax.text(start, 3.35, f"t={t}", fontsize=7, ha="left")
+            ax.text(start, 3.35, f"t={t}", fontsize=FONT, ha="left")
         ax.set_yticks([0, 1, 2, 3], ["EMA rows", "original\nMFCC", "MFCC", "Wav2Vec2"])
         ax.set_ylim(-0.6, 3.7)
         ax.set_xlabel("time (ms)")
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_ylabel("frame stream")
     handles, names = axes[0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="outside lower center", ncols=2, fontsize="small")
+    fig.legend(handles, names, loc="outside lower center", ncols=2, fontsize=FONT)
     fig.suptitle(f"The 20 ms frame grid ({n_samples} samples → {n_frames} frames)")
     return fig

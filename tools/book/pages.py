@@ -5,6 +5,10 @@ For each chapter it
 * saves two screenshots in ``book/_build/screenshots/`` (top of the page, first figure);
 * asserts that the page has figures and that every image in the article has a non-zero
   natural size (i.e. it loaded and decoded);
+* asserts that no printed output line is wider than :data:`MAX_LINE` characters (it would
+  scroll sideways) and that no figure is shrunk by more than :data:`MAX_SHRINK` into the
+  column (``tutorial_utils.plots`` writes text of at least 9 pt at 100 dpi: 12.5 px, so
+  >= 9 px after that shrink);
 * asserts that no output cell shows an error (a traceback, ``ename``, or "Error"/"Traceback"
   in a stderr stream), that no widget placeholder is left on the page (it would render as a
   blank box), and that math was typeset: every math element holds a MathJax container, no
@@ -21,6 +25,9 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver import Chrome
 
 from . import HTML, ROOT, SCREENSHOTS, log
+
+MAX_LINE = 88  # characters of a printed output line
+MAX_SHRINK = 1.38  # natural / displayed width of an output figure: 9 pt (12.5 px) >= 9 px
 
 # Runs in the loaded page (Selenium's execute_async_script: the last argument is the callback):
 # waits for images and MathJax, then reports what it found in the article.
@@ -52,8 +59,11 @@ const done = arguments[arguments.length - 1];
       src: (im.getAttribute("src") || "").slice(0, 120),
       width: im.naturalWidth,
       height: im.naturalHeight,
+      shown: im.getBoundingClientRect().width,
       output: im.closest(".cell_output") !== null,
     })),
+    lines: Array.from(article.querySelectorAll(".cell_output pre"))
+      .flatMap((pre) => (pre.textContent || "").split("\n")),
     tracebacks: Array.from(article.querySelectorAll(".cell_output .traceback")).map(text),
     stderrErrors: stderr.filter((s) => /Error|Traceback/.test(s)).map((s) => s.slice(0, 500)),
     ename: Array.from(article.querySelectorAll(".cell_output"))
@@ -148,6 +158,16 @@ def page_problems(page: str, report: dict, min_figures: int) -> list[str]:
     for im in report["images"]:
         if im["width"] == 0 or im["height"] == 0:
             problems.append(f"image did not load (natural size 0): {im['src']}")
+        elif im["output"] and im["width"] > MAX_SHRINK * im.get("shown", im["width"]):
+            problems.append(
+                f"figure {im['width']} px wide shown at {im['shown']:.0f} px: its text shrinks "
+                f"below 9 px; make it at most 9 in wide ({im['src'][:60]})"
+            )
+    problems += [
+        f"printed line of {len(line)} > {MAX_LINE} characters: {line[:60]!r}..."
+        for line in report.get("lines", [])
+        if len(line.rstrip()) > MAX_LINE
+    ]
     for kind in ("tracebacks", "stderrErrors", "ename"):
         problems += [f"error output ({kind}): {text[:300]}" for text in report[kind]]
     if report["widgets"]:
