@@ -13,6 +13,7 @@ window, 12.5 ms before its centre.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -90,6 +91,8 @@ def mfcc_frames(
         from scipy.signal import resample_poly
 
         gcd = math.gcd(int(sr), SAMPLE_RATE)
+        if sr < SAMPLE_RATE:  # nothing above sr / 2 survives the upsampling
+            warnings.warn(f"{sr} Hz audio upsampled to 16 kHz: top mel bands empty.", stacklevel=2)
         audio = resample_poly(audio, SAMPLE_RATE // gcd, int(sr) // gcd).astype(np.float32)
     n_frames = n_model_frames(audio.size)
     if n_frames == 0:
