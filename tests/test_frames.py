@@ -121,10 +121,12 @@ def test_target_ema_centre_interpolates_the_stored_rows(two_speakers):
     np.testing.assert_allclose(centre[:-1], expected, rtol=1e-5, atol=1e-4)
 
 
-def test_frame_counts_agree(two_speakers):
-    table = T.frame_counts(two_speakers)
-    assert len(table) == 7
-    assert table.loc[0, "n_samples"] == 8000 and table.loc[0, "model_frames"] == 24
-    for column in ("hidden_states", "mfcc_rows", "ema_rows"):
-        assert (table[column] == table["model_frames"]).all()
-    assert (table["original_hop"] == table["n_samples"] // table["model_frames"]).all()
+def test_every_stream_has_one_row_per_model_frame(two_speakers):
+    for participant, name in two_speakers.pick_recordings():
+        audio = two_speakers.audio(participant, name)
+        rows = {
+            len(T.grid_mfcc(audio, two_speakers.sample_rate)),
+            two_speakers.hidden_state(participant, 0, name).shape[0],
+            int((two_speakers.ema(participant)["FILENAME"] == name).sum()),
+        }
+        assert rows == {F.n_model_frames(audio.size)}

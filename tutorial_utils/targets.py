@@ -9,7 +9,6 @@ frame count.
 from collections.abc import Iterable
 
 import numpy as np
-import pandas as pd
 
 from . import frames
 from .dataset import Dataset
@@ -91,30 +90,3 @@ def aligned_recording(
     trimmed = frames.trim_to_common_length(*values, *states)
     n = len(keys)
     return dict(zip(layers, trimmed[n:], strict=True)), dict(zip(keys, trimmed[:n], strict=True))
-
-
-def frame_counts(dataset: Dataset, participants: Iterable[str] | None = None) -> pd.DataFrame:
-    """How many frames each stream has, per recording.
-
-    Columns ``participant, filename, n_samples, duration_s, model_frames`` (the formula),
-    ``hidden_states`` (rows of layer 0), ``mfcc_rows`` (grid MFCCs), ``ema_rows`` (EMA table
-    rows) and ``original_hop`` (the original recipe's stretched hop ``N // T``, samples).
-    """
-    rows = []
-    for participant, filename in dataset.pick_recordings(participants):
-        audio = dataset.audio(participant, filename)
-        hidden = dataset.hidden_state(participant, dataset.layers[0], filename).shape[0]
-        rows.append(
-            {
-                "participant": participant,
-                "filename": filename,
-                "n_samples": audio.size,
-                "duration_s": round(audio.size / dataset.sample_rate, 3),
-                "model_frames": frames.n_model_frames(audio.size),
-                "hidden_states": hidden,
-                "mfcc_rows": len(grid_mfcc(audio, dataset.sample_rate)),
-                "ema_rows": int((dataset.ema(participant)["FILENAME"] == filename).sum()),
-                "original_hop": audio.size // hidden,
-            }
-        )
-    return pd.DataFrame(rows)
