@@ -9,6 +9,7 @@ from test_cka import C, degenerate_four_stimuli, oracle_linear_cka
 
 from tutorial_utils.cka import cka_matrix
 from tutorial_utils.scale import CKAAccumulator, streaming_cka_matrix
+from tutorial_utils.scale import streaming as S
 
 
 def make_layers(n: int, dims=(4, 30, 7, 50), seed: int = 0, offset: float = 0.0) -> list:
@@ -87,6 +88,19 @@ def test_torch_chunks_equal_the_numpy_path(debiased):
         CKAAccumulator().update(steps[0]).update(tensors[1])
     with pytest.raises(ValueError, match="mixes torch tensors"):
         CKAAccumulator().update([layers[0], tensors[0][0]])
+
+
+@pytest.mark.parametrize("precision", ["float64", "float32-chunks"])
+def test_wide_sums_are_tiled_below_openblas_crashing_size(monkeypatch, precision):
+    """OpenBLAS 0.3.31 segfaults on a product with a ~32,760² output; tiles of 3 here."""
+    steps = chunked(make_layers(60, dims=(4, 9, 7), seed=6), [0, 25, 60])
+    whole = streaming_cka_matrix(steps, precision=precision, debiased=True)
+    calls, tiles = [], S.tiles
+    monkeypatch.setattr(C, "BLAS_BLOCK", 3)
+    monkeypatch.setattr(S, "tiles", lambda *a, **k: calls.append(a) or tiles(*a, **k))
+    tiled = streaming_cka_matrix(steps, precision=precision, debiased=True)
+    assert calls and all(shape == (20, 20) for shape in calls)
+    np.testing.assert_allclose(tiled, whole, rtol=0, atol=1e-12 if precision == "float64" else 1e-6)
 
 
 @pytest.mark.filterwarnings("error")  # no overflow warning; none for well-defined inputs

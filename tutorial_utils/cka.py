@@ -288,7 +288,11 @@ def cka_matrix(
         if arrays_b is not None:
             self_a, self_b = (np.diag(_triangle_products(t, t)) for t in (tri_a, tri_b))
     else:  # tr(K_i L_j) = ||X_iᵀ Y_j||², summed block by block from one cross product
-        cross = buffer_a.T @ buffer_b
+        cross = np.empty((buffer_a.shape[1], buffer_b.shape[1]))
+        for r, c in tiles(*cross.shape, upper=arrays_b is None):
+            np.matmul(buffer_a[:, r].T, buffer_b[:, c], out=cross[r, c])
+            if arrays_b is None and r != c:
+                cross[c, r] = cross[r, c].T
         np.multiply(cross, cross, out=cross)
         cross = np.add.reduceat(np.add.reduceat(cross, edges_a[:-1], axis=0), edges_b[:-1], axis=1)
         if arrays_b is not None:
@@ -385,6 +389,18 @@ def _gram_triangles(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def _triangle_products(a, b) -> np.ndarray:
     """``<K_i, L_j>`` from triangles: twice the triangle products minus the diagonal ones."""
     return 2.0 * (a[0] @ b[0].T) - a[1] @ b[1].T
+
+
+BLAS_BLOCK = 8192  # OpenBLAS 0.3.31 (numpy's wheels) crashes on a product with a ~32,760² output
+
+
+def tiles(rows: int, cols: int, *, upper: bool = False) -> list[tuple[slice, slice]]:
+    """Tiles covering a ``(rows, cols)`` product, one BLAS call each: the whole up to
+    ``2 * BLAS_BLOCK`` a side, else ``BLAS_BLOCK``-sided ones (with ``upper``, those on or above
+    the diagonal)."""
+    b = BLAS_BLOCK if max(rows, cols) > 2 * BLAS_BLOCK else max(rows, cols)
+    corners = [(r, c) for r in range(0, rows, b) for c in range(r * upper, cols, b)]
+    return [(slice(r, r + b), slice(c, c + b)) for r, c in corners]
 
 
 def _labelled_frame(result: np.ndarray, index: list, columns: list) -> pd.DataFrame:

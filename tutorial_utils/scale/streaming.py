@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import blas
 
-from ..cka import max_abs
+from ..cka import max_abs, tiles
 from .moments import check_memory, moments_cka, scales_of, shift_of
 
 PRECISIONS = ("float64", "float32-chunks")  # products in float64, or per chunk in float32
@@ -126,6 +126,10 @@ class CKAAccumulator:
                     self._cross[lo:hi, lo:].addmm_(z[:, lo:hi].T, z[:, lo:])
                 else:
                     self._cross[lo:hi, lo:] += (work[:, lo:hi].T @ work[:, lo:]).double()
+        elif len(tiles(*self._cross.shape)) > 1:  # wide: the upper triangle, tile by tile
+            work = z if self.precision == "float64" else z.astype(np.float32)
+            for r, c in tiles(*self._cross.shape, upper=True):
+                self._cross[r, c] += work[:, r].T @ work[:, c]
         elif self.precision == "float64":  # z.T is Fortran-ordered: BLAS reads it, no copy
             self._cross = blas.dsyrk(1.0, z.T, beta=1.0, c=self._cross, overwrite_c=1)
         else:
