@@ -4,6 +4,7 @@ its log-mel (librosa's, without librosa.feature) and its planted ground truth.""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 import subprocess
@@ -175,8 +176,51 @@ def test_planted_sources_come_from_the_folder_the_dataset_was_built_from(tmp_pat
     ema = pd.read_csv(copy / "ema_labels_SYN-M.csv")
     ema["TT_X"] = -ema["TT_X"]  # mirror the tongue tip in the copy
     ema.to_csv(copy / "ema_labels_SYN-M.csv", index=False)
+    manifest = json.loads((copy / "manifest.json").read_text())  # a deliberate change: rehash
+    manifest["files"]["ema_labels_SYN-M.csv"] = sha256(copy / "ema_labels_SYN-M.csv")
+    (copy / "manifest.json").write_text(json.dumps(manifest))
     changed = Dataset(**sample.sample_tables(copy))
     assert changed.manifest["sample_dir"] == str(copy)
     name = changed.filenames("SYN-M")[0]
     from_copy = sample.planted_sources(changed, "SYN-M", name)["articulatory"]
     assert not np.allclose(from_copy, sample.planted_sources(ds, "SYN-M", name)["articulatory"])
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def scaled_ema(data: bytes) -> bytes:
+    ema = pd.read_csv(io.BytesIO(data))
+    return ema.assign(TT_X=ema["TT_X"] * 10).to_csv(index=False).encode()
+
+
+@pytest.mark.parametrize(
+    ("name", "damage"),
+    [
+        ("SYN-F_B01_S04_R01_N.flac", lambda b: b[:5000] + bytes([b[5000] ^ 4]) + b[5001:]),
+        ("ema_labels_SYN-M.csv", lambda b: b[: len(b) // 2]),  # truncated
+        ("ema_labels_SYN-F.csv", lambda b: b"\n".join(b.split(b"\n")[::2])),  # rows dropped
+        ("ema_labels_SYN-F.csv", scaled_ema),
+        ("phones.csv", None),  # missing
+        ("manifest.json", lambda b: b[:-40]),  # not JSON
+        ("manifest.json", lambda b: b.replace(b'"files"', b'"filez"')),
+    ],
+)
+def test_a_damaged_sample_says_reinstall_once_per_folder(tmp_path, monkeypatch, name, damage):
+    copy = tmp_path / "sample"
+    shutil.copytree(sample.SAMPLE_DIR, copy)
+    hashed, real = [], sample._sha256
+    monkeypatch.setattr(sample, "_sha256", lambda p: hashed.append(p) or real(p))
+    sample.sample_tables(copy)  # intact: hashed once, then cached
+    sample.sample_tables(copy)
+    assert len(hashed) == len(list(copy.iterdir())) - 1
+    if damage is None:
+        (copy / name).unlink()
+    else:
+        (copy / name).write_bytes(damage((copy / name).read_bytes()))
+    sample._build.cache_clear()
+    with pytest.raises(ValueError, match=rf"damaged \({name}: missing or changed\)"):
+        sample.sample_tables(copy)
+    with pytest.raises(ValueError, match=r"installation is damaged.*pip install --force-reinstall"):
+        sample.sample_tables(copy)

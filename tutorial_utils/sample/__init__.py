@@ -6,6 +6,7 @@ virtual EMA at 50 Hz (``_Y`` is vertical here, lateral in the real data), phone 
 a manifest. The hidden states come from :mod:`tutorial_utils.sample.encoder`.
 """
 
+import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -26,17 +27,39 @@ _DESCRIPTION = (
     "13-layer encoder whose layer profile is planted (tutorial_utils.sample.ground_truth()). "
     "Numbers differ from the real Wav2Vec2 data."
 )
+_REINSTALL = (
+    "The installation is damaged: reinstall the package, e.g. pip install --force-reinstall "
+    '--no-deps "speech-cka-tutorial @ git+<its address>" (in a clone of the repository: git '
+    "checkout -- tutorial_utils/data/sample)."
+)
+
+
+def _checked_manifest(folder: Path) -> dict:
+    """The sample's manifest, once every file it lists has its recorded sha256."""
+    if not (folder / "manifest.json").is_file():
+        raise FileNotFoundError(f"The offline sample is missing from {folder}. {_REINSTALL}")
+    try:
+        manifest = json.loads((folder / "manifest.json").read_bytes())
+        damaged = [
+            name for name, digest in manifest["files"].items() if _sha256(folder / name) != digest
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        damaged = ["manifest.json"]
+    if damaged:
+        what = f"{', '.join(damaged)}: missing or changed"
+        raise ValueError(f"The offline sample in {folder} is damaged ({what}). {_REINSTALL}")
+    return manifest
+
+
+def _sha256(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 @lru_cache(maxsize=2)
 def _build(sample_dir: str) -> tuple[dict, dict, dict, dict, dict]:
     """Tables, EMA, hidden states, planted sources and manifest of the sample in a folder."""
     folder = Path(sample_dir)
-    if not (folder / "manifest.json").is_file():
-        raise FileNotFoundError(
-            f"The offline sample is missing from {folder}; reinstall the package (pip install "
-            "-e .) or restore tutorial_utils/data/sample from the repository."
-        )
+    manifest = _checked_manifest(folder)  # once per folder and process: the files are small
     recordings = pd.read_csv(folder / "recordings.csv")
     phones = pd.read_csv(folder / "phones.csv", keep_default_na=False)  # keep "sil" a string
     ema = {p: pd.read_csv(folder / f"ema_labels_{p}.csv") for p in PARTICIPANTS}
@@ -51,7 +74,7 @@ def _build(sample_dir: str) -> tuple[dict, dict, dict, dict, dict]:
         rows = recordings.loc[recordings["PARTICIPANT"] == p, ["FILENAME", "SENTENCE"]]
         tables[p] = rows.reset_index(drop=True)
         tables[p]["AUDIO"] = [audio_of[name] for name in rows["FILENAME"]]
-    return tables, ema, states, sources, json.loads((folder / "manifest.json").read_text())
+    return tables, ema, states, sources, manifest
 
 
 def sample_tables(sample_dir: str | Path | None = None) -> dict:
