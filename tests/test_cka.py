@@ -218,27 +218,6 @@ def test_cka_matrix_refuses_up_front_when_memory_is_short(monkeypatch):
         cka_matrix(huge)
 
 
-def test_wide_products_are_tiled_below_openblas_crashing_size(monkeypatch):
-    """OpenBLAS 0.3.31 segfaults on a product with a ~32,760² output: no BLAS call writes one."""
-    for rows, cols, upper in [(38_760, 38_760, True), (40_000, 9_984, False), (7, 5, False)]:
-        cover = np.zeros((rows, cols), np.uint8) if rows < 50 else None
-        for r, c in C.tiles(rows, cols, upper=upper):
-            assert len(range(rows)[r]) <= 16_384 and len(range(cols)[c]) <= 16_384
-            if cover is not None:
-                cover[r, c] += 1
-        assert cover is None or (cover == 1).all()
-    layers = [np.random.default_rng(5).standard_normal((30, d)) for d in (4, 9, 7)]
-    pairs = [(layers,), (layers[:1], layers[1:])]  # 20 × 20 features, 4 × 16
-    whole = [cka_matrix(*pair, route="feature") for pair in pairs]
-    calls, tiles = [], C.tiles
-    monkeypatch.setattr(C, "BLAS_BLOCK", 3)
-    monkeypatch.setattr(C, "tiles", lambda *a, **k: calls.append(tiles(*a, **k)) or calls[-1])
-    for pair, expected in zip(pairs, whole, strict=True):
-        got = cka_matrix(*pair, route="feature")
-        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
-    assert [len(c) for c in calls] == [28, 12]  # upper 7 × 7 tiles of 3; 2 × 6 tiles
-
-
 # --------------------------------------------------------------------------- precision and range
 
 

@@ -18,6 +18,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+FIND_SPEC = importlib.util.find_spec
 
 
 def setup_cell(source: Path):
@@ -48,65 +49,44 @@ def test_setup_cell_is_standalone():
 
 def run_cell(monkeypatch, returncode: int = 0, missing: bool = True, lands: bool = True) -> list:
     """Run the setup cell with pip mocked: ``missing`` before it, found after it if ``lands``."""
-    calls = []
-
-    def fake_run(command, **kwargs):
-        calls.append((command, kwargs.get("env", {})))
-        return subprocess.CompletedProcess(command, returncode)
-
-    monkeypatch.setattr(subprocess, "run", fake_run)
-    real_find_spec = importlib.util.find_spec
+    calls, cp = [], subprocess.CompletedProcess  # pip's call, and what it returns
+    monkeypatch.setattr(subprocess, "run", lambda c, **k: calls.append((c, k)) or cp(c, returncode))
 
     def find_spec(name, *args):
-        if name == "tutorial_utils" and missing and not (calls and lands):
-            return None
-        return real_find_spec(name, *args)
+        hidden = name == "tutorial_utils" and missing and not (calls and lands)
+        return None if hidden else FIND_SPEC(name, *args)
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     exec(compile(setup_cell(SOURCES[0]).source, "setup-cell", "exec"), {})
     return calls
 
 
-def test_present_package_installs_nothing(monkeypatch):
-    assert run_cell(monkeypatch, missing=False) == []
-
-
 def test_missing_package_is_installed_quietly_without_upgrades_or_a_login_prompt(monkeypatch):
-    ((command, env),) = run_cell(monkeypatch)
+    ((command, kwargs),) = run_cell(monkeypatch)
     assert command[:4] == [sys.executable, "-m", "pip", "install"] and "-q" in command
     assert command[-1] == f"git+{book_url()}"
     assert not {"-U", "--upgrade", "--no-deps", "--force-reinstall"} & set(command)
-    assert env["GIT_TERMINAL_PROMPT"] == "0" and env["PATH"]  # git fails instead of waiting
+    assert kwargs["env"]["GIT_TERMINAL_PROMPT"] == "0" and kwargs["env"]["PATH"]  # no prompt
 
 
-@pytest.mark.parametrize(
-    ("returncode", "lands", "message"),
-    [
-        (1, True, "check the address and the network, or install from a local copy: pip install /"),
-        (0, False, "where this kernel .* does not import from"),
-    ],
-)
-def test_an_install_that_fails_or_lands_elsewhere_stops_saying_what_to_try(
-    monkeypatch, returncode, lands, message
-):
-    with pytest.raises(RuntimeError, match=message):
-        run_cell(monkeypatch, returncode=returncode, lands=lands)
+def test_an_install_that_fails_or_lands_elsewhere_stops_saying_what_to_try(monkeypatch):
+    hint = "check the address and the network, or install from a local copy: pip install /"
+    with pytest.raises(RuntimeError, match=hint):
+        run_cell(monkeypatch, returncode=1)
+    with pytest.raises(RuntimeError, match="where this kernel .* does not import from"):
+        run_cell(monkeypatch, lands=False)
 
 
-@pytest.mark.parametrize(
-    ("init", "error"), [("from . import gone\n", ImportError), ("def (:\n", SyntaxError)]
-)
-def test_a_half_installed_package_is_left_to_raise_its_own_import_error(
-    monkeypatch, tmp_path, init, error
-):
+def test_a_present_package_even_half_installed_is_left_alone(monkeypatch, tmp_path):
     (tmp_path / "tutorial_utils").mkdir()
-    (tmp_path / "tutorial_utils" / "__init__.py").write_text(init)
     monkeypatch.syspath_prepend(str(tmp_path))
     for name in [m for m in sys.modules if m.split(".")[0] == "tutorial_utils"]:
         monkeypatch.delitem(sys.modules, name)
-    assert run_cell(monkeypatch, missing=False) == []  # no reinstall over it, no other message
-    with pytest.raises(error):
-        importlib.import_module("tutorial_utils")
+    for init, error in [("from . import gone\n", ImportError), ("def (:\n", SyntaxError)]:
+        (tmp_path / "tutorial_utils" / "__init__.py").write_text(init)
+        assert run_cell(monkeypatch, missing=False) == []  # nothing reinstalled over it
+        with pytest.raises(error):
+            importlib.import_module("tutorial_utils")
 
 
 def test_data_tour_has_an_optional_colab_data_cell_that_is_off():

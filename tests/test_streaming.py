@@ -1,6 +1,7 @@
 """The streaming accumulator (tutorial_utils.scale) against cka_matrix and the oracle."""
 
 import math
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -90,17 +91,28 @@ def test_torch_chunks_equal_the_numpy_path(debiased):
         CKAAccumulator().update([layers[0], tensors[0][0]])
 
 
-@pytest.mark.parametrize("precision", ["float64", "float32-chunks"])
-def test_wide_sums_are_tiled_below_openblas_crashing_size(monkeypatch, precision):
-    """OpenBLAS 0.3.31 segfaults on a product with a ~32,760² output; tiles of 3 here."""
-    steps = chunked(make_layers(60, dims=(4, 9, 7), seed=6), [0, 25, 60])
-    whole = streaming_cka_matrix(steps, precision=precision, debiased=True)
-    calls, tiles = [], S.tiles
+def test_wide_products_are_tiled_below_openblas_crashing_size(monkeypatch):
+    """OpenBLAS 0.3.31 segfaults on a product with a ~32,760² output: no BLAS call writes one."""
+    assert all(s.stop - s.start <= 16_384 for tile in C.tiles(40_000, 38_760) for s in tile)
+    assert len(C.tiles(16_384, 9_984)) == 1  # up to 2 × BLAS_BLOCK: one call, as before
+    layers = make_layers(60, dims=(4, 9, 7), seed=6)  # 20 features: tiles of 3 below
+    runs = [
+        partial(cka_matrix, layers, route="feature"),
+        partial(cka_matrix, layers[:1], layers[1:], route="feature"),  # 4 × 16 features
+        *(
+            partial(streaming_cka_matrix, chunked(layers, [0, 25, 60]), precision=p)
+            for p in S.PRECISIONS
+        ),
+    ]
+    whole, calls, tiles = [run() for run in runs], [], C.tiles
     monkeypatch.setattr(C, "BLAS_BLOCK", 3)
-    monkeypatch.setattr(S, "tiles", lambda *a, **k: calls.append(a) or tiles(*a, **k))
-    tiled = streaming_cka_matrix(steps, precision=precision, debiased=True)
-    assert calls and all(shape == (20, 20) for shape in calls)
-    np.testing.assert_allclose(tiled, whole, rtol=0, atol=1e-12 if precision == "float64" else 1e-6)
+    for module in (C, S):
+        monkeypatch.setattr(
+            module, "tiles", lambda *a, **k: calls.append(tiles(*a, **k)) or calls[-1]
+        )
+    for run, expected, atol in zip(runs, whole, [1e-12, 1e-12, 1e-12, 1e-6], strict=True):
+        np.testing.assert_allclose(run(), expected, rtol=0, atol=atol)
+    assert [len(c) for c in calls] == [28, 12] + [49, 28] * 4  # upper 7 × 7 tiles; 2 × 6; ...
 
 
 @pytest.mark.filterwarnings("error")  # no overflow warning; none for well-defined inputs
