@@ -25,11 +25,17 @@
 
 # %% tags=["remove-input"]
 # Setup (hidden in the book): installs the package where it is missing, e.g. in Colab.
-import importlib.util, subprocess, sys  # noqa: E401, I001
+import importlib.util, os, subprocess, sys  # noqa: E401, I001
 REPO_URL = "https://github.com/speech-interpretability/speech-cka-tutorial"
 if importlib.util.find_spec("tutorial_utils") is None:  # pip upgrades nothing Colab has
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPO_URL}"], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q", f"git+{REPO_URL}"]
+    if subprocess.run(pip, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"}).returncode:
+        raise RuntimeError(f"pip could not install {pip[-1]}: check the address and the network,"
+                           " or install from a local copy: pip install /path/to/clone")
     importlib.invalidate_caches()
+    if importlib.util.find_spec("tutorial_utils") is None:
+        raise RuntimeError(f"pip installed the package where this kernel ({sys.executable}) "
+                           "does not import from (PIP_TARGET? --user?): restart the kernel")
 
 # %%
 import numpy as np

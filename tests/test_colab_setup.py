@@ -18,6 +18,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+FIND_SPEC = importlib.util.find_spec
 
 
 def setup_cell(source: Path):
@@ -32,7 +33,7 @@ def test_every_notebook_starts_with_the_same_short_hidden_setup_cell():
     cells = [setup_cell(source) for source in SOURCES]
     assert len({cell.source for cell in cells}) == 1, "setup cells differ"
     assert all(cell.metadata.get("tags") == ["remove-input"] for cell in cells)
-    assert len(cells[0].source.splitlines()) <= 6
+    assert len(cells[0].source.splitlines()) <= 12
     assert f'REPO_URL = "{book_url()}"' in cells[0].source
     for source in SOURCES:
         assert source.read_text().count("https://github.com/") == 1, "one address, in REPO_URL"
@@ -42,44 +43,50 @@ def test_setup_cell_is_standalone():
     """Colab runs nothing before it: only the standard library, no notebook state."""
     tree = ast.parse(setup_cell(SOURCES[0]).source)
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    assert imported <= {"importlib.util", "subprocess", "sys"}
+    assert imported <= {"importlib.util", "os", "subprocess", "sys"}
     assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
 
 
-def run_cell(monkeypatch, returncode: int, missing: bool) -> list:
-    commands = []
+def run_cell(monkeypatch, returncode: int = 0, missing: bool = True, lands: bool = True) -> list:
+    """Run the setup cell with pip mocked: ``missing`` before it, found after it if ``lands``."""
+    calls, cp = [], subprocess.CompletedProcess  # pip's call, and what it returns
+    monkeypatch.setattr(subprocess, "run", lambda c, **k: calls.append((c, k)) or cp(c, returncode))
 
-    def fake_run(command, check=False, **kwargs):
-        commands.append(command)
-        if check and returncode:
-            raise subprocess.CalledProcessError(returncode, command)
-        return subprocess.CompletedProcess(command, returncode)
+    def find_spec(name, *args):
+        hidden = name == "tutorial_utils" and missing and not (calls and lands)
+        return None if hidden else FIND_SPEC(name, *args)
 
-    monkeypatch.setattr(subprocess, "run", fake_run)
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if missing and name == "tutorial_utils" else real_find_spec(name),
-    )
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     exec(compile(setup_cell(SOURCES[0]).source, "setup-cell", "exec"), {})
-    return commands
+    return calls
 
 
-def test_present_package_installs_nothing(monkeypatch):
-    assert run_cell(monkeypatch, returncode=0, missing=False) == []
-
-
-def test_missing_package_is_installed_quietly_without_upgrades(monkeypatch):
-    (command,) = run_cell(monkeypatch, returncode=0, missing=True)
+def test_missing_package_is_installed_quietly_without_upgrades_or_a_login_prompt(monkeypatch):
+    ((command, kwargs),) = run_cell(monkeypatch)
     assert command[:4] == [sys.executable, "-m", "pip", "install"] and "-q" in command
     assert command[-1] == f"git+{book_url()}"
     assert not {"-U", "--upgrade", "--no-deps", "--force-reinstall"} & set(command)
+    assert kwargs["env"]["GIT_TERMINAL_PROMPT"] == "0" and kwargs["env"]["PATH"]  # no prompt
 
 
-def test_failed_install_stops_the_notebook(monkeypatch):
-    with pytest.raises(subprocess.CalledProcessError):
-        run_cell(monkeypatch, returncode=1, missing=True)
+def test_an_install_that_fails_or_lands_elsewhere_stops_saying_what_to_try(monkeypatch):
+    hint = "check the address and the network, or install from a local copy: pip install /"
+    with pytest.raises(RuntimeError, match=hint):
+        run_cell(monkeypatch, returncode=1)
+    with pytest.raises(RuntimeError, match="where this kernel .* does not import from"):
+        run_cell(monkeypatch, lands=False)
+
+
+def test_a_present_package_even_half_installed_is_left_alone(monkeypatch, tmp_path):
+    (tmp_path / "tutorial_utils").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [m for m in sys.modules if m.split(".")[0] == "tutorial_utils"]:
+        monkeypatch.delitem(sys.modules, name)
+    for init, error in [("from . import gone\n", ImportError), ("def (:\n", SyntaxError)]:
+        (tmp_path / "tutorial_utils" / "__init__.py").write_text(init)
+        assert run_cell(monkeypatch, missing=False) == []  # nothing reinstalled over it
+        with pytest.raises(error):
+            importlib.import_module("tutorial_utils")
 
 
 def test_data_tour_has_an_optional_colab_data_cell_that_is_off():

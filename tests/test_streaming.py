@@ -1,6 +1,7 @@
 """The streaming accumulator (tutorial_utils.scale) against cka_matrix and the oracle."""
 
 import math
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -9,6 +10,7 @@ from test_cka import C, degenerate_four_stimuli, oracle_linear_cka
 
 from tutorial_utils.cka import cka_matrix
 from tutorial_utils.scale import CKAAccumulator, streaming_cka_matrix
+from tutorial_utils.scale import streaming as S
 
 
 def make_layers(n: int, dims=(4, 30, 7, 50), seed: int = 0, offset: float = 0.0) -> list:
@@ -87,6 +89,30 @@ def test_torch_chunks_equal_the_numpy_path(debiased):
         CKAAccumulator().update(steps[0]).update(tensors[1])
     with pytest.raises(ValueError, match="mixes torch tensors"):
         CKAAccumulator().update([layers[0], tensors[0][0]])
+
+
+def test_wide_products_are_tiled_below_openblas_crashing_size(monkeypatch):
+    """OpenBLAS 0.3.31 segfaults on a product with a ~32,760² output: no BLAS call writes one."""
+    assert all(s.stop - s.start <= 16_384 for tile in C.tiles(40_000, 38_760) for s in tile)
+    assert len(C.tiles(16_384, 9_984)) == 1  # up to 2 × BLAS_BLOCK: one call, as before
+    layers = make_layers(60, dims=(4, 9, 7), seed=6)  # 20 features: tiles of 3 below
+    runs = [
+        partial(cka_matrix, layers, route="feature"),
+        partial(cka_matrix, layers[:1], layers[1:], route="feature"),  # 4 × 16 features
+        *(
+            partial(streaming_cka_matrix, chunked(layers, [0, 25, 60]), precision=p)
+            for p in S.PRECISIONS
+        ),
+    ]
+    whole, calls, tiles = [run() for run in runs], [], C.tiles
+    monkeypatch.setattr(C, "BLAS_BLOCK", 3)
+    for module in (C, S):
+        monkeypatch.setattr(
+            module, "tiles", lambda *a, **k: calls.append(tiles(*a, **k)) or calls[-1]
+        )
+    for run, expected, atol in zip(runs, whole, [1e-12, 1e-12, 1e-12, 1e-6], strict=True):
+        np.testing.assert_allclose(run(), expected, rtol=0, atol=atol)
+    assert [len(c) for c in calls] == [28, 12] + [49, 28] * 4  # upper 7 × 7 tiles; 2 × 6; ...
 
 
 @pytest.mark.filterwarnings("error")  # no overflow warning; none for well-defined inputs

@@ -1,21 +1,14 @@
 """Gram matrices, HSIC and Centered Kernel Alignment (CKA), top to bottom.
 
-A *representation* is an ``(n, d)`` array: ``d`` features for each of ``n`` stimuli, compared
-with another over the same stimuli in the same order. Linear CKA (Kornblith et al., 2019) is
+A *representation* is an ``(n, d)`` array: ``d`` features of ``n`` stimuli (the same stimuli,
+in the same order, in every representation compared). Linear CKA (Kornblith et al., 2019) is
 
     CKA(K, L) = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)),   K = X Xᵀ,  L = Y Yᵀ,
 
-where the biased HSIC is ``tr(K H L H)`` up to a factor (``H = I - 11ᵀ/n``): centring the Gram
-is centring the features. Song et al.'s (2012) debiased HSIC removes the positive bias CKA has
-for few stimuli and many features; it can be slightly negative.
-
-One policy for undefined values, on every route (:func:`cka_from_hsic`): a representation that
-is constant after centring raises ``ValueError``; a debiased self-HSIC <= 0 (zero only in
-degenerate designs, e.g. all stimuli but one identical) gives ``nan`` with a ``RuntimeWarning``.
-
-Arithmetic is float64 whatever the input dtype, and each input is divided by its largest
-magnitude first, so CKA is exact at any scale float64 holds and for large offsets. More frames
-than fit in memory: ``tutorial_utils.scale``.
+with the biased HSIC ``tr(K H L H)`` up to a factor (``H = I - 11ᵀ/n``); Song et al.'s (2012)
+debiased HSIC removes CKA's positive bias for few stimuli and many features. One policy for
+undefined values (:func:`cka_from_hsic`). Arithmetic is float64 on inputs divided by their
+largest magnitude, so CKA is exact at any scale float64 holds. Out of memory: ``.scale``.
 """
 
 from __future__ import annotations
@@ -40,11 +33,8 @@ _GRAM_TINY = 1e-146  # below this magnitude x xᵀ loses precision (float64 subn
 
 # --------------------------------------------------------------------------- textbook
 def gram_linear(x: np.ndarray) -> np.ndarray:
-    """Linear-kernel Gram matrix ``x xᵀ`` (not centred), float64, shape ``(n, n)``.
-
-    Raises ``ValueError`` where ``x xᵀ`` does not fit float64 (``max |x|`` beyond 1e154 or
-    below 1e-146): rescale ``x`` first.
-    """
+    """Linear-kernel Gram matrix ``x xᵀ`` (not centred), float64 ``(n, n)``; ``ValueError``
+    where it does not fit float64 (``max |x|`` beyond 1e154 or below 1e-146)."""
     x, peak = _checked(x)
     x = x.astype(np.float64, copy=False)
     with np.errstate(over="ignore"):  # an overflow is reported just below
@@ -59,12 +49,9 @@ def gram_linear(x: np.ndarray) -> np.ndarray:
 
 
 def gram_rbf(x: np.ndarray, threshold: float = 1.0, *, include_diagonal: bool = True) -> np.ndarray:
-    """Gaussian (RBF) Gram matrix ``exp(-||x_i - x_j||² / (2 σ²))``, float64 ``(n, n)``.
-
-    ``σ² = threshold² · m``, ``m`` the median squared distance over the full ``n × n`` matrix
-    (zeros included, as in Kornblith et al.'s code) or, with ``include_diagonal=False``, over
-    the distinct pairs. Small ``threshold`` makes the kernel local; large, close to linear.
-    """
+    """Gaussian (RBF) Gram ``exp(-||x_i - x_j||² / (2 σ²))``, float64 ``(n, n)``, ``σ² = threshold²
+    m``: ``m`` the median squared distance over all ``n × n`` entries (as in Kornblith et al.'s
+    code) or the distinct pairs. Small ``threshold`` makes the kernel local; large, near linear."""
     if not threshold > 0:
         raise ValueError(f"threshold must be positive; got {threshold}.")
     x = centred(x)  # distances are shift-invariant, the kernel scale-invariant
@@ -82,19 +69,14 @@ def gram_rbf(x: np.ndarray, threshold: float = 1.0, *, include_diagonal: bool = 
 
 
 def center_gram(gram: np.ndarray, unbiased: bool = False) -> np.ndarray:
-    """Centre a symmetric Gram matrix; returns a new float64 array.
-
-    ``unbiased=False``: ``H K H`` (for a linear kernel, the same as centring the features).
-    ``unbiased=True``: Székely & Rizzo's U-centring (zero diagonal), for which
-    ``<Ũ(K), Ũ(L)> / (n (n - 3))`` is Song et al.'s unbiased HSIC (needs ``n >= 4``).
-    """
+    """A new float64 ``H K H`` (for a linear kernel: centred features) or, ``unbiased=True``,
+    the U-centred ``Ũ(K)`` (zero diagonal; ``<Ũ(K), Ũ(L)> / (n (n - 3))`` is the unbiased HSIC)."""
     gram, peak = _checked(gram, "gram", 4 if unbiased else 2, square=True)
     return _centre(np.array(gram, dtype=np.float64), "gram", peak, unbiased)
 
 
 def _centre(gram: np.ndarray, name: str, peak: float, unbiased: bool = False) -> np.ndarray:
-    """Centre the float64 ``gram`` in place, once its row and column means agree (symmetry,
-    checked with one BLAS pass and no transpose)."""
+    """Centre the float64 ``gram`` in place once its row and column means agree (symmetric)."""
     n = len(gram)
     means = gram.sum(axis=0) / n
     if np.abs(gram @ np.full(n, 1.0 / n) - means).max() > SYMMETRY_RTOL * peak:
@@ -133,14 +115,9 @@ def _centred_gram(gram, name: str, min_n: int) -> tuple[np.ndarray, float]:
 
 
 def cka(gram_x: np.ndarray, gram_y: np.ndarray, debiased: bool = False) -> float:
-    """CKA between two symmetric positive semi-definite ``(n, n)`` Gram matrices.
-
-    Biased CKA lies in [0, 1]; ``debiased=True`` uses Song et al.'s unbiased HSIC (``n >= 4``).
-    Raises ``ValueError`` for non-square, asymmetric, non-finite, mismatched, constant or
-    non-PSD input. No factorisation: a non-PSD input shows in what the computation produces
-    (see ``_centred_gram``; two PSD matrices have ``<Kx, Ky> >= 0`` and ``|CKA| <= 1``), with
-    tolerances from the rounding of the *uncentred* Gram, so valid offset Grams pass.
-    """
+    """CKA between two symmetric PSD ``(n, n)`` Gram matrices (``debiased``: ``n >= 4``). Bad
+    input raises ``ValueError``; non-PSD input shows in the results (``<Kx, Ky> < 0``, ``|CKA| >
+    1``) beyond the rounding of the *uncentred* Gram, so that offset Grams pass."""
     cx, self_x = _centred_gram(gram_x, "gram_x", 4 if debiased else 2)
     cy, self_y = _centred_gram(gram_y, "gram_y", 4 if debiased else 2)
     if cx.shape != cy.shape:
@@ -163,11 +140,8 @@ def cka(gram_x: np.ndarray, gram_y: np.ndarray, debiased: bool = False) -> float
 
 
 def feature_space_linear_cka(x: np.ndarray, y: np.ndarray, debiased: bool = False) -> float:
-    """Linear CKA from feature-space cross products: ``||Xᵀ Y||² / (||Xᵀ X|| ||Yᵀ Y||)``.
-
-    Equals ``cka(gram_linear(x), gram_linear(y), debiased)`` at ``O(n d_x d_y)`` instead of
-    ``O(n² (d_x + d_y))``; ``x`` is ``(n, d_x)``, ``y`` ``(n, d_y)``, same stimuli and order.
-    """
+    """Linear CKA ``||Xᵀ Y||² / (||Xᵀ X|| ||Yᵀ Y||)``: ``cka(gram_linear(x), gram_linear(y),
+    debiased)`` at ``O(n d_x d_y)`` instead of ``O(n² (d_x + d_y))``."""
     min_n = 4 if debiased else 2
     x, y = centred(x, "x", min_n), centred(y, "y", min_n)
     n = check_same_n({"x": x, "y": y})
@@ -189,12 +163,10 @@ def self_hsic(x: np.ndarray) -> float:
 
 # --------------------------------------------------------------------------- HSIC -> CKA
 def cka_from_hsic(cross, self_x, self_y, *, debiased: bool = False):
-    """CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)), with the one policy for undefined values.
-
-    ``cross`` is a float (a float is returned) or an ``(a, b)`` array, ``self_x`` ``(a,)``,
-    ``self_y`` ``(b,)``. A biased self-HSIC <= 0 (a constant representation) raises
-    ``ValueError``; a debiased self-HSIC <= 0 gives ``nan`` with a ``RuntimeWarning``.
-    """
+    """CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)) of a float or an ``(a, b)`` array
+    ``cross`` (``self_x`` ``(a,)``, ``self_y`` ``(b,)``), with the one policy for undefined
+    values: a biased self-HSIC <= 0 (a constant input) raises ``ValueError``; a debiased one
+    <= 0 (degenerate designs, e.g. all stimuli but one identical) gives ``nan`` and a warning."""
     scalar, cross = np.ndim(cross) == 0, np.atleast_2d(np.asarray(cross, dtype=np.float64))
     self_x, self_y = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (self_x, self_y))
     undefined = (self_x[:, None] <= 0) | (self_y[None, :] <= 0)
@@ -214,11 +186,9 @@ def cka_from_hsic(cross, self_x, self_y, *, debiased: bool = False):
 
 
 def debiased_hsic(trace_kl, k_dot_l, sum_k, sum_l, n: int):
-    """Song et al.'s unbiased HSIC (times ``n (n - 3)``) from centred-Gram pieces (broadcast).
-
-    For centred Grams with diagonals ``k`` and ``l``: ``tr(K L) - n/(n-2) k·l + (Σk)(Σl) /
-    ((n-1)(n-2))``. A value within ``ROUNDING`` of its terms is exactly 0, so routes agree.
-    """
+    """Song et al.'s unbiased HSIC times ``n (n - 3)``, broadcast, for centred Grams with
+    diagonals ``k``, ``l``: ``tr(K L) - n/(n-2) k·l + (Σk)(Σl) / ((n-1)(n-2))``; within
+    ``ROUNDING`` of its terms it is exactly 0, so routes agree."""
     first = np.asarray(trace_kl, dtype=np.float64)
     second = (n / (n - 2)) * np.asarray(k_dot_l, dtype=np.float64)
     third = np.asarray(sum_k, dtype=np.float64) * sum_l / ((n - 1) * (n - 2))
@@ -243,21 +213,15 @@ def cka_matrix(
     debiased: bool = False,
     route: str = "auto",
 ) -> np.ndarray | pd.DataFrame:
-    """Linear CKA between every representation in ``reps_a`` and every one in ``reps_b``.
+    """Linear CKA between every ``(n, d_i)`` array of ``reps_a`` and every one of ``reps_b``
+    (sequences or dicts, e.g. ``{layer: frames}``; ``None``: ``reps_a`` with itself, symmetric).
 
-    Each representation is checked and centred once; ``tr(K_i L_j)`` for all pairs then comes
-    from the cheaper (:func:`choose_route`, or ``route``; same numbers) of two exact routes:
-    centred Gram matrices (a BLAS ``dsyrk`` triangle each, then one product of the flattened
-    triangles), or feature cross products (one ``Xᵀ Y`` of the side-by-side features, squared
-    and summed per block). ``reps_a``, ``reps_b``: sequences or dicts (e.g. ``{layer:
-    frames}``) of ``(n, d_i)`` arrays; ``reps_b=None`` compares ``reps_a`` with itself
-    (symmetric, unit diagonal); row-chunked dask arrays go lazily through
-    ``tutorial_utils.scale``. ``debiased``: Song et al.'s unbiased HSIC (``n >= 4``).
-
-    Returns an ``(len(reps_a), len(reps_b))`` array, a DataFrame labelled with the keys when
-    either input is a dict. Raises :class:`NotEnoughMemoryError` (a ``ValueError``) when the
-    working memory would not fit: use ``streaming_cka_matrix``.
-    """
+    Each is checked and centred once; ``tr(K_i L_j)`` then comes from the cheaper exact route
+    (:func:`choose_route`, or ``route``): centred Grams (a ``dsyrk`` triangle each, then one
+    product of the flattened triangles) or one cross product ``Xᵀ Y`` of the side-by-side
+    features, squared and summed per block. Dask arrays go through ``tutorial_utils.scale``.
+    Returns an array, or a DataFrame labelled with the keys when an input is a dict; raises
+    :class:`NotEnoughMemoryError` (a ``ValueError``) when it would not fit in memory."""
     if route not in ("auto", "gram", "feature"):
         raise ValueError(f"route must be 'auto', 'gram' or 'feature'; got {route!r}.")
     as_frame = isinstance(reps_a, Mapping) or isinstance(reps_b, Mapping)
@@ -288,7 +252,11 @@ def cka_matrix(
         if arrays_b is not None:
             self_a, self_b = (np.diag(_triangle_products(t, t)) for t in (tri_a, tri_b))
     else:  # tr(K_i L_j) = ||X_iᵀ Y_j||², summed block by block from one cross product
-        cross = buffer_a.T @ buffer_b
+        cross = np.empty((buffer_a.shape[1], buffer_b.shape[1]))
+        for r, c in tiles(*cross.shape, upper=arrays_b is None):
+            np.matmul(buffer_a[:, r].T, buffer_b[:, c], out=cross[r, c])
+            if arrays_b is None and r != c:
+                cross[c, r] = cross[r, c].T
         np.multiply(cross, cross, out=cross)
         cross = np.add.reduceat(np.add.reduceat(cross, edges_a[:-1], axis=0), edges_b[:-1], axis=1)
         if arrays_b is not None:
@@ -344,8 +312,7 @@ def available_memory() -> float:
 
 
 def _check_memory(n: int, dims_a: list[int], dims_b: list[int] | None, route: float) -> None:
-    """Refuse up front, naming the streaming path, when the centred copies and the route's
-    arrays would not fit (instead of a bare ``MemoryError`` after a long wait)."""
+    """Refuse up front when the centred copies and the route's arrays would not fit."""
     need, limit = 8.0 * n * (sum(dims_a) + sum(dims_b or [])) + route, available_memory()
     if need > limit:
         raise NotEnoughMemoryError(
@@ -358,8 +325,7 @@ def _check_memory(n: int, dims_a: list[int], dims_b: list[int] | None, route: fl
 
 
 def _centred_side(arrays: list, names: list[str], n: int, shared: bool):
-    """Centre every representation once: ``(parts, buffer, column edges)``; the feature route
-    multiplies one side-by-side buffer, the Gram route gets separate arrays."""
+    """``(parts, buffer, column edges)``: each array centred once, side by side if ``shared``."""
     edges = np.cumsum([0] + [x.shape[1] for x in arrays])
     buffer = np.empty((n, int(edges[-1]))) if shared else None
     parts = []
@@ -369,8 +335,7 @@ def _centred_side(arrays: list, names: list[str], n: int, shared: bool):
 
 
 def _gram_triangles(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """One triangle of each centred Gram (one ``dsyrk`` each, the other triangle zero),
-    flattened, and the diagonals."""
+    """Each centred Gram's upper triangle (one ``dsyrk``; zeros below), flattened; diagonals."""
     from scipy.linalg import blas  # loaded on first use, like pandas
 
     n = parts[0].shape[0]
@@ -385,6 +350,17 @@ def _gram_triangles(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def _triangle_products(a, b) -> np.ndarray:
     """``<K_i, L_j>`` from triangles: twice the triangle products minus the diagonal ones."""
     return 2.0 * (a[0] @ b[0].T) - a[1] @ b[1].T
+
+
+BLAS_BLOCK = 8192  # OpenBLAS 0.3.31 (numpy's wheels) crashes on a product with a ~32,760² output
+
+
+def tiles(rows: int, cols: int, *, upper: bool = False) -> list[tuple[slice, slice]]:
+    """Tiles of a ``(rows, cols)`` product, one BLAS call each: the whole up to ``2 * BLAS_BLOCK``
+    a side, else ``BLAS_BLOCK``-sided (``upper``: those on or above the diagonal)."""
+    b = BLAS_BLOCK if max(rows, cols) > 2 * BLAS_BLOCK else max(rows, cols)
+    corners = [(r, c) for r in range(0, rows, b) for c in range(r * upper, cols, b)]
+    return [(slice(r, r + b), slice(c, c + b)) for r, c in corners]
 
 
 def _labelled_frame(result: np.ndarray, index: list, columns: list) -> pd.DataFrame:
@@ -403,14 +379,12 @@ def symmetrised(result: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- the input check
 def as_representation(x: np.ndarray, name: str = "x", min_n: int = 2) -> np.ndarray:
-    """``x`` as a finite, real, float64 ``(n, d)`` array with ``n >= min_n`` (a view when
-    possible), or a ``ValueError`` that says what is wrong and what to do."""
+    """``x`` as a finite, real, float64 ``(n, d)`` array, ``n >= min_n``, or a ``ValueError``."""
     return _checked(x, name, min_n)[0].astype(np.float64, copy=False)
 
 
 def _checked(x, name: str = "x", min_n: int = 2, *, square: bool = False, finite: bool = True):
-    """:func:`as_representation`'s check: ``(np.asarray(x), its largest magnitude)``, dtype
-    unchanged (the magnitude, which proves finiteness, is ``None`` for ``finite=False``)."""
+    """:func:`as_representation`'s check: ``(np.asarray(x), max |x|)`` (``None``: not checked)."""
     arr = np.asarray(x)
     if arr.ndim != 2:
         raise ValueError(
@@ -441,9 +415,8 @@ def max_abs(arr: np.ndarray) -> float:
 
 
 def centred(x: np.ndarray, name: str = "x", min_n: int = 2, *, out=None) -> np.ndarray:
-    """``x`` checked, centred and divided by its largest centred magnitude, as float64
-    (written into ``out`` when given). Column means are taken on scaled values when a plain
-    sum could overflow, so no later product overflows or underflows."""
+    """``x`` checked, centred and divided by its largest centred magnitude, float64 (into
+    ``out``); means of scaled values where a sum could overflow."""
     x, peak = _checked(x, name, min_n)
     out = np.empty(x.shape) if out is None else out
     if peak == 0:
@@ -460,7 +433,7 @@ def centred(x: np.ndarray, name: str = "x", min_n: int = 2, *, out=None) -> np.n
 
 
 def check_same_n(reps: Mapping[object, np.ndarray]) -> int:
-    """The common number of rows of ``reps``; raise if they differ."""
+    """The common number of rows of ``reps``, else a ``ValueError``."""
     sizes = {label: arr.shape[0] for label, arr in reps.items()}
     if len(set(sizes.values())) > 1:
         raise ValueError(

@@ -10,12 +10,14 @@ fails it. MathJax is then copied from the npm package ``mathjax`` into
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -75,10 +77,41 @@ def execute_in_parallel(toc: Path, cache_path: Path) -> None:
     cache = get_cache(cache_path)
     for notebook in notebooks_in(toc):
         cache.add_nb_to_project(str(notebook))
-    result = load_executor("local-parallel", cache).run_and_cache(timeout=600)
+    with kernel_noise_dropped():
+        result = load_executor("local-parallel", cache).run_and_cache(timeout=600)
     if result.errored:
         failed = ", ".join(Path(uri).name for uri in result.errored)
         raise SystemExit(f"executing the notebooks failed: {failed} (tracebacks: jcache).")
+
+
+# ipykernel logs this once per kernel; these kernels only talk to this build over local sockets.
+KERNEL_NOISE = b"Kernel is running over TCP without encryption"
+
+
+@contextlib.contextmanager
+def kernel_noise_dropped():
+    """Relay this process's stderr, which the notebooks' kernels inherit, without the lines that
+    hold ``KERNEL_NOISE``; everything else (errors included) passes unchanged."""
+    sys.stderr.flush()
+    read, write = os.pipe()
+    saved = os.dup(2)
+
+    def relay() -> None:
+        with open(read, "rb") as source, open(saved, "wb", buffering=0) as target:
+            for line in source:  # ends when every writer (kernels included) has closed the pipe
+                if KERNEL_NOISE not in line:
+                    target.write(line)
+
+    thread = threading.Thread(target=relay, daemon=True)
+    thread.start()
+    os.dup2(write, 2)
+    os.close(write)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        thread.join(timeout=10)
 
 
 def notebooks_in(toc: Path) -> list[Path]:

@@ -1,7 +1,7 @@
 """Write the committed sample files: FLAC audio, CSV tables and the manifest.
 
 Every file is written atomically (temporary file, then ``os.replace``); the manifest records
-the settings, the versions and the sha256 of every other file.
+the settings, the versions and the sha256 of every other file, which loading the sample checks.
 """
 
 from __future__ import annotations

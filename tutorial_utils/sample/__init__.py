@@ -1,11 +1,9 @@
-"""The built-in offline sample: synthetic speech, virtual EMA and a simulated encoder.
+"""The built-in offline sample: ``tools/make_sample`` wrote ``tutorial_utils/data/sample/``
+(16 kHz FLAC of two VocalTractLab voices, about 153 and 86 Hz, virtual EMA at 50 Hz with ``_Y``
+vertical, phone segments, a manifest with each file's sha256); the hidden states come from
+:mod:`tutorial_utils.sample.encoder`."""
 
-``tools/make_sample`` wrote the files in ``tutorial_utils/data/sample/``: 16 kHz FLAC audio of
-two synthetic speakers (VocalTractLab's adult vocal tract, voice pitch about 153 and 86 Hz),
-virtual EMA at 50 Hz (``_Y`` is vertical here, lateral in the real data), phone segments and
-a manifest. The hidden states come from :mod:`tutorial_utils.sample.encoder`.
-"""
-
+import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -26,17 +24,36 @@ _DESCRIPTION = (
     "13-layer encoder whose layer profile is planted (tutorial_utils.sample.ground_truth()). "
     "Numbers differ from the real Wav2Vec2 data."
 )
+_MODEL = "simulated-encoder (tutorial_utils.sample)"
+_REINSTALL = (
+    "The installation is damaged: reinstall the package, e.g. pip install --force-reinstall "
+    '--no-deps "speech-cka-tutorial @ git+<its address>" (in a clone of the repository: git '
+    "checkout -- tutorial_utils/data/sample)."
+)
+
+
+def _checked_manifest(folder: Path) -> dict:
+    """The sample's manifest, once every file it lists has its recorded sha256."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_bytes())
+        damaged = [n for n, sha in manifest["files"].items() if _sha256(folder / n) != sha]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        manifest, damaged = None, ["manifest.json"]
+    if damaged:
+        what = f"{', '.join(damaged)}: missing or changed"
+        raise ValueError(f"The offline sample in {folder} is damaged ({what}). {_REINSTALL}")
+    return manifest
+
+
+def _sha256(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 @lru_cache(maxsize=2)
 def _build(sample_dir: str) -> tuple[dict, dict, dict, dict, dict]:
     """Tables, EMA, hidden states, planted sources and manifest of the sample in a folder."""
     folder = Path(sample_dir)
-    if not (folder / "manifest.json").is_file():
-        raise FileNotFoundError(
-            f"The offline sample is missing from {folder}; reinstall the package (pip install "
-            "-e .) or restore tutorial_utils/data/sample from the repository."
-        )
+    manifest = _checked_manifest(folder)  # once per folder and process: the files are small
     recordings = pd.read_csv(folder / "recordings.csv")
     phones = pd.read_csv(folder / "phones.csv", keep_default_na=False)  # keep "sil" a string
     ema = {p: pd.read_csv(folder / f"ema_labels_{p}.csv") for p in PARTICIPANTS}
@@ -51,7 +68,7 @@ def _build(sample_dir: str) -> tuple[dict, dict, dict, dict, dict]:
         rows = recordings.loc[recordings["PARTICIPANT"] == p, ["FILENAME", "SENTENCE"]]
         tables[p] = rows.reset_index(drop=True)
         tables[p]["AUDIO"] = [audio_of[name] for name in rows["FILENAME"]]
-    return tables, ema, states, sources, json.loads((folder / "manifest.json").read_text())
+    return tables, ema, states, sources, manifest
 
 
 def sample_tables(sample_dir: str | Path | None = None) -> dict:
@@ -59,22 +76,15 @@ def sample_tables(sample_dir: str | Path | None = None) -> dict:
     ``sample_dir`` (default the package's ``data/sample``). Arrays are read-only, shared."""
     folder = str(Path(sample_dir) if sample_dir else SAMPLE_DIR)
     tables, ema, states, _, manifest = _build(folder)
-    return dict(
-        source="sample",
-        description=_DESCRIPTION,
-        recordings=tables,
-        ema=ema,
-        hidden_states=states,
-        model_name="simulated-encoder (tutorial_utils.sample)",
-        manifest={**manifest, "sample_dir": folder},
-    )
+    manifest = {**manifest, "sample_dir": folder}
+    fixed = {"source": "sample", "description": _DESCRIPTION, "model_name": _MODEL}
+    return fixed | dict(recordings=tables, ema=ema, hidden_states=states, manifest=manifest)
 
 
 def planted_sources(dataset, participant: str, filename: str) -> dict[str, np.ndarray]:
-    """The standardised planted sources of one recording of the sample ``Dataset``, per frame:
+    """The standardised planted sources of a sample recording, float64 copies per frame:
     ``{"acoustic": (T, 40), "articulatory": (T, 12), "content": (T, 32), "speaker": (T, 17)}``
-    float64 copies. The speaker vector is constant within a recording (only its spectral-tilt
-    column varies); speaker identity shows across recordings."""
+    (within a recording the speaker vector is constant but for its spectral-tilt column)."""
     if dataset.source != "sample":
         raise ValueError(
             'Planted sources exist only for the synthetic sample: load_dataset("sample").'

@@ -1,21 +1,17 @@
 """The sample's simulated 13-layer, 768-dimensional encoder (numpy, seeded; not Wav2Vec2).
 
-Each layer ``l`` mixes four planted sources, standardised and on the model's 20 ms grid, each
-mapped to 768 dimensions by a fixed random projection ``P_s``::
+Each layer mixes four standardised planted sources on the 20 ms grid, each mapped to 768
+dimensions by a fixed random projection ``P_s``::
 
     h_l(t) = Σ_s  w_s(l) · P_s · source_s(t)  +  noise_l(t)  +  anisotropy_l(t)
 
-- ``acoustic``: the frame's 40-band log-mel (librosa's, redone in numpy so that loading the
-  sample never imports ``librosa.feature``; a test checks it);
-- ``articulatory``: the frame's 12 virtual EMA coordinates;
-- ``content``: an embedding of the phone spoken (the same for both speakers), smoothed;
-- ``speaker``: a constant per-speaker vector plus the frame's spectral tilt.
-
-``noise`` is smooth in time and shared by neighbouring layers; ``anisotropy`` is a few rogue
-dimensions of very large variance, on in the last two layers. The weights ``w_s(l)``
-(:data:`LAYER_PROFILE`) resemble, in shape only, layer-wise analyses of wav2vec 2.0 base
-(Pasad, Chou & Livescu 2021; Shen et al. 2023; Cho et al. 2023): a teaching stand-in with a
-known answer, whose CKA values are not the real data's.
+``acoustic``: the 40-band log-mel (librosa's, redone in numpy: loading the sample never imports
+``librosa.feature``); ``articulatory``: the 12 virtual EMA coordinates; ``content``: a smoothed
+embedding of the phone spoken; ``speaker``: a per-speaker vector plus the spectral tilt.
+``noise`` is smooth in time and shared by neighbouring layers; ``anisotropy``, a few rogue
+dimensions of large variance in the last two layers. The weights (:data:`LAYER_PROFILE`)
+resemble in shape only layer-wise analyses of wav2vec 2.0 base (Pasad, Chou & Livescu 2021;
+Shen et al. 2023; Cho et al. 2023): a stand-in with a known answer, not the real data's CKA.
 """
 
 import zlib
@@ -59,8 +55,7 @@ def ground_truth() -> pd.DataFrame:
 
 
 def mel_filterbank(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
-    """``librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)``: Slaney-normalised
-    triangles ``(n_mels, n_fft // 2 + 1)`` float32 from 0 to sr/2."""
+    """``librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)``: float32 Slaney triangles."""
     min_log_mel = _MIN_LOG_HZ / _F_SP
     top = min_log_mel + np.log(sr / 2.0 / _MIN_LOG_HZ) / _LOGSTEP  # sr/2 is above 1 kHz
     mels = np.linspace(0.0, top, n_mels + 2)
@@ -77,9 +72,8 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
 
 
 def log_mel_db(audio: np.ndarray, sr: int, n_fft: int, hop_length: int, n_mels: int) -> np.ndarray:
-    """Log-mel power ``(n_mels, T)`` float32 of uncentred Hann frames ``audio[t * hop_length :
-    t * hop_length + n_fft]``, in dB below the peak and floored 80 dB under it, as
-    ``librosa.power_to_db(melspectrogram(...), ref=np.max, top_db=80.0)``."""
+    """Log-mel ``(n_mels, T)`` float32 of uncentred Hann frames, in dB below the peak, floored
+    80 dB under it: ``librosa.power_to_db(melspectrogram(...), ref=np.max, top_db=80.0)``."""
     fac = np.linspace(-np.pi, np.pi, n_fft + 1)  # scipy's periodic Hann window, float64
     hann = (np.zeros(n_fft + 1) + 0.5 * np.cos(0 * fac) + 0.5 * np.cos(fac))[:n_fft]
     frames = np.lib.stride_tricks.sliding_window_view(audio, n_fft)[::hop_length]
@@ -122,8 +116,7 @@ def _planted(recordings: pd.DataFrame, phones: pd.DataFrame, ema: dict, audio_of
             "content": gaussian_filter1d(content, 2.0, axis=0, mode="nearest"),
             "speaker": np.hstack([speaker, tilt[:, None]]),
         }
-    # z-score each column over all frames of the sample, then divide by sqrt(columns): each
-    # source has total variance 1, and differences between speakers and sentences are kept.
+    # z-score each column over the whole sample, / sqrt(columns): each source has variance 1.
     result = {key: {} for key in raw}
     for name in SOURCES:
         pooled = np.concatenate([s[name] for s in raw.values()])
@@ -149,8 +142,7 @@ def _encode(sources: dict, projections: dict, noise_maps: np.ndarray, seed: int)
     projected = np.stack([sources[name].astype(np.float32) @ projections[name] for name in SOURCES])
     weights = LAYER_PROFILE[list(SOURCES)].to_numpy()
     hidden = np.tensordot(weights.astype(np.float32), projected, axes=1)
-    # Noise fields: a smooth signal in a random low-rank subspace plus isotropic noise. Field k
-    # centres on an evenly spaced layer and falls off as a Gaussian of the layer distance.
+    # Noise fields (smooth, low-rank plus isotropic), each a Gaussian around an evenly spaced layer.
     latent = _smooth_in_time(rng.standard_normal((_FIELDS, n_frames, _NOISE_RANK), np.float32))
     structured = np.einsum("ftr,frd->ftd", latent, noise_maps) / np.sqrt(_NOISE_RANK)
     isotropic = _smooth_in_time(rng.standard_normal((_FIELDS, n_frames, HIDDEN_DIM), np.float32))
@@ -171,9 +163,8 @@ def _encode(sources: dict, projections: dict, noise_maps: np.ndarray, seed: int)
 
 
 def simulate(recordings: pd.DataFrame, phones: pd.DataFrame, ema: dict, audio_of: dict) -> tuple:
-    """``(sources, hidden_states)`` of every sample recording: ``sources[(participant,
-    filename)]`` a dict of source arrays, ``hidden_states[participant][layer][filename]`` a
-    ``(T, 768)`` float32 array."""
+    """``(sources, hidden_states)``: ``sources[(participant, filename)]`` a dict of arrays,
+    ``hidden_states[participant][layer][filename]`` a ``(T, 768)`` float32 array."""
     sources = _planted(recordings, phones, ema, audio_of)
     rng = np.random.default_rng(SEED + 1)
     projections = {

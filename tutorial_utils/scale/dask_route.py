@@ -1,11 +1,7 @@
-"""``cka_matrix`` on dask arrays: the sums of :mod:`.moments` as dask reductions.
-
-Each layer is an ``(n, d)`` dask array chunked along the frames (e.g. read lazily from zarr).
-Column sums, ``Z_aᵀ Z_b`` products and row-norm products are computed per row chunk and summed
-by dask's tree reduction, in one ``dask.compute`` call, on a laptop's threads or the
-``dask.distributed`` cluster of the current ``Client``; only the ``(D, D)`` sums reach this
-process. dask (the ``scale`` extra) is imported only when a dask array is passed.
-"""
+"""``cka_matrix`` on ``(n, d)`` dask arrays chunked along the frames (e.g. lazily from zarr):
+the sums of :mod:`.moments`, per row chunk, summed by dask's tree reduction in one
+``dask.compute`` (threads, or the current ``dask.distributed`` Client); only the ``(D, D)``
+sums reach this process. dask (the ``scale`` extra) is imported only for a dask array."""
 
 import warnings
 
@@ -17,8 +13,7 @@ from .moments import check_frames, check_memory, moments_cka, scales_of, shift_o
 def dask_cka_matrix(
     arrays_a: list, arrays_b: list | None = None, *, labels: list[str], debiased: bool = False
 ) -> np.ndarray:
-    """Linear CKA between row-chunked dask (or numpy) arrays, as ``cka_matrix`` gives it;
-    ``arrays_b=None`` compares ``arrays_a`` with itself; ``labels`` name all the arrays."""
+    """``cka_matrix`` of row-chunked dask (or numpy) arrays; ``labels`` name all of them."""
     import dask  # optional dependency: reached only when an input is a dask array
     import dask.array as da
 

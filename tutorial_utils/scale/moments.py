@@ -2,25 +2,22 @@
 
 Let ``z_i`` be frame ``i`` with all layers side by side (after a fixed shift and a per-layer
 scale, which CKA ignores), ``z_i^a`` its part for layer ``a`` and ``r_i[a] = ||z_i^a||²``.
-Summing over the ``n`` frames, in float64,
+The float64 sums over the ``n`` frames
 
     s = Σ z_i        S = Σ z_i z_iᵀ        G = Σ r_i r_iᵀ        M = Σ r_i z_iᵀ
 
-is enough for exact biased and debiased linear CKA between every pair of layers. With
-``μ = s / n`` and ``c_a = ||μ_a||²``:
+give exact biased and debiased linear CKA between every pair of layers. With ``μ = s / n``,
+``c_a = ||μ_a||²`` and ``k_i^a = ||z_i^a - μ_a||²`` (the diagonal of the centred Gram):
 
-- centred cross products ``C_ab = S_ab - n μ_a μ_bᵀ``, so ``tr(K_a K_b) = ||C_ab||²``;
-- ``Σ_i k_i^a = tr(C_aa)``, with ``k_i^a = ||z_i^a - μ_a||²`` the diagonal of the centred Gram;
-- expanding ``k_i^a = r_i[a] - 2 z_i^a·μ_a + c_a`` and summing over frames
-  (``Σ_i z_i^a·μ_a = n c_a``):
+- ``tr(K_a K_b) = ||C_ab||²``, ``C_ab = S_ab - n μ_a μ_bᵀ``, and ``Σ_i k_i^a = tr(C_aa)``;
+- expanding ``k_i^a = r_i[a] - 2 z_i^a·μ_a + c_a`` (``Σ_i z_i^a·μ_a = n c_a``), with
+  ``P_ab = M[a, columns of b] · μ_b``:
 
       Σ_i k_i^a k_i^b = G_ab - 2 P_ab - 2 P_ba + 4 μ_aᵀ S_ab μ_b
-                        + c_b tr(S_aa) + c_a tr(S_bb) - 3 n c_a c_b,
+                        + c_b tr(S_aa) + c_a tr(S_bb) - 3 n c_a c_b.
 
-  where ``P_ab = M[a, columns of b] · μ_b``.
-
-These are the pieces of :func:`tutorial_utils.cka.debiased_hsic`. The shift (the first
-chunk's mean) keeps ``μ`` small, so the expansion does not cancel.
+These are the pieces of :func:`tutorial_utils.cka.debiased_hsic`; the shift (the first chunk's
+mean) keeps ``μ`` small, so the expansion does not cancel.
 """
 
 import numpy as np
@@ -46,14 +43,10 @@ def shift_of(first: np.ndarray, scale: float) -> np.ndarray:
 
 
 def moments_cka(n: int, edges, sums: dict, labels: list, *, debiased: bool = False) -> np.ndarray:
-    """The symmetric ``(L, L)`` linear CKA matrix from the sums over ``n`` frames of ``z``.
-
-    ``edges``: the ``L + 1`` column edges of the layers in ``z``. ``sums``: "col_sums" ``s``,
-    "norm_cross" ``G``, "norm_feature" ``M``, "peaks" (each layer's largest ``|x|`` in units of
-    ``z``) and "blocks" ``{(a, b): S_ab}`` for ``a <= b`` (only the upper triangle of ``S_aa``
-    is read, and the lower one overwritten). ``labels`` name the layers in errors; undefined
-    values follow the CKA policy.
-    """
+    """The symmetric ``(L, L)`` linear CKA matrix from sums over ``n`` frames of ``z``, whose
+    ``L + 1`` layer column ``edges`` are given. ``sums``: "col_sums" ``s``, "norm_cross" ``G``,
+    "norm_feature" ``M``, "peaks" (each layer's max ``|x|`` in units of ``z``) and "blocks"
+    ``{(a, b): S_ab}``, ``a <= b`` (of ``S_aa`` the upper triangle is read, the lower written)."""
     check_frames(n, debiased)
     n_layers, blocks = len(edges) - 1, sums["blocks"]
     mu = sums["col_sums"] / n
@@ -63,20 +56,13 @@ def moments_cka(n: int, edges, sums: dict, labels: list, *, debiased: bool = Fal
     for a in range(n_layers):
         raw_trace[a] = np.trace(blocks[a, a])
         for b in range(a, n_layers):
-            trace_kl[a, b], mu_s_mu[a, b] = _block_terms(
-                blocks[a, b], means[a], means[b], n, a == b
-            )
-            trace_kl[b, a], mu_s_mu[b, a] = trace_kl[a, b], mu_s_mu[a, b]
+            terms = _block_terms(blocks[a, b], means[a], means[b], n, a == b)
+            trace_kl[a, b], mu_s_mu[a, b] = trace_kl[b, a], mu_s_mu[b, a] = terms
     c = np.add.reduceat(mu * mu, edges[:-1])
     p = np.add.reduceat(sums["norm_feature"] * mu, edges[:-1], axis=1)
-    k_dot_l = (
-        sums["norm_cross"]
-        - 2.0 * (p + p.T)
-        + 4.0 * mu_s_mu
-        + np.outer(raw_trace, c)
-        + np.outer(c, raw_trace)
-        - 3.0 * n * np.outer(c, c)
-    )
+    outer = np.outer(raw_trace, c)
+    k_dot_l = sums["norm_cross"] - 2.0 * (p + p.T) + 4.0 * mu_s_mu + outer + outer.T
+    k_dot_l -= 3.0 * n * np.outer(c, c)
     sum_k = raw_trace - n * c
     for label, peak, total in zip(labels, sums["peaks"], sum_k, strict=True):
         if not np.isfinite(peak):
@@ -112,8 +98,8 @@ def check_frames(n: int, debiased: bool) -> None:
 
 
 def _block_terms(block, mu_a, mu_b, n: int, diagonal: bool, step: int = 1024) -> tuple:
-    """``||S_ab - n μ_a μ_bᵀ||²`` and ``μ_aᵀ S_ab μ_b``, a strip of rows at a time (no
-    ``(d_a, d_b)`` temporary); a diagonal block is first made symmetric, in place."""
+    """``||S_ab - n μ_a μ_bᵀ||²`` and ``μ_aᵀ S_ab μ_b`` by strips of rows (a diagonal block is
+    first made symmetric, in place)."""
     squares = mu_s_mu = 0.0
     for lo in range(0, len(block), step):
         rows, hi = block[lo : lo + step], lo + step

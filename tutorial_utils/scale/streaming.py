@@ -1,17 +1,13 @@
-"""Layer × layer linear CKA over more frames than fit in memory, fed chunk by chunk.
-
-:class:`CKAAccumulator` keeps the sums of :mod:`.moments`, whose size depends on the number of
-features, not of frames, and gives the numbers of ``cka_matrix`` over all the frames::
+"""Layer × layer linear CKA over more frames than fit in memory, fed chunk by chunk::
 
     acc = CKAAccumulator()
     for recording in recordings:                  # any iterable
         acc.update({layer: states[recording][layer] for layer in range(13)})
-    acc.result()                                  # 13 x 13 DataFrame, like cka_matrix
+    acc.result()                                  # 13 x 13 DataFrame, as cka_matrix gives
 
-Memory: one ``(D, D)`` float64 matrix, ``D`` the total number of features (13 × 768: 0.8 GB),
-checked at the first step (:class:`~tutorial_utils.cka.NotEnoughMemoryError` if it cannot fit).
-Numpy chunks are summed with BLAS ``dsyrk``; torch tensors with torch on the first chunk's
-device (torch is imported only then), copied to the host once, at the end.
+It keeps the sums of :mod:`.moments`: one ``(D, D)`` float64 matrix, ``D`` the number of
+features (13 × 768: 0.8 GB; checked at the first step). Numpy chunks are summed with BLAS
+``dsyrk``; torch tensors with torch on the first chunk's device, copied to the host at the end.
 """
 
 from __future__ import annotations
@@ -22,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import blas
 
-from ..cka import max_abs
+from ..cka import max_abs, tiles
 from .moments import check_memory, moments_cka, scales_of, shift_of
 
 PRECISIONS = ("float64", "float32-chunks")  # products in float64, or per chunk in float32
@@ -30,14 +26,11 @@ Chunk = Sequence | Mapping
 
 
 class CKAAccumulator:
-    """Accumulates frames chunk by chunk for exact all-pairs linear CKA.
+    """Accumulates frames for exact all-pairs linear CKA: each :meth:`update` takes a sequence
+    or dict of ``(m_k, d_i)`` arrays (numpy or torch), the same layers every step.
 
-    Each :meth:`update` takes a sequence or dict of ``(m_k, d_i)`` arrays (numpy or torch), one
-    per layer, with the same layers and dimensions every step; ``m_k`` may change.
-
-    ``precision="float32-chunks"`` takes each chunk's cross products in float32 (summed in
-    float64), for devices whose float64 is slow (``benchmarks/bench_gpu.py``: 6.5e-8 from float64
-    on one H100). Chunks are shifted by the first chunk's mean, which keeps float32 accurate.
+    ``precision="float32-chunks"`` takes each chunk's products in float32 (summed in float64),
+    for devices with slow float64 (``benchmarks/bench_gpu.py``: 6.5e-8 from float64, one H100).
     """
 
     def __init__(self, *, precision: str = "float64") -> None:
@@ -88,7 +81,7 @@ class CKAAccumulator:
         return self
 
     def _start(self, first: list, peaks: list[float], torch: bool) -> None:
-        """Zero sums, and the shift and scales that every chunk gets (from the first one)."""
+        """Zero sums; the shift and scales of every chunk, from the first."""
         self._edges = np.cumsum([0] + [x.shape[1] for x in first])
         self._spans = list(zip(self._edges[:-1].tolist(), self._edges[1:].tolist(), strict=True))
         self._scales, self._peaks = scales_of(peaks), np.zeros(len(first))
@@ -108,8 +101,7 @@ class CKAAccumulator:
         self._cross, self._col_sums, self._norm_cross, self._norm_feature = sums
 
     def _add(self, arrays: list, peaks: list[float]) -> None:
-        """Add one checked chunk, shifted and scaled per layer into one float64 ``(m, D)`` array
-        ``z``; ``S`` grows by its upper (block) triangle, as BLAS ``syrk`` computes it."""
+        """Add one chunk as a shifted, scaled float64 ``(m, D)`` ``z``: ``S`` by its upper part."""
         xp = self._torch or np  # the same calls in numpy and torch
         peaks = np.asarray(peaks)
         k = np.where(peaks > 0, np.frexp(peaks)[1] - np.frexp(self._scales)[1], 0)
@@ -126,6 +118,10 @@ class CKAAccumulator:
                     self._cross[lo:hi, lo:].addmm_(z[:, lo:hi].T, z[:, lo:])
                 else:
                     self._cross[lo:hi, lo:] += (work[:, lo:hi].T @ work[:, lo:]).double()
+        elif len(tiles(*self._cross.shape)) > 1:  # wide: the upper triangle, tile by tile
+            work = z if self.precision == "float64" else z.astype(np.float32)
+            for r, c in tiles(*self._cross.shape, upper=True):
+                self._cross[r, c] += work[:, r].T @ work[:, c]
         elif self.precision == "float64":  # z.T is Fortran-ordered: BLAS reads it, no copy
             self._cross = blas.dsyrk(1.0, z.T, beta=1.0, c=self._cross, overwrite_c=1)
         else:
@@ -151,8 +147,7 @@ class CKAAccumulator:
         self._norm_feature *= (f * f)[:, None] * fz[None, :]
 
     def result(self, debiased: bool = False) -> np.ndarray | pd.DataFrame:
-        """Linear CKA between every pair of layers over all frames so far, like ``cka_matrix``
-        (a DataFrame labelled with the keys when the steps were dicts)."""
+        """``cka_matrix`` of all frames so far (a DataFrame when the steps were dicts)."""
         if not self._steps:
             raise ValueError("No frames were added; call update() with at least one step.")
         host = (lambda t: t.cpu().numpy()) if self._torch else np.asarray  # noqa: E731
