@@ -90,3 +90,18 @@ def test_every_chapter_and_the_core_path_fit_the_reading_time():
     long = {k: round(v[0]) for k, v in minutes.items() if v[0] > rt.CHAPTER_LIMIT_MINUTES}
     core = sum(core for _, core in minutes.values())
     assert not long and core <= rt.CORE_LIMIT_MINUTES, f"too long: {long}, core path {core:.0f}"
+
+
+def test_the_book_build_drops_only_the_kernels_unencrypted_tcp_notice():
+    """ipykernel logs 'Kernel is running over TCP without encryption' once per notebook."""
+    child = (
+        "import sys; print('[IPKernelApp] WARNING | Kernel is running over TCP without "
+        "encryption. All communication...', file=sys.stderr); print('real', file=sys.stderr)"
+    )
+    code = (
+        "import subprocess, sys\nfrom tools.book.build import kernel_noise_dropped\n"
+        f"with kernel_noise_dropped():\n    subprocess.run([sys.executable, '-c', {child!r}])\n"
+        "print('after', file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.stderr.splitlines() == ["real", "after"], result.stderr
