@@ -3,8 +3,8 @@
 #
 # ## Overview
 #
-# **Core path:** about 23 minutes (toy kernels, centring, frames of one recording,
-# sentence-level Gram matrices); going further: about 7 more.
+# **Core path:** about 21 minutes (toy kernels, centring, frames of one recording,
+# sentence-level Gram matrices); going further: about 8 more.
 #
 # Representation-space comparisons such as RSA {cite:p}`kriegeskorte2008rsa` and CKA
 # {cite:p}`kornblith2019similarity` never compare features directly. Each space first
@@ -166,17 +166,13 @@ plots.show(fig)
 # - two **off-diagonal stripes** where sentence $i$ of A meets sentence $i$ of B: a layer that
 #   mainly encodes what is being said.
 
-# %%
+# %% mystnb={"image": {"alt": "Sentence-mean Gram matrices of all 13 layers"}}
 design = sentences.sentence_design(dataset, participant_a, participant_b)
 labels = design["label"].tolist()
 grams = sentences.sentence_grams(dataset, design)
 display(design)
-
-# %% [markdown]
-# All 13 layers on one colour scale. The number under each layer is the readout defined
-# below: mean same-speaker similarity minus mean same-sentence similarity.
-
-# %% mystnb={"image": {"alt": "Sentence-mean Gram matrices of all 13 layers"}}
+# All 13 layers on one colour scale; the number under each layer is the readout defined
+# below (mean same-speaker minus mean same-sentence similarity).
 readout = sentences.sentence_readout(dataset, participant_a, participant_b)
 fig = plots.gram_grid(grams, labels=labels, cbar_label="mean z-score product",
                       panel_titles={r.layer: f"{r.difference:+.2f}" for r in readout.itertuples()},
@@ -196,8 +192,7 @@ plots.show(fig)
 # the two speakers minus different sentences read by the two speakers (`other`). Both sides
 # cross the speakers, so speaker identity cancels, and a positive value means that the layer
 # brings the same sentence together across speakers. The means rest on few pairs (printed
-# last), so small differences between neighbouring layers should not be over-read; chapter 03
-# adds a shuffled-pairing baseline for exactly this reason.
+# last): chapter 03 adds a shuffled-pairing baseline for exactly this reason.
 
 # %% mystnb={"image": {"alt": "Speaker and sentence similarity per layer"}}
 print(readout.round(3).to_string(index=False))

@@ -16,7 +16,7 @@
 # Going further: what "similarity to acoustics" measures (the energy coefficient c0, the MFCC
 # recipe), and debiased CKA and an RBF kernel over all layers.
 #
-# **Core path:** about 25 minutes (sections 1–4 and the summary); going further: about 10 more.
+# **Core path:** about 25 minutes (up to the summary); going further: about 11 more.
 #
 # ## Prerequisites
 #

@@ -18,13 +18,12 @@
 # with each other. All pairs give a 13 × 13 matrix that shows which layers arrange the stimuli
 # alike: where the representation changes and where it only drifts.
 #
-# The core path follows the original chapter: the matrix within one speaker (A, the first
-# participant) on sentence means, written out once as a numpy loop and then taken from the
-# package, and the matrix across two speakers on the sentences both read, tested against every
-# other pairing of those sentences. Section 1 first shows what CKA gives for *unrelated* data of
-# the same shapes: sentence means are a few stimuli in many dimensions.
+# The core path follows the original chapter: the matrix within one speaker (A) on sentence
+# means, once as a numpy loop and then from the package, and the matrix across two speakers,
+# tested against every other pairing of their sentences. Section 1 first shows what CKA gives
+# for *unrelated* data of the same shapes (a few stimuli in many dimensions).
 #
-# **Core path:** about 25 minutes (sections 1-3); going further: about 14 more.
+# **Core path:** about 23 minutes (sections 1-3); going further: about 15 more.
 #
 # **Prerequisites:** chapter 01 (Gram matrices, centring, sentence means) and chapter 02 (CKA
 # from centred Gram matrices, null baselines).
@@ -143,7 +142,7 @@ for i, j in [(0, 1), (0, n_layers - 1)]:
 # panel makes small differences look like strong contrasts.
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), layout="constrained")
 for ax, vmin in zip(axes, (0.8, 0.0), strict=True):
     plots.layer_heatmap(
         within,
@@ -155,7 +154,6 @@ for ax, vmin in zip(axes, (0.8, 0.0), strict=True):
         xlabel="layer (index)",
         ylabel="layer (index)",
     )
-fig.tight_layout()
 plots.show(fig)
 
 # %% [markdown]
