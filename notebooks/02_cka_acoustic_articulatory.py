@@ -264,7 +264,7 @@ print(notice.by_design_note(dataset))
 shifted = nulls.circular_shift_null(dataset, ("mfcc", "ema"), n_repeats=5, seed=0)
 mismatched = nulls.mismatched_null(dataset, ("mfcc", "ema"), seed=0)
 rng = np.random.default_rng(0)
-n_frames = [dataset.hidden_state(p, 0, f).shape[0] for p, f in dataset.pick_recordings()]
+n_frames = np.array([dataset.hidden_state(p, 0, f).shape[0] for p, f in dataset.pick_recordings()])
 n_ema = mfcc_ema["ema"].shape[1]  # the noise's stand-in for the EMA has as many columns
 noise_pairs = [
     (rng.standard_normal((n, x.shape[1])), rng.standard_normal((n, n_ema)))

@@ -94,7 +94,7 @@ def test_data_tour_has_an_optional_colab_data_cell_that_is_off():
     text = source.read_text()
     assert text.count("GET_REAL_DATA = False") == 1 and "if GET_REAL_DATA:" in text
     assert "--data-dir" in text and "/content/drive/MyDrive/" in text
-    assert "wipes the runtime's disk between sessions" in " ".join(text.split())
+    assert "survives the end of the session" in " ".join(text.split())
     namespace: dict = {}
     cell = text.split("# %%\nGET_REAL_DATA = False", 1)[1].split("\n# %%", 1)[0]
     exec(compile("GET_REAL_DATA = False" + cell, "optional-cell", "exec"), namespace)
