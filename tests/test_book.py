@@ -65,14 +65,16 @@ def test_every_cited_key_is_in_the_bibliography():
     assert cited <= keys, f"unknown citation keys: {sorted(cited - keys)}"
 
 
-def test_the_page_check_flags_wide_printed_lines_and_shrunk_figures():
+def test_the_page_check_flags_wide_lines_shrunk_figures_and_visible_answers():
     from tools.book.pages import page_problems
 
     images = [{"src": "f", "width": w, "height": 9, "shown": 690, "output": 1} for w in (1610, 800)]
     report = dict.fromkeys(["tracebacks", "stderrErrors", "ename", "rawMath"], []) | {
         "images": images, "lines": ["x" * 88, "y" * 89], "widgets": 0, "math": 0}  # fmt: skip
+    report["answers"] = 1
     problems = page_problems("p", report | {"mathTypeset": 0, "mathErrors": 0}, 1)
-    assert len(problems) == 2 and "1610 px" in problems[0] and "89 >" in problems[1]
+    assert len(problems) == 3 and "1610 px" in problems[0] and "89 >" in problems[1]
+    assert "answer(s) visible" in problems[2]
 
 
 @pytest.mark.skipif(os.environ.get("BOOK_CHECK") != "1", reason="set BOOK_CHECK=1 (needs chromium)")

@@ -5,6 +5,7 @@ For each chapter it
 * saves two screenshots in ``book/_build/screenshots/`` (top of the page, first figure);
 * asserts that the page has figures and that every image in the article has a non-zero
   natural size (i.e. it loaded and decoded);
+* asserts that no exercise answer (an output line starting "Answer") is visible unfolded;
 * asserts that no printed output line is wider than :data:`MAX_LINE` characters (it would
   scroll sideways) and that no figure is shrunk by more than :data:`MAX_SHRINK` into the
   column (``tutorial_utils.plots`` writes text of at least 9 pt at 100 dpi: 12.5 px, so
@@ -64,6 +65,8 @@ const done = arguments[arguments.length - 1];
     })),
     lines: Array.from(article.querySelectorAll(".cell_output pre"))
       .flatMap((pre) => (pre.textContent || "").split("\n")),
+    answers: Array.from(article.querySelectorAll(".cell_output"))
+      .filter((el) => el.offsetParent !== null && /^Answer\b/m.test(el.innerText || "")).length,
     tracebacks: Array.from(article.querySelectorAll(".cell_output .traceback")).map(text),
     stderrErrors: stderr.filter((s) => /Error|Traceback/.test(s)).map((s) => s.slice(0, 500)),
     ename: Array.from(article.querySelectorAll(".cell_output"))
@@ -168,6 +171,8 @@ def page_problems(page: str, report: dict, min_figures: int) -> list[str]:
         for line in report.get("lines", [])
         if len(line.rstrip()) > MAX_LINE
     ]
+    if report.get("answers"):
+        problems.append(f"{report['answers']} exercise answer(s) visible: tag them `hide-cell`")
     for kind in ("tracebacks", "stderrErrors", "ename"):
         problems += [f"error output ({kind}): {text[:300]}" for text in report[kind]]
     if report["widgets"]:
