@@ -61,8 +61,7 @@ def find_data_dir() -> tuple[Path, str]:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` beside ``path``, then rename it over ``path`` (readers never see a part; no
-    fsync: after a power cut the sha256 checks find a torn file)."""
+    """Write ``data`` beside ``path``, then rename it over ``path`` (readers never see a part)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
@@ -78,8 +77,7 @@ def hidden_state_key(layer: int, filename: str) -> str:
     return f"L{int(layer)}__{filename}"
 
 
-def _key_parts(key: str) -> tuple[int, str]:
-    """``(layer, filename)`` of a :func:`hidden_state_key`."""
+def _key_parts(key: str) -> tuple[int, str]:  # (layer, filename) of a hidden_state_key
     layer, _, filename = key[1:].partition("__")
     return int(layer), filename
 
@@ -87,10 +85,9 @@ def _key_parts(key: str) -> tuple[int, str]:
 def write_cache(
     data_dir: str | os.PathLike, participants: Iterable[tuple[str, tuple]], **fields: Any
 ) -> dict:
-    """Write a new generation beside the current one (kept: its participants of the same
-    ``hidden_states`` that ``participants`` do not replace), then switch by renaming a new manifest
-    (``fields`` added; returned) over the old one; on any failure the new one is removed instead.
-    ``participants`` yields ``(p, (recordings, ema, {hidden_state_key: (T, d)}))``, float32."""
+    """Write ``(p, (recordings, ema, {hidden_state_key: (T, d) float32}))`` as a new generation
+    (with the old one's participants of the same ``hidden_states`` not replaced), then switch to it
+    by renaming a new manifest (``fields`` added; returned) over the old; on failure: removed."""
     data_dir, generation = Path(data_dir), f"cache-{secrets.token_hex(6)}"
     names, layers, old = [], set(), {}
     with contextlib.suppress(CacheUnusable):  # (CacheUnreadable: never replaced)
@@ -212,9 +209,8 @@ def verify(data_dir: str | os.PathLike) -> dict:
 
 
 def read_cache(data_dir: str | os.PathLike) -> dict[str, Any]:
-    """The cache as plain tables: ``{"manifest", "recordings", "ema", "hidden_states"}``, the
-    last three per participant (hidden states: a function reading them on first use), or
-    :class:`CacheUnusable` naming the problem and the command that fixes it."""
+    """``{"manifest", "recordings", "ema", "hidden_states"}``, the last three per participant
+    (hidden states: a function reading them on first use), else :class:`CacheUnusable`."""
     manifest = read_manifest(data_dir := Path(data_dir))
     tables: dict[str, dict] = {"recordings": {}, "ema": {}, "hidden_states": {}}
     text = {"FILENAME": str, "SENTENCE": str}
@@ -230,8 +226,7 @@ def read_cache(data_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 def iter_recordings(data_dir: str | os.PathLike, participant: str) -> Iterator[dict]:
-    """One participant's hidden states ``{layer: (T, d)}``, one recording at a time, read from
-    the cache's npz without loading the others (for corpora larger than memory)."""
+    """One participant's hidden states ``{layer: (T, d)}``, one recording at a time (streamed)."""
     manifest = read_manifest(data_dir := Path(data_dir))
     with np.load(_checked(data_dir, manifest, participant, STATES), allow_pickle=False) as npz:
         for filename in dict.fromkeys(_key_parts(key)[1] for key in npz.files):
