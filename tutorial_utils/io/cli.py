@@ -2,9 +2,8 @@
 cache of csv and npz files, from its Google Drive folder or --from-dir (see the README).
 Without it the notebooks run on the built-in synthetic sample: load_dataset('sample').
 
-Pooch fetches each missing original (gdown 5.2 or 6) and checks its pinned sha256; one conversion
-per folder at a time (filelock), swapped in only once complete (cache.write_cache). Bad input or
-a failed download: one paragraph and exit code 2, never a traceback; Ctrl-C: one line, 130."""
+Pooch fetches missing originals (gdown 5.2 or 6); filelock serialises conversions. Bad input or a
+failed download: one paragraph and exit code 2, never a traceback; Ctrl-C: one line, 130."""
 
 from __future__ import annotations
 
@@ -56,10 +55,8 @@ def fetch(names: Iterable[str], downloads: Path, quiet: bool = False) -> dict[st
                 )
                 if entries is None:  # gdown 5.2 prints the error and returns None
                     raise RuntimeError("gdown returned no listing")
-                for entry in entries:
-                    parts = Path(str(entry.path)).parts
-                    if len(parts) >= 2 and parts[-2] == DRIVE_SUBFOLDER:
-                        listing[parts[-1]] = entry.id
+                named = ((Path(str(entry.path)), entry.id) for entry in entries)
+                listing.update((p.name, i) for p, i in named if p.parent.name == DRIVE_SUBFOLDER)
             if name in listing:
                 if not quiet:
                     print(f"Downloading {name} ...", file=sys.stderr)
@@ -172,9 +169,8 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
     with FileLock(data_dir / ".lock", timeout=LOCK_WAIT_S):
         paths = local or fetch(names, data_dir / "downloads", args.quiet)
         sources = sources or {n: pooch.file_hash(str(path)) for n, path in paths.items()}
-        what = f"hidden states re-extracted with {args.model}"
-        if args.frame_states:
-            what = "the original tutorial's frame states"
+        what = ("the original tutorial's frame states" if args.frame_states
+                else f"hidden states re-extracted with {args.model}")  # fmt: skip
         cache.write_cache(
             data_dir,
             _tables(args, wanted, paths),

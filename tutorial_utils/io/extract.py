@@ -1,6 +1,5 @@
-"""Hidden states of a speech model as the original tutorial extracted them: each recording
-normalised and run on its own (padding would leak into a group-norm front end), in full float32
-(no TF32) on the CPU or a GPU. Torch is imported on first use."""
+"""Hidden states of a speech model as the original tutorial extracted them: each recording run
+on its own (padding would leak into a group-norm front end), in full float32 (no TF32)."""
 
 from collections.abc import Iterable
 from typing import Any
@@ -55,17 +54,11 @@ def load_model(model_name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
         ) from err
 
 
-def extract_hidden_states(
-    recordings: Iterable[tuple[str, np.ndarray]],
-    model: Any,
-    feature_extractor: Any = None,
-    *,
-    device: str = "auto",
-    progress: bool = True,
-) -> dict[int, dict[str, np.ndarray]]:
-    """Hidden states ``{layer: {filename: (T, d) float32}}`` of ``(filename, 16 kHz audio)``
-    pairs, in their order, from ``model`` (moved to ``device``, one of :data:`DEVICES`) after
-    ``feature_extractor`` (optional) normalised the audio as the model expects."""
+def extract_hidden_states(recordings: Iterable[tuple[str, np.ndarray]], model: Any,
+                          feature_extractor: Any = None, *, device: str = "auto",
+                          progress: bool = True) -> dict[int, dict[str, np.ndarray]]:  # fmt: skip
+    """``{layer: {filename: (T, d) float32}}`` of ``(filename, 16 kHz audio)`` pairs, in order,
+    from ``model`` on ``device`` (:data:`DEVICES`); ``feature_extractor`` normalises the audio."""
     torch, _ = require_torch()
     from tqdm.auto import tqdm
 
@@ -76,11 +69,10 @@ def extract_hidden_states(
             "25 ms); leave it out."
         )
     parameter = next(model.to(device := resolve_device(device)).eval().parameters())
-    switches = (torch.backends.cudnn, torch.backends.cuda.matmul)
-    saved = [switch.allow_tf32 for switch in switches]
+    saved = {s: s.allow_tf32 for s in (torch.backends.cudnn, torch.backends.cuda.matmul)}
     states: dict[int, dict[str, np.ndarray]] = {}
     try:
-        for switch in switches:
+        for switch in saved:
             switch.allow_tf32 = ALLOW_TF32
         for filename, values in tqdm(recordings, desc="hidden states", disable=not progress):
             if feature_extractor is not None:
@@ -100,6 +92,6 @@ def extract_hidden_states(
             for layer, h in enumerate(output.hidden_states):
                 states.setdefault(layer, {})[filename] = h[0].cpu().float().numpy()
     finally:
-        for switch, value in zip(switches, saved, strict=True):
+        for switch, value in saved.items():
             switch.allow_tf32 = value
     return states
