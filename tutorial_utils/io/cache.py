@@ -82,9 +82,8 @@ def _key_parts(key: str) -> tuple[int, str]:  # (layer, filename) of a hidden_st
     return int(layer), filename
 
 
-def write_cache(
-    data_dir: str | os.PathLike, participants: Iterable[tuple[str, tuple]], **fields: Any
-) -> dict:
+def write_cache(data_dir: str | os.PathLike, participants: Iterable[tuple[str, tuple]],
+                **fields: Any) -> dict:  # fmt: skip
     """Write ``(p, (recordings, ema, {hidden_state_key: (T, d) float32}))`` as a new generation
     (with the old one's participants of the same ``hidden_states`` not replaced), then switch to it
     by renaming a new manifest (``fields`` added; returned) over the old; on failure: removed."""
@@ -135,18 +134,16 @@ def check_inside(data_dir: Path) -> None:
         below = (Path(d, n) for d, dirs, files in os.walk(data_dir / top) for n in dirs + files)
         for path in itertools.chain([data_dir / top], below):
             if not Path(target := os.path.realpath(path)).is_relative_to(root):
-                raise ValueError(
-                    f"{path} leads outside the data folder {data_dir}, to {target}: remove the "
-                    "link (the data command never writes there), or choose another --data-dir."
-                )
+                raise ValueError(f"{path} leads outside the data folder {data_dir}, to {target}: "
+                                 "remove the link (the data command never writes there), or "
+                                 "choose another --data-dir.")  # fmt: skip
 
 
 def _unusable(data_dir: Path, why: str) -> CacheUnusable:
-    return CacheUnusable(
-        f"The real-data cache in {data_dir} is missing, incomplete or damaged ({why}). Run "
-        f"`{COMMAND} --data-dir {data_dir}` (add `--from-dir PATH` if you already have the "
-        "files), or use load_dataset('sample')."
-    )
+    return CacheUnusable(f"The real-data cache in {data_dir} is missing, incomplete or damaged "
+                         f"({why}). Run `{COMMAND} --data-dir {data_dir}` (add `--from-dir "
+                         "PATH` if you already have the files), or use "
+                         "load_dataset('sample').")  # fmt: skip
 
 
 def read_manifest(data_dir: str | os.PathLike) -> dict:
@@ -166,10 +163,9 @@ def read_manifest(data_dir: str | os.PathLike) -> dict:
     except (ValueError, KeyError, TypeError, AttributeError):
         pass
     if isinstance(version, int) and version > FORMAT:
-        raise CacheUnreadable(
-            f"The cache in {data_dir} was written by a newer version of tutorial_utils (format "
-            f"{version}, not {FORMAT}): update the package, or choose another data folder."
-        )
+        raise CacheUnreadable(f"The cache in {data_dir} was written by a newer version of "
+                              f"tutorial_utils (format {version}, not {FORMAT}): update the "
+                              "package, or choose another data folder.")  # fmt: skip
     raise _unusable(data_dir, f"{MANIFEST} is not a manifest of this version")
 
 
@@ -186,10 +182,8 @@ def _checked(data_dir: Path, manifest: dict, participant: str, name: str) -> Pat
         why = why if read_manifest(data_dir).get("generation") == manifest.get("generation") else ""
     if why:
         raise _unusable(data_dir, why)
-    raise CacheUnusable(
-        f"The real-data cache in {data_dir} was replaced by a newer conversion since it was read: "
-        "load it again with load_dataset()."
-    )
+    raise CacheUnusable(f"The real-data cache in {data_dir} was replaced by a newer conversion "
+                        "since it was read: load it again with load_dataset().")  # fmt: skip
 
 
 def _states(path: Callable[[str], Path]) -> dict[int, dict[str, np.ndarray]]:

@@ -59,12 +59,11 @@ def fetch(names: Iterable[str], downloads: Path, quiet: bool = False) -> dict[st
                     print(f"Downloading {name} ...", file=sys.stderr)
                 gdown.download(id=listing[name], output=output, quiet=quiet)
         except Exception as err:
-            raise DownloadFailed(
-                f"Could not get {name} from the tutorial's Drive folder ({type(err).__name__}: "
-                f"{err}). Offline, or Drive refusing automated downloads for a while (quota)? The "
-                "notebooks run on the built-in sample (load_dataset('sample')); for the real data "
-                f"retry later, or {BY_HAND}."
-            ) from err
+            raise DownloadFailed(f"Could not get {name} from the tutorial's Drive folder "
+                                 f"({type(err).__name__}: {err}). Offline, or Drive refusing "
+                                 "automated downloads for a while (quota)? The notebooks run on "
+                                 "the built-in sample (load_dataset('sample')); for the real data "
+                                 f"retry later, or {BY_HAND}.") from err  # fmt: skip
         if name not in listing:
             raise DownloadFailed(f"The Drive folder has no {name} in '{DRIVE_SUBFOLDER}/' (it has "
                                  f"{', '.join(sorted(listing)) or 'nothing'}). Choose "
@@ -193,10 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "" in (args.data_dir, args.from_dir):
             raise ValueError("--data-dir and --from-dir take a folder, not '' (the current one).")
         if origin == "pointer" and not data_dir.is_dir():
-            raise ValueError(
-                f"The cache directory recorded in {cache.pointer_file()}, {data_dir}, does not "
-                "exist (in Colab: is Google Drive mounted?). Mount it, or choose --data-dir PATH."
-            )
+            raise ValueError(f"The cache directory recorded in {cache.pointer_file()}, {data_dir}, "
+                             "does not exist (in Colab: is Google Drive mounted?). Mount it, or "
+                             "choose --data-dir PATH.")  # fmt: skip
         if args.list:
             manifest = cache.verify(data_dir)
             print(f"{data_dir}: every file's sha256 verified; {manifest.get('hidden_states')}")
@@ -214,10 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DownloadFailed, ValueError, ImportError, cache.CacheUnusable) as err:
         message = f"{parser.prog}: {err}"
     except OSError as err:
-        message = (
-            f"Writing to {data_dir} failed ({err.strerror or err}). The previous cache is "
-            "unchanged. Free some disk space (or choose another --data-dir) and retry."
-        )
+        message = (f"Writing to {data_dir} failed ({err.strerror or err}). The previous cache is "
+                   "unchanged. Free some disk space (or choose another --data-dir) and "
+                   "retry.")  # fmt: skip
     except KeyboardInterrupt:  # (a conversion under way is discarded: write_cache)
         print(f"{parser.prog}: interrupted; the cache in {data_dir} is unchanged.", file=sys.stderr)
         return 130

@@ -32,11 +32,10 @@ def resolve_device(device: str = "auto") -> str:
     """``"auto"``: ``"cuda"`` if torch sees a GPU, else ``"cpu"``; ValueError for a missing GPU."""
     torch, _ = require_torch()
     if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"Device 'cuda' was requested but torch sees no CUDA GPU (torch {torch.__version__},"
-            f" CUDA build: {torch.version.cuda or 'no'}). Use --device cpu (or auto), or in "
-            "Colab pick a GPU runtime (Runtime → Change runtime type)."
-        )
+        raise ValueError(f"Device 'cuda' was requested but torch sees no CUDA GPU (torch "
+                         f"{torch.__version__}, CUDA build: {torch.version.cuda or 'no'}). Use "
+                         "--device cpu (or auto), or in Colab pick a GPU runtime (Runtime → "
+                         "Change runtime type).")  # fmt: skip
     return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
 
 
@@ -48,10 +47,9 @@ def load_model(model_name: str = DEFAULT_MODEL) -> tuple[Any, Any]:
         return extractor, transformers.AutoModel.from_pretrained(model_name).eval()
     except Exception as err:  # a wrong name or folder, no network, a pickle torch refuses, ...
         why = f"{type(err).__name__}: {str(err).strip().partition(chr(10))[0].partition('. ')[0]}"
-        raise ValueError(
-            f"Could not load the model {model_name!r} ({why[:200]}). --model takes a Hugging Face"
-            f" id such as {DEFAULT_MODEL} (downloaded once) or a folder written by save_pretrained."
-        ) from err
+        raise ValueError(f"Could not load the model {model_name!r} ({why[:200]}). --model takes a "
+                         f"Hugging Face id such as {DEFAULT_MODEL} (downloaded once) or a folder "
+                         "written by save_pretrained.") from err  # fmt: skip
 
 
 def extract_hidden_states(recordings: Iterable[tuple[str, np.ndarray]], model: Any,
@@ -64,10 +62,8 @@ def extract_hidden_states(recordings: Iterable[tuple[str, np.ndarray]], model: A
 
     recordings = [(str(f), np.asarray(a, np.float32)) for f, a in recordings]
     if short := [f"{f} ({a.size} samples)" for f, a in recordings if a.size < FRAME_LENGTH]:
-        raise ValueError(
-            f"{', '.join(short)}: shorter than one model frame ({FRAME_LENGTH} samples at 16 kHz, "
-            "25 ms); leave it out."
-        )
+        raise ValueError(f"{', '.join(short)}: shorter than one model frame ({FRAME_LENGTH} "
+                         "samples at 16 kHz, 25 ms); leave it out.")  # fmt: skip
     parameter = next(model.to(device := resolve_device(device)).eval().parameters())
     saved = {s: s.allow_tf32 for s in (torch.backends.cudnn, torch.backends.cuda.matmul)}
     states: dict[int, dict[str, np.ndarray]] = {}

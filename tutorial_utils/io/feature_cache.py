@@ -28,23 +28,18 @@ def code_fingerprint(module_file: str) -> str:
     return digest.hexdigest()
 
 
-def entry_key(kind: str, params: Mapping[str, Any], code: str, audio: np.ndarray) -> str:
-    """The name of an entry: sha256 of ``kind``, ``params``, ``code`` and the audio's bytes."""
-    audio = np.ascontiguousarray(audio)
-    header = json.dumps([kind, dict(params), code, audio.dtype.str, audio.shape], sort_keys=True)
-    return hashlib.sha256(header.encode() + memoryview(audio).cast("B")).hexdigest()
-
-
 def cached_features(kind: str, audio: np.ndarray, compute: Callable[[], np.ndarray], *,
                     params: Mapping[str, Any], code: str,
                     shape: tuple[int, ...]) -> np.ndarray:  # fmt: skip
-    """``compute()`` (float32, ``shape``) for ``audio``, read back when kept before under the key
-    :func:`entry_key` of ``kind`` (a sub-folder), ``params``, ``code`` and the audio."""
+    """``compute()`` (float32, ``shape``) for ``audio``, read back when kept before under the
+    sha256 of ``kind`` (a sub-folder), ``params``, ``code`` (:func:`code_fingerprint`), audio."""
     where = os.environ.get(FEATURE_CACHE_ENV, "").strip()
     folder, origin = (Path(where).expanduser(), "") if where else find_data_dir()
     if where.lower() == "off" or (origin in ("env", "pointer") and not folder.is_dir()):
         return compute()  # a named data folder is never created (an unmounted Drive: its guard)
-    key = entry_key(kind, params, code, audio)
+    audio = np.ascontiguousarray(audio)  # the key: sha256 of all the entry depends on
+    named = json.dumps([kind, dict(params), code, audio.dtype.str, audio.shape], sort_keys=True)
+    key = hashlib.sha256(named.encode() + memoryview(audio).cast("B")).hexdigest()
     path = (folder if where else folder / "features") / kind / f"{key}.npz"
     with contextlib.suppress(Exception):  # not kept, odd or damaged: computed again
         if path.is_file() and path.stat().st_size <= np.prod(shape) * 4 + 4096:  # (no FIFO)

@@ -44,10 +44,9 @@ class Budget:
         if type(shape) is not tuple or not all(type(d) is int and d >= 0 for d in shape):
             raise UnsafePickle(f"Invalid shape {shape!r} in the pickle.")
         if (nbytes := math.prod(shape) * itemsize) + self.used > self.limit:
-            raise UnsafePickle(
-                f"{what} would allocate {nbytes:,} bytes, more than a file of {self.size:,} bytes "
-                f"may make ({self.limit:,}: 4 x its size + 16 MiB); nothing was allocated."
-            )
+            raise UnsafePickle(f"{what} would allocate {nbytes:,} bytes, more than a file of "
+                               f"{self.size:,} bytes may make ({self.limit:,}: 4 x its size + 16 "
+                               "MiB); nothing was allocated.")  # fmt: skip
         self.used += nbytes
         return nbytes
 
