@@ -80,11 +80,10 @@ def extract_hidden_states(recordings: Iterable[tuple[str, np.ndarray]], model: A
                     output = model(batch, output_hidden_states=True)
             except RuntimeError as err:  # torch.OutOfMemoryError and CUDA errors are ones
                 why = f"{type(err).__name__}: {str(err).strip().partition(chr(10))[0][:200]}"
-                raise ValueError(
-                    f"The model failed on {filename} ({values.size / SAMPLE_RATE:.1f} s, {device}; "
-                    f"{why}): free memory (close other notebooks) or, after a CUDA error, restart "
-                    "the runtime, and run again; or use --device cpu."
-                ) from err
+                what = f"{values.size / SAMPLE_RATE:.1f} s, {device}; {why}"
+                raise ValueError(f"The model failed on {filename} ({what}): free memory (close "
+                                 "other notebooks) or, after a CUDA error, restart the runtime, "
+                                 "and run again; or use --device cpu.") from err  # fmt: skip
             for layer, h in enumerate(output.hidden_states):
                 states.setdefault(layer, {})[filename] = h[0].cpu().float().numpy()
     finally:
