@@ -61,8 +61,7 @@ def find_data_dir() -> tuple[Path, str]:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` beside ``path``, then rename it over ``path`` (readers never see a part; no
-    fsync: after a power cut the sha256 checks find a torn file)."""
+    """Write ``data`` beside ``path``, then rename it over ``path`` (readers never see a part)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
@@ -78,19 +77,16 @@ def hidden_state_key(layer: int, filename: str) -> str:
     return f"L{int(layer)}__{filename}"
 
 
-def _key_parts(key: str) -> tuple[int, str]:
-    """``(layer, filename)`` of a :func:`hidden_state_key`."""
+def _key_parts(key: str) -> tuple[int, str]:  # (layer, filename) of a hidden_state_key
     layer, _, filename = key[1:].partition("__")
     return int(layer), filename
 
 
-def write_cache(
-    data_dir: str | os.PathLike, participants: Iterable[tuple[str, tuple]], **fields: Any
-) -> dict:
-    """Write a new generation beside the current one (kept: its participants of the same
-    ``hidden_states`` that ``participants`` do not replace), then switch by renaming a new manifest
-    (``fields`` added; returned) over the old one; on any failure the new one is removed instead.
-    ``participants`` yields ``(p, (recordings, ema, {hidden_state_key: (T, d)}))``, float32."""
+def write_cache(data_dir: str | os.PathLike, participants: Iterable[tuple[str, tuple]],
+                **fields: Any) -> dict:  # fmt: skip
+    """Write ``(p, (recordings, ema, {hidden_state_key: (T, d) float32}))`` as a new generation
+    (with the old one's participants of the same ``hidden_states`` not replaced), then switch to it
+    by renaming a new manifest (``fields`` added; returned) over the old; on failure: removed."""
     data_dir, generation = Path(data_dir), f"cache-{secrets.token_hex(6)}"
     names, layers, old = [], set(), {}
     with contextlib.suppress(CacheUnusable):  # (CacheUnreadable: never replaced)
@@ -138,18 +134,16 @@ def check_inside(data_dir: Path) -> None:
         below = (Path(d, n) for d, dirs, files in os.walk(data_dir / top) for n in dirs + files)
         for path in itertools.chain([data_dir / top], below):
             if not Path(target := os.path.realpath(path)).is_relative_to(root):
-                raise ValueError(
-                    f"{path} leads outside the data folder {data_dir}, to {target}: remove the "
-                    "link (the data command never writes there), or choose another --data-dir."
-                )
+                raise ValueError(f"{path} leads outside the data folder {data_dir}, to {target}: "
+                                 "remove the link (the data command never writes there), or "
+                                 "choose another --data-dir.")  # fmt: skip
 
 
 def _unusable(data_dir: Path, why: str) -> CacheUnusable:
-    return CacheUnusable(
-        f"The real-data cache in {data_dir} is missing, incomplete or damaged ({why}). Run "
-        f"`{COMMAND} --data-dir {data_dir}` (add `--from-dir PATH` if you already have the "
-        "files), or use load_dataset('sample')."
-    )
+    return CacheUnusable(f"The real-data cache in {data_dir} is missing, incomplete or damaged "
+                         f"({why}). Run `{COMMAND} --data-dir {data_dir}` (add `--from-dir "
+                         "PATH` if you already have the files), or use "
+                         "load_dataset('sample').")  # fmt: skip
 
 
 def read_manifest(data_dir: str | os.PathLike) -> dict:
@@ -169,10 +163,9 @@ def read_manifest(data_dir: str | os.PathLike) -> dict:
     except (ValueError, KeyError, TypeError, AttributeError):
         pass
     if isinstance(version, int) and version > FORMAT:
-        raise CacheUnreadable(
-            f"The cache in {data_dir} was written by a newer version of tutorial_utils (format "
-            f"{version}, not {FORMAT}): update the package, or choose another data folder."
-        )
+        raise CacheUnreadable(f"The cache in {data_dir} was written by a newer version of "
+                              f"tutorial_utils (format {version}, not {FORMAT}): update the "
+                              "package, or choose another data folder.")  # fmt: skip
     raise _unusable(data_dir, f"{MANIFEST} is not a manifest of this version")
 
 
@@ -189,10 +182,8 @@ def _checked(data_dir: Path, manifest: dict, participant: str, name: str) -> Pat
         why = why if read_manifest(data_dir).get("generation") == manifest.get("generation") else ""
     if why:
         raise _unusable(data_dir, why)
-    raise CacheUnusable(
-        f"The real-data cache in {data_dir} was replaced by a newer conversion since it was read: "
-        "load it again with load_dataset()."
-    )
+    raise CacheUnusable(f"The real-data cache in {data_dir} was replaced by a newer conversion "
+                        "since it was read: load it again with load_dataset().")  # fmt: skip
 
 
 def _states(path: Callable[[str], Path]) -> dict[int, dict[str, np.ndarray]]:
@@ -212,9 +203,8 @@ def verify(data_dir: str | os.PathLike) -> dict:
 
 
 def read_cache(data_dir: str | os.PathLike) -> dict[str, Any]:
-    """The cache as plain tables: ``{"manifest", "recordings", "ema", "hidden_states"}``, the
-    last three per participant (hidden states: a function reading them on first use), or
-    :class:`CacheUnusable` naming the problem and the command that fixes it."""
+    """``{"manifest", "recordings", "ema", "hidden_states"}``, the last three per participant
+    (hidden states: a function reading them on first use), else :class:`CacheUnusable`."""
     manifest = read_manifest(data_dir := Path(data_dir))
     tables: dict[str, dict] = {"recordings": {}, "ema": {}, "hidden_states": {}}
     text = {"FILENAME": str, "SENTENCE": str}
@@ -230,8 +220,7 @@ def read_cache(data_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 def iter_recordings(data_dir: str | os.PathLike, participant: str) -> Iterator[dict]:
-    """One participant's hidden states ``{layer: (T, d)}``, one recording at a time, read from
-    the cache's npz without loading the others (for corpora larger than memory)."""
+    """One participant's hidden states ``{layer: (T, d)}``, one recording at a time (streamed)."""
     manifest = read_manifest(data_dir := Path(data_dir))
     with np.load(_checked(data_dir, manifest, participant, STATES), allow_pickle=False) as npz:
         for filename in dict.fromkeys(_key_parts(key)[1] for key in npz.files):

@@ -2,9 +2,8 @@
 cache of csv and npz files, from its Google Drive folder or --from-dir (see the README).
 Without it the notebooks run on the built-in synthetic sample: load_dataset('sample').
 
-Pooch fetches each missing original (gdown 5.2 or 6) and checks its pinned sha256; one conversion
-per folder at a time (filelock), swapped in only once complete (cache.write_cache). Bad input or
-a failed download: one paragraph and exit code 2, never a traceback; Ctrl-C: one line, 130."""
+Pooch fetches missing originals (gdown 5.2 or 6); filelock serialises conversions. Bad input or a
+failed download: one paragraph and exit code 2, never a traceback; Ctrl-C: one line, 130."""
 
 from __future__ import annotations
 
@@ -28,10 +27,8 @@ from . import cache, extract, originals
 
 DRIVE_FOLDER_ID = "1IYSwALkhkPtdMXmZL7dnTLYP_FMnFn9U"
 DRIVE_SUBFOLDER = "ema_probing_data"
-BY_HAND = (
-    f"download the folder '{DRIVE_SUBFOLDER}' by hand from https://drive.google.com/drive/"
-    f"folders/{DRIVE_FOLDER_ID} and use --from-dir PATH"
-)
+BY_HAND = (f"download the folder '{DRIVE_SUBFOLDER}' by hand from https://drive.google.com/drive/"
+           f"folders/{DRIVE_FOLDER_ID} and use --from-dir PATH")  # fmt: skip
 KNOWN_SHA256: dict[str, str] = {}  # name -> sha256 (add those of ema_probing_data/* once seen)
 PARTICIPANTS = ("F02", "M02")
 PARTICIPANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
@@ -51,41 +48,34 @@ def fetch(names: Iterable[str], downloads: Path, quiet: bool = False) -> dict[st
     def download(name: str, output: str, _: object) -> None:
         try:  # gdown 5.2 and 6 raise different errors (and requests, OSError)
             if not listing:  # (gdown writes nothing when skipping downloads)
-                entries = gdown.download_folder(
-                    id=DRIVE_FOLDER_ID, quiet=True, skip_download=True, use_cookies=False
-                )
+                entries = gdown.download_folder(id=DRIVE_FOLDER_ID, quiet=True,
+                                                skip_download=True, use_cookies=False)  # fmt: skip
                 if entries is None:  # gdown 5.2 prints the error and returns None
                     raise RuntimeError("gdown returned no listing")
-                for entry in entries:
-                    parts = Path(str(entry.path)).parts
-                    if len(parts) >= 2 and parts[-2] == DRIVE_SUBFOLDER:
-                        listing[parts[-1]] = entry.id
+                named = ((Path(str(entry.path)), entry.id) for entry in entries)
+                listing.update((p.name, i) for p, i in named if p.parent.name == DRIVE_SUBFOLDER)
             if name in listing:
                 if not quiet:
                     print(f"Downloading {name} ...", file=sys.stderr)
                 gdown.download(id=listing[name], output=output, quiet=quiet)
         except Exception as err:
-            raise DownloadFailed(
-                f"Could not get {name} from the tutorial's Drive folder ({type(err).__name__}: "
-                f"{err}). Offline, or Drive refusing automated downloads for a while (quota)? The "
-                "notebooks run on the built-in sample (load_dataset('sample')); for the real data "
-                f"retry later, or {BY_HAND}."
-            ) from err
+            raise DownloadFailed(f"Could not get {name} from the tutorial's Drive folder "
+                                 f"({type(err).__name__}: {err}). Offline, or Drive refusing "
+                                 "automated downloads for a while (quota)? The notebooks run on "
+                                 "the built-in sample (load_dataset('sample')); for the real data "
+                                 f"retry later, or {BY_HAND}.") from err  # fmt: skip
         if name not in listing:
-            raise DownloadFailed(
-                f"The Drive folder has no {name} in '{DRIVE_SUBFOLDER}/' (it has "
-                f"{', '.join(sorted(listing)) or 'nothing'}). Choose --participants, or {BY_HAND}."
-            )
+            raise DownloadFailed(f"The Drive folder has no {name} in '{DRIVE_SUBFOLDER}/' (it has "
+                                 f"{', '.join(sorted(listing)) or 'nothing'}). Choose "
+                                 f"--participants, or {BY_HAND}.")  # fmt: skip
 
     pooch.get_logger().setLevel("WARNING")
     for name in names:
         try:
             pooch.retrieve(name, KNOWN_SHA256.get(name), name, downloads, downloader=download)
         except ValueError as err:  # pooch: not the pinned sha256 (the download is not kept)
-            raise DownloadFailed(
-                f"{name} from Google Drive is not the tutorial's file ({err}). Retry later, or "
-                f"{BY_HAND}."
-            ) from err
+            raise DownloadFailed(f"{name} from Google Drive is not the tutorial's file ({err}). "
+                                 f"Retry later, or {BY_HAND}.") from err  # fmt: skip
     return {n: downloads / n for n in names}
 
 
@@ -110,9 +100,8 @@ def _tables(args, wanted, paths) -> Iterator[tuple[str, tuple]]:
         if not args.frame_states:
             extractor, model = load_model(args.model)
             pairs = zip(recordings.FILENAME, recordings.AUDIO, strict=True)
-            found = extract.extract_hidden_states(
-                pairs, model, extractor, device=args.device, progress=not args.quiet
-            )
+            found = extract.extract_hidden_states(pairs, model, extractor, device=args.device,
+                                                  progress=not args.quiet)  # fmt: skip
             states = originals.check_states(found, lengths)
         yield p, (recordings, ema, states)
 
@@ -122,10 +111,9 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
     with contextlib.suppress(OSError, ValueError, TypeError, RecursionError):  # none, or torn
         keys = set(json.loads((data_dir / cache.MANIFEST).read_bytes()))
         if not {"format_version", "files"} <= keys:
-            raise DownloadFailed(
-                f"{data_dir} holds a {cache.MANIFEST} that is not this tutorial's: nothing was "
-                "written. Choose another --data-dir (a new folder)."
-            )
+            raise DownloadFailed(f"{data_dir} holds a {cache.MANIFEST} that is not this "
+                                 "tutorial's: nothing was written. Choose another --data-dir "
+                                 "(a new folder).")  # fmt: skip
     d, copies = args.from_dir, {}  # {name: [paths]} of the originals in --from-dir or below
     for folder, _, files in os.walk(d) if d else ():  # (unreadable folders skipped, as in /proc)
         for name in files:
@@ -142,10 +130,9 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
     if d and (missing := [name for name in names if name not in copies]):
         raise DownloadFailed(f"Could not find {', '.join(missing)} in --from-dir {d} or below.")
     if d and (twice := next((sorted(copies[n]) for n in names if len(copies[n]) > 1), None)):
-        raise DownloadFailed(
-            f"--from-dir {d} holds {len(twice)} copies of {twice[0].name}, in {twice[0].parent} "
-            f"and {twice[1].parent}: keep one, or name its folder in --from-dir."
-        )
+        raise DownloadFailed(f"--from-dir {d} holds {len(twice)} copies of {twice[0].name}, in "
+                             f"{twice[0].parent} and {twice[1].parent}: keep one, or name its "
+                             "folder in --from-dir.")  # fmt: skip
     local = {n: copies[n][0] for n in names if d}
     if not args.frame_states:  # after the folder, before any download: torch and the GPU
         extract.resolve_device(args.device)
@@ -161,10 +148,9 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
         if same and sources in ({}, manifest.get("sources")) and cache.verify(data_dir):
             return print(f"The cache in {data_dir} is verified: nothing to do.", file=sys.stderr)
         if kind != hidden and (other := [p for p in manifest["participants"] if p not in wanted]):
-            raise ValueError(
-                f"{data_dir} also holds {', '.join(other)} ({kind}), which a {hidden} run would "
-                "drop: add their originals to --from-dir, or choose another --data-dir."
-            )
+            raise ValueError(f"{data_dir} also holds {', '.join(other)} ({kind}), which a {hidden} "
+                             "run would drop: add their originals to --from-dir, or choose "
+                             "another --data-dir.")  # fmt: skip
     except cache.CacheUnusable:
         pass
     cache.check_inside(data_dir)
@@ -172,19 +158,13 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
     with FileLock(data_dir / ".lock", timeout=LOCK_WAIT_S):
         paths = local or fetch(names, data_dir / "downloads", args.quiet)
         sources = sources or {n: pooch.file_hash(str(path)) for n, path in paths.items()}
-        what = f"hidden states re-extracted with {args.model}"
-        if args.frame_states:
-            what = "the original tutorial's frame states"
-        cache.write_cache(
-            data_dir,
-            _tables(args, wanted, paths),
-            hidden_states=hidden,
-            sources=sources,
-            model_name=args.model,
-            origin="local folder" if local else "google drive",
-            description="Tutorial data: read IEEE sentences from the Haskins Production Rate "
-            f"Comparison database (Tiede et al. 2017), audio at 16 kHz, EMA at 50 Hz, {what}.",
-        )
+        description = ("Tutorial data: read IEEE sentences from the Haskins Production Rate "
+                       "Comparison database (Tiede et al. 2017), audio at 16 kHz, EMA at 50 Hz, "
+                       + ("the original tutorial's frame states." if args.frame_states
+                          else f"hidden states re-extracted with {args.model}."))  # fmt: skip
+        cache.write_cache(data_dir, _tables(args, wanted, paths), hidden_states=hidden,
+                          sources=sources, model_name=args.model, description=description,
+                          origin="local folder" if local else "google drive")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -192,11 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = "speech-cka-data" if Path(sys.argv[0]).stem == "speech-cka-data" else cache.COMMAND
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     found = cache.find_data_dir()
-    where = (
-        f"{found[0]}, the first of $TUTORIAL_DATA_DIR, the folder the last run recorded in "
-        f"{cache.pointer_file()}, data/ in a source checkout and "
-        f"{platformdirs.user_cache_path(cache.APP)}"
-    ).replace(f"{Path.home()}/", "~/")
+    where = (f"{found[0]}, the first of $TUTORIAL_DATA_DIR, the folder the last run recorded in "
+             f"{cache.pointer_file()}, data/ in a source checkout and "
+             f"{platformdirs.user_cache_path(cache.APP)}")  # fmt: skip
+    where = where.replace(f"{Path.home()}/", "~/")
     add = parser.add_argument
     add("--data-dir", metavar="PATH", help=f"cache folder (default: {where})".replace("%", "%%"))
     add("--from-dir", metavar="PATH", help="convert the originals in PATH (offline)")
@@ -213,10 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "" in (args.data_dir, args.from_dir):
             raise ValueError("--data-dir and --from-dir take a folder, not '' (the current one).")
         if origin == "pointer" and not data_dir.is_dir():
-            raise ValueError(
-                f"The cache directory recorded in {cache.pointer_file()}, {data_dir}, does not "
-                "exist (in Colab: is Google Drive mounted?). Mount it, or choose --data-dir PATH."
-            )
+            raise ValueError(f"The cache directory recorded in {cache.pointer_file()}, {data_dir}, "
+                             "does not exist (in Colab: is Google Drive mounted?). Mount it, or "
+                             "choose --data-dir PATH.")  # fmt: skip
         if args.list:
             manifest = cache.verify(data_dir)
             print(f"{data_dir}: every file's sha256 verified; {manifest.get('hidden_states')}")
@@ -234,10 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DownloadFailed, ValueError, ImportError, cache.CacheUnusable) as err:
         message = f"{parser.prog}: {err}"
     except OSError as err:
-        message = (
-            f"Writing to {data_dir} failed ({err.strerror or err}). The previous cache is "
-            "unchanged. Free some disk space (or choose another --data-dir) and retry."
-        )
+        message = (f"Writing to {data_dir} failed ({err.strerror or err}). The previous cache is "
+                   "unchanged. Free some disk space (or choose another --data-dir) and "
+                   "retry.")  # fmt: skip
     except KeyboardInterrupt:  # (a conversion under way is discarded: write_cache)
         print(f"{parser.prog}: interrupted; the cache in {data_dir} is unchanged.", file=sys.stderr)
         return 130

@@ -1,6 +1,5 @@
-"""Features computed from audio (the MFCCs), kept as npz so that later chapters read them back:
-``<folder>/<kind>/<sha256 of all they depend on>.npz``, written atomically, read back only as a
-regular file of the declared shape, size and dtype, finite (else computed again)."""
+"""Features computed from audio (the MFCCs), kept as ``<folder>/<kind>/<sha256 of all they depend
+on>.npz`` and read back only as a regular file of the declared shape and size, finite."""
 
 import contextlib
 import hashlib
@@ -18,7 +17,6 @@ import numpy as np
 from .cache import atomic_write, find_data_dir
 
 FEATURE_CACHE_ENV = "TUTORIAL_FEATURE_CACHE"  # the folder (default: <data dir>/features) or off
-F32 = np.dtype("<f4")
 
 
 @lru_cache(maxsize=8)
@@ -30,36 +28,24 @@ def code_fingerprint(module_file: str) -> str:
     return digest.hexdigest()
 
 
-def entry_key(kind: str, params: Mapping[str, Any], code: str, audio: np.ndarray) -> str:
-    """The name of an entry: sha256 of ``kind``, ``params``, ``code`` and the audio's bytes."""
-    audio = np.ascontiguousarray(audio)
-    header = json.dumps([kind, dict(params), code, audio.dtype.str, audio.shape], sort_keys=True)
-    return hashlib.sha256(header.encode() + memoryview(audio).cast("B")).hexdigest()
-
-
-def cached_features(
-    kind: str,
-    audio: np.ndarray,
-    compute: Callable[[], np.ndarray],
-    *,
-    params: Mapping[str, Any],
-    code: str,
-    shape: tuple[int, ...],
-) -> np.ndarray:
-    """``compute()`` (a float32 array of ``shape``) for ``audio``, read back when kept before;
-    ``kind`` (a sub-folder), ``params``, ``code`` (:func:`code_fingerprint`) and the audio's bytes
-    make the key (:func:`entry_key`)."""
+def cached_features(kind: str, audio: np.ndarray, compute: Callable[[], np.ndarray], *,
+                    params: Mapping[str, Any], code: str,
+                    shape: tuple[int, ...]) -> np.ndarray:  # fmt: skip
+    """``compute()`` (float32, ``shape``) for ``audio``, read back when kept before under the
+    sha256 of ``kind`` (a sub-folder), ``params``, ``code`` (:func:`code_fingerprint`), audio."""
     where = os.environ.get(FEATURE_CACHE_ENV, "").strip()
     folder, origin = (Path(where).expanduser(), "") if where else find_data_dir()
     if where.lower() == "off" or (origin in ("env", "pointer") and not folder.is_dir()):
         return compute()  # a named data folder is never created (an unmounted Drive: its guard)
-    key = entry_key(kind, params, code, audio)
+    audio = np.ascontiguousarray(audio)  # the key: sha256 of all the entry depends on
+    named = json.dumps([kind, dict(params), code, audio.dtype.str, audio.shape], sort_keys=True)
+    key = hashlib.sha256(named.encode() + memoryview(audio).cast("B")).hexdigest()
     path = (folder if where else folder / "features") / kind / f"{key}.npz"
     with contextlib.suppress(Exception):  # not kept, odd or damaged: computed again
         if path.is_file() and path.stat().st_size <= np.prod(shape) * 4 + 4096:  # (no FIFO)
             with np.load(path, allow_pickle=False) as entry, entry.zip.open("features.npy") as npy:
                 header = np.lib.format.read_magic(npy), np.lib.format.read_array_header_1_0(npy)
-                if header == ((1, 0), (shape, False, F32)) and entry.files == ["features"]:
+                if header == ((1, 0), (shape, False, "<f4")) and entry.files == ["features"]:
                     if np.isfinite(kept := entry["features"]).all():  # read after the checks
                         return kept
     array = compute()

@@ -44,10 +44,9 @@ class Budget:
         if type(shape) is not tuple or not all(type(d) is int and d >= 0 for d in shape):
             raise UnsafePickle(f"Invalid shape {shape!r} in the pickle.")
         if (nbytes := math.prod(shape) * itemsize) + self.used > self.limit:
-            raise UnsafePickle(
-                f"{what} would allocate {nbytes:,} bytes, more than a file of {self.size:,} bytes "
-                f"may make ({self.limit:,}: 4 x its size + 16 MiB); nothing was allocated."
-            )
+            raise UnsafePickle(f"{what} would allocate {nbytes:,} bytes, more than a file of "
+                               f"{self.size:,} bytes may make ({self.limit:,}: 4 x its size + 16 "
+                               "MiB); nothing was allocated.")  # fmt: skip
         self.used += nbytes
         return nbytes
 
@@ -114,12 +113,6 @@ ALLOWED: dict[str, Any] = {
 }
 
 
-def _fits(arg: Any, spec: Any) -> bool:
-    if type(spec) is list:
-        return any(type(arg) is type(value) and arg == value for value in spec)
-    return isinstance(arg, spec)
-
-
 class _Call(str):
     """What :meth:`Unpickler.find_class` returns for a function: only ``REDUCE`` calls it."""
 
@@ -144,10 +137,8 @@ class Unpickler(pickle._Unpickler):
     def __init__(self, file: IO[bytes], budget: Budget, fetch: Any = None) -> None:
         super().__init__(file)
         self.budget, self.fetch, self.memo = budget, fetch, _Memo() if fetch is None else {}
-        # a length the file declares is checked before it is read (no cycle through self)
-        self._file_read = lambda n: (
-            file.read(n) if n <= budget.limit else budget.charge("A read", (n,))
-        )
+        limit, charge = budget.limit, budget.charge  # a declared length over the limit: refused
+        self._file_read = lambda n: file.read(n if n <= limit else charge("A read", (n,)))
 
     def find_class(self, module: str, name: str) -> Any:
         """The allowed global of that name and package (never importing the module named)."""
@@ -178,7 +169,10 @@ class Unpickler(pickle._Unpickler):
             self.stack[-1] = spec(self, *args)
             return
         ok = spec is not None and type(args) is tuple and len(args) <= len(spec)
-        if not ok or not all(map(_fits, args, spec)):
+        if not ok or not all(
+            any(type(a) is type(v) and a == v for v in s) if type(s) is list else isinstance(a, s)
+            for a, s in zip(args, spec, strict=False)
+        ):
             what = getattr(func, "__qualname__", func)
             raise UnsafePickle(f"The pickle calls {what} as a data file never does: refused.")
         if args and args[0] is pd.RangeIndex:
@@ -194,11 +188,10 @@ class Unpickler(pickle._Unpickler):
 
     def _build(self) -> None:
         state, inst = self.stack.pop(), self.stack[-1]
-        keys = {"_mgr", "_data", "_typ", "_metadata", "attrs", "_attrs", "_flags"}
         if isinstance(inst, np.ndarray) and type(state) is tuple and len(state) in (4, 5):
             self.budget.charge("An array in the pickle", state[-4], np.dtype(state[-3]).itemsize)
         elif isinstance(inst, pd.DataFrame) and type(state) is dict:
-            if not set(state) <= keys:
+            if {*state} - {"_mgr", "_data", "_typ", "_metadata", "attrs", "_attrs", "_flags"}:
                 raise UnsafePickle(f"A DataFrame in the pickle sets unknown fields {[*state]}.")
         elif not isinstance(inst, np.dtype | pd._libs.arrays.NDArrayBacked):
             what = getattr(inst, "__qualname__", type(inst))
@@ -237,7 +230,6 @@ def load(path: str | os.PathLike) -> Any:
 
 
 EMA_ROW_TOLERANCE = 2  # EMA rows per recording may differ from its frame count by this much
-FILENAME = re.compile(r"[\w.-]+", re.ASCII)
 
 
 class BadOriginal(ValueError):
@@ -278,7 +270,7 @@ def read_recordings(path: Path) -> pd.DataFrame:
             raise ValueError(f"it is not a table of recordings with the columns {columns}.")
         table = table[columns].reset_index(drop=True)
         names = table["FILENAME"].tolist()
-        bad = [n for n in names if type(n) is not str or not FILENAME.fullmatch(n)]
+        bad = [n for n in names if type(n) is not str or not re.fullmatch(r"[\w.-]+", n, re.ASCII)]
         if bad := bad or sorted({n for n in names if names.count(n) > 1}):
             raise ValueError(f"FILENAME values {bad[:3]} are not unique names of [A-Za-z0-9_.-].")
         for name, values in zip(names, table["AUDIO"], strict=True):
