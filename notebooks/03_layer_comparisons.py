@@ -234,17 +234,18 @@ display(pd.concat(diagonals, axis=1).round(3))
 # %%
 reps_a, reps_b = layers.shared_sentence_layers(dataset, speaker_a, speaker_b)
 for name, table in diagonals.items():
-    peaks_left_out = []
-    for left_out in range(len(shared)):  # the diagonal over the other sentences
-        keep = np.arange(len(shared)) != left_out
+    debiased = name == "debiased"
+    peaks_left_out = []  # debiased CKA needs 4 sentences left, biased 2
+    for left_out in range(len(shared) if len(shared) > (4 if debiased else 2) else 0):
+        keep = np.arange(len(shared)) != left_out  # the diagonal over the other sentences
         diagonal = [
-            cka_matrix([reps_a[k][keep]], [reps_b[k][keep]], debiased=name == "debiased")[0, 0]
+            cka_matrix([reps_a[k][keep]], [reps_b[k][keep]], debiased=debiased)[0, 0]
             for k in dataset.layers
         ]
         peaks_left_out.append(dataset.layers[int(np.argmax(diagonal))])
     at_floor = table.index[np.isclose(table["p"], p_floor)].tolist()
     print(f"{name}: highest at layer {table['matched'].idxmax()}; "
-          f"with one sentence left out: {peaks_left_out}")
+          f"with one sentence left out: {peaks_left_out or 'too few sentences'}")
     print(f"  p = 1/{n_pairings} (beats every other pairing) at layers {at_floor}")
 n_tests = 4 * n_layers
 print(textwrap.fill(
