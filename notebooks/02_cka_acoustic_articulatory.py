@@ -43,7 +43,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-import tutorial_utils
 from tutorial_utils import (
     cka,
     feature_space_linear_cka,
@@ -59,7 +58,6 @@ from tutorial_utils import (
     targets,
 )
 
-print("tutorial_utils", tutorial_utils.__version__)
 dataset = load_dataset()
 print(notice.data_line(dataset))
 

@@ -42,7 +42,6 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import orthogonal_procrustes
 
-import tutorial_utils
 from tutorial_utils import (
     agreement,
     cka_matrix,
@@ -54,8 +53,6 @@ from tutorial_utils import (
     plots,
     targets,
 )
-
-print("tutorial_utils", tutorial_utils.__version__)
 
 # %%
 dataset = load_dataset()

@@ -39,7 +39,6 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold
 
-import tutorial_utils
 from tutorial_utils import (
     agreement,
     cka_matrix,
@@ -51,8 +50,6 @@ from tutorial_utils import (
     plots,
 )
 from tutorial_utils.dataset import sentence_id
-
-print("tutorial_utils", tutorial_utils.__version__)
 
 # %%
 dataset = load_dataset()
