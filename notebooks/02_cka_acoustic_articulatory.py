@@ -118,6 +118,7 @@ def cka_from_scratch(x, y, centring=centre):
 # %%
 participant = dataset.participants[0]
 filename = dataset.pick_filenames(participant)[0]
+print("computing MFCCs; a fresh runtime first compiles librosa's kernels (up to a minute)")
 states, mfcc_ema = targets.aligned_recording(dataset, participant, filename, ("mfcc", "ema"))
 x = states[0]
 print(f"{filename}: {x.shape[0]} frames; layer 0 has {x.shape[1]} dimensions, the targets 12")

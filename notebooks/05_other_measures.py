@@ -74,6 +74,7 @@ TARGETS = {"mfcc": "MFCC", "ema": "EMA"}
 N_SHIFTS = 20
 rng = np.random.default_rng(0)
 
+print("computing MFCCs; a fresh runtime first compiles librosa's kernels (up to a minute)")
 recordings = []  # one dict per recording
 for participant in dataset.participants:
     for filename in dataset.filenames(participant, with_hidden_states=True):

@@ -67,6 +67,7 @@ print(notice.data_line(dataset))
 # %%
 TARGETS = {"mfcc": "MFCC", "ema": "EMA"}
 N_SHIFTS = 20
+print("computing MFCCs; a fresh runtime first compiles librosa's kernels (up to a minute)")
 recordings = nulls.shifted_recordings(dataset, list(TARGETS), n_shifts=N_SHIFTS, seed=0)
 layers = dataset.layers
 lengths = np.array([len(r["versions"]["observed"]["ema"]) for r in recordings])
