@@ -175,7 +175,7 @@ assert largest <= 1e-12
 # The band treats recordings of the two speakers as independent samples; they share a voice
 # and a vocal tract, so it can be too narrow (exercise 1 takes one speaker at a time).
 
-# %%
+# %% mystnb={"image": {"alt": "Linear CKA per layer with MFCC and EMA, 95% band"}}
 main = observed[observed["target"].isin(["MFCC", "EMA"])]
 ax = plots.cka_by_layer(
     main, errorbar=stats.errorbar(), title="Linear CKA of each layer with MFCC and EMA"
@@ -297,7 +297,7 @@ for layer, row in smallest.iterrows():
     )
 
 
-# %%
+# %% mystnb={"image": {"alt": "Linear CKA per layer beside the circular-shift null"}}
 def gaps_per_recording(null):
     """Observed minus the null's mean over its repeats, per recording, target and layer."""
     keys = ["filename", "target", "layer"]
@@ -440,7 +440,7 @@ print(
     f"debiased {np.mean(noise_debiased):+.3f}"
 )
 
-# %%
+# %% mystnb={"image": {"alt": "Biased, debiased and RBF CKA per layer for MFCC and EMA"}}
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.6), layout="constrained", sharey=True)
 for ax, target in zip(axes, ("MFCC", "EMA"), strict=True):
     plots.cka_by_layer(

@@ -141,7 +141,7 @@ for i, j in [(0, 1), (0, n_layers - 1)]:
 # show it that way (left) and on the full 0–1 scale (right): the same numbers, but the left
 # panel makes small differences look like strong contrasts.
 
-# %%
+# %% mystnb={"image": {"alt": "Layer by layer CKA of sentence means, two colour scales"}}
 fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), layout="constrained")
 for ax, vmin in zip(axes, (0.8, 0.0), strict=True):
     plots.layer_heatmap(
@@ -195,7 +195,7 @@ print(textwrap.fill(notice.by_design_note(dataset), 88))
 # every sentence (derangements): the test is sure to be exact when the orders form a group,
 # which all 120 do and the derangements with the true order do not.
 
-# %%
+# %% mystnb={"image": {"alt": "Across-speaker layer by layer CKA, biased and debiased"}}
 across, baselines = {}, {}
 for estimator in ("biased", "debiased"):
     options = {"unit": "sentence", "debiased": estimator == "debiased"}
@@ -287,7 +287,7 @@ print(textwrap.fill(notice.by_design_note(dataset), 88))
 # blocks with those of section 2: a layer can change how it represents the frames inside a
 # sentence without changing the sentence averages.
 
-# %%
+# %% mystnb={"image": {"alt": "Layer by layer CKA on frames, biased and debiased"}}
 per_recording = layers.per_recording_layer_cka(dataset, speaker_a)
 within_frames = layers.mean_over_recordings(per_recording, dataset.layers)
 within_frames_debiased = layers.within_speaker_cka(

@@ -272,7 +272,7 @@ for label in TARGETS.values():
 chance = np.mean([K / (n - 1) for n in lengths])
 print(f"chance overlap k/(n−1), mean over recordings: {chance:.3f}")
 
-# %%
+# %% mystnb={"image": {"alt": "CKA, Procrustes and kNN per layer beside their nulls"}}
 plots.show(plots.measures_with_nulls(scores, MEASURES, TARGETS.values()))
 
 # %% [markdown]
@@ -286,7 +286,7 @@ plots.show(plots.measures_with_nulls(scores, MEASURES, TARGETS.values()))
 # bootstrap over recordings: resample the recordings with replacement, recompute each
 # measure's profile (from each recording's gap above its own shifts) and $\rho$, 1000 times.
 
-# %%
+# %% mystnb={"image": {"alt": "Gap profiles of the three measures rescaled to 0-1"}}
 gaps["rescaled gap"] = gaps.groupby(["measure", "target"])["profile"].transform(
     lambda g: (g - g.min()) / (g.max() - g.min())
 )

@@ -282,10 +282,10 @@ print(f"layers (of {len(layers)}) above the shifts' 95th percentile:\n{above.loc
 spread = gaps.pivot_table(index="measure", columns="target", values="null sd")
 print(f"the null's sd over shifts, mean over layers:\n{spread.loc[MEASURES].round(3)}")
 
-# %%
+# %% mystnb={"image": {"alt": "CKA, ridge and SVCCA per layer beside their nulls"}}
 plots.show(plots.measures_with_nulls(scores, MEASURES, TARGETS.values()))
 
-# %%
+# %% mystnb={"image": {"alt": "Layer profiles of the three measures rescaled to 0-1"}}
 gaps["rescaled gap"] = gaps.groupby(["measure", "target"])["profile"].transform(
     lambda g: (g - g.min()) / (g.max() - g.min())
 )
