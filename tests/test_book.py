@@ -72,9 +72,10 @@ def test_the_page_check_flags_wide_lines_shrunk_figures_and_visible_answers():
     report = dict.fromkeys(["tracebacks", "stderrErrors", "ename", "rawMath"], []) | {
         "images": images, "lines": ["x" * 88, "y" * 89], "widgets": 0, "math": 0}  # fmt: skip
     report["answers"] = 1
+    images.append({"src": "g", "width": 600, "height": 9, "shown": 690, "output": 1, "alt": ""})
     problems = page_problems("p", report | {"mathTypeset": 0, "mathErrors": 0}, 1)
-    assert len(problems) == 3 and "1610 px" in problems[0] and "89 >" in problems[1]
-    assert "answer(s) visible" in problems[2]
+    assert len(problems) == 4 and "1610 px" in problems[0] and "without alt" in problems[1]
+    assert "89 >" in problems[2] and "answer(s) visible" in problems[3]
 
 
 @pytest.mark.skipif(os.environ.get("BOOK_CHECK") != "1", reason="set BOOK_CHECK=1 (needs chromium)")

@@ -5,6 +5,7 @@ For each chapter it
 * saves two screenshots in ``book/_build/screenshots/`` (top of the page, first figure);
 * asserts that the page has figures and that every image in the article has a non-zero
   natural size (i.e. it loaded and decoded);
+* asserts that every figure has alt text (``mystnb`` image metadata on its cell);
 * asserts that no exercise answer (an output line starting "Answer") is visible unfolded;
 * asserts that no printed output line is wider than :data:`MAX_LINE` characters (it would
   scroll sideways) and that no figure is shrunk by more than :data:`MAX_SHRINK` into the
@@ -62,6 +63,7 @@ const done = arguments[arguments.length - 1];
       height: im.naturalHeight,
       shown: im.getBoundingClientRect().width,
       output: im.closest(".cell_output") !== null,
+      alt: (im.getAttribute("alt") || "").trim(),
     })),
     lines: Array.from(article.querySelectorAll(".cell_output pre"))
       .flatMap((pre) => (pre.textContent || "").split("\n")),
@@ -161,6 +163,8 @@ def page_problems(page: str, report: dict, min_figures: int) -> list[str]:
     for im in report["images"]:
         if im["width"] == 0 or im["height"] == 0:
             problems.append(f"image did not load (natural size 0): {im['src']}")
+        elif im["output"] and not im.get("alt", "x"):
+            problems.append(f"figure without alt text: {im['src'][:60]}")
         elif im["output"] and im["width"] > MAX_SHRINK * im.get("shown", im["width"]):
             problems.append(
                 f"figure {im['width']} px wide shown at {im['shown']:.0f} px: its text shrinks "
