@@ -58,9 +58,7 @@ def test_cka_by_layer_band_is_the_interval_it_is_given_and_the_null_is_dashed():
     assert P.cka_by_layer(table, hue="estimator", ax=given, errorbar=S.errorbar()) is given
 
 
-def test_curves_over_lags_layers_and_noise_ratios():
-    ax = P.lag_curve(pd.concat([_table(2, ["EMA"], [6], lag_ms=20.0 * k) for k in range(-2, 3)]))
-    assert "layer 6" in ax.get_title() and "ms" in ax.get_xlabel()
+def test_curves_over_layers_and_noise_ratios():
     wide = pd.DataFrame({"layer": range(13), "a": np.linspace(1, -1, 13), "b": 0.0})
     ax = P.layer_profile(wide, ["a", "b"], ylabel="similarity", title="t", labels={"a": "A"})
     assert (ax.get_title(), ax.get_ylabel(), _legend(ax)) == ("t", "similarity", ["A", "b"])

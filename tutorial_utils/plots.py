@@ -93,18 +93,6 @@ def cka_by_layer(
     return _finish(ax, title, xlabel, "CKA (mean over recordings)", table["layer"].unique())
 
 
-def lag_curve(table: pd.DataFrame, *, errorbar=("ci", 95)) -> Axes:
-    """CKA against time lag (ms), :func:`tutorial_utils.recordings.lag_curve`'s table: the mean
-    over recordings with a band (``errorbar`` as in :func:`cka_by_layer`)."""
-    ax = _axes(None)
-    _curves(ax, table, "lag_ms", "target", errorbar)
-    ax.axvline(0, color=NULL_COLOUR, linewidth=1)
-    layers = ", ".join(str(v) for v in sorted(table["layer"].unique()))
-    title = f"CKA of layer {layers} with time-shifted targets\n(bands: 95% CI over recordings)"
-    xlabel = "lag (ms); positive = targets from later than the model frame"
-    return _finish(ax, title, xlabel, "linear CKA (mean over recordings)")
-
-
 def layer_profile(
     table: pd.DataFrame, columns, *, ax=None, title="Per-layer readout", ylabel="value", labels=None
 ) -> Axes:
@@ -274,11 +262,11 @@ def measures_with_nulls(scores: pd.DataFrame, measures: Sequence, targets: Seque
 
 
 def rescaled_profiles(gaps: pd.DataFrame, measures: Sequence, targets: Sequence) -> Figure:
-    """The ``rescaled gap`` profiles of all measures over ``layer``, one panel per target
-    (:func:`tutorial_utils.agreement.rescaled_gaps`)."""
+    """The ``rescaled gap`` column (each measure's layer profile rescaled to [0, 1]) of all
+    measures over ``layer``, one panel per target."""
     return _facets(
         gaps, "rescaled gap", "measure", "target", (measures, targets),
-        f"Layer profiles of {len(measures)} measures (gap above the null, rescaled)", 1.04, None,
+        f"Layer profiles of {len(measures)} measures, each rescaled to [0, 1]", 1.04, None,
         style="measure", style_order=list(measures), markers=True, dashes=False, height=3.2,
         aspect=1.3, facet_kws={"legend_out": False},
     )  # fmt: skip
