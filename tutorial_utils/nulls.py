@@ -1,6 +1,6 @@
 """Null baselines: each keeps the structure of both spaces and breaks only the pairing of
 stimuli: targets rolled in time (:func:`circular_shift_null`, :func:`shifted_recordings`),
-another recording's targets (:func:`mismatched_null`), another sentence of the other speaker
+another recording's targets (:func:`mismatched_null`), another order of the other speaker's sentences
 (:func:`shuffled_diagonal`). All randomness is seeded."""
 
 import functools
