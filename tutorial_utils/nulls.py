@@ -1,7 +1,7 @@
 """Null baselines: each keeps the structure of both spaces and breaks only the pairing of
 stimuli: targets rolled in time (:func:`circular_shift_null`, :func:`shifted_recordings`),
-another recording's targets (:func:`mismatched_null`), another order of the other speaker's sentences
-(:func:`shuffled_diagonal`). All randomness is seeded."""
+another recording's targets (:func:`mismatched_null`), the other speaker's sentences in
+another order (:func:`shuffled_diagonal`). All randomness is seeded."""
 
 import functools
 import itertools
