@@ -16,6 +16,7 @@ import pooch
 import pytest
 import requests
 from fixtures import io_setup
+from gdown.download_folder import GoogleDriveFileToDownload
 
 from tutorial_utils import load_dataset
 from tutorial_utils.io import cache, cli, extract, originals
@@ -122,6 +123,15 @@ def test_drive_failures_give_one_paragraph_and_exit_2(tmp_path, drive, monkeypat
     assert "sample" in err and "--from-dir" in err and str(error or "no listing") in err
     with pytest.raises(FileNotFoundError, match="python -m tutorial_utils.io"):
         load_dataset("real", tmp_path / "cache")
+
+
+def test_only_files_in_ema_probing_data_are_fetched(tmp_path, drive, folder, monkeypatch, capsys):
+    name, listing = "frame_states_p1_test.pkl", drive.download_folder  # only in old/ on the Drive
+    moved = (folder / name).rename(tmp_path / name)
+    other = GoogleDriveFileToDownload(id=f"id-{name}", path=f"old/{name}", local_path=str(moved))
+    monkeypatch.setattr(gdown, "download_folder", lambda **kw: [*listing(**kw), other])
+    assert _run(tmp_path / "cache") == 2
+    assert f"has no {name} in 'ema_probing_data/'" in _err(capsys) and name not in drive.downloads
 
 
 def test_from_dir_needs_no_network_and_passes_over_vanishing_folders(tmp_path, folder, monkeypatch):

@@ -26,10 +26,12 @@ READ = {
 }
 
 
-def _audio(name, audio, first=ZEROS):
-    """Recordings ``S18`` with ``first`` and ``name`` with ``audio``."""
-    table = {"FILENAME": [S18, name], "SENTENCE": "A.", "AUDIO": [first, audio]}
-    return pickle.dumps(pd.DataFrame(table))
+def _audio(name, audio, first=ZEROS, **fields):
+    """Recordings ``S18`` with ``first`` and ``name`` with ``audio`` (and other ``fields``)."""
+    table = pd.DataFrame({"FILENAME": [S18, name], "SENTENCE": "A.", "AUDIO": [first, audio]})
+    table._metadata = [*fields]  # pickled as fields of the DataFrame, beside _mgr
+    table.__dict__.update(fields)
+    return pickle.dumps(table)
 
 
 def _ema(rows, edit=lambda table: table):
@@ -63,6 +65,7 @@ BAD = [
     (A, _audio(7, ZEROS), "FILENAME values [7]"),
     (A, _audio(S18.encode(), ZEROS), "not unique names"),
     (A, _audio(S18, ZEROS), "not unique names"),
+    (A, _audio(S33, ZEROS, note="x"), "A DataFrame in the pickle sets unknown fields"),
     (A, _audio(S33, np.array([0.1, np.nan] * 300, "f4")), "300 NaN or infinite samples"),
     (A, _audio(S33, np.array([0.1, np.inf] * 300, "f4")), "infinite"),
     (A, _audio(S33, np.zeros(600, np.complex64)), "complex64 (600,); expected 1-D floats"),

@@ -40,6 +40,26 @@ def test_no_code_from_a_pickle_runs(tmp_path, attack):
     assert not marker.exists() and pd.Index([1, 1]).is_unique is False
 
 
+ARRAY, EMPTY = G("numpy", "ndarray"), hostile.tuple_of(hostile.integer(0))
+REBUILD, FRAME = G("numpy._core.multiarray", "_reconstruct"), G("pandas", "DataFrame")
+BACKED, SUM = G("pandas._libs.arrays", "__pyx_unpickle_NDArrayBacked"), hostile.integer(82904607)
+VALUES = {  # an allow-listed call given one value that its list of allowed values lacks
+    "shape (8,)": C(REBUILD, ARRAY, hostile.tuple_of(hostile.integer(8)), b"C\x01b"),
+    "dtype O": C(REBUILD, ARRAY, EMPTY, b"C\x01O"),
+    "array class": C(REBUILD, FRAME, EMPTY, b"C\x01b"),
+    "index class": C(G("pandas.core.indexes.base", "_new_Index"), FRAME, b"}"),
+    "backed class": C(BACKED, G("pandas", "Index"), SUM, b"N"),
+    "backed state": C(BACKED, G("pandas.arrays", "StringArray"), SUM, b"NN\x86"),
+}
+
+
+@pytest.mark.parametrize("value", VALUES)
+def test_allowed_calls_take_only_their_allowed_values(tmp_path, value):
+    (tmp_path / "x.pkl").write_bytes(hostile.pickle_of(VALUES[value]))
+    with pytest.raises(UnsafePickle, match="as a data file never does: refused"):
+        load(tmp_path / "x.pkl")
+
+
 BOMBS = {
     "array-1e12": hostile.array_bomb(10**12),
     "array-2.4GB": hostile.array_bomb(300_000_000),  # would be allocated, not fail
