@@ -191,8 +191,9 @@ class Unpickler(pickle._Unpickler):
         if isinstance(inst, np.ndarray) and type(state) is tuple and len(state) in (4, 5):
             self.budget.charge("An array in the pickle", state[-4], np.dtype(state[-3]).itemsize)
         elif isinstance(inst, pd.DataFrame) and type(state) is dict:
-            if {*state} - {"_mgr", "_data", "_typ", "_metadata", "attrs", "_attrs", "_flags"}:
-                raise UnsafePickle(f"A DataFrame in the pickle sets unknown fields {[*state]}.")
+            known = {"_mgr", "_data", "_typ", "_metadata", "attrs", "_attrs", "_flags"}
+            if extra := sorted({*state} - known):
+                raise UnsafePickle(f"A DataFrame in the pickle sets unknown fields {extra}.")
         elif not isinstance(inst, np.dtype | pd._libs.arrays.NDArrayBacked):
             what = getattr(inst, "__qualname__", type(inst))
             raise UnsafePickle(f"The pickle sets the state of {what!r} (class pollution): refused.")
