@@ -94,9 +94,15 @@ def test_the_default_run_reextracts_the_features(tmp_path, monkeypatch):
         assert ds.hidden_state("F02", 2, name).shape == (n, 16)
 
 
-def test_audio_shorter_than_one_frame_is_named():
-    pairs = [("a.mat", np.zeros(4000)), ("short.mat", np.zeros(399))]
-    with pytest.raises(ValueError, match=r"^short\.mat \(399 samples\): shorter than one model"):
+@pytest.mark.parametrize(
+    ("audio", "message"),
+    [(np.zeros(399), r"^bad\.mat \(399 samples\): shorter than one model"),
+     (np.zeros((4000, 2)), r"^bad\.mat: the audio must be one channel"),
+     (np.r_[np.zeros(4000), np.nan], r"^bad\.mat: the audio must be one channel of finite")],
+)  # fmt: skip
+def test_audio_the_model_cannot_take_is_named(audio, message):
+    pairs = [("a.mat", np.zeros(4000)), ("bad.mat", audio)]
+    with pytest.raises(ValueError, match=message):
         extract.extract_hidden_states(pairs, *tiny_model(layers=1)[::-1], progress=False)
 
 

@@ -61,6 +61,9 @@ def extract_hidden_states(recordings: Iterable[tuple[str, np.ndarray]], model: A
     from tqdm.auto import tqdm
 
     recordings = [(str(f), np.asarray(a, np.float32)) for f, a in recordings]
+    if odd := [f for f, a in recordings if a.ndim != 1 or not np.isfinite(a).all()]:
+        raise ValueError(f"{', '.join(odd)}: the audio must be one channel of finite samples; "
+                         "average the channels and remove NaNs first.")  # fmt: skip
     if short := [f"{f} ({a.size} samples)" for f, a in recordings if a.size < FRAME_LENGTH]:
         raise ValueError(f"{', '.join(short)}: shorter than one model frame ({FRAME_LENGTH} "
                          "samples at 16 kHz, 25 ms); leave it out.")  # fmt: skip
