@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .cka import as_representation
+from .cka import as_representation, max_abs
 
 ALPHAS = np.logspace(-2, 6, 9)
 """Ridge penalties searched by the inner cross-validation (inputs are standardised first)."""
@@ -43,7 +43,7 @@ def _scaled(x, name: str) -> np.ndarray:
     """``as_representation(x)`` divided by the power of two above its largest magnitude: exact,
     and no sum overflows up to 1e308 (every measure here ignores a global scale)."""
     x = as_representation(x, name)
-    return np.ldexp(x, -np.frexp(np.abs(x).max())[1])
+    return np.ldexp(x, -np.frexp(max_abs(x))[1])
 
 
 def _checked(xs: Mapping, ys: Mapping) -> tuple[dict, dict]:
