@@ -21,11 +21,13 @@
 # 02. Some familiarity with linear regression and cross-validation helps.
 
 # %% tags=["remove-input"]
-# Setup (hidden in the book): installs the package where it is missing, e.g. in Colab.
 import importlib.util, os, subprocess, sys  # noqa: E401, I001
 REPO_URL = "https://github.com/speech-interpretability/speech-cka-tutorial"
-if importlib.util.find_spec("tutorial_utils") is None:  # pip upgrades nothing Colab has
-    pip = [sys.executable, "-m", "pip", "install", "-q", f"git+{REPO_URL}"]
+if importlib.util.find_spec("tutorial_utils") is None:  # Setup: installs it, e.g. in Colab
+    if importlib.util.find_spec("pip") is None:  # e.g. a uv venv
+        raise RuntimeError("this Python has no pip: run `python -m ensurepip`, or install with uv "
+                           f"(`uv pip install --python {sys.executable} git+{REPO_URL}`)")
+    pip = [sys.executable, "-m", "pip", "install", "-q", f"git+{REPO_URL}"]  # upgrades nothing
     if subprocess.run(pip, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"}).returncode:
         raise RuntimeError(f"pip could not install {pip[-1]}: check the address and the network,"
                            " or install from a local copy: pip install /path/to/clone")

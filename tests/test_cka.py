@@ -196,6 +196,21 @@ def test_cka_matrix_entries_equal_the_oracle_pair_by_pair(debiased, route):
     np.testing.assert_allclose(cross, np.asarray(oracle)[:2, 2:], rtol=0, atol=1e-10)
 
 
+def test_the_gram_route_writes_no_blas_output_wider_than_a_tile(monkeypatch):
+    """OpenBLAS 0.3.31 segfaults on a ~32,760² output: above 2 × BLAS_BLOCK the Grams are tiled."""
+    from scipy.linalg import blas
+
+    reps = [np.random.default_rng(0).standard_normal((61, d)) for d in (4, 2, 9)]
+    sides, dsyrk = [], blas.dsyrk
+    monkeypatch.setattr(blas, "dsyrk", lambda *a, **k: sides.append(k["c"].shape) or dsyrk(*a, **k))
+    whole = cka_matrix(reps, route="gram")
+    assert sides == [(61, 61)] * 3  # one call each, as before
+    monkeypatch.setattr(C, "BLAS_BLOCK", 3)
+    sides.clear()
+    np.testing.assert_allclose(cka_matrix(reps, route="gram"), whole, rtol=0, atol=1e-12)
+    assert len(sides) == 3 * 21 and max(map(max, sides)) == 3
+
+
 def test_choose_route_prefers_grams_for_few_stimuli_and_avoids_what_does_not_fit():
     dims = [768] * 13
     assert choose_route(1000, dims) == choose_route(3000, dims) == "gram"

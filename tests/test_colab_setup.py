@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ def test_every_notebook_starts_with_the_same_short_hidden_setup_cell():
     cells = [setup_cell(source) for source in SOURCES]
     assert len({cell.source for cell in cells}) == 1, "setup cells differ"
     assert all(cell.metadata.get("tags") == ["remove-input"] for cell in cells)
-    assert len(cells[0].source.splitlines()) <= 12
+    assert len(cells[0].source.splitlines()) <= 14
     assert f'REPO_URL = "{book_url()}"' in cells[0].source
     for source in SOURCES:
         assert source.read_text().count("https://github.com/") == 1, "one address, in REPO_URL"
@@ -47,14 +48,15 @@ def test_setup_cell_is_standalone():
     assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
 
 
-def run_cell(monkeypatch, returncode: int = 0, missing: bool = True, lands: bool = True) -> list:
-    """Run the setup cell with pip mocked: ``missing`` before it, found after it if ``lands``."""
+def run_cell(monkeypatch, returncode=0, missing=True, lands=True, pip=True) -> list:
+    """Run the setup cell with pip mocked (absent unless ``pip``): ``missing`` before it, found
+    after it if ``lands``."""
     calls, cp = [], subprocess.CompletedProcess  # pip's call, and what it returns
     monkeypatch.setattr(subprocess, "run", lambda c, **k: calls.append((c, k)) or cp(c, returncode))
 
     def find_spec(name, *args):
         hidden = name == "tutorial_utils" and missing and not (calls and lands)
-        return None if hidden else FIND_SPEC(name, *args)
+        return None if hidden or name == "pip" and not pip else FIND_SPEC(name, *args)
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     exec(compile(setup_cell(SOURCES[0]).source, "setup-cell", "exec"), {})
@@ -75,6 +77,12 @@ def test_an_install_that_fails_or_lands_elsewhere_stops_saying_what_to_try(monke
         run_cell(monkeypatch, returncode=1)
     with pytest.raises(RuntimeError, match="where this kernel .* does not import from"):
         run_cell(monkeypatch, lands=False)
+
+
+def test_a_kernel_without_pip_is_told_to_run_ensurepip_or_uv_not_to_check_the_network(monkeypatch):
+    hint = r"no pip: run `python -m ensurepip`, or install with uv \(`uv pip install --python "
+    with pytest.raises(RuntimeError, match=hint + re.escape(sys.executable)):
+        run_cell(monkeypatch, pip=False)  # a uv venv: `python -m pip` is "No module named pip"
 
 
 def test_a_present_package_even_half_installed_is_left_alone(monkeypatch, tmp_path):

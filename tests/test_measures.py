@@ -41,6 +41,19 @@ def test_procrustes_of_a_rotated_scaled_shifted_or_embedded_copy_is_exact():
     assert measures.procrustes_distance(wide, x[:, :3]) == pytest.approx(0.0, abs=1e-6)
 
 
+@pytest.mark.parametrize(
+    "measure",
+    [measures.procrustes_similarity, measures.procrustes_distance, measures.svcca,
+     lambda x, y: measures.neighbour_sets(x, 3),
+     lambda x, y: measures.ridge_scores(x, y, np.arange(40) // 8)],
+)  # fmt: skip
+def test_measures_are_scale_free_up_to_the_largest_float(measure):
+    x = rng(0).standard_normal((40, 3))  # at 1e308 column sums overflow unless rescaled exactly
+    y = x @ rng(1).standard_normal((3, 3))
+    huge = x / np.abs(x).max() * 1e308
+    np.testing.assert_allclose(measure(huge, y), measure(x, y), rtol=1e-9, atol=1e-12)
+
+
 def test_procrustes_matches_the_brute_force_svd_solution_and_shares_cka_singular_values():
     gen = rng(3)
     x = gen.standard_normal((30, 5))
@@ -271,6 +284,7 @@ def test_scores_per_unit_are_scored_on_each_units_rows_of_the_out_of_fold_fits()
 def test_bad_inputs_are_refused_with_a_message():
     x, groups = smooth(n_recordings=3, dims=4)
     flat = np.where(groups[:, None] == "rec0", 1.0, x)  # a sensor stuck in recording rec0
+    one_row = np.r_[np.zeros(len(x) - 1), 1]  # a unit of one row: not a constant column
     bad = {
         "2-D": lambda: measures.procrustes_similarity(x[:, 0], x),
         "equal row counts; got \\[119, 120\\]": lambda: measures.ridge_scores(x, x[:-1], groups),
@@ -283,6 +297,8 @@ def test_bad_inputs_are_refused_with_a_message():
         "on the 1 test": lambda: measures.heldout_cca(x, x, np.arange(120), n_splits=120),
         "column 0 .* groups \\['rec0'\\]": lambda: measures.ridge_scores(x, flat, groups),
         "CCA of 0 and 0 .* \\['rec0'\\]": lambda: measures.heldout_cca(x, flat[:, :1], groups),
+        "A unit needs >= 2 test rows": lambda: measures.ridge_scores(x, x, groups, units=one_row),
+        "CCA .* A unit needs >= 2": lambda: measures.heldout_cca(x, x, groups, units=one_row),
         "no direction": lambda: measures.svcca(np.ones((10, 3)), x[:10]),
         "n_neighbors": lambda: measures.neighbour_sets(x, 0),
         "n_neighbors < n_samples_fit": lambda: measures.neighbour_sets(x, 120),

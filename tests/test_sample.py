@@ -36,6 +36,7 @@ def test_committed_files_match_the_manifest():
     assert "VERTICAL" in manifest["ema_convention"]["y_axis"]
     on_disk = {p.name for p in sample.SAMPLE_DIR.iterdir() if p.name != "manifest.json"}
     assert set(manifest["files"]) == {n for n in on_disk if not n.startswith(".")}
+    assert sample._sha256(sample.SAMPLE_DIR / "manifest.json") == sample._MANIFEST_SHA256
 
 
 def test_committed_tables_and_audio_agree():
@@ -175,6 +176,7 @@ def test_planted_sources_come_from_the_folder_the_dataset_was_built_from(tmp_pat
     manifest = json.loads((copy / "manifest.json").read_text())  # a deliberate change: rehash
     manifest["files"]["ema_labels_SYN-M.csv"] = sample._sha256(copy / "ema_labels_SYN-M.csv")
     (copy / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(sample, "_MANIFEST_SHA256", sample._sha256(copy / "manifest.json"))
     hashed, real = [], sample._sha256
     monkeypatch.setattr(sample, "_sha256", lambda path: hashed.append(path) or real(path))
     changed = Dataset(**sample.sample_tables(copy))
@@ -189,6 +191,12 @@ def scaled_ema(data: bytes) -> bytes:
     return pd.read_csv(io.BytesIO(data)).eval("TT_X = TT_X * 10").to_csv(index=False).encode()
 
 
+def dropped_entry(data: bytes) -> bytes:
+    manifest = json.loads(data)
+    del manifest["files"]["SYN-F_B01_S04_R01_N.flac"]  # then its file is not checked
+    return json.dumps(manifest).encode()
+
+
 @pytest.mark.parametrize(
     ("name", "damage"),
     [
@@ -198,6 +206,7 @@ def scaled_ema(data: bytes) -> bytes:
         ("ema_labels_SYN-F.csv", scaled_ema),
         ("phones.csv", None),  # missing
         ("manifest.json", lambda b: b[:-40]),  # not JSON
+        ("manifest.json", dropped_entry),  # itself pinned, not only the files it lists
     ],
 )
 def test_a_damaged_sample_says_reinstall(tmp_path, name, damage):

@@ -335,14 +335,18 @@ def _centred_side(arrays: list, names: list[str], n: int, shared: bool):
 
 
 def _gram_triangles(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Each centred Gram's upper triangle (one ``dsyrk``; zeros below), flattened; diagonals."""
+    """Each centred Gram's triangle (a ``dsyrk`` per diagonal tile, a product per tile above it;
+    zeros beyond), flattened; diagonals."""
     from scipy.linalg import blas  # loaded on first use, like pandas
 
     n = parts[0].shape[0]
     grams = np.zeros((len(parts), n, n))
     for gram, x in zip(grams, parts, strict=True):
-        # x.T and gram.T are Fortran-ordered views: BLAS reads and writes them in place.
-        blas.dsyrk(1.0, x.T, trans=1, c=gram.T, overwrite_c=1)
+        for r, c in tiles(n, n, upper=True):  # x.T, gram.T: Fortran-ordered, written in place
+            if r == c:  # one tile (up to 2 * BLAS_BLOCK): the whole triangle in place
+                gram.T[r, r] = blas.dsyrk(1.0, x[r].T, trans=1, c=gram.T[r, r], overwrite_c=1)
+            else:
+                np.matmul(x[r], x[c].T, out=gram.T[r, c])
     diagonals = np.stack([np.diag(gram) for gram in grams])
     return grams.reshape(len(parts), n * n), diagonals
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .cka import as_representation
+from .cka import as_representation, max_abs
 
 ALPHAS = np.logspace(-2, 6, 9)
 """Ridge penalties searched by the inner cross-validation (inputs are standardised first)."""
@@ -39,10 +39,17 @@ def _one_thread(function):
     return wrapper
 
 
+def _scaled(x, name: str) -> np.ndarray:
+    """``as_representation(x)`` divided by the power of two above its largest magnitude: exact,
+    and no sum overflows up to 1e308 (every measure here ignores a global scale)."""
+    x = as_representation(x, name)
+    return np.ldexp(x, -np.frexp(max_abs(x))[1])
+
+
 def _checked(xs: Mapping, ys: Mapping) -> tuple[dict, dict]:
-    """Two mappings of finite float64 ``(n, d)`` arrays, all with the same rows."""
-    xs = {k: as_representation(a, f"xs[{k!r}]") for k, a in xs.items()}
-    ys = {k: as_representation(a, f"ys[{k!r}]") for k, a in ys.items()}
+    """Two mappings of :func:`_scaled` ``(n, d)`` arrays, all with the same rows."""
+    xs = {k: _scaled(a, f"xs[{k!r}]") for k, a in xs.items()}
+    ys = {k: _scaled(a, f"ys[{k!r}]") for k, a in ys.items()}
     rows = {len(a) for a in [*xs.values(), *ys.values()]}
     if not xs or not ys or len(rows) != 1:
         raise ValueError(f"xs and ys must be non-empty, with equal row counts; got {sorted(rows)}.")
@@ -61,6 +68,9 @@ def _group_splits(x: np.ndarray, groups: Sequence, n_splits: int) -> list:
     return splits
 
 
+_ONE_ROW = "A unit needs >= 2 test rows: merge it with another unit or drop its rows."
+
+
 def _undefined(what: str, groups: Sequence, test: np.ndarray, fix: str) -> ValueError:
     """The error for a score that test rows cannot define, naming their groups."""
     held_out = sorted(set(np.asarray(groups)[test].tolist()))
@@ -70,8 +80,7 @@ def _undefined(what: str, groups: Sequence, test: np.ndarray, fix: str) -> Value
 
 
 def _centred_unit(x: np.ndarray) -> np.ndarray:
-    """``x`` minus its column means, divided by the Frobenius norm of the result (scaled to max 1
-    before the norm, so exact at any scale: 1e200 or 1e-200)."""
+    """``x`` minus its column means, divided by the Frobenius norm of the result."""
     centred = x - x.mean(axis=0)
     if not np.ptp(x, axis=0).any():
         raise ValueError("x is constant across stimuli; it has no configuration to compare.")
@@ -121,7 +130,7 @@ def neighbour_sets(x: np.ndarray, k: int = 10) -> np.ndarray:
     rows, one-hot rows): then no row's ``k`` nearest neighbours are defined."""
     from sklearn.neighbors import NearestNeighbors
 
-    x = as_representation(x, "x")  # scikit-learn refuses k outside 1 … n - 1
+    x = _scaled(x, "x")  # scikit-learn refuses k outside 1 … n - 1
     search = NearestNeighbors(n_neighbors=k).fit(x)
     distances, found = search.kneighbors()
     rounding = 1e-7 * np.linalg.norm(x, axis=1).max()  # of scikit-learn's distances
@@ -183,6 +192,8 @@ def ridge_scores(
     if units is not None:
         scored = [np.flatnonzero(labels == unit) for unit in np.unique(labels)]
     for rows in scored:
+        if len(rows) < 2:
+            raise _undefined("R²", groups, rows, _ONE_ROW)
         if len(flat := np.flatnonzero(np.ptp(y[rows], axis=0) == 0)):
             fix = "The column is constant there (a stuck sensor?): drop constant columns."
             raise _undefined(f"R² of y column {flat[0]}", groups, rows, fix)
@@ -229,7 +240,7 @@ def _whitened_pca(x: np.ndarray, dims: float | int) -> tuple[np.ndarray, np.ndar
 def svcca_dimensions(x: np.ndarray, dims: float | int = 0.99) -> int:
     """How many principal components of ``x`` SVCCA keeps (``PCA(dims).n_components_``): an int
     ``dims`` above the rank of ``x`` (a constant column lowers it) keeps the rank."""
-    return _whitened_pca(as_representation(x, "x"), dims)[1].shape[1]
+    return _whitened_pca(_scaled(x, "x"), dims)[1].shape[1]
 
 
 @_one_thread
@@ -256,7 +267,8 @@ def _svcca(xs: Mapping, ys: Mapping, groups, n_splits=3, dims=0.99, units=None) 
                 u, _, vt = np.linalg.svd(cross, full_matrices=False)
                 variates = z_test[0][kx] @ u, z_test[1][ky] @ vt.T
                 for unit in np.unique(labels[test]):
-                    rows = labels[test] == unit
+                    if (rows := labels[test] == unit).sum() < 2:
+                        raise _undefined(f"CCA of {kx!r} and {ky!r}", groups, test[rows], _ONE_ROW)
                     a, b = (v[rows] - v[rows].mean(axis=0) for v in variates)
                     norms = np.linalg.norm(a, axis=0) * np.linalg.norm(b, axis=0)
                     if norms.min() <= 1e-10 * rows.sum():  # unit variance in training

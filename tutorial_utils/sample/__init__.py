@@ -25,6 +25,7 @@ _DESCRIPTION = (
     "Numbers differ from the real Wav2Vec2 data."
 )
 _MODEL = "simulated-encoder (tutorial_utils.sample)"
+_MANIFEST_SHA256 = "3db2271d47b4ec6d77887bdebfe9ccd6f206dd8d6fbe31af38ad4bdc603da944"
 _REINSTALL = (
     "The installation is damaged: reinstall the package, e.g. pip install --force-reinstall "
     '--no-deps "speech-cka-tutorial @ git+<its address>" (in a clone of the repository: git '
@@ -33,9 +34,10 @@ _REINSTALL = (
 
 
 def _checked_manifest(folder: Path) -> dict:
-    """The sample's manifest, once every file it lists has its recorded sha256."""
+    """The sample's manifest (pinned), once every file it lists has its recorded sha256."""
     try:
-        manifest = json.loads((folder / "manifest.json").read_bytes())
+        text = (folder / "manifest.json").read_bytes()
+        manifest = json.loads(text) if hashlib.sha256(text).hexdigest() == _MANIFEST_SHA256 else {}
         damaged = [n for n, sha in manifest["files"].items() if _sha256(folder / n) != sha]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         manifest, damaged = None, ["manifest.json"]
