@@ -285,6 +285,7 @@ def test_bad_inputs_are_refused_with_a_message():
     x, groups = smooth(n_recordings=3, dims=4)
     flat = np.where(groups[:, None] == "rec0", 1.0, x)  # a sensor stuck in recording rec0
     one_row = np.r_[np.zeros(len(x) - 1), 1]  # a unit of one row: not a constant column
+    last_alone = np.where(np.arange(len(x)) == len(x) - 1, "last", groups)  # within its group
     bad = {
         "2-D": lambda: measures.procrustes_similarity(x[:, 0], x),
         "equal row counts; got \\[119, 120\\]": lambda: measures.ridge_scores(x, x[:-1], groups),
@@ -298,7 +299,8 @@ def test_bad_inputs_are_refused_with_a_message():
         "column 0 .* groups \\['rec0'\\]": lambda: measures.ridge_scores(x, flat, groups),
         "CCA of 0 and 0 .* \\['rec0'\\]": lambda: measures.heldout_cca(x, flat[:, :1], groups),
         "A unit needs >= 2 test rows": lambda: measures.ridge_scores(x, x, groups, units=one_row),
-        "CCA .* A unit needs >= 2": lambda: measures.heldout_cca(x, x, groups, units=one_row),
+        "A unit spans several groups": lambda: measures.heldout_cca(x, x, groups, units=one_row),
+        "CCA .* A unit needs >= 2": lambda: measures.heldout_cca(x, x, groups, units=last_alone),
         "no direction": lambda: measures.svcca(np.ones((10, 3)), x[:10]),
         "n_neighbors": lambda: measures.neighbour_sets(x, 0),
         "n_neighbors < n_samples_fit": lambda: measures.neighbour_sets(x, 120),

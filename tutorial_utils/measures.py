@@ -252,6 +252,10 @@ def _svcca(xs: Mapping, ys: Mapping, groups, n_splits=3, dims=0.99, units=None) 
     on each unit's test rows, units in sorted order)."""
     xs, ys = _checked(xs, ys)
     first = next(iter(xs.values()))
+    pairs = set() if units is None or groups is None else {*zip(units, groups, strict=True)}
+    if len(pairs) > len({*(units if pairs else ())}):  # scored in several folds: last one kept
+        raise ValueError("A unit spans several groups, so it would be scored in several folds: "
+                         "use units within groups (recordings within sentences).")  # fmt: skip
     every = [(np.arange(len(first)),) * 2]
     splits = every if groups is None else _group_splits(first, groups, n_splits)
     labels, scores = np.zeros(len(first)) if units is None else np.asarray(units), {}
