@@ -53,5 +53,7 @@ def cached_features(kind: str, audio: np.ndarray, compute: Callable[[], np.ndarr
         buffer = io.BytesIO()
         np.savez(buffer, features=array)
         with contextlib.suppress(OSError):  # a folder that cannot be written keeps nothing
+            if where:  # only the folder named: its parent (a mount point?) must exist
+                folder.mkdir(exist_ok=True)
             atomic_write(path, buffer.getvalue())
     return array
