@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -183,7 +184,7 @@ def test_a_rerun_keeps_the_participants_it_does_not_replace(tmp_path, first, sec
 
 @pytest.mark.parametrize(
     ("case", "said"),
-    [("EIO", "/M02/recordings.csv (Input/output error); nothing was changed. Retry in a moment"),
+    [("EIO", "/M02/recordings.csv (I/O error); nothing was changed. Retry in a moment"),
      ("damaged", "also holds M02, which cannot be kept (cache-"),
      ("other layers", "(F02: [0, 1, 2]; kept M02: [0, 1]): add M02's originals to --from-dir")],
     ids=["EIO", "damaged", "other layers"],
@@ -194,13 +195,8 @@ def test_a_kept_participant_that_cannot_be_kept_now_is_named_and_nothing_changes
     cache = tmp_path / "cache"
     assert _from(cache, io_setup.write_m02(first)) == 0
     if case == "EIO":  # a Drive/FUSE mount failing on M02's files for a moment
-        real = cli.pooch.file_hash
-
-        def flaky(path, *args, **kwargs):
-            if "/M02/" in str(path):
-                raise OSError(errno.EIO, "Input/output error")
-            return real(path, *args, **kwargs)
-
+        real, eio = cli.pooch.file_hash, mock.Mock(side_effect=OSError(errno.EIO, "I/O error"))
+        flaky = lambda path, *a: (eio if "/M02/" in str(path) else real)(path, *a)  # noqa: E731
         monkeypatch.setattr(cli.pooch, "file_hash", flaky)
     elif case == "damaged":
         ema = next(cache.glob("cache-*/M02/ema.csv"))
@@ -256,11 +252,7 @@ def test_ctrl_c_after_the_switch_says_the_new_cache_is_in_place(
 ):  # item 8: it said "unchanged" (removing the old generation is slow on Drive)
     cache = tmp_path / "cache"
     assert _from(cache, first) == 0
-
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(shutil, "rmtree", interrupted)
+    monkeypatch.setattr(shutil, "rmtree", mock.Mock(side_effect=KeyboardInterrupt))
     assert _from(cache, second) == 130
     said = f"{cli.cache.COMMAND}: interrupted; the new cache in {cache} is complete and in place."
     assert capsys.readouterr().err == said + "\n"

@@ -23,6 +23,7 @@ APP, COMMAND = "speech-cka-tutorial", "python -m tutorial_utils.io"
 MANIFEST, FORMAT = "manifest.json", 4
 FILES = ("recordings.csv", "audio.npz", "ema.csv", "hidden_states.npz")
 RECORDINGS, AUDIO, EMA, STATES = FILES
+TODO = "add {}'s originals to --from-dir, or choose another --data-dir."
 
 
 class CacheUnusable(FileNotFoundError):
@@ -108,17 +109,16 @@ def write_cache(data_dir: str | os.PathLike, participants: Iterable[tuple[str, t
                 paths = [_checked(data_dir, old, p, n) for n in FILES]
                 layers[p] = tuple(old["layers"])
             except (CacheUnusable, KeyError, TypeError) as err:
-                why = getattr(err, "why", f"{type(err).__name__}: {err}")
+                why = getattr(err, "why", repr(err))
                 raise ValueError(f"{data_dir} also holds {p}, which cannot be kept ({why}): "
-                                 f"{_todo(p)}") from None  # fmt: skip
+                                 + TODO.format(p)) from None  # fmt: skip
             (folder := data_dir / generation / p).mkdir(parents=True)
             for path in paths:
                 shutil.copyfile(path, folder / path.name)
-        names += kept
-        names.sort(key=[*old.get("participants", []), *names].index)
+        names = sorted(names + kept, key=[*old.get("participants", []), *names].index)
         if len(set(layers.values())) != 1:
             has = "; ".join(f"{'kept ' * (p in kept)}{p}: {list(v)}" for p, v in layers.items())
-            todo = _todo(", ".join(kept)) if kept else "convert them alike."
+            todo = TODO.format(", ".join(kept)) if kept else "convert them alike."
             raise ValueError(f"The hidden states have different layers ({has}): {todo}")
         manifest = {**fields, "format_version": FORMAT, "generation": generation}
         rels = (f"{generation}/{p}/{n}" for p in names for n in FILES)
@@ -134,10 +134,6 @@ def write_cache(data_dir: str | os.PathLike, participants: Iterable[tuple[str, t
     return manifest
 
 
-def _todo(participants: str) -> str:
-    return f"add {participants}'s originals to --from-dir, or choose another --data-dir."
-
-
 def check_inside(data_dir: Path) -> None:
     """ValueError if what a conversion writes or deletes in ``data_dir`` leads out of it."""
     root = os.path.realpath(data_dir)  # (never raises, unlike resolve() on a loop)
@@ -151,11 +147,10 @@ def check_inside(data_dir: Path) -> None:
 
 
 def _unusable(data_dir: Path, why: str) -> CacheUnusable:
-    err = CacheUnusable(f"The real-data cache in {data_dir} is missing, incomplete or damaged "
-                        f"({why}). Run `{COMMAND} --data-dir {data_dir}` (add `--from-dir "
-                        "PATH` if you already have the files), or use "
-                        "load_dataset('sample').")  # fmt: skip
-    err.why = why
+    (err := CacheUnusable(f"The real-data cache in {data_dir} is missing, incomplete or damaged "
+                          f"({why}). Run `{COMMAND} --data-dir {data_dir}` (add `--from-dir "
+                          "PATH` if you already have the files), or use "
+                          "load_dataset('sample').")).why = why  # fmt: skip
     return err
 
 

@@ -5,8 +5,6 @@ Without it the notebooks run on the built-in synthetic sample: load_dataset('sam
 Pooch fetches missing originals (gdown 5.2 or 6); filelock serialises conversions. Bad input or a
 failed download: one paragraph and exit code 2, never a traceback; Ctrl-C: one line, 130."""
 
-from __future__ import annotations
-
 import argparse
 import contextlib
 import functools
@@ -109,14 +107,9 @@ def _tables(args, wanted, paths) -> Iterator[tuple[str, tuple]]:
 
 def convert(data_dir: Path, args: argparse.Namespace) -> None:
     """Get the originals and convert them into the cache in ``data_dir`` (see ``--help``)."""
-    try:  # none (or unreadable now: read_manifest says so), ours, or ours torn beside cache-*
-        found = json.loads((data_dir / cache.MANIFEST).read_bytes())
-        ours = isinstance(found, dict) and {"format_version", "files"} <= set(found)
-    except OSError:
-        ours = True
-    except (ValueError, RecursionError):
-        ours = False
-    if not ours and not any(data_dir.glob("cache-*")):
+    m = _json(data_dir / cache.MANIFEST)  # an OSError: none, or unreadable now (read_manifest)
+    ours = isinstance(m, OSError) or isinstance(m, dict) and {"format_version", "files"} <= m.keys()
+    if not ours and not any(data_dir.glob("cache-*")):  # (torn beside cache-*: ours)
         raise DownloadFailed(f"{data_dir} holds a {cache.MANIFEST} that is not this tutorial's: "
                              "nothing was written. Choose another --data-dir (a new "
                              "folder).")  # fmt: skip
@@ -173,9 +166,11 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
                           origin="local folder" if local else "google drive")  # fmt: skip
 
 
-def _generation(data_dir: Path) -> object:
-    with contextlib.suppress(Exception):  # (none, or not ours)
-        return json.loads((data_dir / cache.MANIFEST).read_bytes()).get("generation")
+def _json(path: Path) -> object:  # the content, else the error
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as err:
+        return err
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -202,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add("--quiet", action="store_true", help="no progress output")
     args = parser.parse_args(argv)
     data_dir, origin = (Path(args.data_dir), "argument") if args.data_dir else found
-    args.from_dir, before = args.from_dir and Path(args.from_dir), _generation(data_dir)
+    args.from_dir, before = args.from_dir and Path(args.from_dir), _json(data_dir / cache.MANIFEST)
     try:
         env = os.environ.get("TUTORIAL_DATA_DIR") if args.data_dir is None else None
         if any(v is not None and not str(v).strip() for v in (args.data_dir, args.from_dir, env)):
@@ -235,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "unchanged. Free some disk space (or choose another --data-dir) and "
                    "retry.")  # fmt: skip
     except KeyboardInterrupt:  # (a conversion under way is discarded: write_cache)
-        done = _generation(data_dir) != before  # (after the switch: while tidying up)
+        done = isinstance(now := _json(data_dir / cache.MANIFEST), dict) and now != before
         what = "new cache in {} is complete and in place" if done else "cache in {} is unchanged"
         print(f"{parser.prog}: interrupted; the {what.format(data_dir)}.", file=sys.stderr)
         return 130
