@@ -199,6 +199,8 @@ def test_where_the_cache_goes(installed, monkeypatch):
     assert pointer == Path(os.environ["XDG_CONFIG_HOME"]) / "speech-cka-tutorial" / "data_dir"
     assert pointer.read_text() == f"{drive.resolve()}\n"
     assert cache.find_data_dir() == (drive.resolve(), "pointer")
+    monkeypatch.setenv("TUTORIAL_DATA_DIR", " ")  # blank: unset (the command refuses it)
+    assert cache.find_data_dir() == (drive.resolve(), "pointer")
     monkeypatch.setenv("TUTORIAL_DATA_DIR", str(installed / "env"))
     assert cache.find_data_dir() == (installed / "env", "env")
     monkeypatch.delenv("TUTORIAL_DATA_DIR")
@@ -207,7 +209,7 @@ def test_where_the_cache_goes(installed, monkeypatch):
     assert cache.find_data_dir() == (Path(CACHE_FILE).resolve().parents[2] / "data", "checkout")
 
 
-def test_the_record_is_read_exactly_and_what_is_no_folder_in_it_is_ignored(installed):
+def test_the_record_is_read_exactly_and_what_is_no_folder_in_it_is_ignored(installed, capsys):
     folder = installed / "drive" / "data "  # the trailing space is part of the folder's name
     pointer = cache.remember_data_dir(folder)
     assert cache.find_data_dir() == (folder.resolve(), "pointer")
@@ -216,6 +218,9 @@ def test_the_record_is_read_exactly_and_what_is_no_folder_in_it_is_ignored(insta
         with pytest.warns(UserWarning, match=r"data_dir holds no folder's path: ignored"):
             assert cache.find_data_dir()[1] == "user"
             assert load_dataset().source == "sample"  # not 'embedded null byte'
+    assert main(["--list", "--data-dir", str(folder)]) == 2  # the command: one plain line
+    said = f"{cache.COMMAND}: {pointer} holds no folder's path: ignored.\n"
+    assert capsys.readouterr().err.startswith(said)
 
 
 def test_no_cache_by_default_is_silent_but_a_named_or_recorded_one_warns(installed, monkeypatch):
@@ -235,6 +240,11 @@ def test_no_cache_by_default_is_silent_but_a_named_or_recorded_one_warns(install
         "mount Google Drive" in message
         and f"python -m tutorial_utils.io --data-dir {drive}" in message
     )
+    _write_cache(drive)
+    _tamper_manifest(drive, "format_version", 99)  # there, but newer: no "mount" hint
+    with pytest.warns(UserWarning, match="newer version") as caught:
+        assert load_dataset().source == "sample"
+    assert "mount" not in str(caught[0].message)
     monkeypatch.setenv("TUTORIAL_DATA_DIR", str(wanted))
     with pytest.warns(UserWarning, match=r"named by \$TUTORIAL_DATA_DIR"):
         assert load_dataset().source == "sample"

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -179,6 +180,83 @@ def test_a_rerun_keeps_the_participants_it_does_not_replace(tmp_path, first, sec
     assert _from(cache, second) == 2  # M02's hidden states are of another kind: refused
     assert "also holds M02 (other)" in _one_paragraph(capsys.readouterr().err)
     assert _files(cache) == before
+
+
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [("EIO", "/M02/recordings.csv (I/O error); nothing was changed. Retry in a moment"),
+     ("damaged", "also holds M02, which cannot be kept (cache-"),
+     ("other layers", "(F02: [0, 1, 2]; kept M02: [0, 1]): add M02's originals to --from-dir")],
+    ids=["EIO", "damaged", "other layers"],
+)  # fmt: skip
+def test_a_kept_participant_that_cannot_be_kept_now_is_named_and_nothing_changes(
+    tmp_path, first, second, capsys, monkeypatch, case, said
+):  # items 2, 3: M02 was dropped (exit 0, no word), or refused without its name
+    cache = tmp_path / "cache"
+    assert _from(cache, io_setup.write_m02(first)) == 0
+    if case == "EIO":  # a Drive/FUSE mount failing on M02's files for a moment
+        real, eio = cli.pooch.file_hash, mock.Mock(side_effect=OSError(errno.EIO, "I/O error"))
+        flaky = lambda path, *a: (eio if "/M02/" in str(path) else real)(path, *a)  # noqa: E731
+        monkeypatch.setattr(cli.pooch, "file_hash", flaky)
+    elif case == "damaged":
+        ema = next(cache.glob("cache-*/M02/ema.csv"))
+        ema.write_bytes(ema.read_bytes().replace(b"-", b"+", 1))
+    else:  # F02's frame states with a third layer
+        frames = {layer: {n: real_format.expected_frames(layer, i, t) for i, (n, t)
+                  in enumerate(io_setup.F02_FRAMES.items())} for layer in range(3)}  # fmt: skip
+        (second / "frame_states_p1_test.pkl").write_bytes(hostile.frame_states(frames))
+    before = _files(cache)
+    assert _from(cache, second) == 2
+    assert said in _one_paragraph(capsys.readouterr().err)
+    assert _files(cache) == before
+
+
+@pytest.mark.parametrize("case", ["text", "list", "torn", "missing"])
+def test_a_manifest_is_ours_if_it_says_so_or_sits_beside_our_generations(
+    tmp_path, first, second, capsys, case
+):  # item 7: text or a list (someone else's) was overwritten; 2: reported missing, swept
+    cache, content = tmp_path / "cache", {"text": b"CACHE MANIFEST\n", "list": b'[{"a": 1}]'}
+    if case in content:
+        cache.mkdir()
+        (cache / MANIFEST).write_bytes(content[case])
+        assert _from(cache, first) == 2
+        assert "not this tutorial's" in _one_paragraph(capsys.readouterr().err)
+        assert _files(cache) == {cache / MANIFEST: content[case]}
+        return
+    assert _from(cache, first) == 0
+    old = next(cache.glob("cache-*"))
+    (cache / MANIFEST).write_bytes(b"[1, 2") if case == "torn" else (cache / MANIFEST).unlink()
+    assert _from(cache, second) == 0
+    assert old.exists() == (case == "missing")  # (a Drive mount may report it missing)
+
+
+@pytest.mark.parametrize("case", ["--data-dir", "TUTORIAL_DATA_DIR", "--from-dir", "a file"])
+def test_a_blank_folder_or_a_file_as_data_folder_is_refused(
+    tmp_path, first, monkeypatch, capsys, case
+):  # items 7, 9: ' ' was written into and recorded; a file: "Retry in a moment"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    argv = ["--frame-states", "--quiet", "--from-dir", str(first)]
+    if case == "TUTORIAL_DATA_DIR":
+        monkeypatch.setenv(case, " ")
+    argv += {"a file": ["--data-dir", "notes.txt"], "TUTORIAL_DATA_DIR": []}.get(case, [case, " "])
+    before = _files(tmp_path)
+    assert main(argv) == 2
+    said = "is a file, not a folder" if case == "a file" else "not '' (the current one) or spaces"
+    assert said in _one_paragraph(capsys.readouterr().err)
+    assert _files(tmp_path) == before
+
+
+def test_ctrl_c_after_the_switch_says_the_new_cache_is_in_place(
+    tmp_path, first, second, monkeypatch, capsys
+):  # item 8: it said "unchanged" (removing the old generation is slow on Drive)
+    cache = tmp_path / "cache"
+    assert _from(cache, first) == 0
+    monkeypatch.setattr(shutil, "rmtree", mock.Mock(side_effect=KeyboardInterrupt))
+    assert _from(cache, second) == 130
+    said = f"{cli.cache.COMMAND}: interrupted; the new cache in {cache} is complete and in place."
+    assert capsys.readouterr().err == said + "\n"
+    np.testing.assert_array_equal(_cached_audio(cache), GOOD_AUDIO[S18] * np.float32(0.5))
 
 
 # -- one conversion per folder ------------------------------------------------------------------

@@ -156,7 +156,8 @@ def test_where_entries_are_kept_and_when_nothing_is(tmp_path, monkeypatch, folde
     _cached(_audio(), Counting(np.ones((5, 3), np.float32)))
     assert _entries(tmp_path / "data" / "features") != []
     shutil.rmtree(tmp_path / "data")
-    for value in ("off", str(tmp_path / "a file" / "features")):  # off; a folder that can't be
+    names = ("a file", "unmounted")  # off; a folder that can't be, or whose parent is missing
+    for value in ("off", *(str(tmp_path / name / "features") for name in names)):
         (tmp_path / "a file").write_text("not a folder")
         monkeypatch.setenv(FEATURE_CACHE_ENV, value)
         compute = Counting(np.ones((5, 3), np.float32))

@@ -149,7 +149,8 @@ def load_dataset(source: str = "auto", data_dir: str | os.PathLike | None = None
                  "pointer": f"the data command's record {cache.pointer_file()}"}  # fmt: skip
         if (where / cache.MANIFEST).exists() or origin in named:
             why = f" (named by {named[origin]})" if origin in named else ""
-            mount = " On Colab, mount Google Drive first." if origin == "pointer" else ""
+            gone = origin == "pointer" and not where.is_dir()
+            mount = " On Colab, mount Google Drive first." if gone else ""
             warnings.warn(f"{err}{why}{mount} Using the synthetic sample instead.", stacklevel=2)
         return Dataset(**sample_tables())
     m = tables.pop("manifest")

@@ -23,6 +23,7 @@ APP, COMMAND = "speech-cka-tutorial", "python -m tutorial_utils.io"
 MANIFEST, FORMAT = "manifest.json", 4
 FILES = ("recordings.csv", "audio.npz", "ema.csv", "hidden_states.npz")
 RECORDINGS, AUDIO, EMA, STATES = FILES
+TODO = "add {}'s originals to --from-dir, or choose another --data-dir."
 
 
 class CacheUnusable(FileNotFoundError):
@@ -47,7 +48,7 @@ def remember_data_dir(data_dir: str | os.PathLike) -> Path:
 def find_data_dir() -> tuple[Path, str]:
     """The default cache directory and its origin: ``$TUTORIAL_DATA_DIR`` ("env"), the record
     ("pointer"), ``data/`` in a source checkout ("checkout"), else the user cache ("user")."""
-    if os.environ.get("TUTORIAL_DATA_DIR"):
+    if os.environ.get("TUTORIAL_DATA_DIR", "").strip():  # (a blank one: unset)
         return Path(os.environ["TUTORIAL_DATA_DIR"]).expanduser(), "env"
     with contextlib.suppress(OSError, ValueError):  # read exactly: a name may end in spaces
         recorded = pointer_file().read_text(encoding="utf-8").removesuffix("\n")
@@ -88,9 +89,10 @@ def write_cache(data_dir: str | os.PathLike, participants: Iterable[tuple[str, t
     (with the old one's participants of the same ``hidden_states`` not replaced), then switch to it
     by renaming a new manifest (``fields`` added; returned) over the old; on failure: removed."""
     data_dir, generation = Path(data_dir), f"cache-{secrets.token_hex(6)}"
-    names, layers, old = [], set(), {}
+    names, layers, old = [], {}, {}
     with contextlib.suppress(CacheUnusable):  # (CacheUnreadable: never replaced)
         old = read_manifest(data_dir)
+    sweep = (data_dir / MANIFEST).exists()  # (reported missing, e.g. by Drive: keep cache-*)
     try:
         for p, (recordings, ema, states) in participants:
             (folder := data_dir / generation / p).mkdir(parents=True)
@@ -99,30 +101,35 @@ def write_cache(data_dir: str | os.PathLike, participants: Iterable[tuple[str, t
             audio = dict(zip(recordings.FILENAME, recordings.AUDIO, strict=True))
             np.savez(folder / AUDIO, **audio)
             np.savez(folder / STATES, **states)
-            layers.add(tuple(sorted({_key_parts(key)[0] for key in states})))
+            layers[p] = tuple(sorted({_key_parts(key)[0] for key in states}))
             names.append(p)
         same = old.get("hidden_states") == fields.get("hidden_states")
-        for p in [p for p in old.get("participants", []) if same and p not in names]:
-            with contextlib.suppress(CacheUnusable, KeyError, TypeError):  # damaged: not kept
-                kept = [_checked(data_dir, old, p, n) for n in FILES]
-                layers.add(tuple(old["layers"]))
-                (folder := data_dir / generation / p).mkdir(parents=True)
-                for path in kept:
-                    shutil.copyfile(path, folder / path.name)
-                names.append(p)
-        names.sort(key=[*old.get("participants", []), *names].index)
-        if len(layers) != 1:
-            raise ValueError(f"the participants' hidden states have different layers {layers}")
+        for p in (kept := [p for p in old.get("participants", []) if same and p not in names]):
+            try:  # (CacheUnreadable, a file unreadable for a moment: refused, nothing changed)
+                paths = [_checked(data_dir, old, p, n) for n in FILES]
+                layers[p] = tuple(old["layers"])
+            except (CacheUnusable, KeyError, TypeError) as err:
+                why = getattr(err, "why", repr(err))
+                raise ValueError(f"{data_dir} also holds {p}, which cannot be kept ({why}): "
+                                 + TODO.format(p)) from None  # fmt: skip
+            (folder := data_dir / generation / p).mkdir(parents=True)
+            for path in paths:
+                shutil.copyfile(path, folder / path.name)
+        names = sorted(names + kept, key=[*old.get("participants", []), *names].index)
+        if len(set(layers.values())) != 1:
+            has = "; ".join(f"{'kept ' * (p in kept)}{p}: {list(v)}" for p, v in layers.items())
+            todo = TODO.format(", ".join(kept)) if kept else "convert them alike."
+            raise ValueError(f"The hidden states have different layers ({has}): {todo}")
         manifest = {**fields, "format_version": FORMAT, "generation": generation}
         rels = (f"{generation}/{p}/{n}" for p in names for n in FILES)
         files = {rel: pooch.file_hash(str(data_dir / rel)) for rel in rels}
-        manifest |= {"participants": names, "layers": [*layers.pop()], "files": files}
+        manifest |= {"participants": names, "layers": [*layers[names[0]]], "files": files}
         atomic_write(data_dir / MANIFEST, json.dumps(manifest, indent=1).encode())  # the switch
     except BaseException:
         shutil.rmtree(data_dir / generation, ignore_errors=True)
         raise
     for path in data_dir.glob("cache-*"):  # earlier generations, and what killed runs left
-        if path.name != generation:
+        if sweep and path.name != generation:
             shutil.rmtree(path, ignore_errors=True)
     return manifest
 
@@ -140,10 +147,16 @@ def check_inside(data_dir: Path) -> None:
 
 
 def _unusable(data_dir: Path, why: str) -> CacheUnusable:
-    return CacheUnusable(f"The real-data cache in {data_dir} is missing, incomplete or damaged "
-                         f"({why}). Run `{COMMAND} --data-dir {data_dir}` (add `--from-dir "
-                         "PATH` if you already have the files), or use "
-                         "load_dataset('sample').")  # fmt: skip
+    (err := CacheUnusable(f"The real-data cache in {data_dir} is missing, incomplete or damaged "
+                          f"({why}). Run `{COMMAND} --data-dir {data_dir}` (add `--from-dir "
+                          "PATH` if you already have the files), or use "
+                          "load_dataset('sample').")).why = why  # fmt: skip
+    return err
+
+
+def _unreadable(path: Path, err: OSError) -> CacheUnreadable:  # e.g. a Drive mount, for a moment
+    why = f"Could not read {path} ({err.strerror or err})"
+    return CacheUnreadable(f"{why}; nothing was changed. Retry in a moment.")
 
 
 def read_manifest(data_dir: str | os.PathLike) -> dict:
@@ -157,9 +170,8 @@ def read_manifest(data_dir: str | os.PathLike) -> dict:
             return manifest
     except FileNotFoundError:
         raise _unusable(data_dir, f"there is no {MANIFEST}") from None
-    except OSError as err:  # e.g. a Drive mount failing for a moment
-        why = f"Could not read {data_dir / MANIFEST} ({err.strerror or err})"
-        raise CacheUnreadable(f"{why}; nothing was changed. Retry in a moment.") from None
+    except OSError as err:
+        raise _unreadable(data_dir / MANIFEST, err) from None
     except (ValueError, KeyError, TypeError, AttributeError):
         pass
     if isinstance(version, int) and version > FORMAT:
@@ -176,8 +188,10 @@ def _checked(data_dir: Path, manifest: dict, participant: str, name: str) -> Pat
         if pooch.file_hash(str(data_dir / rel)) == manifest["files"][rel]:
             return data_dir / rel
         why = f"{rel} is not the file that was written (another sha256)"
-    except (OSError, KeyError, TypeError) as err:
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, KeyError, TypeError) as err:
         why = f"{type(err).__name__}: {err}"
+    except OSError as err:
+        raise _unreadable(data_dir / rel, err) from None
     with contextlib.suppress(CacheUnusable, CacheUnreadable):  # replaced by a conversion since?
         why = why if read_manifest(data_dir).get("generation") == manifest.get("generation") else ""
     if why:

@@ -5,8 +5,6 @@ Without it the notebooks run on the built-in synthetic sample: load_dataset('sam
 Pooch fetches missing originals (gdown 5.2 or 6); filelock serialises conversions. Bad input or a
 failed download: one paragraph and exit code 2, never a traceback; Ctrl-C: one line, 130."""
 
-from __future__ import annotations
-
 import argparse
 import contextlib
 import functools
@@ -15,6 +13,7 @@ import os
 import re
 import sys
 import textwrap
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -108,12 +107,12 @@ def _tables(args, wanted, paths) -> Iterator[tuple[str, tuple]]:
 
 def convert(data_dir: Path, args: argparse.Namespace) -> None:
     """Get the originals and convert them into the cache in ``data_dir`` (see ``--help``)."""
-    with contextlib.suppress(OSError, ValueError, TypeError, RecursionError):  # none, or torn
-        keys = set(json.loads((data_dir / cache.MANIFEST).read_bytes()))
-        if not {"format_version", "files"} <= keys:
-            raise DownloadFailed(f"{data_dir} holds a {cache.MANIFEST} that is not this "
-                                 "tutorial's: nothing was written. Choose another --data-dir "
-                                 "(a new folder).")  # fmt: skip
+    m = _json(data_dir / cache.MANIFEST)  # an OSError: none, or unreadable now (read_manifest)
+    ours = isinstance(m, OSError) or isinstance(m, dict) and {"format_version", "files"} <= m.keys()
+    if not ours and not any(data_dir.glob("cache-*")):  # (torn beside cache-*: ours)
+        raise DownloadFailed(f"{data_dir} holds a {cache.MANIFEST} that is not this tutorial's: "
+                             "nothing was written. Choose another --data-dir (a new "
+                             "folder).")  # fmt: skip
     d, copies = args.from_dir, {}  # {name: [paths]} of the originals in --from-dir or below
     for folder, _, files in os.walk(d) if d else ():  # (unreadable folders skipped, as in /proc)
         for name in files:
@@ -167,11 +166,22 @@ def convert(data_dir: Path, args: argparse.Namespace) -> None:
                           origin="local folder" if local else "google drive")  # fmt: skip
 
 
+def _json(path: Path) -> object:  # the content, else the error
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as err:
+        return err
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the data command line; returns the exit code."""
     prog = "speech-cka-data" if Path(sys.argv[0]).stem == "speech-cka-data" else cache.COMMAND
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    found = cache.find_data_dir()
+    with warnings.catch_warnings(record=True) as caught:  # one plain line each, no source line
+        warnings.simplefilter("always")
+        found = cache.find_data_dir()
+    for warning in caught:
+        print(f"{prog}: {warning.message}", file=sys.stderr)
     where = (f"{found[0]}, the first of $TUTORIAL_DATA_DIR, the folder the last run recorded in "
              f"{cache.pointer_file()}, data/ in a source checkout and "
              f"{platformdirs.user_cache_path(cache.APP)}")  # fmt: skip
@@ -187,10 +197,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     add("--quiet", action="store_true", help="no progress output")
     args = parser.parse_args(argv)
     data_dir, origin = (Path(args.data_dir), "argument") if args.data_dir else found
-    args.from_dir = args.from_dir and Path(args.from_dir)
+    args.from_dir, before = args.from_dir and Path(args.from_dir), _json(data_dir / cache.MANIFEST)
     try:
-        if "" in (args.data_dir, args.from_dir):
-            raise ValueError("--data-dir and --from-dir take a folder, not '' (the current one).")
+        env = os.environ.get("TUTORIAL_DATA_DIR") if args.data_dir is None else None
+        if any(v is not None and not str(v).strip() for v in (args.data_dir, args.from_dir, env)):
+            raise ValueError("--data-dir, --from-dir and $TUTORIAL_DATA_DIR take a folder, not '' "
+                             "(the current one) or spaces.")  # fmt: skip
+        if data_dir.is_file():
+            raise ValueError(f"--data-dir {data_dir} is a file, not a folder: choose a folder.")
         if origin == "pointer" and not data_dir.is_dir():
             raise ValueError(f"The cache directory recorded in {cache.pointer_file()}, {data_dir}, "
                              "does not exist (in Colab: is Google Drive mounted?). Mount it, or "
@@ -216,7 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "unchanged. Free some disk space (or choose another --data-dir) and "
                    "retry.")  # fmt: skip
     except KeyboardInterrupt:  # (a conversion under way is discarded: write_cache)
-        print(f"{parser.prog}: interrupted; the cache in {data_dir} is unchanged.", file=sys.stderr)
+        done = isinstance(now := _json(data_dir / cache.MANIFEST), dict) and now != before
+        what = "new cache in {} is complete and in place" if done else "cache in {} is unchanged"
+        print(f"{parser.prog}: interrupted; the {what.format(data_dir)}.", file=sys.stderr)
         return 130
     print(textwrap.fill(" ".join(message.split()), 100, break_on_hyphens=False), file=sys.stderr)
     return 2

@@ -35,8 +35,9 @@ def cached_features(kind: str, audio: np.ndarray, compute: Callable[[], np.ndarr
     sha256 of ``kind`` (a sub-folder), ``params``, ``code`` (:func:`code_fingerprint`), audio."""
     where = os.environ.get(FEATURE_CACHE_ENV, "").strip()
     folder, origin = (Path(where).expanduser(), "") if where else find_data_dir()
-    if where.lower() == "off" or (origin in ("env", "pointer") and not folder.is_dir()):
-        return compute()  # a named data folder is never created (an unmounted Drive: its guard)
+    needed = folder.parent if where else folder  # never created (an unmounted Drive's mount point)
+    if where.lower() == "off" or (origin in ("", "env", "pointer") and not needed.is_dir()):
+        return compute()  # (and the data command's "is Google Drive mounted?" guard stays)
     audio = np.ascontiguousarray(audio)  # the key: sha256 of all the entry depends on
     named = json.dumps([kind, dict(params), code, audio.dtype.str, audio.shape], sort_keys=True)
     key = hashlib.sha256(named.encode() + memoryview(audio).cast("B")).hexdigest()
