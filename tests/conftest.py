@@ -69,9 +69,8 @@ def make_two_speakers(seed=0):
         rows, tables, per_layer = [], [], {0: {}, 1: {}, 2: {}}
         for i, sid in enumerate(sids):
             n_samples = 8000 + 960 * i
-            name, audio, table, layers = _recording(
-                rng, participant, sid, n_samples, speaker_vec, sentence_vecs[sid]
-            )
+            vecs = speaker_vec, sentence_vecs[sid]
+            name, audio, table, layers = _recording(rng, participant, sid, n_samples, *vecs)
             rows.append((name, f"sentence {sid}", audio))
             tables.append(table)
             for layer, x in layers.items():
@@ -79,13 +78,8 @@ def make_two_speakers(seed=0):
         recordings[participant] = pd.DataFrame(rows, columns=["FILENAME", "SENTENCE", "AUDIO"])
         emas[participant] = pd.concat(tables, ignore_index=True)
         states[participant] = per_layer
-    return Dataset(
-        source="sample",
-        description="test",
-        recordings=recordings,
-        ema=emas,
-        hidden_states=states,
-    )
+    return Dataset(source="sample", description="test", recordings=recordings, ema=emas,
+                   hidden_states=states)  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -119,14 +113,9 @@ def _speaker(name: str, sentences: list[int], lengths: list[int], seed: int):
         for layer in range(N_LAYERS):
             noise = rng.standard_normal((n, DIM))
             states[layer][f] = (CONTENT_WEIGHT[layer] * _content(s, n) + noise).astype(np.float32)
-    table = pd.DataFrame(
-        {
-            "FILENAME": files,
-            "SENTENCE": [f"s{s}" for s in sentences],
-            "AUDIO": [np.zeros(8, dtype=np.float32) for _ in files],
-        }
-    )
-    return table, states
+    audio = [np.zeros(8, dtype=np.float32) for _ in files]
+    sentence = [f"s{s}" for s in sentences]
+    return pd.DataFrame({"FILENAME": files, "SENTENCE": sentence, "AUDIO": audio}), states
 
 
 @pytest.fixture(scope="session")
@@ -134,17 +123,12 @@ def content_speakers() -> Dataset:
     table_a, states_a = _speaker("A", [1, 2, 3, 4, 5, 6], [30, 34, 28, 40, 33, 31], seed=1)
     table_b, states_b = _speaker("B", [5, 3, 1, 2, 4], [25, 38, 29, 31, 36], seed=2)
     ema = pd.DataFrame(columns=list(EMA_TABLE_COLUMNS))
-    return Dataset(
-        source="sample",
-        description="test",
-        recordings={"A": table_a, "B": table_b},
-        ema={"A": ema, "B": ema},
-        hidden_states={"A": states_a, "B": states_b},
-    )
+    recordings, states = {"A": table_a, "B": table_b}, {"A": states_a, "B": states_b}
+    return Dataset(source="sample", description="test", recordings=recordings,
+                   ema={"A": ema, "B": ema}, hidden_states=states)  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
 def _own_config_home(tmp_path_factory, monkeypatch):
-    """An empty config folder per test: the data command's record of the last cache
-    (``~/.config/speech-cka-tutorial/data_dir``) is never read from or written to the real one."""
+    """An empty config folder per test: the real record of the last cache is never touched."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))

@@ -1,9 +1,6 @@
-"""The Jupyter Book: configuration sanity (always) and the full browser check (BOOK_CHECK=1).
-
-The browser check builds the book and opens every chapter in headless Chromium (Selenium); it
-takes about a minute and needs the Debian packages `chromium` and `chromium-driver`, so it only
-runs when BOOK_CHECK=1 (CI runs it as `make book-check` instead).
-"""
+"""The Jupyter Book: configuration sanity (always) and, with BOOK_CHECK=1 (CI: `make
+book-check`), the build opened chapter by chapter in headless Chromium (Selenium; about a
+minute, needs the Debian packages `chromium` and `chromium-driver`)."""
 
 from __future__ import annotations
 

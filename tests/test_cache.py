@@ -110,9 +110,8 @@ def test_cache_round_trip(tmp_path):
         pd.testing.assert_frame_equal(ds.ema(p), original.ema(p))
         for name in original.filenames(p):
             np.testing.assert_array_equal(ds.audio(p, name), original.audio(p, name))
-            np.testing.assert_array_equal(
-                ds.hidden_state(p, 2, name), original.hidden_state(p, 2, name)
-            )
+            state = original.hidden_state(p, 2, name)
+            np.testing.assert_array_equal(ds.hidden_state(p, 2, name), state)
     assert not list(tmp_path.rglob("*.tmp")) and not list(tmp_path.rglob("*.pkl"))
     assert load_dataset("auto", tmp_path).source == "real"
 
@@ -183,9 +182,8 @@ def test_hidden_states_are_hashed_when_read_and_a_replaced_cache_says_so(tmp_pat
 def installed(tmp_path, monkeypatch):
     """As when pip-installed (no checkout around the package), with an empty home."""
     monkeypatch.delenv("TUTORIAL_DATA_DIR", raising=False)
-    monkeypatch.setattr(
-        cache, "__file__", str(tmp_path / "site-packages/tutorial_utils/io/cache.py")
-    )
+    site = tmp_path / "site-packages/tutorial_utils/io/cache.py"
+    monkeypatch.setattr(cache, "__file__", str(site))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setattr(dataset, "sample_tables", SAMPLE)
@@ -236,10 +234,8 @@ def test_no_cache_by_default_is_silent_but_a_named_or_recorded_one_warns(install
         assert load_dataset().source == "sample"
     message = " ".join(str(caught[0].message).split())
     assert str(drive) in message and str(cache.pointer_file()) in message
-    assert (
-        "mount Google Drive" in message
-        and f"python -m tutorial_utils.io --data-dir {drive}" in message
-    )
+    assert "mount Google Drive" in message
+    assert f"python -m tutorial_utils.io --data-dir {drive}" in message
     _write_cache(drive)
     _tamper_manifest(drive, "format_version", 99)  # there, but newer: no "mount" hint
     with pytest.warns(UserWarning, match="newer version") as caught:

@@ -1,8 +1,6 @@
 """The notebooks' setup cell: the same short, hidden install step everywhere, one repository URL,
-and what it does when the package is present, missing, or cannot be installed (pip mocked).
-
-The real install into a Colab-pinned venv is `make colab-check`.
-"""
+and what it does when the package is present, missing, or cannot be installed (pip mocked; the
+real install into a Colab-pinned venv is `make colab-check`)."""
 
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ ROOT = str(Path(__file__).resolve().parents[1])  # on PYTHONPATH, with the test'
 
 real_format, hostile = io_setup.real_format, io_setup.hostile
 S18, S33, MANIFEST = io_setup.S18, io_setup.S33, "manifest.json"
+A, F = "ema_audio_F02.pkl", "frame_states_p1_test.pkl"  # F02's audio and frame states
 GOOD_AUDIO = {n: real_format.tiny_audio(n, k) for n, k in real_format.TINY_AUDIO_LENGTHS.items()}
 
 
@@ -291,20 +292,13 @@ def test_concurrent_conversions_never_mix(tmp_path, first, second):
     assert io_setup.leftovers(cache) == []
 
 
-@pytest.mark.parametrize(
-    ("name", "content", "reason"),
-    [
-        ("ema_audio_F02.pkl", b"", "empty (0 bytes)"),
-        ("ema_audio_F02.pkl", b"<!DOCTYPE html><html>Quota exceeded</html>", "HTML page"),
-        ("ema_audio_F02.pkl", None, "truncated"),
-        ("ema_audio_F02.pkl", b"\x80\x040.", "it is damaged, or not a file of this kind"),
-        ("frame_states_p1_test.pkl", b"PK\x03\x04 not a zip", "it is damaged"),
-        ("frame_states_p1_test.pkl", hostile.nested_load_from_bytes(), "nested"),
-        ("frame_states_p1_test.pkl", hostile.stride_zero_bomb(), "4 x its size"),
-        ("ema_labels_F02.csv", b"FILENAME,SENTENCE\nx,y\n", "of exactly"),
-    ],
-    ids=["empty", "html", "truncated", "damaged", "bad-zip", "nested", "bomb", "csv-columns"],
-)
+@pytest.mark.parametrize(("name", "content", "reason"), [
+    (A, b"", "empty (0 bytes)"), (A, b"<!DOCTYPE html><html>Quota exceeded</html>", "HTML page"),
+    (A, None, "truncated"), (A, b"\x80\x040.", "it is damaged, or not a file of this kind"),
+    (F, b"PK\x03\x04 not a zip", "it is damaged"), (F, hostile.nested_load_from_bytes(), "nested"),
+    (F, hostile.stride_zero_bomb(), "4 x its size"),
+    ("ema_labels_F02.csv", b"FILENAME,SENTENCE\nx,y\n", "of exactly"),
+], ids="empty html truncated damaged bad-zip nested bomb csv-columns".split())  # fmt: skip
 def test_bad_originals_give_one_paragraph_and_exit_2(
     tmp_path, first, capsys, name, content, reason
 ):

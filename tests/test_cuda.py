@@ -1,7 +1,5 @@
-"""The CUDA paths: streaming accumulation on GPU tensors and extraction with ``device="cuda"``.
-
-Skipped where torch sees no GPU; ``benchmarks/bench_gpu.py`` times the same paths.
-"""
+"""The CUDA paths: streaming accumulation on GPU tensors and extraction with ``device="cuda"``
+(skipped where torch sees no GPU; ``benchmarks/bench_gpu.py`` times the same paths)."""
 
 import numpy as np
 import pytest

@@ -1,7 +1,5 @@
-"""The notebooks are paired, clean and follow the tutorial's structure.
-
-Execution itself is tested by nbval (``pytest --nbval-lax`` collects notebooks/*.ipynb).
-"""
+"""The notebooks are paired, clean and follow the tutorial's structure (execution itself is
+tested by nbval: ``pytest --nbval-lax`` collects notebooks/*.ipynb)."""
 
 from __future__ import annotations
 

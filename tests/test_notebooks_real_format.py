@@ -1,10 +1,8 @@
-"""Every notebook also runs on a cache in the *real* data's format (its real-data branches).
-
+"""Every notebook also runs on a cache in the *real* data's format (its real-data branches):
 10 of the sample's 15 recordings (``KEPT_SENTENCES``) go into a real-format cache (F02 and M02,
 real-style names, ``source: real``); like the real ``--frame-states`` conversion, F02 gets two
 extra recordings with audio and EMA but no hidden states. ``make test`` checks that it loads;
-``make colab-check`` (``REAL_FORMAT_NOTEBOOKS=1``) executes every notebook against it.
-"""
+``make colab-check`` (``REAL_FORMAT_NOTEBOOKS=1``) executes every notebook against it."""
 
 from __future__ import annotations
 
