@@ -69,7 +69,8 @@ def failing(file, **arrays):
             handle.write(b"PK half of a zip")
         if sys.argv[1] == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
-        raise OSError(28, "No space left on device")
+        code = 13 if sys.argv[1] == "read-only" else 28  # EACCES, ENOSPC
+        raise OSError(code, os.strerror(code))
     real(file, **arrays)
 np.savez = failing
 from tutorial_utils.io.cli import main
@@ -77,7 +78,7 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-@pytest.mark.parametrize("how", ["disk-full", "kill"])
+@pytest.mark.parametrize("how", ["disk-full", "read-only", "kill"])
 def test_a_failed_or_killed_reconversion_keeps_the_previous_cache_whole(
     tmp_path, first, second, how
 ):
@@ -94,7 +95,9 @@ def test_a_failed_or_killed_reconversion_keeps_the_previous_cache_whole(
     else:
         assert result.returncode == 2
         err = _one_paragraph(result.stderr)
-        assert "No space left on device" in err and "previous cache is unchanged" in err
+        why, fix = {"disk-full": ("No space left", "Free some disk"),
+                    "read-only": ("Permission denied", "Make the folder writable")}[how]  # fmt: skip
+        assert why in err and "previous cache is unchanged" in err and fix in err
         assert io_setup.leftovers(cache) == []
     assert (cache / "manifest.json").read_bytes() == manifest
     np.testing.assert_array_equal(_cached_audio(cache), GOOD_AUDIO[S18])  # not run 2's audio

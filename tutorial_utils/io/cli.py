@@ -7,6 +7,7 @@ failed download: one paragraph and exit code 2, never a traceback; Ctrl-C: one l
 
 import argparse
 import contextlib
+import errno
 import functools
 import json
 import os
@@ -226,9 +227,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DownloadFailed, ValueError, ImportError, cache.CacheUnusable) as err:
         message = f"{parser.prog}: {err}"
     except OSError as err:
+        fix = {
+            errno.EACCES: "Make the folder writable",
+            errno.EPERM: "Make the folder writable",
+            errno.EROFS: "Choose a writable folder",
+        }.get(err.errno, "Free some disk space")
         message = (f"Writing to {data_dir} failed ({err.strerror or err}). The previous cache is "
-                   "unchanged. Free some disk space (or choose another --data-dir) and "
-                   "retry.")  # fmt: skip
+                   f"unchanged. {fix} (or choose another --data-dir) and retry.")  # fmt: skip
     except KeyboardInterrupt:  # (a conversion under way is discarded: write_cache)
         done = isinstance(now := _json(data_dir / cache.MANIFEST), dict) and now != before
         what = "new cache in {} is complete and in place" if done else "cache in {} is unchanged"
