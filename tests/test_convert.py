@@ -96,7 +96,7 @@ def test_a_failed_or_killed_reconversion_keeps_the_previous_cache_whole(
         assert result.returncode == 2
         err = _one_paragraph(result.stderr)
         why, fix = {"disk-full": ("No space left", "Free some disk"),
-                    "read-only": ("Permission denied", "Make the folder writable")}[how]  # fmt: skip
+                    "read-only": ("Permission denied", "Make the folder")}[how]  # fmt: skip
         assert why in err and "previous cache is unchanged" in err and fix in err
         assert io_setup.leftovers(cache) == []
     assert (cache / "manifest.json").read_bytes() == manifest

@@ -227,11 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DownloadFailed, ValueError, ImportError, cache.CacheUnusable) as err:
         message = f"{parser.prog}: {err}"
     except OSError as err:
-        fix = {
-            errno.EACCES: "Make the folder writable",
-            errno.EPERM: "Make the folder writable",
-            errno.EROFS: "Choose a writable folder",
-        }.get(err.errno, "Free some disk space")
+        writable = err.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+        fix = "Make the folder writable" if writable else "Free some disk space"
         message = (f"Writing to {data_dir} failed ({err.strerror or err}). The previous cache is "
                    f"unchanged. {fix} (or choose another --data-dir) and retry.")  # fmt: skip
     except KeyboardInterrupt:  # (a conversion under way is discarded: write_cache)
