@@ -9,7 +9,7 @@ import pytest
 from test_cka import C, degenerate_four_stimuli, oracle_linear_cka
 
 from tutorial_utils.cka import cka_matrix
-from tutorial_utils.scale import CKAAccumulator, streaming_cka_matrix
+from tutorial_utils.scale import CKAAccumulator, moments, streaming_cka_matrix
 from tutorial_utils.scale import streaming as S
 
 
@@ -89,6 +89,14 @@ def test_torch_chunks_equal_the_numpy_path(debiased):
         CKAAccumulator().update(steps[0]).update(tensors[1])
     with pytest.raises(ValueError, match="mixes torch tensors"):
         CKAAccumulator().update([layers[0], tensors[0][0]])
+
+
+def test_sums_on_a_gpu_are_checked_against_the_gpus_free_memory(monkeypatch):
+    torch = pytest.importorskip("torch", reason="torch is optional (extract extra)")
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (1e6, 8e10))
+    with pytest.raises(C.NotEnoughMemoryError, match="400 × 400 .* available on the GPU"):
+        moments.check_memory(400, 2, 3, torch.device("cuda"))
+    moments.check_memory(400, 2, 3, torch.device("cpu"))  # the host's memory: enough
 
 
 def test_wide_products_are_tiled_below_openblas_crashing_size(monkeypatch):

@@ -79,13 +79,19 @@ def moments_cka(n: int, edges, sums: dict, labels: list, *, debiased: bool = Fal
     return symmetrised(cka_from_hsic(cross, self_hsic, self_hsic, debiased=debiased))
 
 
-def check_memory(d: int, n_layers: int, rows: int) -> None:
-    """Refuse up front when the ``(D, D)`` sums and a chunk of ``rows`` frames would not fit."""
-    if (need := 8.0 * d * (d + 2 * rows)) > (limit := available_memory()):
+def check_memory(d: int, n_layers: int, rows: int, device=None) -> None:
+    """Refuse up front when the ``(D, D)`` sums and a chunk of ``rows`` frames would not fit
+    (on ``device``'s memory for a CUDA device, where torch chunks keep their sums)."""
+    where, limit = "", available_memory()
+    if getattr(device, "type", None) == "cuda":
+        import torch  # optional: reached only for torch chunks on a GPU
+
+        where, limit = " on the GPU", torch.cuda.mem_get_info(device)[0]
+    if (need := 8.0 * d * (d + 2 * rows)) > limit:
         raise NotEnoughMemoryError(
             f"Linear CKA from sums over frames of {n_layers} layers ({d} features in all) keeps "
             f"a {d} × {d} float64 matrix: about {need / 2**30:.1f} GiB, but only "
-            f"{limit / 2**30:.1f} GiB are available. Use fewer or narrower layers (e.g. "
+            f"{limit / 2**30:.1f} GiB are available{where}. Use fewer or narrower layers (e.g. "
             "PCA-reduced features), compare the layers in pairs (one call per pair), or run it "
             "on a machine with more memory."
         )

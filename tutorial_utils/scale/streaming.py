@@ -86,7 +86,7 @@ class CKAAccumulator:
         self._spans = list(zip(self._edges[:-1].tolist(), self._edges[1:].tolist(), strict=True))
         self._scales, self._peaks = scales_of(peaks), np.zeros(len(first))
         d, n_layers = int(self._edges[-1]), len(first)
-        check_memory(d, n_layers, len(first[0]))
+        check_memory(d, n_layers, len(first[0]), first[0].device if torch else None)
         shapes = [(d, d), (d,), (n_layers, n_layers), (n_layers, d)]
         if torch:
             import torch  # optional: reached only when the chunks are torch tensors
