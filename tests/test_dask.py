@@ -31,6 +31,18 @@ def test_local_cluster_equals_in_memory_and_the_oracle(client, debiased):
     assert got[0, 1] == pytest.approx(oracle_linear_cka(layers[0], layers[1], debiased), abs=1e-10)
 
 
+def test_layers_wider_than_two_blas_blocks_are_chunked_by_columns(client, monkeypatch):
+    from tutorial_utils.scale import dask_route
+
+    monkeypatch.setattr(C, "BLAS_BLOCK", 3)  # layers of 8 features: > 2 blocks, 3 columns a chunk
+    real, seen = dask_route._sums, []
+    monkeypatch.setattr(dask_route, "_sums", lambda z, *a: seen.append(z) or real(z, *a))
+    layers = make_layers(200, dims=(8, 4), seed=5)
+    got = cka_matrix([da.from_array(x, chunks=(50, -1)) for x in layers])
+    np.testing.assert_allclose(got, cka_matrix(layers), rtol=0, atol=1e-12)
+    assert [x.chunks[1] for x in seen[0]] == [(3, 3, 2), (4,)]
+
+
 def test_dicts_cross_comparison_mixed_chunking_and_the_threads_scheduler(client):
     import dask
 
