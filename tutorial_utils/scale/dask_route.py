@@ -34,7 +34,9 @@ def dask_cka_matrix(
     # Numpy inputs follow the dask arrays' row chunks; empty chunks are skipped.
     rows = tuple(size for size in (lazy or layers)[0].chunks[0] if size)
     check_memory(sum(x.shape[1] for x in layers), len(layers), max(rows))
-    layers = [x.astype(float).rechunk({0: rows, 1: _columns(x.shape[1])}) for x in layers]
+    # Columns in tiles' widths (whole up to 2 * BLAS_BLOCK): no chunk product crashes OpenBLAS.
+    widths = [tiles(1, x.shape[1])[0][1].stop for x in layers]
+    layers = [x.astype(float).rechunk({0: rows, 1: w}) for x, w in zip(layers, widths, strict=True)]
     # Shift and scale from the first row chunk, then every sum in one compute call.
     first = [np.asarray(f) for f in dask.compute(*[x.blocks[0] for x in layers])]
     peaks = [np.abs(f).max() for f in first]
@@ -49,12 +51,6 @@ def dask_cka_matrix(
     edges = np.cumsum([0] + [x.shape[1] for x in layers])
     matrix = moments_cka(int(layers[0].shape[0]), edges, sums, labels, debiased=debiased)
     return matrix if arrays_b is None else matrix[: len(arrays_a), len(arrays_a) :]
-
-
-def _columns(d: int) -> int:
-    """A layer's column chunk: the width of :func:`~tutorial_utils.cka.tiles` (all ``d`` up to
-    ``2 * BLAS_BLOCK``), so that no chunk's product writes an output OpenBLAS crashes on."""
-    return tiles(1, d)[0][1].stop
 
 
 def _sums(layers: list, first: list, scales: np.ndarray) -> dict:
