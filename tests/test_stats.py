@@ -50,12 +50,6 @@ def test_summarise_is_the_interval_per_group():
         assert row.n == 3
 
 
-def test_null_gap_is_observed_minus_null():
-    observed = pd.DataFrame({"target": ["EMA"] * 4, "layer": [0, 0, 1, 1], "value": [1, 3, 2, 2]})
-    gap = S.null_gap(observed, observed.assign(value=[0.5, 0.5, 1.0, 3.0]))
-    assert gap[["observed", "null", "gap"]].values.tolist() == [[2, 0.5, 1.5], [2, 2, 0]]
-
-
 def test_peak_layers_is_a_bootstrap_of_the_argmax_over_recordings():
     rng = np.random.default_rng(3)
     profile = np.array([0.1, 0.5, 0.49, 0.2])  # layers 1 and 2 tie within noise, 0 and 3 far

@@ -23,7 +23,7 @@ module         what it answers                                                  
 ``sanity``     invariances, CKA of noise, recovering a planted profile              04
 ``measures``   other similarity measures: Procrustes, kNN, probing, held-out SVCCA  05, 06
 ``agreement``  null thresholds; do measures rank layers alike; peak layers          05, 06
-``stats``      means and intervals over recordings, gap to a null, peak layers      02-06
+``stats``      means and intervals over recordings, peak layers                     02-06
 ``plots``      the figures: a table in, Axes out                                    all
 ``notice``     which data a notebook runs on; the real data's reported numbers      all
 =============  ===================================================================  =======

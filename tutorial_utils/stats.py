@@ -1,4 +1,4 @@
-"""Summaries over recordings: means, confidence intervals, the gap to a null, peak layers.
+"""Summaries over recordings: means, confidence intervals and peak layers.
 
 Every interval comes from :func:`confidence_interval` (tables: :func:`summarise`, figures:
 :func:`errorbar`), so a printed band and a drawn band are the same numbers."""
@@ -73,17 +73,6 @@ def summarise(
         for key, group in table.groupby(list(by), sort=True)
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=[*by, "mean", "low", "high", "n"])
-
-
-def null_gap(observed: pd.DataFrame, null: pd.DataFrame, by=("target", "layer")) -> pd.DataFrame:
-    """Mean observed ``value``, mean null ``value`` and their difference per group: columns
-    ``*by, observed, null, gap``."""
-    by = list(by)
-    table = pd.DataFrame(
-        {"observed": observed.groupby(by)["value"].mean(), "null": null.groupby(by)["value"].mean()}
-    )
-    table["gap"] = table["observed"] - table["null"]
-    return table.reset_index()
 
 
 def peak_layers(
