@@ -194,7 +194,7 @@ plots.show(ax)
 
 
 # %%
-def peak_summary(table, label):
+def show_peak(table, label):
     """The bootstrap's answer in one line: peak layer, its p_peak and the near-peak layers."""
     peak = stats.peak_layers(table)
     top = peak.loc[peak["mean"].idxmax()]
@@ -207,7 +207,7 @@ def peak_summary(table, label):
     return peak
 
 
-peaks = {t: peak_summary(main[main["target"] == t], t) for t in ("MFCC", "EMA")}
+peaks = {t: show_peak(main[main["target"] == t], t) for t in ("MFCC", "EMA")}
 peak_table = pd.concat({t: peak.set_index("layer") for t, peak in peaks.items()}, axis=1)
 print(peak_table.loc[:, (slice(None), ["mean", "low", "high", "p_peak"])].round(3).to_string())
 
@@ -310,7 +310,7 @@ def gaps_per_recording(null):
 for baseline, null in {"circular shift": shifted, "mismatched": mismatched}.items():
     gaps = gaps_per_recording(null)
     for target in ("MFCC", "EMA"):
-        peak_summary(gaps[gaps["target"] == target], f"{target}, gap to {baseline}")
+        show_peak(gaps[gaps["target"] == target], f"{target}, gap to {baseline}")
 ax = plots.cka_by_layer(
     main, null=shifted, errorbar=stats.errorbar(), title="Linear CKA and a circular-shift null"
 )
@@ -478,7 +478,7 @@ plots.show(fig)
 for p in dataset.participants:
     own = main[main["participant"] == p]
     for target in ("MFCC", "EMA"):
-        peak_summary(own[own["target"] == target], f"{p}, {target}")
+        show_peak(own[own["target"] == target], f"{p}, {target}")
 profiles = stats.summarise(main, by=["participant", "target", "layer"]).pivot(
     index="layer", columns=["target", "participant"], values="mean"
 )
